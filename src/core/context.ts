@@ -1,0 +1,19 @@
+// What every core service is handed: the store, the settings, the way to reach heads, a clock.
+import type { Logger } from 'pino';
+import type { Store } from '../store/db.js';
+import type { ClusterConfig } from './config.js';
+
+/** How the brain reaches the head agent that owns a VM (in-process for the embedded head). */
+export interface HeadDispatch {
+  /** Ask the head to converge this VM now (run its queued operations, then match power state).
+   *  Resolves when it has, or after `headWaitMs`; never rejects. */
+  kick(headId: number, vmId: number): Promise<void>;
+}
+
+export interface Hangar {
+  db: Store;
+  config: ClusterConfig;
+  heads: HeadDispatch;
+  log: Logger;
+  now(): number;
+}

@@ -1,0 +1,112 @@
+// Who is calling, and what their privileges let them do. Every route asks these questions;
+// this file is the one place that answers them.
+import type { Store } from '../store/db.js';
+
+export const LEVELS = ['cluster_admin', 'account_admin', 'group_admin', 'vm_admin', 'vm_console'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export function isLevel(value: unknown): value is Level {
+  return typeof value === 'string' && (LEVELS as readonly string[]).includes(value);
+}
+
+/** Lower number = more power. */
+export function rank(level: Level): number {
+  return LEVELS.indexOf(level);
+}
+
+/** A privilege with its target resolved up the tree (a VM privilege knows its group and account). */
+export interface Grant {
+  id: number;
+  level: Level;
+  accountId: number | null;
+  groupId: number | null;
+  vmId: number | null;
+}
+
+export interface Principal {
+  userId: number;
+  username: string;
+  /** How the caller proved who they are: password, 2fa, impersonated, apikey. */
+  factors: string[];
+  apiKeyId: number | null;
+  grants: Grant[];
+}
+
+/** Where an object sits in the tree; VMs have all three, groups two, accounts one. */
+export interface Place { accountId: number; groupId?: number; vmId?: number }
+
+export function isClusterAdmin(p: Principal): boolean {
+  return p.grants.some((g) => g.level === 'cluster_admin');
+}
+
+/** The strongest level the caller holds over the place (through it or anything above it), or null. */
+export function levelOver(p: Principal, place: Place): Level | null {
+  let best: Level | null = null;
+  for (const g of p.grants) {
+    const covers =
+      g.level === 'cluster_admin' ||
+      (g.vmId === null && g.groupId === null && g.accountId === place.accountId) ||
+      (g.vmId === null && g.groupId !== null && g.groupId === place.groupId) ||
+      (g.vmId !== null && g.vmId === place.vmId);
+    if (covers && (best === null || rank(g.level) < rank(best))) best = g.level;
+  }
+  return best;
+}
+
+/** True when the caller holds at least `level` over the place. */
+export function holds(p: Principal, place: Place, level: Level): boolean {
+  const have = levelOver(p, place);
+  return have !== null && rank(have) <= rank(level);
+}
+
+/** Any privilege at or below the place makes it readable (a vm_console on one VM can see its group and account). */
+export function canSeeAccount(p: Principal, accountId: number): boolean {
+  return p.grants.some((g) => g.level === 'cluster_admin' || g.accountId === accountId);
+}
+
+export function canSeeGroup(p: Principal, accountId: number, groupId: number): boolean {
+  return p.grants.some((g) => g.level === 'cluster_admin' || (g.accountId === accountId && (g.groupId === null || g.groupId === groupId)));
+}
+
+export function canSeeVm(p: Principal, place: Required<Place>): boolean {
+  return levelOver(p, place) !== null;
+}
+
+/** Does the privilege apply to this way of logging in? */
+function applies(
+  row: { api_key_id: number | null; password_required: number; yubikey_required: number },
+  factors: string[], apiKeyId: number | null,
+): boolean {
+  if ((row.api_key_id ?? null) !== apiKeyId) return false;
+  if (row.password_required && !factors.includes('password')) return false;
+  // We verify TOTP, not Yubico OTPs: a privilege that asks for a yubikey asks for a second factor.
+  if (row.yubikey_required && !factors.includes('2fa') && !factors.includes('yubikey')) return false;
+  return true;
+}
+
+export async function loadPrincipal(
+  db: Store, user: { id: number; username: string }, factors: string[], apiKeyId: number | null,
+): Promise<Principal> {
+  const rows = await db
+    .selectFrom('privileges as p')
+    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
+    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
+    .select([
+      'p.id', 'p.level', 'p.account_id', 'p.group_id', 'p.virtual_machine_id', 'p.api_key_id',
+      'p.password_required', 'p.yubikey_required', 'g.id as resolved_group', 'g.account_id as resolved_account',
+    ])
+    .where('p.user_id', '=', user.id)
+    .execute();
+  const grants: Grant[] = [];
+  for (const r of rows) {
+    if (!isLevel(r.level) || !applies(r, factors, apiKeyId)) continue;
+    grants.push({
+      id: r.id,
+      level: r.level,
+      accountId: r.account_id ?? r.resolved_account ?? null,
+      groupId: r.virtual_machine_id !== null || r.group_id !== null ? r.resolved_group ?? null : null,
+      vmId: r.virtual_machine_id,
+    });
+  }
+  return { userId: user.id, username: user.username, factors, apiKeyId, grants };
+}

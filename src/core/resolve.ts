@@ -1,0 +1,75 @@
+// Turning path segments (an id or a name) into rows the caller may see. Anything the caller
+// cannot read is NotFound, exactly like anything that does not exist.
+import type { Store } from '../store/db.js';
+import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
+import { NotFound } from './errors.js';
+import { isIdSegment } from './names.js';
+import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
+
+export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
+  let row: AccountRow | undefined;
+  if (segment === '') {
+    // bytemark-client sends `/accounts//groups/...` when no account was given: use the caller's first account.
+    row = (await visibleAccounts(db, p))[0];
+  } else {
+    const q = db.selectFrom('accounts').selectAll();
+    row = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  }
+  if (!row || !canSeeAccount(p, row.id)) throw new NotFound('account');
+  return row;
+}
+
+/** Accounts the caller can see, the ones they hold privileges on first (clients take [0] as the default). */
+export async function visibleAccounts(db: Store, p: Principal): Promise<AccountRow[]> {
+  const all = isClusterAdmin(p);
+  const own = [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))];
+  let q = db.selectFrom('accounts').selectAll().orderBy('id');
+  if (!all) {
+    if (own.length === 0) return [];
+    q = q.where('id', 'in', own);
+  }
+  const rows = await q.execute();
+  const rankOf = (id: number) => (own.includes(id) ? 0 : 1);
+  return rows.sort((a, b) => rankOf(a.id) - rankOf(b.id) || a.id - b.id);
+}
+
+export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {
+  const q = db.selectFrom('groups').selectAll().where('account_id', '=', account.id);
+  const row = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  if (!row || !canSeeGroup(p, account.id, row.id)) throw new NotFound('group');
+  return row;
+}
+
+export interface VmPlace { vm: VmRow; group: GroupRow; account: AccountRow }
+
+export async function resolveVmIn(
+  db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: { includeDeleted: boolean },
+): Promise<VmPlace> {
+  const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
+  const vm = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
+    throw new NotFound('virtual_machine');
+  }
+  return { vm, group, account };
+}
+
+/** The nested path /accounts/{a}/groups/{g}/virtual_machines/{vm}. */
+export async function resolveVmPath(
+  db: Store, p: Principal, acc: string, grp: string, vm: string, opts: { includeDeleted: boolean },
+): Promise<VmPlace> {
+  const account = await resolveAccount(db, p, acc);
+  const group = await resolveGroup(db, p, account, grp);
+  return resolveVmIn(db, p, account, group, vm, opts);
+}
+
+/** The non-nested /virtual_machines/{id}. */
+export async function resolveVmById(db: Store, p: Principal, id: number, opts: { includeDeleted: boolean }): Promise<VmPlace> {
+  const row = await db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new NotFound('virtual_machine');
+  const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirstOrThrow();
+  const account = await db.selectFrom('accounts').selectAll().where('id', '=', group.account_id).executeTakeFirstOrThrow();
+  if ((row.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: row.id })) {
+    throw new NotFound('virtual_machine');
+  }
+  return { vm: row, group, account };
+}

@@ -1,0 +1,146 @@
+// The contract between a head agent and the hypervisor it drives. Two implementations:
+// drivers/qemu (real QEMU over QMP) and drivers/fake (in memory, for fast tests and scale).
+// The head agent (heads/agent.ts) decides *what* to do from the desired state; a driver only
+// knows *how*, and reports what happens to its machines as events.
+
+/** A disc as the driver sees it: identified by the VM's disc id, placed in a storage grade. */
+export interface DiscRef {
+  id: number;
+  vmId: number;
+  label: string;
+  grade: string;
+  /** MiB */
+  size: number;
+}
+
+export type NetworkMode =
+  | { mode: 'user'; /** host port forwarded to the guest's :22 on 127.0.0.1; 0 = let the driver pick */ sshPort: number }
+  | { mode: 'bridge'; bridge: string };
+
+export interface NicSpec {
+  id: number;
+  mac: string;
+  ipv4: string[];
+  ipv6: string[];
+  /** IPv4 gateway and prefix of the primary address's range, for static guest configuration. */
+  gateway4: string | null;
+  prefix4: number | null;
+  network: NetworkMode;
+}
+
+/** Everything needed to boot one machine: the desired state, resolved for this head. */
+export interface MachineSpec {
+  vmId: number;
+  /** Short name used for the QEMU process name and logs. */
+  name: string;
+  hostname: string;
+  cores: number;
+  /** MiB */
+  memory: number;
+  hardwareProfile: string;
+  keymap: string | null;
+  /** In boot order; the first is the one reimage writes. */
+  discs: DiscRef[];
+  /** cdrom_url as the user gave it (http(s) or file://); the driver fetches and caches it. */
+  cdromUrl: string | null;
+  nics: NicSpec[];
+  /** The distribution the first disc was last imaged with, which decides how it boots. */
+  image: string | null;
+  vncPassword: string;
+}
+
+/** First-boot configuration written beside an image (the config drive). */
+export interface FirstBoot {
+  hostname: string;
+  /** SHA-512 crypt hash ($6$...), never the plain password. */
+  rootPasswordHash: string | null;
+  authorizedKeys: string;
+  firstbootScript: string;
+  /** Changes on every reimage so the guest applies the configuration once per image. */
+  instanceId: string;
+}
+
+export type RunState = 'running' | 'stopped';
+
+export interface MachineState {
+  vmId: number;
+  state: RunState;
+  pid: number | null;
+  sshPort: number | null;
+  vncPort: number | null;
+}
+
+/**
+ * Why a machine stopped running. The head agent turns these into BigV's power semantics:
+ * guest-shutdown honours autoreboot_on, guest-reset always restarts, crash is treated as a
+ * power-off (restart when autoreboot_on), host means we stopped it ourselves.
+ */
+export type StopReason = 'guest-shutdown' | 'guest-reset' | 'crash' | 'host';
+
+export type MachineEvent =
+  | { vmId: number; kind: 'started'; pid: number | null }
+  | { vmId: number; kind: 'stopped'; reason: StopReason };
+
+export interface HostFacts {
+  driver: string;
+  /** 'kvm' | 'tcg' for QEMU; 'fake' for the fake driver. */
+  accel: string;
+  cores: number;
+  /** MiB */
+  memory: number;
+  /** MiB of space per storage grade on this head. */
+  grades: Record<string, number>;
+  /** Why this head cannot run machines (e.g. QEMU missing), or null when it can. */
+  problem: string | null;
+}
+
+export interface MachineStats {
+  vmId: number;
+  at: number;
+  /** CPU time consumed by the machine, in milliseconds. */
+  cpuMs: number;
+  netRxBytes: number;
+  netTxBytes: number;
+  discReadBytes: number;
+  discWriteBytes: number;
+}
+
+export type Signal = { kind: 'powerdown' } | { kind: 'reset' } | { kind: 'nmi' } | { kind: 'sendkey'; keys: string[] };
+
+export interface Driver {
+  readonly kind: string;
+  probe(): Promise<HostFacts>;
+  /** Machines the driver finds alive, including ones left by a previous run (adopted, not duplicated). */
+  list(): Promise<MachineState[]>;
+  status(vmId: number): Promise<MachineState>;
+  /** Start the machine; resolves once it is running (for QEMU: QMP answers and `cont` was sent). */
+  start(spec: MachineSpec): Promise<MachineState>;
+  /** Hard stop, the mains plug. Resolves once the machine is gone. No-op when not running. */
+  stop(vmId: number): Promise<void>;
+  signal(vmId: number, signal: Signal): Promise<void>;
+  /** Subscribe to events of all machines of this driver. */
+  onEvent(listener: (event: MachineEvent) => void): void;
+
+  createDisc(disc: DiscRef): Promise<void>;
+  /** Grow a disc; `running` says whether its machine is running (QMP block_resize then). */
+  growDisc(disc: DiscRef, newSize: number, running: boolean): Promise<void>;
+  deleteDisc(disc: DiscRef): Promise<void>;
+  /** Write an image onto the first disc and the first-boot configuration beside it. */
+  reimage(vmId: number, disc: DiscRef, image: string, firstBoot: FirstBoot): Promise<void>;
+  /** Copy a disc's content into a backup (and back, for restore). */
+  backupDisc(disc: DiscRef, backupId: number): Promise<void>;
+  restoreDisc(disc: DiscRef, backupId: number): Promise<void>;
+  deleteBackup(disc: DiscRef, backupId: number): Promise<void>;
+
+  stats(vmId: number): Promise<MachineStats | null>;
+  /** Stop watching machines and release resources; running guests are left running. */
+  close(): Promise<void>;
+}
+
+/** A failure the user can act on (bad cdrom_url, unknown image, no space): reported, not retried. */
+export class DriverError extends Error {
+  constructor(message: string, readonly field?: string) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}

@@ -1,0 +1,172 @@
+// An in-memory hypervisor with the Driver interface, for fast tests and scale benchmarks.
+// Deterministic: a guest reacts to ACPI powerdown and ctrl-alt-del on the next tick. Faults are
+// injected per operation with `failNext`, and a test can crash a machine with `crash`.
+import { EventEmitter } from 'node:events';
+import {
+  DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
+  type MachineSpec, type MachineState, type MachineStats, type Signal,
+} from '../driver.js';
+
+interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
+
+export type FakeOp = 'start' | 'stop' | 'signal' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc';
+
+export interface FakeDriverOptions {
+  cores?: number;
+  memory?: number;
+  grades?: Record<string, number>;
+  /** Whether the guest OS answers the ACPI power button (a guest without acpid ignores it). */
+  acpi?: boolean;
+}
+
+export class FakeDriver implements Driver {
+  readonly kind = 'fake';
+  readonly machines = new Map<number, FakeMachine>();
+  readonly discs = new Map<number, DiscRef>();
+  readonly images = new Map<number, { image: string; firstBoot: FirstBoot }>();
+  readonly backups = new Map<number, number>();
+  /** Every call made, in order, for tests that assert what the head asked for. */
+  readonly calls: string[] = [];
+  private readonly events = new EventEmitter();
+  private readonly faults = new Map<FakeOp, string[]>();
+  private nextPid = 1000;
+  acpi: boolean;
+
+  constructor(private readonly opts: FakeDriverOptions = {}) {
+    this.acpi = opts.acpi ?? true;
+  }
+
+  /** The next `op` fails with `message` (queued: call twice to fail twice). */
+  failNext(op: FakeOp, message = `injected ${op} fault`): void {
+    const list = this.faults.get(op) ?? [];
+    list.push(message);
+    this.faults.set(op, list);
+  }
+
+  /** The QEMU process dies without a SHUTDOWN event, as with kill -9. */
+  crash(vmId: number): void {
+    if (this.machines.delete(vmId)) this.emit({ vmId, kind: 'stopped', reason: 'crash' });
+  }
+
+  private check(op: FakeOp): void {
+    const list = this.faults.get(op);
+    const message = list?.shift();
+    if (message !== undefined) throw new DriverError(message);
+  }
+
+  private emit(event: MachineEvent): void {
+    // Real hypervisor events arrive asynchronously; so do these.
+    setImmediate(() => this.events.emit('event', event));
+  }
+
+  async probe(): Promise<HostFacts> {
+    return {
+      driver: 'fake', accel: 'fake',
+      cores: this.opts.cores ?? 64, memory: this.opts.memory ?? 1024 * 1024,
+      grades: this.opts.grades ?? { sata: 64 * 1024 * 1024, ssd: 64 * 1024 * 1024, archive: 64 * 1024 * 1024 },
+      problem: null,
+    };
+  }
+
+  private state(vmId: number): MachineState {
+    const m = this.machines.get(vmId);
+    return { vmId, state: m ? 'running' : 'stopped', pid: m?.pid ?? null, sshPort: null, vncPort: null };
+  }
+
+  async status(vmId: number): Promise<MachineState> {
+    return this.state(vmId);
+  }
+
+  async list(): Promise<MachineState[]> {
+    return [...this.machines.keys()].map((id) => this.state(id));
+  }
+
+  async start(spec: MachineSpec): Promise<MachineState> {
+    this.calls.push(`start ${spec.vmId}`);
+    this.check('start');
+    if (!this.machines.has(spec.vmId)) {
+      const pid = this.nextPid++;
+      this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
+      this.emit({ vmId: spec.vmId, kind: 'started', pid });
+    }
+    return this.state(spec.vmId);
+  }
+
+  async stop(vmId: number): Promise<void> {
+    this.calls.push(`stop ${vmId}`);
+    this.check('stop');
+    if (this.machines.delete(vmId)) this.emit({ vmId, kind: 'stopped', reason: 'host' });
+  }
+
+  async signal(vmId: number, signal: Signal): Promise<void> {
+    this.calls.push(`signal ${vmId} ${signal.kind}${signal.kind === 'sendkey' ? ' ' + signal.keys.join('-') : ''}`);
+    this.check('signal');
+    const m = this.machines.get(vmId);
+    if (!m) throw new DriverError('machine is not running');
+    if (signal.kind === 'powerdown' && this.acpi) {
+      this.machines.delete(vmId);
+      this.emit({ vmId, kind: 'stopped', reason: 'guest-shutdown' });
+    } else if (signal.kind === 'reset') {
+      m.startedAt = Date.now(); // same process, fresh boot
+    } else if (signal.kind === 'sendkey' && signal.keys.join('-') === 'ctrl-alt-delete') {
+      this.machines.delete(vmId);
+      this.emit({ vmId, kind: 'stopped', reason: 'guest-reset' });
+    }
+  }
+
+  onEvent(listener: (event: MachineEvent) => void): void {
+    this.events.on('event', listener);
+  }
+
+  async createDisc(disc: DiscRef): Promise<void> {
+    this.calls.push(`createDisc ${disc.id}`);
+    this.check('createDisc');
+    this.discs.set(disc.id, { ...disc });
+  }
+
+  async growDisc(disc: DiscRef, newSize: number): Promise<void> {
+    this.calls.push(`growDisc ${disc.id} ${newSize}`);
+    this.check('growDisc');
+    this.discs.set(disc.id, { ...disc, size: newSize });
+  }
+
+  async deleteDisc(disc: DiscRef): Promise<void> {
+    this.calls.push(`deleteDisc ${disc.id}`);
+    this.check('deleteDisc');
+    this.discs.delete(disc.id);
+  }
+
+  async reimage(vmId: number, disc: DiscRef, image: string, firstBoot: FirstBoot): Promise<void> {
+    this.calls.push(`reimage ${vmId} ${image}`);
+    this.check('reimage');
+    if (this.machines.has(vmId)) throw new DriverError('cannot reimage a running machine');
+    this.images.set(disc.id, { image, firstBoot });
+  }
+
+  async backupDisc(disc: DiscRef, backupId: number): Promise<void> {
+    this.calls.push(`backupDisc ${disc.id} ${backupId}`);
+    this.check('backupDisc');
+    this.backups.set(backupId, disc.id);
+  }
+
+  async restoreDisc(disc: DiscRef, backupId: number): Promise<void> {
+    this.calls.push(`restoreDisc ${disc.id} ${backupId}`);
+    if (!this.backups.has(backupId)) throw new DriverError('no such backup on this head');
+  }
+
+  async deleteBackup(_disc: DiscRef, backupId: number): Promise<void> {
+    this.calls.push(`deleteBackup ${backupId}`);
+    this.backups.delete(backupId);
+  }
+
+  async stats(vmId: number): Promise<MachineStats | null> {
+    const m = this.machines.get(vmId);
+    if (!m) return null;
+    const up = Date.now() - m.startedAt;
+    return { vmId, at: Date.now(), cpuMs: Math.round(up / 100), netRxBytes: up, netTxBytes: up, discReadBytes: 0, discWriteBytes: 0 };
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+  }
+}

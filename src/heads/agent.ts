@@ -1,0 +1,187 @@
+// The head agent: a level-triggered reconciler. For each VM it owns it runs queued operations,
+// then makes the hypervisor match the desired power state, and reports what it observed.
+// It never trusts memory over the world: after any crash it converges again from the store
+// and from what the driver finds running (adopting guests, never starting a second copy).
+import type { Logger } from 'pino';
+import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type Signal } from '../drivers/driver.js';
+import type { BrainLink, DesiredVm, PendingOperation } from './link.js';
+
+export interface HeadAgentOptions {
+  label: string;
+  zone: string;
+  managementAddress: string;
+  /** How guests are networked on this head: user-mode with an SSH forward, or a bridge. */
+  network: { mode: 'user' } | { mode: 'bridge'; bridge: string };
+  /** Safety-net resync period; events make most changes immediate. */
+  resyncMs: number;
+  log: Logger;
+}
+
+export class HeadAgent {
+  headId = 0;
+  private readonly chains = new Map<number, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly link: BrainLink, readonly driver: Driver, private readonly opts: HeadAgentOptions) {}
+
+  async start(): Promise<number> {
+    const facts = await this.driver.probe();
+    if (facts.problem) this.opts.log.warn({ problem: facts.problem }, 'head cannot run machines');
+    this.headId = await this.link.register(this.opts.label, this.opts.zone, this.opts.managementAddress, facts);
+    this.driver.onEvent((event) => this.onEvent(event));
+    await this.resync();
+    this.timer = setInterval(() => void this.resync().catch((err) => this.opts.log.error({ err }, 'resync failed')), this.opts.resyncMs);
+    this.timer.unref();
+    return this.headId;
+  }
+
+  /** Stop reconciling; guests keep running (they are adopted by the next agent). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.chains.values()]);
+    await this.driver.close();
+  }
+
+  /** Converge one VM now. Calls for the same VM run one after another, never at once. */
+  kick(vmId: number): Promise<void> {
+    return this.serial(vmId, () => this.converge(vmId));
+  }
+
+  private serial(vmId: number, work: () => Promise<void>): Promise<void> {
+    const prev = this.chains.get(vmId) ?? Promise.resolve();
+    const next = prev.then(() => (this.stopped ? undefined : work())).catch((err) => {
+      this.opts.log.error({ err, vmId }, 'reconcile failed');
+    });
+    this.chains.set(vmId, next);
+    void next.then(() => {
+      if (this.chains.get(vmId) === next) this.chains.delete(vmId);
+    });
+    return next;
+  }
+
+  async resync(): Promise<void> {
+    const ids = new Set(await this.link.attention());
+    const alive = new Set((await this.driver.list()).map((m) => m.vmId));
+    for (const id of alive) ids.add(id); // running machines are checked against what the brain wants
+    for (const id of await this.link.believedRunning()) if (!alive.has(id)) ids.add(id);
+    await Promise.all([...ids].map((id) => this.kick(id)));
+  }
+
+  private spec(vm: DesiredVm): MachineSpec {
+    const network: NetworkMode = this.opts.network.mode === 'user'
+      ? { mode: 'user', sshPort: vm.sshPort ?? 0 }
+      : { mode: 'bridge', bridge: this.opts.network.bridge };
+    return {
+      vmId: vm.id, name: vm.name, hostname: vm.hostname, cores: vm.cores, memory: vm.memory,
+      hardwareProfile: vm.hardwareProfile, keymap: vm.keymap, discs: vm.discs, cdromUrl: vm.cdromUrl,
+      nics: vm.nics.map((n) => ({ ...n, network })), image: vm.image, vncPassword: vm.vncPassword,
+    };
+  }
+
+  private async converge(vmId: number): Promise<void> {
+    const { vm, ops } = await this.link.desired(vmId);
+    for (const op of ops) {
+      let error: string | null = null;
+      try {
+        await this.runOperation(vmId, vm, op);
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+        this.opts.log.warn({ vmId, op: op.kind, error }, 'operation failed');
+      }
+      await this.link.finishOperation(op, error);
+    }
+    // Operations (a reimage) may have changed what is wanted; read it again.
+    const current = ops.length ? (await this.link.desired(vmId)).vm : vm;
+    const status = await this.driver.status(vmId);
+    const running = status.state === 'running';
+    if (!current) {
+      if (running) await this.driver.stop(vmId); // purged or moved away
+      return;
+    }
+    const want = current.powerOn && !current.deleted;
+    if (!want) {
+      if (running) await this.driver.stop(vmId);
+      await this.link.report(vmId, { running: false, pid: null, observedCycle: current.powerCycle });
+      return;
+    }
+    if (running && current.powerCycle <= current.observedCycle) {
+      await this.link.report(vmId, { running: true, pid: status.pid, sshPort: status.sshPort, vncPort: status.vncPort });
+      return;
+    }
+    if (running) await this.driver.stop(vmId); // a fresh boot was asked for
+    try {
+      const started = await this.driver.start(this.spec(current));
+      await this.link.report(vmId, {
+        running: true, pid: started.pid, observedCycle: current.powerCycle, booted: true,
+        sshPort: started.sshPort, vncPort: started.vncPort, note: null,
+      });
+    } catch (err) {
+      // Never leave a VM "starting" forever: it is off, and the reason is kept for the user.
+      const note = `power on failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.opts.log.warn({ vmId, note }, 'start failed');
+      await this.link.poweredOff(vmId, note);
+      await this.link.report(vmId, { running: false, pid: null, observedCycle: current.powerCycle, note });
+    }
+  }
+
+  private async runOperation(vmId: number, vm: DesiredVm | null, op: PendingOperation): Promise<void> {
+    const running = (await this.driver.status(vmId)).state === 'running';
+    const args = op.args;
+    switch (op.kind) {
+      case 'signal': {
+        if (!running) throw new DriverError('the machine is not running');
+        await this.driver.signal(vmId, args.signal as Signal);
+        return;
+      }
+      case 'reimage': {
+        const disc = vm?.discs[0];
+        if (!vm || !disc) throw new DriverError('the machine has no disc to image');
+        if (running) await this.driver.stop(vmId);
+        await this.driver.reimage(vmId, disc, args.distribution, args.firstBoot);
+        return;
+      }
+      case 'disc.create':
+        return this.driver.createDisc(args.disc);
+      case 'disc.grow':
+        return this.driver.growDisc(args.disc, args.size, running);
+      case 'disc.delete':
+        return this.driver.deleteDisc(args.disc);
+      case 'purge': {
+        if (running) await this.driver.stop(vmId);
+        for (const disc of args.discs) await this.driver.deleteDisc(disc);
+        return;
+      }
+      case 'backup.create':
+        return this.driver.backupDisc(args.disc, args.backupId);
+      case 'backup.restore':
+        return this.driver.restoreDisc(args.disc, args.backupId);
+      case 'backup.delete':
+        return this.driver.deleteBackup(args.disc, args.backupId);
+    }
+  }
+
+  /** BigV power semantics for things that happen inside or to the guest. */
+  private onEvent(event: MachineEvent): void {
+    if (this.stopped) return;
+    void this.serial(event.vmId, async () => {
+      if (event.kind === 'started') {
+        await this.link.report(event.vmId, { running: true, pid: event.pid });
+        return;
+      }
+      if (event.reason === 'host') return; // we stopped it; converge reports
+      const { vm } = await this.link.desired(event.vmId);
+      if (!vm) return;
+      const stillRunning = (await this.driver.status(event.vmId)).state === 'running';
+      if (stillRunning) return; // already restarted
+      const restart = event.reason === 'guest-reset' || (vm.autorebootOn && vm.powerOn && !vm.deleted);
+      if (!restart) {
+        await this.link.poweredOff(event.vmId, event.reason === 'crash' ? 'the machine crashed' : null);
+        await this.link.report(event.vmId, { running: false, pid: null });
+        return;
+      }
+      await this.converge(event.vmId);
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// The boundary between a head agent and the brains: desired state and operations come down,
+// observed state and events go up. The embedded head uses LocalLink (the store, in-process);
+// a remote head will speak the same calls over the network.
+import type { DiscRef, HostFacts, NicSpec } from '../drivers/driver.js';
+import type { OperationKind } from '../operations/queue.js';
+
+export interface DesiredVm {
+  id: number;
+  name: string;
+  hostname: string;
+  cores: number;
+  memory: number;
+  hardwareProfile: string;
+  keymap: string | null;
+  cdromUrl: string | null;
+  image: string | null;
+  vncPassword: string;
+  powerOn: boolean;
+  autorebootOn: boolean;
+  deleted: boolean;
+  /** When powerCycle > observedCycle the brain asked for a fresh boot (stop, then start). */
+  powerCycle: number;
+  observedCycle: number;
+  sshPort: number | null;
+  discs: DiscRef[];
+  nics: Omit<NicSpec, 'network'>[];
+}
+
+export interface PendingOperation { id: number; kind: OperationKind; args: any }
+
+export interface Observed {
+  running: boolean;
+  pid: number | null;
+  observedCycle?: number;
+  booted?: boolean;
+  sshPort?: number | null;
+  vncPort?: number | null;
+  note?: string | null;
+}
+
+export interface BrainLink {
+  /** Announce this head and its facts; returns the head's id. */
+  register(label: string, zone: string, managementAddress: string, facts: HostFacts): Promise<number>;
+  /** VMs that need a look: desired and observed differ, or operations are queued. */
+  attention(): Promise<number[]>;
+  /** VMs the brain believes are running on this head. */
+  believedRunning(): Promise<number[]>;
+  desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }>;
+  finishOperation(op: PendingOperation, error: string | null): Promise<void>;
+  report(vmId: number, observed: Observed): Promise<void>;
+  /** The machine went off by itself and is not coming back: power_on becomes false (with why, if it failed). */
+  poweredOff(vmId: number, note: string | null): Promise<void>;
+}

@@ -1,0 +1,36 @@
+// Opens the store: SQLite (better-sqlite3, WAL) by default, PostgreSQL when given a postgres:// URL.
+import path from 'node:path';
+import fs from 'node:fs';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration } from 'kysely';
+import type { Database } from './schema.js';
+import * as m001 from './migrations/001_initial.js';
+
+export type Store = Kysely<Database>;
+
+const migrations: Record<string, Migration> = { '001_initial': m001 };
+
+// int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface StoreOptions { /** postgres://... or a SQLite file path (':memory:' for tests). */ url: string }
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  let db: Store;
+  if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.url, max: 10 }) }) });
+  } else {
+    if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
+    const sqlite = new SQLite(opts.url);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error } = await migrator.migrateToLatest();
+  if (error) { await db.destroy(); throw error; }
+  return db;
+}

@@ -1,0 +1,131 @@
+// The single typed picture of the database. Booleans are stored as 0/1 integers and
+// timestamps as epoch milliseconds on both SQLite and PostgreSQL, so rows look the same
+// whichever store is behind them; repositories turn them into domain values.
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Id = Generated<number>;
+type Flag = number; // 0 | 1
+
+export interface AccountsTable { id: Id; name: string; suspended: Generated<Flag>; created_at: number }
+export interface GroupsTable { id: Id; account_id: number; name: string; vlan_num: number | null; created_at: number }
+
+export interface UsersTable {
+  id: Id; username: string; email: string; password_hash: string;
+  authorized_keys: Generated<string>; totp_secret: string | null; created_at: number;
+}
+
+export interface PrivilegesTable {
+  id: Id; user_id: number; level: string;
+  account_id: number | null; group_id: number | null; virtual_machine_id: number | null;
+  api_key_id: number | null;
+  password_required: Flag; yubikey_required: Flag; yubikey_otp_max_age: number;
+  ip_restrictions: string | null; creating_user_id: number | null; created_at: number;
+}
+
+export interface SessionsTable {
+  id: Id; token_hash: string; user_id: number; impersonator_id: number | null;
+  factors: string; validity: number; expires_at: number; created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: Id; user_id: number; label: string; key_hash: string; expires_at: number | null; created_at: number;
+}
+
+export interface HeadsTable {
+  id: Id; label: string; zone: string; driver: string; accel: string | null;
+  cores: number; memory: number; cpu_overcommit: Generated<number>;
+  /** Claimed by VMs placed here (purge releases); kept as counters so placement is O(heads). */
+  used_cores: Generated<number>; used_memory: Generated<number>;
+  management_address: string; online: Flag; last_seen: number | null; note: string | null; created_at: number;
+}
+
+export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
+
+export interface VmsTable {
+  id: Id; group_id: number; name: string;
+  cores: number; memory: number; power_on: Flag; autoreboot_on: Flag;
+  cdrom_url: string | null; keymap: string | null;
+  hardware_profile: string; hardware_profile_locked: Flag; zone_name: string;
+  head_id: number | null; deleted: Flag; deleted_at: number | null;
+  last_imaged_with: string | null;
+  /** Bumped to ask the head for a fresh boot (BigV "reboot": power_on=false with autoreboot_on=true). */
+  power_cycle: Generated<number>;
+  vnc_password: string;
+  created_at: number; updated_at: number;
+  // Observed state, written only by the head that owns the VM.
+  run_state: Generated<string>;
+  observed_cycle: Generated<number>;
+  pid: number | null; boot_count: Generated<number>; last_seen: number | null;
+  ssh_port: number | null; vnc_port: number | null; head_note: string | null;
+}
+
+export interface DiscsTable {
+  id: Id; vm_id: number; label: string; storage_grade: string; size: number;
+  storage_pool_id: number | null; created_at: number;
+}
+
+export interface BackupsTable {
+  id: Id; disc_id: number; label: string; size: number; storage_grade: string; manual: Flag; created_at: number;
+}
+
+export interface BackupSchedulesTable {
+  id: Id; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
+}
+
+export interface NicsTable { id: Id; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number }
+
+export interface IpRangesTable {
+  id: Id; cidr: string; family: number; vlan_num: number; zone: string | null;
+  /** Offsets below this have been handed out at least once; free ones are rows with nic_id null. */
+  next_offset: number; first_offset: number; last_offset: number;
+}
+
+export interface IpsTable {
+  id: Id; range_id: number; offset: number; address: string; family: number;
+  nic_id: number | null; routed_via: string | null; rdns: string | null; reason: string | null;
+  created_at: number;
+}
+
+export interface OperationsTable {
+  id: Id; kind: string; vm_id: number | null; head_id: number | null; user_id: number | null;
+  state: string; args: string; result: string | null; error: string | null;
+  created_at: number; updated_at: number; deadline: number | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  groups: GroupsTable;
+  users: UsersTable;
+  privileges: PrivilegesTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
+  heads: HeadsTable;
+  storage_pools: StoragePoolsTable;
+  vms: VmsTable;
+  discs: DiscsTable;
+  backups: BackupsTable;
+  backup_schedules: BackupSchedulesTable;
+  nics: NicsTable;
+  ip_ranges: IpRangesTable;
+  ips: IpsTable;
+  operations: OperationsTable;
+}
+
+export type AccountRow = Selectable<AccountsTable>;
+export type GroupRow = Selectable<GroupsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type PrivilegeRow = Selectable<PrivilegesTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type HeadRow = Selectable<HeadsTable>;
+export type StoragePoolRow = Selectable<StoragePoolsTable>;
+export type VmRow = Selectable<VmsTable>;
+export type NewVm = Insertable<VmsTable>;
+export type VmUpdate = Updateable<VmsTable>;
+export type DiscRow = Selectable<DiscsTable>;
+export type BackupRow = Selectable<BackupsTable>;
+export type BackupScheduleRow = Selectable<BackupSchedulesTable>;
+export type NicRow = Selectable<NicsTable>;
+export type IpRangeRow = Selectable<IpRangesTable>;
+export type IpRow = Selectable<IpsTable>;
+export type OperationRow = Selectable<OperationsTable>;
