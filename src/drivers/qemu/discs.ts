@@ -1,0 +1,146 @@
+// Discs as qcow2 files, one directory per storage grade, driven with qemu-img. Live growth of a
+// running machine's disc goes through QMP block_resize (index.ts); everything here is offline.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { DriverError, type DiscRef } from '../driver.js';
+import { run } from './exec.js';
+
+const MiB = 1024 * 1024;
+
+export interface DiscStoreOptions {
+  /** Storage grade → directory holding that grade's discs. */
+  grades: Record<string, string>;
+  backupsDir: string;
+  qemuImg: string;
+}
+
+export interface ImageInfo { format: string; virtualSize: number }
+
+export class DiscStore {
+  constructor(private readonly opts: DiscStoreOptions) {}
+
+  get grades(): string[] {
+    return Object.keys(this.opts.grades);
+  }
+
+  gradeDir(grade: string): string {
+    const dir = this.opts.grades[grade];
+    if (!dir) throw new DriverError(`storage grade ${grade} does not exist on this head`, 'storage_grade');
+    return dir;
+  }
+
+  path(disc: DiscRef): string {
+    return path.join(this.gradeDir(disc.grade), `disc-${disc.id}.qcow2`);
+  }
+
+  backupPath(backupId: number): string {
+    return path.join(this.opts.backupsDir, `backup-${backupId}.qcow2`);
+  }
+
+  /** MiB free for new discs in a grade (what its filesystem has available). */
+  async freeMiB(grade: string): Promise<number> {
+    const dir = this.gradeDir(grade);
+    await fsp.mkdir(dir, { recursive: true });
+    const st = await fsp.statfs(dir);
+    return Math.floor((st.bavail * st.bsize) / MiB);
+  }
+
+  async info(file: string): Promise<ImageInfo> {
+    // -U: read the header even while a running QEMU holds the image's lock.
+    const { stdout } = await run(this.opts.qemuImg, ['info', '-U', '--output=json', file]);
+    const parsed = JSON.parse(stdout) as { format: string; 'virtual-size': number };
+    return { format: parsed.format, virtualSize: parsed['virtual-size'] };
+  }
+
+  private async ensureFits(grade: string, sizeMiB: number, what: string): Promise<void> {
+    const free = await this.freeMiB(grade);
+    if (sizeMiB > free) {
+      throw new DriverError(`${what} of ${sizeMiB} MiB does not fit in storage grade ${grade} (${free} MiB free)`, 'size');
+    }
+  }
+
+  /** Create an empty disc. Idempotent: an existing file at least that large is kept. */
+  async create(disc: DiscRef): Promise<void> {
+    const file = this.path(disc);
+    if (fs.existsSync(file)) {
+      const { virtualSize } = await this.info(file);
+      if (virtualSize >= disc.size * MiB) return;
+      throw new DriverError(`disc ${disc.label} already exists with a smaller size`);
+    }
+    await this.ensureFits(disc.grade, disc.size, `a disc`);
+    const tmp = `${file}.new`;
+    await run(this.opts.qemuImg, ['create', '-q', '-f', 'qcow2', tmp, `${disc.size}M`]);
+    await fsp.rename(tmp, file);
+  }
+
+  /** Grow a disc that no machine is using. */
+  async growOffline(disc: DiscRef, newSize: number): Promise<void> {
+    const file = this.path(disc);
+    if (!fs.existsSync(file)) throw new DriverError(`disc ${disc.label} has no file on this head`);
+    const { virtualSize } = await this.info(file);
+    if (newSize * MiB < virtualSize) throw new DriverError('discs can only grow', 'size');
+    if (newSize * MiB === virtualSize) return;
+    await this.ensureFits(disc.grade, newSize - Math.floor(virtualSize / MiB), 'growing the disc');
+    await run(this.opts.qemuImg, ['resize', '-q', file, `${newSize}M`]);
+  }
+
+  async delete(disc: DiscRef): Promise<void> {
+    await fsp.rm(this.path(disc), { force: true });
+  }
+
+  /** Replace a disc's content with an image, then size it to the disc (never shrinking the image). */
+  async writeImage(disc: DiscRef, source: string, imageName: string): Promise<void> {
+    const file = this.path(disc);
+    const src = await this.info(source);
+    if (src.virtualSize > disc.size * MiB) {
+      throw new DriverError(`image ${imageName} needs ${Math.ceil(src.virtualSize / MiB)} MiB; the disc has ${disc.size} MiB`, 'size');
+    }
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.image`;
+    try {
+      await run(this.opts.qemuImg, ['convert', '-q', '-f', src.format, '-O', 'qcow2', source, tmp], { timeoutMs: 30 * 60_000 });
+      await run(this.opts.qemuImg, ['resize', '-q', tmp, `${disc.size}M`]);
+      await fsp.rename(tmp, file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Full copy of a disc (not running) into a backup. */
+  async backup(disc: DiscRef, backupId: number, opts: { shareLock?: boolean } = {}): Promise<void> {
+    const file = this.path(disc);
+    if (!fs.existsSync(file)) throw new DriverError(`disc ${disc.label} has no file on this head`);
+    await fsp.mkdir(this.opts.backupsDir, { recursive: true });
+    const target = this.backupPath(backupId);
+    const tmp = `${target}.new`;
+    try {
+      await run(this.opts.qemuImg, ['convert', '-q', ...(opts.shareLock ? ['-U'] : []), '-O', 'qcow2', file, tmp], { timeoutMs: 60 * 60_000 });
+      await fsp.rename(tmp, target);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async restore(disc: DiscRef, backupId: number): Promise<void> {
+    const source = this.backupPath(backupId);
+    if (!fs.existsSync(source)) throw new DriverError('no such backup on this head');
+    const file = this.path(disc);
+    const tmp = `${file}.restore`;
+    try {
+      await run(this.opts.qemuImg, ['convert', '-q', '-O', 'qcow2', source, tmp], { timeoutMs: 60 * 60_000 });
+      const { virtualSize } = await this.info(tmp);
+      if (virtualSize < disc.size * MiB) await run(this.opts.qemuImg, ['resize', '-q', tmp, `${disc.size}M`]);
+      await fsp.rename(tmp, file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async deleteBackup(backupId: number): Promise<void> {
+    await fsp.rm(this.backupPath(backupId), { force: true });
+  }
+}

@@ -1,0 +1,660 @@
+// The QEMU driver: real machines, one QEMU process each, controlled over QMP.
+// It knows *how* (spawn, QMP, qemu-img, taps); the head agent decides *what*. What happens to a
+// machine comes back as events: `started`, and `stopped` with why (the last SHUTDOWN event QEMU
+// sent, or none at all: a crash). Guests run with `-action reboot=shutdown,shutdown=poweroff`, so a
+// guest reboot ends the process too (reason guest-reset) and the agent boots it again.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import { pino, type Logger } from 'pino';
+import {
+  DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
+  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
+} from '../driver.js';
+import { QmpClient, type QmpEvent } from './qmp.js';
+import { discNode, qemuArgs, type Accel, type DirectBoot } from './args.js';
+import { chooseAccel, toolsProblem, type AccelChoice } from './host.js';
+import { DiscStore } from './discs.js';
+import { configDriveFiles, writeConfigDrive } from './config-drive.js';
+import { fetchCdrom } from './cdrom.js';
+import { loadImage } from './images.js';
+import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { qcodes } from './keys.js';
+import { sample, StatsSeries } from './stats.js';
+import { run } from './exec.js';
+import {
+  createTap, deleteTap, isQemuFor, lastLines, MAX_SOCKET_PATH, processAlive, readMeta, runDirFor, runDirIds,
+  spawnQemu, tapName, writeMeta, type RunDir, type RunMeta,
+} from './process.js';
+
+export interface QemuDriverOptions {
+  /** Root of the driver's files: run/ (sockets, pids, logs), discs/<grade>/, vms/, backups/, cdroms/. */
+  dataDir: string;
+  /** Built images: `<imagesDir>/<name>/manifest.json` (docs/config-drive.md). */
+  imagesDir: string;
+  log?: Logger;
+  /** Where run directories go (unix socket paths must stay under 108 bytes). Default `<dataDir>/run`. */
+  runDir?: string;
+  /** Storage grade → directory. Default sata, ssd and archive under `<dataDir>/discs/`. */
+  grades?: Record<string, string>;
+  qemuBinary?: string;
+  qemuImg?: string;
+  genisoimage?: string;
+  /** 'auto' uses KVM only where it really works (see host.ts), TCG otherwise. */
+  accel?: AccelChoice;
+  /** Run machines with a bridged NIC inside this network namespace (their taps are created there). */
+  netns?: string | null;
+  /** Tap names are `<prefix><vmId>n<index>` (15 characters at most). */
+  tapPrefix?: string;
+  /** VNC listens on `host`, on the first free display from `display` to `to` (port 5900 + display). */
+  vnc?: { host?: string; display?: number; to?: number };
+  /** Sampling period of the stats time series; 0 turns sampling off (stats() still samples). */
+  statsIntervalMs?: number;
+  statsSamples?: number;
+  /** How long `stop` lets QEMU quit before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** How long a new QEMU may take to answer on QMP. */
+  qmpTimeoutMs?: number;
+}
+
+/** How long the steps of the last start took (ms), for logs and measurements. */
+export interface StartTimings { spawnToQmp: number; total: number }
+
+export interface ConsoleInfo {
+  serialSocket: string;
+  consoleLog: string;
+  vncHost: string;
+  vncPort: number | null;
+}
+
+interface Machine {
+  vmId: number;
+  pid: number;
+  child: ChildProcess | null;
+  qmp: QmpClient | null;
+  dirs: RunDir;
+  meta: RunMeta;
+  /** Reason of the last SHUTDOWN event, if QEMU sent one. */
+  shutdownReason: string | null;
+  /** We asked it to go (stop): its end is reason `host`. */
+  stopping: boolean;
+  gone: boolean;
+  /** Resolves once the process is gone and cleaned up. */
+  ended: Promise<void>;
+  markEnded: () => void;
+  poll: NodeJS.Timeout | null;
+}
+
+interface StoredFirstBoot { image: string; firstBoot: FirstBoot; at: number }
+
+const MiB = 1024 * 1024;
+
+/** SHUTDOWN reasons (QAPI ShutdownCause) → why the machine stopped, when we did not stop it. */
+export function stopReason(shutdownReason: string | null, stopping: boolean): StopReason {
+  if (stopping) return 'host';
+  switch (shutdownReason) {
+    case 'guest-shutdown':
+      return 'guest-shutdown';
+    case 'guest-reset':
+    case 'host-qmp-system-reset': // system_reset under reboot=shutdown ends the process: a reset
+      return 'guest-reset';
+    default:
+      return 'crash'; // no SHUTDOWN (kill -9), a panic, or someone else's quit/signal
+  }
+}
+
+export class QemuDriver implements Driver {
+  readonly kind = 'qemu';
+  private readonly log: Logger;
+  private readonly events = new EventEmitter<{ event: [MachineEvent] }>();
+  private readonly machines = new Map<number, Machine>();
+  private readonly locks = new Map<number, Promise<unknown>>();
+  private readonly discStore: DiscStore;
+  private readonly series: StatsSeries;
+  private readonly runRoot: string;
+  private readonly accelDecision: { accel: Accel; reason: string };
+  private problem: string | null | undefined;
+  private readonly ready: Promise<void>;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly tools: { qemu: string; qemuImg: string; genisoimage: string };
+  lastStart: StartTimings | null = null;
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.log = opts.log ?? pino({ level: 'silent' });
+    this.runRoot = opts.runDir ?? path.join(opts.dataDir, 'run');
+    const grades = opts.grades ?? Object.fromEntries(['sata', 'ssd', 'archive'].map((g) => [g, path.join(opts.dataDir, 'discs', g)]));
+    this.tools = {
+      qemu: opts.qemuBinary ?? 'qemu-system-x86_64',
+      qemuImg: opts.qemuImg ?? 'qemu-img',
+      genisoimage: opts.genisoimage ?? 'genisoimage',
+    };
+    this.discStore = new DiscStore({ grades, backupsDir: path.join(opts.dataDir, 'backups'), qemuImg: this.tools.qemuImg });
+    this.series = new StatsSeries(opts.statsSamples ?? 360);
+    this.accelDecision = chooseAccel(opts.accel ?? 'auto');
+    this.ready = this.init();
+    this.ready.catch(() => undefined);
+  }
+
+  get accel(): Accel {
+    return this.accelDecision.accel;
+  }
+
+  private async init(): Promise<void> {
+    await fsp.mkdir(this.runRoot, { recursive: true });
+    for (const id of await runDirIds(this.runRoot)) {
+      await this.withLock(id, () => this.adopt(id));
+    }
+    const every = this.opts.statsIntervalMs ?? 10_000;
+    if (every > 0 && !this.closed) {
+      this.statsTimer = setInterval(() => void this.sampleAll(), every);
+      this.statsTimer.unref();
+    }
+  }
+
+  private withLock<T>(vmId: number, work: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(vmId) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(work);
+    this.locks.set(vmId, next);
+    const release = (): void => {
+      if (this.locks.get(vmId) === next) this.locks.delete(vmId);
+    };
+    next.then(release, release);
+    return next;
+  }
+
+  private emit(event: MachineEvent): void {
+    if (this.closed) return;
+    setImmediate(() => this.events.emit('event', event));
+  }
+
+  private state(vmId: number): MachineState {
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return { vmId, state: 'stopped', pid: null, sshPort: null, vncPort: null };
+    return { vmId, state: 'running', pid: m.pid, sshPort: m.meta.sshPort, vncPort: m.meta.vncPort };
+  }
+
+  // ---- host facts
+
+  async probe(): Promise<HostFacts> {
+    await this.ready;
+    const problem = await this.toolsProblem();
+    const grades: Record<string, number> = {};
+    for (const grade of this.discStore.grades) {
+      try {
+        grades[grade] = await this.discStore.freeMiB(grade);
+      } catch {
+        grades[grade] = 0;
+      }
+    }
+    return {
+      driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
+      memory: Math.floor(os.totalmem() / MiB), grades, problem,
+    };
+  }
+
+  private async toolsProblem(): Promise<string | null> {
+    if (this.problem === undefined) this.problem = await toolsProblem(this.tools);
+    return this.problem;
+  }
+
+  // ---- machines
+
+  async list(): Promise<MachineState[]> {
+    await this.ready;
+    // Machines another driver instance started meanwhile (same data dir) are adopted too.
+    for (const id of await runDirIds(this.runRoot)) {
+      if (!this.machines.has(id) && !this.locks.has(id)) await this.withLock(id, () => this.adopt(id));
+    }
+    return [...this.machines.values()].filter((m) => !m.gone).map((m) => this.state(m.vmId));
+  }
+
+  async status(vmId: number): Promise<MachineState> {
+    await this.ready;
+    return this.state(vmId);
+  }
+
+  onEvent(listener: (event: MachineEvent) => void): void {
+    this.events.on('event', listener);
+  }
+
+  /** Paths and ports of a machine's consoles (the serial socket exists only while it runs). */
+  consoles(vmId: number): ConsoleInfo {
+    const dirs = runDirFor(this.runRoot, vmId);
+    return {
+      serialSocket: dirs.serial, consoleLog: dirs.consoleLog,
+      vncHost: this.opts.vnc?.host ?? '127.0.0.1', vncPort: this.machines.get(vmId)?.meta.vncPort ?? null,
+    };
+  }
+
+  /** Adopt a QEMU left running by an earlier driver, or clean up after one that is gone. */
+  private async adopt(vmId: number): Promise<Machine | null> {
+    const existing = this.machines.get(vmId);
+    if (existing && !existing.gone) return existing;
+    const dirs = runDirFor(this.runRoot, vmId);
+    const meta = await readMeta(dirs.meta);
+    const pidText = await fsp.readFile(dirs.pidfile, 'utf8').catch(() => '');
+    const pid = Number(pidText.trim()) || meta?.pid || 0;
+    if (!meta || !pid || !isQemuFor(pid, dirs.qmp)) {
+      if (meta) await this.cleanupRun(dirs, meta);
+      return null;
+    }
+    meta.pid = pid;
+    const m = this.track(vmId, pid, null, dirs, meta);
+    try {
+      m.qmp = await QmpClient.connect(dirs.qmp, { timeoutMs: 3000, greetingTimeoutMs: 2000, abort: () => (m.gone ? 'exited' : null) });
+      this.attachQmp(m, m.qmp);
+      const status = await m.qmp.execute<{ status: string }>('query-status');
+      if (status.status === 'prelaunch' || status.status === 'paused') {
+        // a start that was cut short between spawn and `cont`: finish it
+        await setVncPassword(m.qmp, meta.vncPassword);
+        await m.qmp.execute('cont');
+      }
+      meta.vncPort = await vncPort(m.qmp).catch(() => meta.vncPort);
+      if (meta.sshPort !== null) meta.sshPort = (await usernetSshPort(m.qmp).catch(() => null)) ?? meta.sshPort;
+      await writeMeta(dirs.meta, meta);
+    } catch (err) {
+      this.log.warn({ vmId, pid, err: (err as Error).message }, 'adopted QEMU without QMP control');
+    }
+    if (!m.gone) this.log.info({ vmId, pid }, 'adopted running QEMU');
+    return m.gone ? null : m;
+  }
+
+  /** Start following a machine's process: exit, QMP events, periodic liveness. */
+  private track(vmId: number, pid: number, child: ChildProcess | null, dirs: RunDir, meta: RunMeta): Machine {
+    let markEnded!: () => void;
+    const ended = new Promise<void>((resolve) => { markEnded = resolve; });
+    const m: Machine = {
+      vmId, pid, child, qmp: null, dirs, meta, shutdownReason: null, stopping: false, gone: false, ended, markEnded, poll: null,
+    };
+    this.machines.set(vmId, m);
+    child?.once('exit', () => void this.onGone(m));
+    m.poll = setInterval(() => {
+      if (!processAlive(pid)) void this.onGone(m);
+    }, 1000);
+    m.poll.unref();
+    return m;
+  }
+
+  private attachQmp(m: Machine, qmp: QmpClient): void {
+    qmp.on('event', (e: QmpEvent) => {
+      if (e.event === 'SHUTDOWN') m.shutdownReason = String(e.data.reason ?? '');
+      this.log.debug({ vmId: m.vmId, event: e.event, data: e.data }, 'qmp event');
+    });
+    qmp.on('close', () => {
+      if (m.qmp === qmp) m.qmp = null;
+      if (this.closed || m.gone) return;
+      // The monitor closes when QEMU exits; watch closely until the process is really gone.
+      void this.watchExit(m);
+    });
+  }
+
+  private async watchExit(m: Machine): Promise<void> {
+    for (let i = 0; i < 200 && !m.gone && !this.closed; i++) {
+      if (!processAlive(m.pid)) {
+        await this.onGone(m);
+        return;
+      }
+      await sleep(25);
+    }
+    if (m.gone || this.closed) return;
+    // Still alive with its monitor closed (unusual): try to get control back.
+    try {
+      const qmp = await QmpClient.connect(m.dirs.qmp, { timeoutMs: 2000, abort: () => (m.gone ? 'exited' : null) });
+      m.qmp = qmp;
+      this.attachQmp(m, qmp);
+    } catch (err) {
+      this.log.warn({ vmId: m.vmId, err: (err as Error).message }, 'QMP reconnect failed; following the pid');
+    }
+  }
+
+  private async onGone(m: Machine): Promise<void> {
+    if (m.gone) return;
+    m.gone = true;
+    if (m.poll) clearInterval(m.poll);
+    m.qmp?.close();
+    m.qmp = null;
+    if (this.machines.get(m.vmId) === m) this.machines.delete(m.vmId);
+    if (this.closed) {
+      m.markEnded();
+      return;
+    }
+    const reason = stopReason(m.shutdownReason, m.stopping);
+    this.log.info({ vmId: m.vmId, pid: m.pid, reason, shutdown: m.shutdownReason }, 'QEMU exited');
+    try {
+      await this.cleanupRun(m.dirs, m.meta);
+    } finally {
+      this.series.drop(m.vmId);
+      m.markEnded();
+      this.emit({ vmId: m.vmId, kind: 'stopped', reason });
+    }
+  }
+
+  private async cleanupRun(dirs: RunDir, meta: RunMeta): Promise<void> {
+    for (const tap of meta.taps) await deleteTap(tap, meta.netns);
+    for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial]) await fsp.rm(f, { force: true });
+  }
+
+  async start(spec: MachineSpec): Promise<MachineState> {
+    await this.ready;
+    return this.withLock(spec.vmId, async () => {
+      const existing = this.machines.get(spec.vmId) ?? (await this.adopt(spec.vmId));
+      if (existing && !existing.gone) return this.state(spec.vmId);
+      const problem = await this.toolsProblem();
+      if (problem) throw new DriverError(problem);
+      try {
+        return await this.spawn(spec);
+      } catch (err) {
+        // A remembered SSH port may have been taken meanwhile: let the host pick another.
+        const nic = spec.nics[0];
+        if (nic?.network.mode === 'user' && nic.network.sshPort !== 0 && /host ?forward/i.test((err as Error).message)) {
+          this.log.warn({ vmId: spec.vmId, port: nic.network.sshPort }, 'SSH forward port taken; picking another');
+          const again = { ...spec, nics: spec.nics.map((n, i) => (i === 0 ? { ...n, network: { mode: 'user' as const, sshPort: 0 } } : n)) };
+          return this.spawn(again);
+        }
+        throw err;
+      }
+    });
+  }
+
+  private async prepareBoot(spec: MachineSpec): Promise<{ boot: DirectBoot | null; firstBoot: FirstBoot | null }> {
+    const stored = await this.readFirstBoot(spec.vmId);
+    const imageName = spec.image ?? stored?.image ?? null;
+    const boot = imageName ? (await loadImage(this.opts.imagesDir, imageName)).boot : null;
+    return { boot, firstBoot: stored?.firstBoot ?? null };
+  }
+
+  private async spawn(spec: MachineSpec): Promise<MachineState> {
+    const t0 = performance.now();
+    const dirs = runDirFor(this.runRoot, spec.vmId);
+    for (const p of [dirs.qmp, dirs.serial]) {
+      if (Buffer.byteLength(p) > MAX_SOCKET_PATH) {
+        throw new DriverError(`run directory path too long for a unix socket (${p}); configure a shorter runDir`);
+      }
+    }
+    for (const nic of spec.nics) {
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac)) throw new DriverError(`NIC ${nic.id} has an invalid MAC ${nic.mac}`);
+    }
+    const discs = spec.discs.map((disc) => ({ disc, file: this.discStore.path(disc) }));
+    for (const d of discs) {
+      if (!fs.existsSync(d.file)) throw new DriverError(`disc ${d.disc.label} has no file on this head (${d.file})`);
+    }
+    const { boot, firstBoot } = await this.prepareBoot(spec);
+    const cdrom = spec.cdromUrl ? await fetchCdrom(spec.cdromUrl, { cacheDir: path.join(this.opts.dataDir, 'cdroms') }) : null;
+
+    await fsp.mkdir(dirs.dir, { recursive: true, mode: 0o700 });
+    for (const f of [dirs.qmp, dirs.serial, dirs.pidfile, dirs.meta]) await fsp.rm(f, { force: true });
+    await fsp.rename(dirs.consoleLog, `${dirs.consoleLog}.1`).catch(() => undefined);
+    await fsp.rename(dirs.qemuLog, `${dirs.qemuLog}.1`).catch(() => undefined);
+    await writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage);
+
+    const bridged = spec.nics.some((n) => n.network.mode === 'bridge');
+    const netns = bridged ? this.opts.netns ?? null : null;
+    const taps: (string | null)[] = [];
+    const meta: RunMeta = {
+      vmId: spec.vmId, pid: 0, name: spec.name, startedAt: Date.now(), taps: [], netns, discs: spec.discs,
+      sshPort: null, vncPort: null, vncPassword: spec.vncPassword,
+    };
+    let child: ChildProcess | null = null;
+    let m: Machine | null = null;
+    try {
+      for (const [i, nic] of spec.nics.entries()) {
+        if (nic.network.mode !== 'bridge') { taps.push(null); continue; }
+        const tap = tapName(this.opts.tapPrefix ?? 'hg', spec.vmId, i);
+        await createTap(tap, nic.network.bridge, netns);
+        taps.push(tap);
+        meta.taps.push(tap);
+      }
+      const vnc = this.opts.vnc ?? {};
+      const args = qemuArgs({
+        spec, accel: this.accelDecision.accel, paths: dirs, discs, configDrive: dirs.configIso, cdrom, boot, taps,
+        vnc: { host: vnc.host ?? '127.0.0.1', display: vnc.display ?? 0, to: vnc.to ?? 99 },
+      });
+      this.log.debug({ vmId: spec.vmId, args }, 'starting QEMU');
+      const tSpawn = performance.now();
+      child = spawnQemu({ binary: this.tools.qemu, args, netns, logFile: dirs.qemuLog });
+      let exited: string | null = null;
+      child.once('exit', (code, signal) => { exited = `QEMU exited (${signal ?? code})`; });
+      child.once('error', (err) => { exited = `QEMU could not run: ${err.message}`; });
+      const pid = child.pid;
+      if (pid === undefined) {
+        await sleep(10);
+        throw new Error(exited ?? 'QEMU did not start');
+      }
+      meta.pid = pid;
+      await writeMeta(dirs.meta, meta);
+      m = this.track(spec.vmId, pid, child, dirs, meta);
+      const qmp = await QmpClient.connect(dirs.qmp, { timeoutMs: this.opts.qmpTimeoutMs ?? 10_000, abort: () => exited });
+      const tQmp = performance.now();
+      m.qmp = qmp;
+      this.attachQmp(m, qmp);
+      await setVncPassword(qmp, spec.vncPassword);
+      meta.vncPort = await vncPort(qmp);
+      if (spec.nics[0]?.network.mode === 'user') meta.sshPort = await usernetSshPort(qmp);
+      await writeMeta(dirs.meta, meta);
+      await qmp.execute('cont');
+      this.lastStart = { spawnToQmp: Math.round(tQmp - tSpawn), total: Math.round(performance.now() - t0) };
+      this.log.info({ vmId: spec.vmId, pid, ...this.lastStart, accel: this.accel, sshPort: meta.sshPort, vncPort: meta.vncPort }, 'QEMU started');
+      this.emit({ vmId: spec.vmId, kind: 'started', pid });
+      return this.state(spec.vmId);
+    } catch (err) {
+      // Leave nothing behind: no process, no taps, no run files; say what QEMU said.
+      if (m) m.stopping = true;
+      if (child?.pid !== undefined && processAlive(child.pid)) {
+        try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      if (m) {
+        await Promise.race([m.ended, sleep(5000)]);
+        if (!m.gone) await this.onGone(m);
+      } else {
+        await this.cleanupRun(dirs, meta);
+      }
+      if (err instanceof DriverError) throw err;
+      const said = await lastLines(dirs.qemuLog, 3);
+      throw new DriverError(`QEMU failed to start: ${(err as Error).message}${said ? ` (${said})` : ''}`);
+    }
+  }
+
+  async stop(vmId: number): Promise<void> {
+    await this.ready;
+    await this.withLock(vmId, async () => {
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) return;
+      m.stopping = true;
+      const timeout = this.opts.stopTimeoutMs ?? 5000;
+      if (m.qmp) {
+        try {
+          await m.qmp.execute('quit', undefined, timeout);
+        } catch {
+          // closed under us as it exits, or not answering: the wait below decides
+        }
+      } else {
+        try { process.kill(m.pid, 'SIGTERM'); } catch { /* gone */ }
+      }
+      const quit = await Promise.race([m.ended.then(() => true), sleep(timeout).then(() => false)]);
+      if (!quit) {
+        this.log.warn({ vmId, pid: m.pid }, 'QEMU did not quit; killing it');
+        try { process.kill(m.pid, 'SIGKILL'); } catch { /* gone */ }
+        for (let i = 0; i < 200 && processAlive(m.pid); i++) await sleep(25);
+        await this.onGone(m);
+      }
+      await m.ended;
+    });
+  }
+
+  async signal(vmId: number, signal: Signal): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) throw new DriverError('the machine is not running');
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    switch (signal.kind) {
+      case 'powerdown':
+        await m.qmp.execute('system_powerdown');
+        return;
+      case 'reset':
+        await m.qmp.execute('system_reset');
+        return;
+      case 'nmi':
+        await m.qmp.execute('inject-nmi');
+        return;
+      case 'sendkey': {
+        const keys = qcodes(signal.keys).map((data) => ({ type: 'qcode', data }));
+        await m.qmp.execute('send-key', { keys, 'hold-time': 100 });
+        return;
+      }
+    }
+  }
+
+  // ---- discs and images
+
+  async createDisc(disc: DiscRef): Promise<void> {
+    await this.discStore.create(disc);
+  }
+
+  async growDisc(disc: DiscRef, newSize: number, running: boolean): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(disc.vmId);
+    const live = m && !m.gone && m.meta.discs.some((d) => d.id === disc.id);
+    if (!live) {
+      if (running && m === undefined) this.log.debug({ disc: disc.id }, 'machine not running here; growing offline');
+      await this.discStore.growOffline(disc, newSize);
+      return;
+    }
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    const { virtualSize } = await this.discStore.info(this.discStore.path(disc));
+    if (newSize * MiB < virtualSize) throw new DriverError('discs can only grow', 'size');
+    const free = await this.discStore.freeMiB(disc.grade);
+    if (newSize - virtualSize / MiB > free) {
+      throw new DriverError(`growing the disc by ${newSize - virtualSize / MiB} MiB does not fit in storage grade ${disc.grade} (${free} MiB free)`, 'size');
+    }
+    await m.qmp.execute('block_resize', { 'node-name': discNode(disc), size: newSize * MiB });
+    const d = m.meta.discs.find((x) => x.id === disc.id);
+    if (d) d.size = newSize;
+    await writeMeta(m.dirs.meta, m.meta);
+  }
+
+  async deleteDisc(disc: DiscRef): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(disc.vmId);
+    if (m && !m.gone && m.meta.discs.some((d) => d.id === disc.id)) {
+      throw new DriverError('cannot delete the disc of a running machine; power it off first');
+    }
+    await this.discStore.delete(disc);
+  }
+
+  private firstBootFile(vmId: number): string {
+    return path.join(this.opts.dataDir, 'vms', String(vmId), 'firstboot.json');
+  }
+
+  private async readFirstBoot(vmId: number): Promise<StoredFirstBoot | null> {
+    try {
+      return JSON.parse(await fsp.readFile(this.firstBootFile(vmId), 'utf8')) as StoredFirstBoot;
+    } catch {
+      return null;
+    }
+  }
+
+  async reimage(vmId: number, disc: DiscRef, image: string, firstBoot: FirstBoot): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (m && !m.gone) throw new DriverError('cannot reimage a running machine');
+    const img = await loadImage(this.opts.imagesDir, image);
+    await this.discStore.writeImage(disc, img.disc, img.name);
+    const file = this.firstBootFile(vmId);
+    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const stored: StoredFirstBoot = { image: img.name, firstBoot, at: Date.now() };
+    await fsp.writeFile(`${file}.tmp`, JSON.stringify(stored), { mode: 0o600 });
+    await fsp.rename(`${file}.tmp`, file);
+  }
+
+  async backupDisc(disc: DiscRef, backupId: number): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(disc.vmId);
+    if (m && !m.gone && m.qmp && m.meta.discs.some((d) => d.id === disc.id)) {
+      await this.liveBackup(m.qmp, disc, backupId);
+      return;
+    }
+    await this.discStore.backup(disc, backupId);
+  }
+
+  /** Consistent copy of a disc in use, with a QMP backup job. */
+  private async liveBackup(qmp: QmpClient, disc: DiscRef, backupId: number): Promise<void> {
+    const target = this.discStore.backupPath(backupId);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.new`;
+    const { virtualSize } = await this.discStore.info(this.discStore.path(disc));
+    await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', tmp, String(virtualSize)]);
+    const node = `backup${backupId}`;
+    try {
+      await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': node, file: { driver: 'file', filename: tmp } });
+      const done = qmp.waitEvent('BLOCK_JOB_COMPLETED', 60 * 60_000, (e) => e.data.device === node);
+      await qmp.execute('blockdev-backup', { 'job-id': node, device: discNode(disc), target: node, sync: 'full' });
+      const e = await done;
+      if (e.data.error) throw new DriverError(`backup failed: ${String(e.data.error)}`);
+      await qmp.execute('blockdev-del', { 'node-name': node });
+      await fsp.rename(tmp, target);
+    } catch (err) {
+      await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async restoreDisc(disc: DiscRef, backupId: number): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(disc.vmId);
+    if (m && !m.gone) throw new DriverError('cannot restore onto the disc of a running machine');
+    await this.discStore.restore(disc, backupId);
+  }
+
+  async deleteBackup(_disc: DiscRef, backupId: number): Promise<void> {
+    await this.discStore.deleteBackup(backupId);
+  }
+
+  // ---- stats
+
+  private async sampleOne(m: Machine): Promise<MachineStats | null> {
+    const s = await sample({ vmId: m.vmId, pid: m.pid, qmp: m.qmp, taps: m.meta.taps, netns: m.meta.netns });
+    if (s && !m.gone) this.series.push(s);
+    return s;
+  }
+
+  private async sampleAll(): Promise<void> {
+    for (const m of [...this.machines.values()]) {
+      if (!m.gone) await this.sampleOne(m).catch(() => null);
+    }
+  }
+
+  async stats(vmId: number): Promise<MachineStats | null> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return null;
+    return this.sampleOne(m);
+  }
+
+  /** The recent samples of a machine, oldest first. */
+  statsSeries(vmId: number): MachineStats[] {
+    return this.series.get(vmId);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.ready.catch(() => undefined);
+    await Promise.allSettled([...this.locks.values()]);
+    this.closed = true;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    for (const m of this.machines.values()) {
+      if (m.poll) clearInterval(m.poll);
+      m.child?.removeAllListeners('exit');
+      m.qmp?.removeAllListeners();
+      m.qmp?.close();
+      m.qmp = null;
+    }
+    this.machines.clear();
+    this.events.removeAllListeners();
+  }
+}

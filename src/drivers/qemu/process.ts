@@ -1,0 +1,190 @@
+// QEMU processes: plain child processes (not -daemonize), detached into their own process group so
+// they outlive the server; everything about one machine lives in its run directory, so a later
+// server finds and adopts it (pid + QMP socket) instead of starting a second copy.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { DiscRef } from '../driver.js';
+import { run } from './exec.js';
+
+export interface RunDir {
+  dir: string;
+  qmp: string;
+  serial: string;
+  consoleLog: string;
+  pidfile: string;
+  meta: string;
+  qemuLog: string;
+  configIso: string;
+}
+
+/** Unix socket paths are limited to 107 bytes. */
+export const MAX_SOCKET_PATH = 107;
+
+export function runDirFor(root: string, vmId: number): RunDir {
+  const dir = path.join(root, String(vmId));
+  return {
+    dir,
+    qmp: path.join(dir, 'qmp.sock'),
+    serial: path.join(dir, 'serial.sock'),
+    consoleLog: path.join(dir, 'console.log'),
+    pidfile: path.join(dir, 'qemu.pid'),
+    meta: path.join(dir, 'meta.json'),
+    qemuLog: path.join(dir, 'qemu.log'),
+    configIso: path.join(dir, 'cidata.iso'),
+  };
+}
+
+/** What the driver remembers about a running machine, beside it on disk. */
+export interface RunMeta {
+  vmId: number;
+  pid: number;
+  name: string;
+  startedAt: number;
+  taps: string[];
+  netns: string | null;
+  discs: DiscRef[];
+  sshPort: number | null;
+  vncPort: number | null;
+  /** Kept so a start cut short before `cont` can be finished by the next driver. */
+  vncPassword: string;
+}
+
+export async function readMeta(file: string): Promise<RunMeta | null> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as RunMeta;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeMeta(file: string, meta: RunMeta): Promise<void> {
+  const tmp = `${file}.tmp`;
+  await fsp.writeFile(tmp, JSON.stringify(meta, null, 1), { mode: 0o600 });
+  await fsp.rename(tmp, file);
+}
+
+/** VM ids that have a run directory under `root`. */
+export async function runDirIds(root: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(root);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
+/** Alive and not a zombie (a reparented QEMU can linger as one until init reaps it). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` is the QEMU serving `qmpPath` (guards against a recycled pid). */
+export function isQemuFor(pid: number, qmpPath: string): boolean {
+  try {
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes(qmpPath) && processAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+/** CPU time (user + system) of a process in milliseconds, or null when it is gone. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after ")": state(0) ... utime is field 14 of the whole line, i.e. index 11 here
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** USER_HZ; 100 on every Linux architecture QEMU hosts run on. */
+const CLK_TCK = 100;
+
+export interface SpawnOptions {
+  binary: string;
+  args: string[];
+  netns: string | null;
+  logFile: string;
+}
+
+/** Start QEMU detached (own process group, output to a file) so it survives the server. */
+export function spawnQemu(opts: SpawnOptions): ChildProcess {
+  const log = fs.openSync(opts.logFile, 'a');
+  try {
+    const [file, argv] = opts.netns
+      ? ['ip', ['netns', 'exec', opts.netns, opts.binary, ...opts.args]]
+      : [opts.binary, opts.args];
+    const child = spawn(file, argv, { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    return child;
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
+export async function lastLines(file: string, n = 5): Promise<string> {
+  try {
+    const text = await fsp.readFile(file, 'utf8');
+    return text.trim().split('\n').slice(-n).join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+/** Tap names are at most 15 characters. */
+export function tapName(prefix: string, vmId: number, index: number): string {
+  const name = `${prefix}${vmId}n${index}`;
+  if (name.length > 15) throw new Error(`tap name ${name} is longer than 15 characters`);
+  return name;
+}
+
+function ip(netns: string | null, args: string[]): string[] {
+  return netns ? ['-n', netns, ...args] : args;
+}
+
+/** Create a tap (removing a stale one of the same name) and put it on the bridge. */
+export async function createTap(name: string, bridge: string, netns: string | null): Promise<void> {
+  await deleteTap(name, netns);
+  await run('ip', ip(netns, ['tuntap', 'add', 'dev', name, 'mode', 'tap']));
+  try {
+    await run('ip', ip(netns, ['link', 'set', 'dev', name, 'master', bridge]));
+    await run('ip', ip(netns, ['link', 'set', 'dev', name, 'up']));
+  } catch (err) {
+    await deleteTap(name, netns);
+    throw err;
+  }
+}
+
+export async function deleteTap(name: string, netns: string | null): Promise<void> {
+  try {
+    await run('ip', ip(netns, ['link', 'del', 'dev', name]));
+  } catch {
+    // not there: nothing to do
+  }
+}
+
+/** Byte counters of a tap as the host sees them (host rx = guest tx). */
+export async function tapCounters(name: string, netns: string | null): Promise<{ rx: number; tx: number } | null> {
+  try {
+    const { stdout } = await run('ip', ip(netns, ['-j', '-s', 'link', 'show', 'dev', name]));
+    const parsed = JSON.parse(stdout) as { stats64?: { rx: { bytes: number }; tx: { bytes: number } } }[];
+    const s = parsed[0]?.stats64;
+    return s ? { rx: s.rx.bytes, tx: s.tx.bytes } : null;
+  } catch {
+    return null;
+  }
+}
