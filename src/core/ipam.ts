@@ -105,5 +105,7 @@ export async function allocateIp(
 /** Put every address of these NICs back in the pool. */
 export async function releaseIps(db: Db, nicIds: number[]): Promise<void> {
   if (nicIds.length === 0) return;
+  // Addresses chosen by the user (no pool) simply go away.
+  await db.deleteFrom('ips').where('nic_id', 'in', nicIds).where('range_id', 'is', null).execute();
   await db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null }).where('nic_id', 'in', nicIds).execute();
 }

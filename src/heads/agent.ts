@@ -3,7 +3,7 @@
 // It never trusts memory over the world: after any crash it converges again from the store
 // and from what the driver finds running (adopting guests, never starting a second copy).
 import type { Logger } from 'pino';
-import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type Signal } from '../drivers/driver.js';
+import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type Signal, type StopReason } from '../drivers/driver.js';
 import type { BrainLink, DesiredVm, PendingOperation } from './link.js';
 
 export interface HeadAgentOptions {
@@ -80,7 +80,7 @@ export class HeadAgent {
     };
   }
 
-  private async converge(vmId: number): Promise<void> {
+  private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {
     const { vm, ops } = await this.link.desired(vmId);
     for (const op of ops) {
       let error: string | null = null;
@@ -109,6 +109,15 @@ export class HeadAgent {
     if (running && current.powerCycle <= current.observedCycle) {
       await this.link.report(vmId, { running: true, pid: status.pid, sshPort: status.sshPort, vncPort: status.vncPort });
       return;
+    }
+    if (!running && (stoppedBy || current.observedRunning)) {
+      // It went down by itself (guest power-off or reboot, crash, or while we were not watching).
+      const restart = stoppedBy === 'guest-reset' || current.autorebootOn;
+      if (!restart) {
+        await this.link.poweredOff(vmId, stoppedBy === 'crash' ? 'the machine crashed' : null);
+        await this.link.report(vmId, { running: false, pid: null });
+        return;
+      }
     }
     if (running) await this.driver.stop(vmId); // a fresh boot was asked for
     try {
@@ -139,7 +148,7 @@ export class HeadAgent {
         const disc = vm?.discs[0];
         if (!vm || !disc) throw new DriverError('the machine has no disc to image');
         if (running) await this.driver.stop(vmId);
-        await this.driver.reimage(vmId, disc, args.distribution, args.firstBoot);
+        await this.driver.reimage(vmId, disc, args.image, args.firstBoot);
         return;
       }
       case 'disc.create':
@@ -162,26 +171,13 @@ export class HeadAgent {
     }
   }
 
-  /** BigV power semantics for things that happen inside or to the guest. */
+  /** Events only say "look now"; converge applies BigV's power semantics. */
   private onEvent(event: MachineEvent): void {
     if (this.stopped) return;
-    void this.serial(event.vmId, async () => {
-      if (event.kind === 'started') {
-        await this.link.report(event.vmId, { running: true, pid: event.pid });
-        return;
-      }
-      if (event.reason === 'host') return; // we stopped it; converge reports
-      const { vm } = await this.link.desired(event.vmId);
-      if (!vm) return;
-      const stillRunning = (await this.driver.status(event.vmId)).state === 'running';
-      if (stillRunning) return; // already restarted
-      const restart = event.reason === 'guest-reset' || (vm.autorebootOn && vm.powerOn && !vm.deleted);
-      if (!restart) {
-        await this.link.poweredOff(event.vmId, event.reason === 'crash' ? 'the machine crashed' : null);
-        await this.link.report(event.vmId, { running: false, pid: null });
-        return;
-      }
-      await this.converge(event.vmId);
-    });
+    if (event.kind === 'started') {
+      void this.serial(event.vmId, () => this.link.report(event.vmId, { running: true, pid: event.pid }));
+    } else if (event.reason !== 'host') {
+      void this.serial(event.vmId, () => this.converge(event.vmId, event.reason));
+    }
   }
 }

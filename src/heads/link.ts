@@ -21,6 +21,8 @@ export interface DesiredVm {
   /** When powerCycle > observedCycle the brain asked for a fresh boot (stop, then start). */
   powerCycle: number;
   observedCycle: number;
+  /** The head last reported the machine running (so finding it stopped means it went down by itself). */
+  observedRunning: boolean;
   sshPort: number | null;
   discs: DiscRef[];
   nics: Omit<NicSpec, 'network'>[];

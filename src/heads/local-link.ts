@@ -4,6 +4,7 @@ import type { HostFacts } from '../drivers/driver.js';
 import type { Store } from '../store/db.js';
 import { hostname } from '../core/names.js';
 import { poolGateway } from '../core/ipam.js';
+import { resolveImage } from '../images/catalogue.js';
 import { finish, pendingFor, type OperationKind } from '../operations/queue.js';
 import type { BrainLink, DesiredVm, Observed, PendingOperation } from './link.js';
 
@@ -64,7 +65,7 @@ export class LocalLink implements BrainLink {
     const discs = await this.db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
     const nics = await this.db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
     const ips = nics.length
-      ? await this.db.selectFrom('ips').innerJoin('ip_ranges as r', 'r.id', 'ips.range_id')
+      ? await this.db.selectFrom('ips').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
         .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])
         .where('ips.nic_id', 'in', nics.map((n) => n.id)).orderBy('ips.id').execute()
       : [];
@@ -73,14 +74,14 @@ export class LocalLink implements BrainLink {
       vm: {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
-        cdromUrl: row.cdrom_url, image: row.last_imaged_with, vncPassword: row.vnc_password,
+        cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) : null, vncPassword: row.vnc_password,
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
-        powerCycle: row.power_cycle, observedCycle: row.observed_cycle, sshPort: row.ssh_port,
+        powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),
         nics: nics.map((n) => {
           const mine = ips.filter((i) => i.nic_id === n.id);
           const primary4 = mine.find((i) => i.family === 4 && !i.routed_via);
-          const gw = primary4 ? poolGateway(primary4.cidr) : null;
+          const gw = primary4?.cidr ? poolGateway(primary4.cidr) : null;
           return {
             id: n.id, mac: n.mac,
             ipv4: mine.filter((i) => i.family === 4).map((i) => i.address),

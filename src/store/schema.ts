@@ -80,8 +80,9 @@ export interface IpRangesTable {
   next_offset: number; first_offset: number; last_offset: number;
 }
 
+/** An address: from a pool (range_id, offset) or chosen by the user on a private VLAN (both null). */
 export interface IpsTable {
-  id: Id; range_id: number; offset: number; address: string; family: number;
+  id: Id; range_id: number | null; offset: number | null; address: string; family: number;
   nic_id: number | null; routed_via: string | null; rdns: string | null; reason: string | null;
   created_at: number;
 }

@@ -131,8 +131,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('last_offset', 'integer', (c) => c.notNull()).execute();
 
   await stamp(table('ips')
-    .addColumn('range_id', 'integer', (c) => c.notNull().references('ip_ranges.id'))
-    .addColumn('offset', 'integer', (c) => c.notNull())
+    .addColumn('range_id', 'integer', (c) => c.references('ip_ranges.id'))
+    .addColumn('offset', 'integer')
     .addColumn('address', 'text', (c) => c.notNull().unique())
     .addColumn('family', 'integer', (c) => c.notNull())
     .addColumn('nic_id', 'integer', (c) => c.references('nics.id'))

@@ -1,0 +1,33 @@
+// The BigV auth server's API (spec §2.1), served by the same process (optionally under a prefix).
+// Replies are text/plain tokens; errors are text whose wording bytemark-client reacts to.
+import type { FastifyPluginAsync } from 'fastify';
+import type { Hangar } from '../../core/context.js';
+import { impersonate, login, LoginFailed, readSession } from '../../core/auth.js';
+import { NotFound } from '../../core/errors.js';
+
+export function authRoutes(h: Hangar): FastifyPluginAsync {
+  return async (app) => {
+    app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+      if (err instanceof LoginFailed) return reply.code(err.status).type('text/plain').send(err.message);
+      if (err instanceof NotFound) return reply.code(404).type('text/plain').send('Session not found');
+      if (err.statusCode && err.statusCode < 500) return reply.code(400).type('text/plain').send('Badly-formed parameters');
+      h.log.error({ err }, 'auth error');
+      return reply.code(500).type('text/plain').send('Internal error');
+    });
+
+    app.post('/session', { schema: { tags: ['auth'] } }, async (req, reply) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp });
+      return reply.type('text/plain').send(token);
+    });
+
+    app.get<{ Params: { token: string } }>('/session/:token', { schema: { tags: ['auth'] } }, async (req, reply) => {
+      return reply.type('application/json').send(await readSession(h, req.params.token));
+    });
+
+    app.post<{ Params: { token: string } }>('/session/:token', { schema: { tags: ['auth'] } }, async (req, reply) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username));
+    });
+  };
+}

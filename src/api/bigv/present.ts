@@ -1,0 +1,75 @@
+// Core read models -> BigV JSON (spec §3). Field names and types exactly as the clients parse them.
+import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
+import type { NicView, VmView } from '../../core/views.js';
+import type { PrivilegeView } from '../../core/grants.js';
+
+export function presentDisc(d: DiscRow, poolLabels: Map<number, string>, schedules: BackupScheduleRow[] = []) {
+  return {
+    id: d.id, label: d.label, size: d.size, storage_grade: d.storage_grade,
+    storage_pool: d.storage_pool_id !== null ? poolLabels.get(d.storage_pool_id) ?? null : null,
+    virtual_machine_id: d.vm_id, type: 'application/vnd.bigv.disc',
+    backup_schedules: schedules.map(presentSchedule),
+  };
+}
+
+export function presentSchedule(s: BackupScheduleRow) {
+  return { id: s.id, start_at: s.start_at, interval_seconds: s.interval_seconds, capacity: s.capacity };
+}
+
+export function presentBackup(b: BackupRow, disc: DiscRow) {
+  return {
+    id: b.id, label: b.label, size: b.size, storage_grade: b.storage_grade, storage_pool: null,
+    manual: !!b.manual, parent_disc_id: disc.id, virtual_machine_id: disc.vm_id, type: 'application/vnd.bigv.disc',
+  };
+}
+
+export function presentNic(n: NicView) {
+  return {
+    id: n.id, label: n.label, mac: n.mac, vlan_num: n.vlanNum, ips: n.ips, extra_ips: n.extraIps,
+    virtual_machine_id: n.vmId, type: 'application/vnd.bigv.network-interface',
+  };
+}
+
+export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map<number, string> }) {
+  const r = v.row;
+  const out: Record<string, unknown> = {
+    id: r.id, type: 'application/vnd.bigv.virtual-machine', name: r.name, group_id: r.group_id, hostname: v.hostname,
+    autoreboot_on: !!r.autoreboot_on, power_on: !!r.power_on, cores: r.cores, memory: r.memory,
+    cdrom_url: r.cdrom_url, keymap: r.keymap, hardware_profile: r.hardware_profile,
+    hardware_profile_locked: !!r.hardware_profile_locked, zone_name: r.zone_name,
+    management_address: v.managementAddress, head: v.headLabel, deleted: !!r.deleted,
+    last_imaged_with: r.last_imaged_with,
+    // Hangar extensions: what the head observed, and how to reach the guest on a single machine.
+    state: r.run_state, ssh_forward: r.ssh_port ? `127.0.0.1:${r.ssh_port}` : null,
+    vnc_port: r.vnc_port, head_note: r.head_note,
+  };
+  if (opts.overview) {
+    out.discs = v.discs.map((d) => presentDisc(d, opts.poolLabels ?? new Map()));
+    out.network_interfaces = v.nics.map(presentNic);
+  }
+  return out;
+}
+
+export function presentGroup(g: GroupRow, vms?: unknown[]) {
+  const out: Record<string, unknown> = { id: g.id, account_id: g.account_id, name: g.name, type: 'application/vnd.bigv.group' };
+  if (vms) out.virtual_machines = vms;
+  return out;
+}
+
+export function presentAccount(a: AccountRow, groups?: unknown[]) {
+  const out: Record<string, unknown> = { id: a.id, name: a.name, suspended: !!a.suspended, type: 'application/vnd.bigv.account' };
+  if (groups) out.groups = groups;
+  return out;
+}
+
+export function presentPrivilege(p: PrivilegeView) {
+  return {
+    id: p.id, username: p.username, level: p.level,
+    account_id: p.accountId, account_name: p.accountName,
+    group_id: p.groupId, group_name: p.groupName,
+    virtual_machine_id: p.vmId, virtual_machine_name: p.vmName,
+    api_key_id: p.apiKeyId ?? 0, password_required: p.passwordRequired, yubikey_required: p.yubikeyRequired,
+    yubikey_otp_max_age: p.yubikeyOtpMaxAge, ip_restrictions: p.ipRestrictions, creating_username: p.creatingUsername,
+    _links: { self: { href: `/privileges/${p.id}` } },
+  };
+}

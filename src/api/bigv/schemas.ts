@@ -1,0 +1,106 @@
+// Request schemas of the BigV dialect. Unknown attributes are allowed (and ignored): the real
+// clients send junk (spec §1). Types are strict: integers must be JSON integers.
+import { Type, type Static, type TSchema } from 'typebox';
+
+/** Route generic for a body validated by schema T. */
+export type B<T extends TSchema> = { Body: Static<T> };
+
+const Str = Type.String({ maxLength: 1024 });
+const NullableStr = Type.Union([Type.String({ maxLength: 2048 }), Type.Null()]);
+const Int = Type.Integer();
+const Bool = Type.Boolean();
+
+export const Name = Type.Object({ name: Type.Optional(Str) });
+export const AccountPut = Type.Object({ name: Type.Optional(Str), suspended: Type.Optional(Bool) });
+
+export const VmAttrs = Type.Object({
+  name: Type.Optional(Str),
+  cores: Type.Optional(Int),
+  memory: Type.Optional(Int),
+  autoreboot_on: Type.Optional(Bool),
+  power_on: Type.Optional(Bool),
+  cdrom_url: Type.Optional(NullableStr),
+  keymap: Type.Optional(NullableStr),
+  hardware_profile: Type.Optional(Str),
+  hardware_profile_locked: Type.Optional(Bool),
+  zone_name: Type.Optional(NullableStr),
+});
+
+export const VmPut = Type.Object({
+  ...VmAttrs.properties,
+  group_id: Type.Optional(Int),
+  deleted: Type.Optional(Bool),
+  appliance: Type.Optional(Type.Unknown()),
+});
+
+export const Schedule = Type.Object({
+  start_at: Type.Optional(Str),
+  interval_seconds: Type.Optional(Int),
+  capacity: Type.Optional(Int),
+});
+
+export const DiscCreate = Type.Object({
+  label: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' })),
+  storage_grade: Type.Optional(Str),
+  size: Type.Optional(Int),
+  backup_schedules: Type.Optional(Type.Array(Schedule, { maxItems: 8 })),
+});
+
+export const DiscPut = Type.Object({ size: Type.Optional(Int), virtual_machine_id: Type.Optional(Int), iops_limit: Type.Optional(Int) });
+
+export const Reimage = Type.Object({
+  distribution: Type.Optional(Str),
+  root_password: Type.Optional(Type.String({ maxLength: 256 })),
+  ssh_public_key: Type.Optional(Type.String({ maxLength: 65536 })),
+  firstboot_script: Type.Optional(Type.String({ maxLength: 65536 })),
+});
+
+export const VmCreate = Type.Object({
+  virtual_machine: VmAttrs,
+  discs: Type.Optional(Type.Array(DiscCreate, { maxItems: 16 })),
+  reimage: Type.Optional(Reimage),
+  ips: Type.Optional(Type.Object({ ipv4: Type.Optional(Str), ipv6: Type.Optional(Str) })),
+});
+
+export const Signal = Type.Object({ signal: Type.Optional(Str), data: Type.Optional(Str) });
+
+export const IpCreate = Type.Object({
+  addresses: Type.Optional(Int),
+  family: Type.Optional(Str),
+  reason: Type.Optional(Str),
+  contiguous: Type.Optional(Bool),
+});
+export const IpPut = Type.Object({ rdns: Type.Optional(NullableStr) });
+export const IpSwap = Type.Object({
+  virtual_machine_1_id: Int, virtual_machine_2_id: Int, move_additional_ips: Type.Optional(Bool),
+});
+
+export const UserCreate = Type.Object({
+  username: Str, email: Type.Optional(Str), password: Str, authorized_keys: Type.Optional(Type.String({ maxLength: 65536 })),
+});
+export const UserPut = Type.Object({
+  authorized_keys: Type.Optional(Type.String({ maxLength: 65536 })), password: Type.Optional(Str), email: Type.Optional(Str),
+});
+
+export const PrivilegeCreate = Type.Object({
+  level: Str,
+  account_id: Type.Optional(Type.Union([Int, Type.Null()])),
+  group_id: Type.Optional(Type.Union([Int, Type.Null()])),
+  virtual_machine_id: Type.Optional(Type.Union([Int, Type.Null()])),
+  api_key_id: Type.Optional(Type.Union([Int, Type.Null()])),
+  password_required: Type.Optional(Bool),
+  yubikey_required: Type.Optional(Bool),
+  yubikey_otp_max_age: Type.Optional(Int),
+  ip_restrictions: Type.Optional(NullableStr),
+});
+export const PrivilegePut = Type.Object({
+  yubikey_required: Type.Optional(Bool), yubikey_otp_max_age: Type.Optional(Int), ip_restrictions: Type.Optional(NullableStr),
+});
+
+export const ApiKeyCreate = Type.Object({
+  user_id: Type.Optional(Int), label: Str, expires_at: Type.Optional(NullableStr),
+});
+
+export const BackupPut = Type.Object({ restore: Type.Optional(Bool) });
+
+export type TVmCreate = Static<typeof VmCreate>;

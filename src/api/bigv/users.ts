@@ -1,0 +1,108 @@
+// Users, privileges and API keys.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Hangar } from '../../core/context.js';
+import type { UserRow } from '../../store/schema.js';
+import { NotFound } from '../../core/errors.js';
+import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
+import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
+import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
+import { presentPrivilege } from './present.js';
+import { ApiKeyCreate, PrivilegeCreate, PrivilegePut, UserCreate, UserPut, type B } from './schemas.js';
+
+type Q = { Querystring: Record<string, string | undefined> };
+type UserP = { Params: { user: string } };
+
+const presentUser = (u: UserRow) => ({ id: u.id, username: u.username, email: u.email, authorized_keys: u.authorized_keys, totp_enabled: u.totp_secret !== null });
+
+/** Go's layout 2006-01-02T15:04:05-0700, which bytemark-client parses. */
+export function goTime(ms: number | null): string | null {
+  if (ms === null) return null;
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
+}
+
+export function userRoutes(h: Hangar): FastifyPluginAsync {
+  return async (plain) => {
+    const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.get('/users', async (req) => (await listUsers(h, req.principal)).map(presentUser));
+    app.post('/users', { schema: { body: UserCreate } }, async (req, reply) => {
+      reply.code(201);
+      return presentUser(await adminCreateUser(h, req.principal, req.body));
+    });
+    app.get<UserP>('/users/:user', async (req) => presentUser(await resolveUser(h, req.principal, req.params.user)));
+    app.put<UserP & B<typeof UserPut>>('/users/:user', { schema: { body: UserPut } }, async (req) => {
+      const user = await resolveUser(h, req.principal, req.params.user);
+      return presentUser(await updateUser(h, req.principal, user, req.body));
+    });
+    app.delete<UserP>('/users/:user', async (req, reply) => {
+      await deleteUser(h, req.principal, await resolveUser(h, req.principal, req.params.user));
+      return reply.code(204).send();
+    });
+
+    // Privileges.
+    const anyUser = async (segment: string) => {
+      const user = await findUser(h, segment);
+      if (!user) throw new NotFound('user');
+      return user;
+    };
+    app.get<Q>('/privileges', async (req) => {
+      const who = req.query.user_id ? await anyUser(req.query.user_id) : null;
+      const list = await loadPrivileges(h, { kind: 'user', userId: who?.id ?? req.principal.userId });
+      return list.filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
+    });
+    app.get<{ Params: { id: string } }>('/privileges/:id', async (req) => presentPrivilege(await resolvePrivilege(h, req.principal, req.params.id)));
+    app.put<{ Params: { id: string } } & B<typeof PrivilegePut>>('/privileges/:id', { schema: { body: PrivilegePut } }, async (req) => {
+      return presentPrivilege(await updatePrivilege(h, req.principal, await resolvePrivilege(h, req.principal, req.params.id), req.body));
+    });
+    app.delete<{ Params: { id: string } }>('/privileges/:id', async (req, reply) => {
+      await revoke(h, req.principal, await resolvePrivilege(h, req.principal, req.params.id));
+      return reply.code(204).send();
+    });
+    app.get<UserP>('/users/:user/privileges', async (req) => {
+      const user = await anyUser(req.params.user);
+      return (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
+    });
+    app.post<UserP & B<typeof PrivilegeCreate>>('/users/:user/privileges', { schema: { body: PrivilegeCreate } }, async (req, reply) => {
+      const user = await anyUser(req.params.user);
+      reply.code(201);
+      return presentPrivilege(await grant(h, req.principal, user, req.body as GrantInput));
+    });
+    app.get<{ Params: { acc: string } }>('/accounts/:acc/privileges', async (req) => {
+      const a = await resolveAccount(h.db, req.principal, req.params.acc);
+      return (await privilegesOn(h, req.principal, { kind: 'account', accountId: a.id }, { accountId: a.id })).map(presentPrivilege);
+    });
+    app.get<{ Params: { acc: string; grp: string } }>('/accounts/:acc/groups/:grp/privileges', async (req) => {
+      const a = await resolveAccount(h.db, req.principal, req.params.acc);
+      const g = await resolveGroup(h.db, req.principal, a, req.params.grp);
+      return (await privilegesOn(h, req.principal, { kind: 'group', groupId: g.id }, { accountId: a.id, groupId: g.id })).map(presentPrivilege);
+    });
+    app.get<{ Params: { acc: string; grp: string; vm: string } }>('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', async (req) => {
+      const at = await resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true });
+      const place = { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
+      return (await privilegesOn(h, req.principal, { kind: 'vm', vmId: at.vm.id }, place)).map(presentPrivilege);
+    });
+
+    // API keys.
+    const presentKey = async (k: ApiKeyView, overview: boolean) => ({
+      id: k.row.id, user_id: k.row.user_id, username: k.username, label: k.row.label,
+      ...(k.key ? { api_key: k.key } : {}),
+      expires_at: goTime(k.row.expires_at),
+      expired: k.row.expires_at !== null && k.row.expires_at <= h.now(),
+      ...(overview ? { privileges: (await loadPrivileges(h, { kind: 'apiKeys', apiKeyIds: [k.row.id] })).map(presentPrivilege) } : {}),
+    });
+    app.get<Q>('/api_keys', async (req) => {
+      const overview = req.query.view === 'overview';
+      return Promise.all((await listApiKeys(h, req.principal)).map((k) => presentKey(k, overview)));
+    });
+    app.get<{ Params: { id: string } } & Q>('/api_keys/:id', async (req) => presentKey(await resolveApiKey(h, req.principal, req.params.id), req.query.view === 'overview'));
+    app.post('/api_keys', { schema: { body: ApiKeyCreate } }, async (req, reply) => {
+      reply.code(201);
+      return presentKey(await createApiKey(h, req.principal, req.body), false);
+    });
+    app.delete<{ Params: { id: string } }>('/api_keys/:id', async (req, reply) => {
+      await deleteApiKey(h, await resolveApiKey(h, req.principal, req.params.id));
+      return reply.code(204).send();
+    });
+  };
+}

@@ -1,0 +1,36 @@
+// Wire rules the real clients depend on (spec §1), applied to the whole server once:
+// `//` collapsed, JSON bodies that may be empty, `Content-Type: application/json` with no
+// charset (bigv-python parses nothing else), and case-insensitive boolean query values.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+/** `true`, `True`, `TRUE` and `1` are true; anything else (absent, False, 0) is false. */
+export function queryBool(value: unknown): boolean {
+  if (Array.isArray(value)) value = value[value.length - 1];
+  return typeof value === 'string' && (value.toLowerCase() === 'true' || value === '1');
+}
+
+/** An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON. */
+export function installJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const err = new Error('Body is not valid JSON') as Error & { statusCode: number; code: string };
+      err.statusCode = 400;
+      err.code = 'HANGAR_BAD_JSON';
+      done(err, undefined);
+    }
+  });
+}
+
+/** Send JSON with exactly `application/json` as its type. */
+export function installExactJsonType(app: FastifyInstance): void {
+  app.addHook('onSend', async (_req, reply: FastifyReply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('application/json')) reply.header('content-type', 'application/json');
+    return payload;
+  });
+}

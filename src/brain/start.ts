@@ -1,0 +1,65 @@
+// Composes a running Hangar: store, cluster settings, the embedded head(s) and the HTTP API.
+// `hangar server` and the tests both start Hangar through here.
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { openStore, type Store } from '../store/db.js';
+import { defaultConfig, type ClusterConfig } from '../core/config.js';
+import type { Hangar } from '../core/context.js';
+import { ensurePool } from '../core/ipam.js';
+import { purgeExpired } from '../core/vms/delete.js';
+import type { Driver } from '../drivers/driver.js';
+import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
+import { LocalLink } from '../heads/local-link.js';
+import { LocalDispatch } from '../heads/local-dispatch.js';
+import { buildApp } from '../api/app.js';
+
+export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { driver: Driver; label: string }
+
+export interface StartOptions {
+  /** SQLite path, ':memory:', or postgres:// URL. */
+  storeUrl: string;
+  config?: Partial<ClusterConfig>;
+  heads: HeadSpec[];
+  log?: Logger;
+  authPrefix?: string;
+}
+
+export interface Running {
+  hangar: Hangar;
+  app: FastifyInstance;
+  agents: HeadAgent[];
+  close(): Promise<void>;
+}
+
+export async function startHangar(opts: StartOptions): Promise<Running> {
+  const log = opts.log ?? pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
+  const config = { ...defaultConfig(), ...opts.config };
+  const db: Store = await openStore({ url: opts.storeUrl });
+  await ensurePool(db, config.ipv4Pool, config.vlanNum);
+  await ensurePool(db, config.ipv6Pool, config.vlanNum);
+  const dispatch = new LocalDispatch(config.headWaitMs);
+  const hangar: Hangar = { db, config, heads: dispatch, log, now: Date.now };
+  const agents: HeadAgent[] = [];
+  for (const spec of opts.heads) {
+    const agent = new HeadAgent(new LocalLink(db, config.clusterDomain), spec.driver, {
+      label: spec.label, zone: spec.zone ?? 'default', managementAddress: spec.managementAddress ?? '127.0.0.1',
+      network: spec.network ?? { mode: 'user' }, resyncMs: spec.resyncMs ?? 5000, log: log.child({ head: spec.label }),
+    });
+    await agent.start();
+    dispatch.add(agent);
+    agents.push(agent);
+  }
+  const app = await buildApp(hangar, { authPrefix: opts.authPrefix });
+  await app.ready();
+  const sweeper = setInterval(() => void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed')), 3_600_000);
+  sweeper.unref();
+  return {
+    hangar, app, agents,
+    async close() {
+      clearInterval(sweeper);
+      await app.close();
+      for (const a of agents) await a.stop();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// Credentials: passwords (argon2id), session tokens and API keys (random, stored as SHA-256
+// hashes), TOTP second factor. `authenticate` turns an Authorization header into a Principal.
+import crypto from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import * as OTPAuth from 'otpauth';
+import type { Store } from '../store/db.js';
+import type { UserRow } from '../store/schema.js';
+import { Forbidden, Invalid, NotFound, Unauthorized } from './errors.js';
+import { isClusterAdmin, loadPrincipal, type Principal } from './principal.js';
+import type { Hangar } from './context.js';
+
+export const hashPassword = (password: string): Promise<string> => argon2Hash(password);
+
+export function tokenHash(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('hex');
+}
+
+export function newSecret(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+/** A fresh TOTP secret (base32) for a user's second factor. */
+export function newTotpSecret(): string {
+  return new OTPAuth.Secret({ size: 20 }).base32;
+}
+
+function totp(secret: string): OTPAuth.TOTP {
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
+}
+
+export function totpCode(secret: string, at = Date.now()): string {
+  return totp(secret).generate({ timestamp: at });
+}
+
+export function totpUri(secret: string, username: string): string {
+  const t = totp(secret);
+  t.issuer = 'Hangar';
+  t.label = username;
+  return t.toString();
+}
+
+// A dummy hash so a login with an unknown username costs as much as one with a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+async function checkPassword(user: UserRow | undefined, password: string): Promise<boolean> {
+  if (!user) {
+    dummyHash ??= hashPassword('not-a-real-password');
+    await argon2Verify(await dummyHash, password).catch(() => false);
+    return false;
+  }
+  return argon2Verify(user.password_hash, password).catch(() => false);
+}
+
+export class LoginFailed extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/** POST /session. Messages are the ones bytemark-client recognises (spec §2.1). */
+export async function login(
+  h: Hangar, input: { username?: unknown; password?: unknown; validity?: unknown; otp?: unknown },
+): Promise<string> {
+  const { username, password } = input;
+  if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
+    throw new LoginFailed('Badly-formed parameters', 400);
+  }
+  let validity = h.config.sessionDefault;
+  if (input.validity !== undefined && input.validity !== '') {
+    validity = Number(input.validity);
+    if (!Number.isInteger(validity) || validity <= 0) throw new LoginFailed('Badly-formed parameters', 400);
+    validity = Math.min(validity, h.config.sessionMax);
+  }
+  const user = await h.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
+  const factors = ['password'];
+  if (user.totp_secret) {
+    if (input.otp === undefined || input.otp === '') throw new LoginFailed('Missing 2FA token', 403);
+    if (typeof input.otp !== 'string' || totp(user.totp_secret).validate({ token: input.otp, window: 1 }) === null) {
+      throw new LoginFailed('Authentication failed: bad 2FA token', 401);
+    }
+    factors.push('2fa');
+  }
+  return createSession(h, user.id, factors, validity, null);
+}
+
+async function createSession(h: Hangar, userId: number, factors: string[], validity: number, impersonator: number | null): Promise<string> {
+  const token = newSecret();
+  const now = h.now();
+  await h.db.insertInto('sessions').values({
+    token_hash: tokenHash(token), user_id: userId, impersonator_id: impersonator, factors: JSON.stringify(factors),
+    validity, expires_at: now + validity * 1000, created_at: now,
+  }).execute();
+  return token;
+}
+
+/** Every use of a session keeps it alive for at least five more minutes (BigV docs). */
+const EXTEND_MS = 5 * 60 * 1000;
+
+async function liveSession(h: Hangar, token: string) {
+  const row = await h.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
+    .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.validity', 'u.username'])
+    .where('s.token_hash', '=', tokenHash(token)).executeTakeFirst();
+  const now = h.now();
+  if (!row || row.expires_at <= now) return null;
+  if (row.expires_at < now + EXTEND_MS - 60_000) {
+    await h.db.updateTable('sessions').set({ expires_at: now + EXTEND_MS }).where('id', '=', row.id).execute();
+  }
+  return { userId: row.user_id, username: row.username, factors: JSON.parse(row.factors) as string[] };
+}
+
+/** GET /session/{token}. */
+export async function readSession(h: Hangar, token: string) {
+  const s = await liveSession(h, token);
+  if (!s) throw new NotFound('session');
+  return { username: s.username, factors: s.factors, group_memberships: [] as string[] };
+}
+
+/** POST /session/{token} {"username"}: a cluster admin acts as another user. */
+export async function impersonate(h: Hangar, token: string, username: unknown): Promise<string> {
+  const s = await liveSession(h, token);
+  if (!s) throw new LoginFailed('Bad login credentials', 401);
+  const admin = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
+  if (!isClusterAdmin(admin)) throw new LoginFailed('Authentication failed: only cluster admins may impersonate', 403);
+  if (typeof username !== 'string') throw new LoginFailed('Badly-formed parameters', 400);
+  const target = await h.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+  if (!target) throw new LoginFailed('Badly-formed parameters: no such user', 400);
+  const factors = [...s.factors.filter((f) => f !== 'impersonated'), 'impersonated'];
+  return createSession(h, target.id, factors, h.config.sessionDefault, s.userId);
+}
+
+/** Principals are cached briefly by header; any change to credentials or privileges clears the cache. */
+const cache = new Map<string, { principal: Principal; until: number }>();
+const CACHE_MS = 1000;
+
+export function forgetPrincipals(): void {
+  cache.clear();
+}
+
+export async function authenticate(h: Hangar, authorization: string | undefined): Promise<Principal> {
+  if (!authorization) throw new Unauthorized();
+  const now = h.now();
+  const hit = cache.get(authorization);
+  if (hit && hit.until > now) return hit.principal;
+  const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!m) throw new Unauthorized('Use Authorization: Bearer <session token> or Bearer apikey.<key>');
+  const credential = m[1]!;
+  let principal: Principal;
+  if (credential.startsWith('apikey.')) {
+    const key = await h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
+      .select(['k.id', 'k.expires_at', 'u.id as user_id', 'u.username'])
+      .where('k.key_hash', '=', tokenHash(credential.slice('apikey.'.length))).executeTakeFirst();
+    if (!key || (key.expires_at !== null && key.expires_at <= now)) throw new Unauthorized('Invalid or expired API key');
+    principal = await loadPrincipal(h.db, { id: key.user_id, username: key.username }, ['apikey'], key.id);
+  } else {
+    const s = await liveSession(h, credential);
+    if (!s) throw new Unauthorized('Invalid or expired session');
+    principal = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
+  }
+  if (cache.size > 10_000) cache.clear();
+  cache.set(authorization, { principal, until: now + CACHE_MS });
+  return principal;
+}
+
+/** Only cluster admins may do this. Others get 403 when the thing is visible to them, else call NotFound yourself. */
+export function requireClusterAdmin(p: Principal): void {
+  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may do that');
+}
+
+export function checkPasswordStrength(password: unknown): string {
+  if (typeof password !== 'string' || password.length < 8) throw Invalid.field('password', 'is too short (minimum is 8 characters)');
+  return password;
+}

@@ -1,0 +1,207 @@
+// Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
+// Backups and backup schedules hang off discs.
+import type { Hangar } from './context.js';
+import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
+import { Forbidden, Invalid, NotFound } from './errors.js';
+import { holds, type Principal } from './principal.js';
+import { isIdSegment } from './names.js';
+import { resolveVmById, type VmPlace } from './resolve.js';
+import { LIMITS } from './definitions.js';
+import { checkDiscSize, checkGrade } from './vms/attributes.js';
+import { claimDisc, releaseDisc } from '../scheduler/place.js';
+import { enqueue, getOperation } from '../operations/queue.js';
+import type { DiscRef } from '../drivers/driver.js';
+
+export interface DiscPlace extends VmPlace { disc: DiscRow }
+
+const ref = (d: DiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
+
+function placeOf(at: VmPlace) {
+  return { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
+}
+
+function requireAdmin(p: Principal, at: VmPlace): void {
+  if (!holds(p, placeOf(at), 'vm_admin')) throw new Forbidden('Changing discs needs vm_admin');
+  if (at.vm.deleted) throw Invalid.field('deleted', 'the machine is deleted: its discs cannot be changed');
+}
+
+export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
+  return h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id).orderBy('id').execute();
+}
+
+export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
+  const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
+  const disc = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  if (!disc) throw new NotFound('disc');
+  return { ...at, disc };
+}
+
+export async function resolveDiscById(h: Hangar, p: Principal, id: number): Promise<DiscPlace> {
+  const disc = await h.db.selectFrom('discs').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!disc) throw new NotFound('disc');
+  const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(() => {
+    throw new NotFound('disc');
+  });
+  return { ...at, disc };
+}
+
+export async function schedulesOf(h: Hangar, discIds: number[]): Promise<Map<number, BackupScheduleRow[]>> {
+  const out = new Map<number, BackupScheduleRow[]>();
+  if (discIds.length === 0) return out;
+  const rows = await h.db.selectFrom('backup_schedules').selectAll().where('disc_id', 'in', discIds).orderBy('id').execute();
+  for (const r of rows) out.set(r.disc_id, [...(out.get(r.disc_id) ?? []), r]);
+  return out;
+}
+
+async function waitFor(h: Hangar, headId: number | null, vmId: number, opId: number, field: string): Promise<void> {
+  if (headId === null) return;
+  await h.heads.kick(headId, vmId);
+  const op = await getOperation(h.db, opId);
+  if (op?.state === 'failed') throw Invalid.field(field, op.error ?? 'the head could not do it');
+}
+
+export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<DiscRow> {
+  requireAdmin(p, at);
+  const grade = input.storage_grade ?? 'sata';
+  const gradeErr = checkGrade(grade);
+  if (gradeErr) throw Invalid.field('storage_grade', gradeErr);
+  const sizeErr = input.size === undefined ? "can't be blank" : checkDiscSize(input.size);
+  if (sizeErr) throw Invalid.field('size', sizeErr);
+  const now = h.now();
+  const { disc, opId } = await h.db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', at.vm.id).execute();
+    if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
+    let label = input.label;
+    if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
+    if (existing.some((e) => e.label === label)) throw Invalid.field('label', 'has already been taken');
+    if (at.vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
+    const pool = await claimDisc(trx, at.vm.head_id, grade, input.size!);
+    if (pool === null) throw Invalid.field('size', `there is not enough ${grade} space on the machine's head`);
+    const disc = await trx.insertInto('discs').values({ vm_id: at.vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
+      .returningAll().executeTakeFirstOrThrow();
+    const opId = await enqueue(trx, { kind: 'disc.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
+    return { disc, opId };
+  });
+  await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
+  return disc;
+}
+
+export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<DiscRow> {
+  requireAdmin(p, at);
+  const { disc } = at;
+  if (input.iops_limit !== undefined) throw new Forbidden('Only cluster admins may set iops_limit');
+  if (input.size !== undefined && input.size !== disc.size) {
+    if (input.size < disc.size) throw Invalid.field('size', 'discs can only grow');
+    const sizeErr = checkDiscSize(input.size);
+    if (sizeErr) throw Invalid.field('size', sizeErr);
+    const now = h.now();
+    const opId = await h.db.transaction().execute(async (trx) => {
+      const delta = input.size! - disc.size;
+      if (disc.storage_pool_id !== null) {
+        const r = await trx.updateTable('storage_pools').set((eb) => ({ used: eb('used', '+', delta) }))
+          .where('id', '=', disc.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw Invalid.field('size', `there is not enough ${disc.storage_grade} space on the machine's head`);
+      }
+      await trx.updateTable('discs').set({ size: input.size! }).where('id', '=', disc.id).execute();
+      return enqueue(trx, { kind: 'disc.grow', vmId: disc.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), size: input.size }, now });
+    });
+    await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
+  }
+  if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
+    const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(() => {
+      throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
+    });
+    requireAdmin(p, target);
+    if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
+    if (at.vm.head_id !== target.vm.head_id) throw Invalid.field('virtual_machine_id', 'the machines are on different heads');
+    await h.db.transaction().execute(async (trx) => {
+      const count = await trx.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', target.vm.id).executeTakeFirstOrThrow();
+      if (Number(count.n) >= LIMITS.discsPerVm) throw Invalid.field('virtual_machine_id', `that machine already has ${LIMITS.discsPerVm} discs`);
+      if (await trx.selectFrom('discs').select('id').where('vm_id', '=', target.vm.id).where('label', '=', disc.label).executeTakeFirst()) {
+        throw Invalid.field('label', 'is already used by a disc of that machine');
+      }
+      await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).execute();
+    });
+  }
+  return h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirstOrThrow();
+}
+
+export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: boolean): Promise<void> {
+  requireAdmin(p, at);
+  if (!purge) throw Invalid.field('purge', 'must be true: discs cannot be undeleted');
+  const { disc } = at;
+  const now = h.now();
+  await h.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('backup_schedules').where('disc_id', '=', disc.id).execute();
+    await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
+    await trx.deleteFrom('discs').where('id', '=', disc.id).execute();
+    await releaseDisc(trx, disc.storage_pool_id, disc.size);
+    await enqueue(trx, { kind: 'disc.delete', vmId: disc.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
+  });
+  if (at.vm.head_id !== null) await h.heads.kick(at.vm.head_id, at.vm.id);
+}
+
+// Backups ---------------------------------------------------------------------------------------
+
+export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]> {
+  return h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id).orderBy('id').execute();
+}
+
+export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
+  const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
+  const b = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  if (!b) throw new NotFound('backup');
+  return b;
+}
+
+export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Promise<BackupRow> {
+  requireAdmin(p, at);
+  const now = h.now();
+  const { backup, opId } = await h.db.transaction().execute(async (trx) => {
+    const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
+    const backup = await trx.insertInto('backups').values({
+      disc_id: at.disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: at.disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
+    }).returningAll().executeTakeFirstOrThrow();
+    const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
+    return { backup, opId };
+  });
+  await waitFor(h, at.vm.head_id, at.vm.id, opId, 'backup');
+  return backup;
+}
+
+export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, backup: BackupRow): Promise<BackupRow> {
+  requireAdmin(p, at);
+  if (at.vm.power_on) throw Invalid.field('restore', 'the machine must be powered off to restore a backup');
+  const opId = await enqueue(h.db, { kind: 'backup.restore', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now: h.now() });
+  await waitFor(h, at.vm.head_id, at.vm.id, opId, 'restore');
+  return backup;
+}
+
+export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backup: BackupRow, purge: boolean): Promise<void> {
+  requireAdmin(p, at);
+  if (!purge) throw Invalid.field('purge', 'must be true: backups cannot be undeleted');
+  const now = h.now();
+  await h.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('backups').where('id', '=', backup.id).execute();
+    await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
+  });
+  if (at.vm.head_id !== null) await h.heads.kick(at.vm.head_id, at.vm.id);
+}
+
+export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, input: { start_at?: string; interval_seconds?: number; capacity?: number }): Promise<BackupScheduleRow> {
+  requireAdmin(p, at);
+  if (input.interval_seconds === undefined) throw Invalid.field('interval_seconds', 'Missing interval_seconds parameter');
+  if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
+  const start = input.start_at ?? new Date(h.now()).toISOString();
+  if (Number.isNaN(Date.parse(start.replace(' UTC', 'Z').replace(' ', 'T')))) throw Invalid.field('start_at', 'is invalid');
+  return h.db.insertInto('backup_schedules').values({
+    disc_id: at.disc.id, start_at: start, interval_seconds: input.interval_seconds, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
+  }).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
+  requireAdmin(p, at);
+  if (!isIdSegment(segment)) throw new NotFound('backup_schedule');
+  const r = await h.db.deleteFrom('backup_schedules').where('id', '=', Number(segment)).where('disc_id', '=', at.disc.id).executeTakeFirst();
+  if (Number(r.numDeletedRows) !== 1) throw new NotFound('backup_schedule');
+}

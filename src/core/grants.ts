@@ -1,0 +1,160 @@
+// Privileges as objects: listing, granting, updating and revoking them. A caller may only grant
+// or revoke a level strictly below the one they hold over the target (spec §2.4).
+import type { Hangar } from './context.js';
+import type { PrivilegeRow, UserRow } from '../store/schema.js';
+import { Forbidden, Invalid, NotFound } from './errors.js';
+import { canSeeGroup, canSeeVm, holds, isClusterAdmin, isLevel, levelOver, rank, type Level, type Principal } from './principal.js';
+import { forgetPrincipals } from './auth.js';
+
+export interface PrivilegeView {
+  id: number; userId: number; username: string; level: string;
+  accountId: number | null; accountName: string | null;
+  groupId: number | null; groupName: string | null;
+  vmId: number | null; vmName: string | null;
+  apiKeyId: number | null; passwordRequired: boolean; yubikeyRequired: boolean; yubikeyOtpMaxAge: number;
+  ipRestrictions: string | null; creatingUsername: string | null;
+  /** Where the target sits, for permission checks. */
+  place: { accountId: number; groupId?: number; vmId?: number } | null;
+}
+
+type Scope =
+  | { kind: 'all' }
+  | { kind: 'user'; userId: number }
+  | { kind: 'account'; accountId: number }
+  | { kind: 'group'; groupId: number }
+  | { kind: 'vm'; vmId: number }
+  | { kind: 'ids'; ids: number[] }
+  | { kind: 'apiKeys'; apiKeyIds: number[] };
+
+export async function loadPrivileges(h: Hangar, scope: Scope): Promise<PrivilegeView[]> {
+  let q = h.db.selectFrom('privileges as p')
+    .innerJoin('users as u', 'u.id', 'p.user_id')
+    .leftJoin('users as c', 'c.id', 'p.creating_user_id')
+    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
+    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
+    .leftJoin('accounts as a', (j) => j.on((eb) => eb('a.id', '=', eb.fn.coalesce('p.account_id', 'g.account_id'))))
+    .selectAll('p')
+    .select(['u.username', 'c.username as creating_username', 'v.name as vm_name', 'g.id as g_id', 'g.name as g_name', 'a.id as a_id', 'a.name as a_name']);
+  switch (scope.kind) {
+    case 'user': q = q.where('p.user_id', '=', scope.userId); break;
+    case 'account': q = q.where('a.id', '=', scope.accountId); break;
+    case 'group': q = q.where('g.id', '=', scope.groupId); break;
+    case 'vm': q = q.where('p.virtual_machine_id', '=', scope.vmId); break;
+    case 'ids': if (!scope.ids.length) return []; q = q.where('p.id', 'in', scope.ids); break;
+    case 'apiKeys': if (!scope.apiKeyIds.length) return []; q = q.where('p.api_key_id', 'in', scope.apiKeyIds); break;
+  }
+  const rows = await q.orderBy('p.id').execute();
+  return rows.map((r) => ({
+    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
+    groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
+    vmId: r.virtual_machine_id, vmName: r.vm_name,
+    apiKeyId: r.api_key_id, passwordRequired: !!r.password_required, yubikeyRequired: !!r.yubikey_required,
+    yubikeyOtpMaxAge: r.yubikey_otp_max_age, ipRestrictions: r.ip_restrictions, creatingUsername: r.creating_username,
+    place: r.a_id !== null ? { accountId: r.a_id, ...(r.g_id !== null ? { groupId: r.g_id } : {}), ...(r.virtual_machine_id !== null ? { vmId: r.virtual_machine_id } : {}) } : null,
+  }));
+}
+
+/** A caller sees their own privileges, and those on things they administer below their level. */
+export function canSeePrivilege(p: Principal, v: PrivilegeView): boolean {
+  if (v.userId === p.userId || isClusterAdmin(p)) return true;
+  if (!v.place || !isLevel(v.level)) return false;
+  const have = levelOver(p, v.place);
+  return have !== null && rank(have) < rank(v.level) && rank(have) <= rank('vm_admin');
+}
+
+function mayManage(p: Principal, level: Level, place: PrivilegeView['place']): boolean {
+  if (isClusterAdmin(p)) return true;
+  if (!place) return false;
+  const have = levelOver(p, place);
+  return have !== null && rank(have) < rank(level);
+}
+
+export async function findUser(h: Hangar, segment: string): Promise<UserRow | undefined> {
+  const q = h.db.selectFrom('users').selectAll();
+  return (/^[0-9]+$/.test(segment) ? q.where('id', '=', Number(segment)) : q.where('username', '=', segment)).executeTakeFirst();
+}
+
+export interface GrantInput {
+  level: string; account_id?: number | null; group_id?: number | null; virtual_machine_id?: number | null;
+  api_key_id?: number | null; password_required?: boolean; yubikey_required?: boolean; yubikey_otp_max_age?: number;
+  ip_restrictions?: string | null;
+}
+
+export async function grant(h: Hangar, p: Principal, user: UserRow, input: GrantInput): Promise<PrivilegeView> {
+  if (!isLevel(input.level)) throw Invalid.field('level', 'is not included in the list');
+  const level = input.level;
+  const target = level.startsWith('cluster') ? 'none' : level.startsWith('account') ? 'account_id' : level.startsWith('group') ? 'group_id' : 'virtual_machine_id';
+  const given = (['account_id', 'group_id', 'virtual_machine_id'] as const).filter((k) => input[k] !== undefined && input[k] !== null);
+  if (target === 'none' ? given.length > 0 : given.length !== 1 || given[0] !== target) {
+    throw Invalid.field(target === 'none' ? 'level' : target, target === 'none' ? 'cluster privileges have no target' : "can't be blank (and no other target may be given)");
+  }
+  let place: PrivilegeView['place'] = null;
+  if (target === 'account_id') {
+    const a = await h.db.selectFrom('accounts').select('id').where('id', '=', input.account_id!).executeTakeFirst();
+    if (!a || !holds(p, { accountId: a.id }, 'vm_console')) throw Invalid.field('account_id', 'is not an account you can see');
+    place = { accountId: a.id };
+  } else if (target === 'group_id') {
+    const g = await h.db.selectFrom('groups').select(['id', 'account_id']).where('id', '=', input.group_id!).executeTakeFirst();
+    if (!g || !canSeeGroup(p, g.account_id, g.id)) throw Invalid.field('group_id', 'is not a group you can see');
+    place = { accountId: g.account_id, groupId: g.id };
+  } else if (target === 'virtual_machine_id') {
+    const v = await h.db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id').select(['v.id', 'v.group_id', 'g.account_id'])
+      .where('v.id', '=', input.virtual_machine_id!).executeTakeFirst();
+    if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
+    place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
+  }
+  if (!mayManage(p, level, place)) throw new Forbidden(`Granting ${level} needs a higher privilege over the target`);
+  if (input.api_key_id) {
+    const key = await h.db.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id).executeTakeFirst();
+    if (!key || key.user_id !== user.id) throw Invalid.field('api_key_id', "is not one of the user's API keys");
+  }
+  const maxAge = input.yubikey_otp_max_age ?? 900;
+  if (!Number.isInteger(maxAge) || maxAge < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
+  const row = await h.db.insertInto('privileges').values({
+    user_id: user.id, level, account_id: input.account_id ?? null, group_id: input.group_id ?? null,
+    virtual_machine_id: input.virtual_machine_id ?? null, api_key_id: input.api_key_id || null,
+    password_required: input.password_required ?? !input.api_key_id ? 1 : 0,
+    yubikey_required: input.yubikey_required ? 1 : 0, yubikey_otp_max_age: maxAge,
+    ip_restrictions: input.ip_restrictions ?? null, creating_user_id: p.userId, created_at: h.now(),
+  }).returning('id').executeTakeFirstOrThrow();
+  forgetPrincipals();
+  return (await loadPrivileges(h, { kind: 'ids', ids: [row.id] }))[0]!;
+}
+
+export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
+  if (!/^[0-9]+$/.test(segment)) throw new NotFound('privilege');
+  const [v] = await loadPrivileges(h, { kind: 'ids', ids: [Number(segment)] });
+  if (!v || !canSeePrivilege(p, v)) throw new NotFound('privilege');
+  return v;
+}
+
+export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView, input: { yubikey_required?: boolean; yubikey_otp_max_age?: number; ip_restrictions?: string | null }): Promise<PrivilegeView> {
+  if (!isLevel(v.level) || !mayManage(p, v.level, v.place)) throw new Forbidden('Changing this privilege needs a higher privilege over its target');
+  const set: Partial<PrivilegeRow> = {};
+  if (input.yubikey_required !== undefined) set.yubikey_required = input.yubikey_required ? 1 : 0;
+  if (input.yubikey_otp_max_age !== undefined) {
+    if (input.yubikey_otp_max_age < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
+    set.yubikey_otp_max_age = input.yubikey_otp_max_age;
+  }
+  if (input.ip_restrictions !== undefined) set.ip_restrictions = input.ip_restrictions;
+  if (Object.keys(set).length) await h.db.updateTable('privileges').set(set).where('id', '=', v.id).execute();
+  forgetPrincipals();
+  return (await loadPrivileges(h, { kind: 'ids', ids: [v.id] }))[0]!;
+}
+
+/** Revoke: your own privilege, or one below your level on something you administer. */
+export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise<void> {
+  const own = v.userId === p.userId;
+  if (!own && (!isLevel(v.level) || !mayManage(p, v.level, v.place))) throw new Forbidden('Revoking this privilege needs a higher privilege over its target');
+  await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
+  forgetPrincipals();
+}
+
+/** Privileges on an object (and below it), as seen by someone who administers it. */
+export async function privilegesOn(h: Hangar, p: Principal, scope: Scope, place: { accountId: number; groupId?: number; vmId?: number }): Promise<PrivilegeView[]> {
+  const have = levelOver(p, place);
+  if (have === null) throw new NotFound('object');
+  if (rank(have) > rank('vm_admin')) throw new Forbidden('Listing privileges needs vm_admin or better');
+  return (await loadPrivileges(h, scope)).filter((v) => canSeePrivilege(p, v));
+}

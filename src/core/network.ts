@@ -1,0 +1,117 @@
+// NICs and IP addresses: extra IPs routed via a NIC's primary address, rDNS, swapping addresses.
+import net from 'node:net';
+import type { Hangar } from './context.js';
+import { Forbidden, Invalid, NotFound } from './errors.js';
+import { holds, type Principal } from './principal.js';
+import { isIdSegment } from './names.js';
+import { resolveVmById, type VmPlace } from './resolve.js';
+import { LIMITS } from './definitions.js';
+import { allocateIp } from './ipam.js';
+import { loadVmViews, type NicView } from './views.js';
+
+export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
+  const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [at.vm.id] }, { includeDeleted: true, children: true });
+  return view?.nics ?? [];
+}
+
+export async function resolveNic(h: Hangar, at: VmPlace, segment: string): Promise<NicView> {
+  const nic = (await listNics(h, at)).find((n) => String(n.id) === segment || n.label === segment);
+  if (!nic) throw new NotFound('network_interface');
+  return nic;
+}
+
+export interface IpCreateInput { addresses?: number; family?: string; reason?: string; contiguous?: boolean }
+
+/** `ip_create`: extra addresses routed via the NIC's primary address of the same family. */
+export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicView, input: IpCreateInput): Promise<string[]> {
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw new Forbidden('Adding IPs needs vm_admin');
+  if (at.vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  const family = input.family ?? 'ipv4';
+  if (family !== 'ipv4' && family !== 'ipv6') throw Invalid.field('family', 'is not included in the list');
+  const count = input.addresses ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw Invalid.field('addresses', 'must be greater than or equal to 1');
+  if (input.contiguous) throw Invalid.field('contiguous', 'contiguous ranges are not available');
+  const fam = family === 'ipv4' ? 4 : 6;
+  const via = nic.ips.find((a) => net.isIP(a) === fam);
+  if (!via) throw Invalid.field('family', `the interface has no primary ${family} address to route via`);
+  return h.db.transaction().execute(async (trx) => {
+    const extra = await trx.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
+      .select((eb) => eb.fn.countAll<number>().as('n')).where('nics.vm_id', '=', at.vm.id).where('ips.routed_via', 'is not', null).executeTakeFirstOrThrow();
+    if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw Invalid.field('addresses', `at most ${LIMITS.extraIpsPerVm} extra addresses per machine`);
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) out.push((await allocateIp(trx, fam, nic.id, h.now(), { routedVia: via, reason: input.reason ?? '' })).address);
+    return out;
+  });
+}
+
+export interface IpPlace { address: string; rdns: string | null; routedVia: string | null; nicId: number; at: VmPlace }
+
+export async function resolveIp(h: Hangar, p: Principal, address: string): Promise<IpPlace> {
+  const row = await h.db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
+    .select(['ips.address', 'ips.rdns', 'ips.routed_via', 'ips.nic_id', 'nics.vm_id']).where('ips.address', '=', address).executeTakeFirst();
+  if (!row || row.nic_id === null) throw new NotFound('ip');
+  const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(() => {
+    throw new NotFound('ip');
+  });
+  return { address: row.address, rdns: row.rdns, routedVia: row.routed_via, nicId: row.nic_id, at };
+}
+
+function requireVmAdmin(p: Principal, at: VmPlace): void {
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw new Forbidden('Changing addresses needs vm_admin');
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string | null | undefined): Promise<IpPlace> {
+  requireVmAdmin(p, ip.at);
+  if (rdns === undefined) return ip;
+  if (rdns !== null && rdns !== '' && !HOSTNAME.test(rdns)) throw Invalid.field('rdns', 'is invalid');
+  const value = rdns === '' ? null : rdns;
+  await h.db.updateTable('ips').set({ rdns: value }).where('address', '=', ip.address).execute();
+  return { ...ip, rdns: value };
+}
+
+/** Only extra addresses can be given back; a NIC's primary address goes with its VM. */
+export async function deleteIp(h: Hangar, p: Principal, ip: IpPlace): Promise<void> {
+  requireVmAdmin(p, ip.at);
+  if (ip.routedVia === null) throw Invalid.field('address', 'is a primary address: it is released when the machine is purged');
+  await h.db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null }).where('address', '=', ip.address).execute();
+}
+
+export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_1_id: number; virtual_machine_2_id: number; move_additional_ips?: boolean }): Promise<void> {
+  const a = await resolveVmById(h.db, p, input.virtual_machine_1_id, { includeDeleted: false }).catch(() => {
+    throw Invalid.field('virtual_machine_1_id', 'is not a machine you can see');
+  });
+  const b = await resolveVmById(h.db, p, input.virtual_machine_2_id, { includeDeleted: false }).catch(() => {
+    throw Invalid.field('virtual_machine_2_id', 'is not a machine you can see');
+  });
+  requireVmAdmin(p, a);
+  requireVmAdmin(p, b);
+  if (a.vm.id === b.vm.id) throw Invalid.field('virtual_machine_2_id', 'must be a different machine');
+  if (a.vm.power_on || b.vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
+  await h.db.transaction().execute(async (trx) => {
+    const nicOf = async (vmId: number) => {
+      const nic = await trx.selectFrom('nics').select('id').where('vm_id', '=', vmId).orderBy('id').executeTakeFirst();
+      if (!nic) throw Invalid.field('virtual_machine_1_id', 'a machine has no network interface');
+      return nic.id;
+    };
+    const [na, nb] = [await nicOf(a.vm.id), await nicOf(b.vm.id)];
+    const moving = async (nicId: number) => {
+      let q = trx.selectFrom('ips').select(['id', 'address', 'family', 'routed_via']).where('nic_id', '=', nicId);
+      if (!input.move_additional_ips) q = q.where('routed_via', 'is', null);
+      return q.execute();
+    };
+    const [fromA, fromB] = [await moving(na), await moving(nb)];
+    if (fromA.length) await trx.updateTable('ips').set({ nic_id: nb }).where('id', 'in', fromA.map((r) => r.id)).execute();
+    if (fromB.length) await trx.updateTable('ips').set({ nic_id: na }).where('id', 'in', fromB.map((r) => r.id)).execute();
+    if (!input.move_additional_ips) {
+      // Extra addresses that stayed behind are now routed via the primary address their NIC received.
+      for (const [nic, received] of [[na, fromB], [nb, fromA]] as const) {
+        for (const fam of [4, 6]) {
+          const primary = received.find((r) => r.family === fam && r.routed_via === null);
+          if (primary) await trx.updateTable('ips').set({ routed_via: primary.address }).where('nic_id', '=', nic).where('family', '=', fam).where('routed_via', 'is not', null).execute();
+        }
+      }
+    }
+  });
+}

@@ -1,0 +1,105 @@
+// Accounts and groups: the tree VMs live in. Every account has a `default` group.
+import type { Hangar } from './context.js';
+import type { AccountRow, GroupRow } from '../store/schema.js';
+import { Forbidden, Invalid } from './errors.js';
+import { checkName } from './names.js';
+import { canSeeGroup, canSeeVm, holds, isClusterAdmin, levelOver, type Principal } from './principal.js';
+import { visibleAccounts } from './resolve.js';
+import { loadVmViews, type VmView } from './views.js';
+import { forgetPrincipals } from './auth.js';
+
+export interface GroupTree { group: GroupRow; vms: VmView[] }
+export interface AccountTree { account: AccountRow; groups: GroupTree[] }
+
+/** Groups of the accounts the caller can see, each with the VMs the caller can see. */
+export async function loadTrees(
+  h: Hangar, p: Principal, accounts: AccountRow[], opts: { includeDeleted: boolean; vms: boolean; onlyGroup?: number },
+): Promise<AccountTree[]> {
+  if (accounts.length === 0) return [];
+  let q = h.db.selectFrom('groups').selectAll().where('account_id', 'in', accounts.map((a) => a.id));
+  if (opts.onlyGroup !== undefined) q = q.where('id', '=', opts.onlyGroup);
+  const groups = (await q.orderBy('id').execute()).filter((g) => canSeeGroup(p, g.account_id, g.id));
+  const views = opts.vms
+    ? await loadVmViews(h.db, h.config.clusterDomain, { kind: 'groups', groupIds: groups.map((g) => g.id) }, { includeDeleted: opts.includeDeleted, children: true })
+    : [];
+  const byGroup = new Map<number, VmView[]>();
+  for (const v of views) {
+    if (!canSeeVm(p, { accountId: v.accountId, groupId: v.row.group_id, vmId: v.row.id })) continue;
+    let list = byGroup.get(v.row.group_id);
+    if (!list) byGroup.set(v.row.group_id, (list = []));
+    list.push(v);
+  }
+  return accounts.map((account) => ({
+    account,
+    groups: groups.filter((g) => g.account_id === account.id).map((group) => ({ group, vms: byGroup.get(group.id) ?? [] })),
+  }));
+}
+
+export async function listAccounts(h: Hangar, p: Principal, opts: { includeDeleted: boolean; overview: boolean }): Promise<AccountTree[]> {
+  const accounts = await visibleAccounts(h.db, p);
+  if (!opts.overview) return accounts.map((account) => ({ account, groups: [] }));
+  return loadTrees(h, p, accounts, { includeDeleted: opts.includeDeleted, vms: true });
+}
+
+export async function createAccount(h: Hangar, p: Principal, input: { name?: unknown }): Promise<AccountRow> {
+  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may create accounts');
+  const name = checkName('name', input.name);
+  const now = h.now();
+  return h.db.transaction().execute(async (trx) => {
+    if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw Invalid.field('name', 'has already been taken');
+    const account = await trx.insertInto('accounts').values({ name, created_at: now }).returningAll().executeTakeFirstOrThrow();
+    await trx.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
+    return account;
+  });
+}
+
+export async function updateAccount(h: Hangar, p: Principal, account: AccountRow, input: { suspended?: boolean; name?: unknown }): Promise<AccountRow> {
+  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may change accounts');
+  if (input.name !== undefined && input.name !== account.name) throw Invalid.field('name', 'cannot be changed');
+  if (input.suspended !== undefined) {
+    await h.db.updateTable('accounts').set({ suspended: input.suspended ? 1 : 0 }).where('id', '=', account.id).execute();
+  }
+  return h.db.selectFrom('accounts').selectAll().where('id', '=', account.id).executeTakeFirstOrThrow();
+}
+
+export async function createGroup(h: Hangar, p: Principal, account: AccountRow, input: { name?: unknown }): Promise<GroupRow> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Creating groups needs account_admin');
+  const name = checkName('name', input.name);
+  return h.db.transaction().execute(async (trx) => {
+    if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
+      throw Invalid.field('name', 'has already been taken');
+    }
+    return trx.insertInto('groups').values({ account_id: account.id, name, vlan_num: null, created_at: h.now() }).returningAll().executeTakeFirstOrThrow();
+  });
+}
+
+export async function renameGroup(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: { name?: unknown }): Promise<GroupRow> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Renaming groups needs account_admin');
+  if (input.name === undefined || input.name === group.name) return group;
+  if (group.name === 'default') throw Invalid.field('name', 'the default group cannot be renamed');
+  const name = checkName('name', input.name);
+  return h.db.transaction().execute(async (trx) => {
+    if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
+      throw Invalid.field('name', 'has already been taken');
+    }
+    return trx.updateTable('groups').set({ name }).where('id', '=', group.id).returningAll().executeTakeFirstOrThrow();
+  });
+}
+
+/** Only an empty group can go: deleted-but-not-purged VMs count, since they can still come back. */
+export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, group: GroupRow): Promise<void> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Deleting groups needs account_admin');
+  if (group.name === 'default') throw Invalid.field('group', 'the default group cannot be deleted');
+  await h.db.transaction().execute(async (trx) => {
+    const vm = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).executeTakeFirst();
+    if (vm) throw Invalid.field('group', 'is not empty: purge its virtual machines first (deleted ones too)');
+    await trx.deleteFrom('privileges').where('group_id', '=', group.id).execute();
+    await trx.deleteFrom('groups').where('id', '=', group.id).execute();
+  });
+  forgetPrincipals();
+}
+
+/** True when the caller sees every VM of the group (not just the ones granted to them). */
+export function seesWholeGroup(p: Principal, accountId: number, groupId: number): boolean {
+  return levelOver(p, { accountId, groupId }) !== null;
+}

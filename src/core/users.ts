@@ -1,0 +1,132 @@
+// Users (with their SSH keys as one newline-separated string) and API keys.
+import type { Hangar } from './context.js';
+import type { ApiKeyRow, UserRow } from '../store/schema.js';
+import { Forbidden, Invalid, NotFound } from './errors.js';
+import { isClusterAdmin, type Principal } from './principal.js';
+import { checkPasswordStrength, forgetPrincipals, hashPassword, newSecret, tokenHash } from './auth.js';
+import { findUser } from './grants.js';
+
+const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+
+export function checkAuthorizedKeys(keys: string): string {
+  const lines = keys.split('\n').map((l) => l.trim()).filter(Boolean);
+  const bad = lines.findIndex((l) => !KEY_LINE.test(l));
+  if (bad >= 0) throw Invalid.field('authorized_keys', `line ${bad + 1} is not an SSH public key`);
+  return lines.join('\n');
+}
+
+/** A user is visible to themself and to cluster admins; to anyone else it does not exist. */
+export async function resolveUser(h: Hangar, p: Principal, segment: string): Promise<UserRow> {
+  const user = await findUser(h, segment);
+  if (!user || (user.id !== p.userId && !isClusterAdmin(p))) throw new NotFound('user');
+  return user;
+}
+
+export async function listUsers(h: Hangar, p: Principal): Promise<UserRow[]> {
+  let q = h.db.selectFrom('users').selectAll().orderBy('id');
+  if (!isClusterAdmin(p)) q = q.where('id', '=', p.userId);
+  return q.execute();
+}
+
+export async function createUser(
+  h: Hangar, input: { username?: unknown; email?: unknown; password?: unknown; authorized_keys?: unknown },
+): Promise<UserRow> {
+  if (typeof input.username !== 'string' || !USERNAME.test(input.username)) throw Invalid.field('username', 'is invalid');
+  const password = checkPasswordStrength(input.password);
+  const email = typeof input.email === 'string' ? input.email : '';
+  if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw Invalid.field('email', 'is invalid');
+  const keys = typeof input.authorized_keys === 'string' ? checkAuthorizedKeys(input.authorized_keys) : '';
+  const passwordHash = await hashPassword(password);
+  return h.db.transaction().execute(async (trx) => {
+    if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
+      throw Invalid.field('username', 'has already been taken');
+    }
+    return trx.insertInto('users').values({
+      username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null, created_at: h.now(),
+    }).returningAll().executeTakeFirstOrThrow();
+  });
+}
+
+export async function adminCreateUser(h: Hangar, p: Principal, input: Parameters<typeof createUser>[1]): Promise<UserRow> {
+  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may create users');
+  return createUser(h, input);
+}
+
+/** PUT /users/{u}: bytemark-client sends the whole user back; only keys, password and email change. */
+export async function updateUser(h: Hangar, p: Principal, user: UserRow, input: { authorized_keys?: string; password?: string; email?: string }): Promise<UserRow> {
+  const set: Partial<UserRow> = {};
+  if (input.authorized_keys !== undefined) set.authorized_keys = checkAuthorizedKeys(input.authorized_keys);
+  if (input.password !== undefined) set.password_hash = await hashPassword(checkPasswordStrength(input.password));
+  if (input.email !== undefined && input.email !== user.email) {
+    if (!/^[^@\s]+@[^@\s]+$/.test(input.email)) throw Invalid.field('email', 'is invalid');
+    set.email = input.email;
+  }
+  if (Object.keys(set).length) await h.db.updateTable('users').set(set).where('id', '=', user.id).execute();
+  if (set.password_hash) await h.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+  forgetPrincipals();
+  return h.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
+}
+
+export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promise<void> {
+  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may delete users');
+  if (user.id === p.userId) throw Invalid.field('user', 'you cannot delete yourself');
+  await h.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('privileges').where('user_id', '=', user.id).execute();
+    await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+    await trx.deleteFrom('api_keys').where('user_id', '=', user.id).execute();
+    await trx.deleteFrom('users').where('id', '=', user.id).execute();
+  });
+  forgetPrincipals();
+}
+
+// API keys ---------------------------------------------------------------------------------------
+
+export interface ApiKeyView { row: ApiKeyRow; username: string; key?: string }
+
+/** `expires_at` as YYYY-MM-DD, HH:MM:SS (today) or ISO-8601. */
+export function parseExpiry(value: string, now: number): number {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return Date.parse(`${value}T00:00:00Z`);
+  if (/^\d{2}:\d{2}:\d{2}$/.test(value)) return Date.parse(`${new Date(now).toISOString().slice(0, 10)}T${value}Z`);
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw Invalid.field('expires_at', 'is invalid');
+  return t;
+}
+
+export async function listApiKeys(h: Hangar, p: Principal): Promise<ApiKeyView[]> {
+  let q = h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id').selectAll('k').select('u.username').orderBy('k.id');
+  if (!isClusterAdmin(p)) q = q.where('k.user_id', '=', p.userId);
+  return (await q.execute()).map(({ username, ...row }) => ({ row, username }));
+}
+
+export async function resolveApiKey(h: Hangar, p: Principal, segment: string): Promise<ApiKeyView> {
+  const key = (await listApiKeys(h, p)).find((k) => String(k.row.id) === segment || k.row.label === segment);
+  if (!key) throw new NotFound('api_key');
+  return key;
+}
+
+export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: number; label: string; expires_at?: string | null }): Promise<ApiKeyView> {
+  const userId = input.user_id ?? p.userId;
+  if (userId !== p.userId && !isClusterAdmin(p)) throw Invalid.field('user_id', 'you can only create API keys for yourself');
+  const user = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', userId).executeTakeFirst();
+  if (!user) throw Invalid.field('user_id', 'is not a user');
+  if (!input.label.trim()) throw Invalid.field('label', "can't be blank");
+  const expires = input.expires_at ? parseExpiry(input.expires_at, h.now()) : null;
+  const key = newSecret();
+  const row = await h.db.transaction().execute(async (trx) => {
+    if (await trx.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('label', '=', input.label).executeTakeFirst()) {
+      throw Invalid.field('label', 'has already been taken');
+    }
+    return trx.insertInto('api_keys').values({ user_id: userId, label: input.label, key_hash: tokenHash(key), expires_at: expires, created_at: h.now() })
+      .returningAll().executeTakeFirstOrThrow();
+  });
+  return { row, username: user.username, key };
+}
+
+export async function deleteApiKey(h: Hangar, key: ApiKeyView): Promise<void> {
+  await h.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('privileges').where('api_key_id', '=', key.row.id).execute();
+    await trx.deleteFrom('api_keys').where('id', '=', key.row.id).execute();
+  });
+  forgetPrincipals();
+}

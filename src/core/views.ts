@@ -1,0 +1,94 @@
+// Read models: VMs with their place in the tree, discs and NICs, loaded in a fixed number of
+// queries however many VMs are asked for (a 1,000-VM overview is four queries, not 3,001).
+import type { Store } from '../store/db.js';
+import type { DiscRow, VmRow } from '../store/schema.js';
+import { hostname } from './names.js';
+
+export interface NicView {
+  id: number; vmId: number; label: string | null; mac: string; vlanNum: number;
+  ips: string[];
+  /** Extra IP -> the primary IP it is routed via. */
+  extraIps: Record<string, string>;
+}
+
+export interface VmView {
+  row: VmRow;
+  groupName: string;
+  accountId: number;
+  accountName: string;
+  headLabel: string | null;
+  managementAddress: string | null;
+  hostname: string;
+  discs: DiscRow[];
+  nics: NicView[];
+}
+
+export type VmFilter =
+  | { kind: 'ids'; ids: number[] }
+  | { kind: 'groups'; groupIds: number[] }
+  | { kind: 'accounts'; accountIds: number[] }
+  | { kind: 'all' };
+
+export async function loadVmViews(
+  db: Store, clusterDomain: string, filter: VmFilter, opts: { includeDeleted: boolean; children: boolean },
+): Promise<VmView[]> {
+  let q = db.selectFrom('vms as v')
+    .innerJoin('groups as g', 'g.id', 'v.group_id')
+    .innerJoin('accounts as a', 'a.id', 'g.account_id')
+    .leftJoin('heads as h', 'h.id', 'v.head_id')
+    .selectAll('v')
+    .select(['g.name as group_name', 'a.id as account_id', 'a.name as account_name', 'h.label as head_label', 'h.management_address']);
+  if (filter.kind === 'ids') {
+    if (filter.ids.length === 0) return [];
+    q = q.where('v.id', 'in', filter.ids);
+  } else if (filter.kind === 'groups') {
+    if (filter.groupIds.length === 0) return [];
+    q = q.where('v.group_id', 'in', filter.groupIds);
+  } else if (filter.kind === 'accounts') {
+    if (filter.accountIds.length === 0) return [];
+    q = q.where('a.id', 'in', filter.accountIds);
+  }
+  if (!opts.includeDeleted) q = q.where('v.deleted', '=', 0);
+  const rows = await q.orderBy('v.id').execute();
+  const views: VmView[] = rows.map((r) => {
+    const { group_name, account_id, account_name, head_label, management_address, ...row } = r;
+    return {
+      row, groupName: group_name, accountId: account_id, accountName: account_name,
+      headLabel: head_label, managementAddress: management_address,
+      hostname: hostname(row.name, group_name, account_name, clusterDomain), discs: [], nics: [],
+    };
+  });
+  if (opts.children && views.length) await attachChildren(db, views);
+  return views;
+}
+
+async function attachChildren(db: Store, views: VmView[]): Promise<void> {
+  const byId = new Map(views.map((v) => [v.row.id, v]));
+  const ids = [...byId.keys()];
+  // Chunk IN lists so a huge filter stays within SQLite's parameter limit.
+  for (let i = 0; i < ids.length; i += 5000) {
+    const chunk = ids.slice(i, i + 5000);
+    const discs = await db.selectFrom('discs').selectAll().where('vm_id', 'in', chunk).orderBy('id').execute();
+    for (const d of discs) byId.get(d.vm_id)!.discs.push(d);
+    const rows = await db.selectFrom('nics as n')
+      .leftJoin('ips as i', 'i.nic_id', 'n.id')
+      .select(['n.id', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via'])
+      .where('n.vm_id', 'in', chunk).orderBy('n.id').orderBy('i.family').orderBy('i.id').execute();
+    let nic: NicView | undefined;
+    for (const r of rows) {
+      if (!nic || nic.id !== r.id) {
+        nic = { id: r.id, vmId: r.vm_id, label: r.label, mac: r.mac, vlanNum: r.vlan_num, ips: [], extraIps: {} };
+        byId.get(r.vm_id)!.nics.push(nic);
+      }
+      if (r.address === null) continue;
+      if (r.routed_via) nic.extraIps[r.address] = r.routed_via;
+      else nic.ips.push(r.address);
+    }
+  }
+}
+
+export async function loadVmView(db: Store, clusterDomain: string, vmId: number, children = true): Promise<VmView> {
+  const [view] = await loadVmViews(db, clusterDomain, { kind: 'ids', ids: [vmId] }, { includeDeleted: true, children });
+  if (!view) throw new Error(`VM ${vmId} vanished`);
+  return view;
+}

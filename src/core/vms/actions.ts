@@ -1,0 +1,56 @@
+// Imperative acts on a VM: signals (ACPI power button, reset, NMI, keys) and reimage.
+// Each is an operation addressed to the VM's head.
+import type { Hangar } from '../context.js';
+import { FieldErrors } from '../field-errors.js';
+import { Forbidden, Invalid, Unavailable } from '../errors.js';
+import { holds, type Principal } from '../principal.js';
+import type { VmPlace } from '../resolve.js';
+import { SENDKEYS } from '../definitions.js';
+import { enqueue, getOperation } from '../../operations/queue.js';
+import type { Signal } from '../../drivers/driver.js';
+import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
+
+export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
+
+export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { signal?: string; data?: string }): Promise<void> {
+  const { vm, group, account } = at;
+  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Signals need vm_admin');
+  const errs = new FieldErrors();
+  let signal: Signal | null = null;
+  if (!input.signal) errs.add('signal', "can't be blank");
+  else if (!(SIGNALS as readonly string[]).includes(input.signal)) errs.add('signal', 'is not included in the list');
+  else if (input.signal === 'sendkey') {
+    const keys = (input.data ?? '').split('-').filter(Boolean);
+    if (keys.length === 0) errs.add('data', "can't be blank");
+    else if (keys.some((k) => !SENDKEYS.includes(k))) errs.add('data', 'is not included in the list');
+    else signal = { kind: 'sendkey', keys };
+  } else {
+    signal = { kind: input.signal as 'powerdown' | 'reset' | 'nmi' };
+  }
+  errs.throwIfAny();
+  if (vm.deleted || !vm.power_on || vm.head_id === null) throw Invalid.field('signal', 'the machine is not powered on');
+  const opId = await enqueue(h.db, { kind: 'signal', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { signal }, now: h.now() });
+  await h.heads.kick(vm.head_id, vm.id);
+  const op = await getOperation(h.db, opId);
+  if (op?.state === 'failed') throw Invalid.field('signal', op.error ?? 'failed');
+  if (op?.state === 'queued') throw new Unavailable('the machine\'s head did not answer in time; the signal will be sent when it does');
+}
+
+export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ReimageInput): Promise<void> {
+  const { vm, group, account } = at;
+  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Reimaging needs vm_admin');
+  const errs = new FieldErrors();
+  const image = checkReimage(errs, input);
+  errs.throwIfAny();
+  if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  if (vm.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
+  const disc = await h.db.selectFrom('discs').select('id').where('vm_id', '=', vm.id).executeTakeFirst();
+  if (!disc) throw Invalid.field('discs', 'the machine has no disc to install an image on');
+  const hostname = `${vm.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
+  await enqueue(h.db, {
+    kind: 'reimage', vmId: vm.id, headId: vm.head_id, userId: p.userId, now: h.now(),
+    // Afterwards the machine is on, with autoreboot off (BigV docs).
+    args: { vmId: vm.id, distribution: input.distribution, image, firstBoot: firstBootFor(hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+  });
+  if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
+}

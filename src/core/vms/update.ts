@@ -1,0 +1,115 @@
+// PUT on a VM: a partial update (only the attributes sent change), with the rules for what may
+// change while it runs, undelete, and moving between groups.
+import type { Hangar } from '../context.js';
+import { FieldErrors } from '../field-errors.js';
+import { checkName } from '../names.js';
+import { Forbidden, Invalid, NotFound } from '../errors.js';
+import { canSeeGroup, holds, type Principal } from '../principal.js';
+import type { VmPlace } from '../resolve.js';
+import type { VmUpdate } from '../../store/schema.js';
+import { claimCompute } from '../../scheduler/place.js';
+import { forgetPrincipals } from '../auth.js';
+import { loadVmView, type VmView } from '../views.js';
+import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
+import { sql } from 'kysely';
+
+export interface VmPatch {
+  name?: string; group_id?: number; cores?: number; memory?: number; power_on?: boolean; autoreboot_on?: boolean;
+  cdrom_url?: string | null; keymap?: string | null; hardware_profile?: string; hardware_profile_locked?: boolean;
+  deleted?: boolean; appliance?: unknown;
+}
+
+/** Attributes that only take effect on a fresh boot, refused while the machine is on. */
+const COLD = ['cores', 'memory', 'hardware_profile'] as const;
+
+export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch): Promise<VmView> {
+  const { vm, group, account } = at;
+  const place = { accountId: account.id, groupId: group.id, vmId: vm.id };
+  if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
+  const now = h.now();
+
+  if (vm.deleted) {
+    if (patch.deleted !== false) throw Invalid.field('deleted', 'the machine is deleted: undelete it with {"deleted":false} first');
+    if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
+    if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
+      throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
+    }
+  } else if (patch.deleted === true) {
+    throw Invalid.field('deleted', 'use DELETE to delete a machine');
+  }
+  if (patch.appliance !== undefined && patch.appliance !== null) {
+    throw Invalid.field('appliance', 'no appliances (such as rescue) are available on this cluster');
+  }
+
+  const errs = new FieldErrors();
+  const set: VmUpdate = { updated_at: now };
+  if (vm.deleted && patch.deleted === false) Object.assign(set, { deleted: 0, deleted_at: null });
+  const name = patch.name !== undefined && patch.name !== vm.name ? tryName(errs, patch.name) : undefined;
+  if (patch.cores !== undefined) checkCores(errs, patch.cores);
+  if (patch.memory !== undefined) checkMemory(errs, patch.memory);
+  if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
+  if (patch.keymap !== undefined) set.keymap = checkKeymap(errs, patch.keymap);
+  if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url);
+  if (patch.hardware_profile_locked !== undefined) set.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
+  errs.throwIfAny();
+
+  const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
+  // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
+  const staysUp = !!vm.power_on && patch.power_on !== false;
+  for (const key of COLD) {
+    if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
+      errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
+    }
+  }
+  errs.throwIfAny();
+  if (patch.hardware_profile !== undefined) set.hardware_profile = patch.hardware_profile;
+  if (patch.cores !== undefined) set.cores = patch.cores;
+  if (patch.memory !== undefined) set.memory = patch.memory;
+  set.power_on = power.powerOn ? 1 : 0;
+  set.autoreboot_on = power.autorebootOn ? 1 : 0;
+  if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
+  if (power.powerOn) set.head_note = null;
+
+  const targetGroup = patch.group_id !== undefined && patch.group_id !== group.id ? patch.group_id : undefined;
+  await h.db.transaction().execute(async (trx) => {
+    let groupId = group.id;
+    if (targetGroup !== undefined) {
+      const target = await trx.selectFrom('groups').selectAll().where('id', '=', targetGroup).executeTakeFirst();
+      if (!target || !canSeeGroup(p, target.account_id, target.id)) throw Invalid.field('group_id', 'is not a group you can see');
+      if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin') || !holds(p, { accountId: target.account_id, groupId: target.id }, 'group_admin')) {
+        throw new Forbidden('Moving a machine needs group_admin on both groups');
+      }
+      if (vm.power_on || vm.run_state === 'running' || power.powerOn) throw Invalid.field('group_id', 'the machine must be powered off to move it to another group');
+      if ((group.vlan_num ?? null) !== (target.vlan_num ?? null)) throw Invalid.field('group_id', 'both groups must be on the same private VLAN');
+      groupId = target.id;
+      set.group_id = target.id;
+    }
+    const finalName = name ?? vm.name;
+    if (name !== undefined || groupId !== group.id) {
+      const clash = await trx.selectFrom('vms').select('id').where('group_id', '=', groupId).where('name', '=', finalName).where('id', '!=', vm.id).executeTakeFirst();
+      if (clash) throw Invalid.field('name', 'has already been taken');
+      set.name = finalName;
+    }
+    const dCores = (patch.cores ?? vm.cores) - vm.cores;
+    const dMemory = (patch.memory ?? vm.memory) - vm.memory;
+    if ((dCores || dMemory) && vm.head_id !== null && !(await claimCompute(trx, vm.head_id, dCores, dMemory))) {
+      throw Invalid.field('memory', 'the machine\'s head has no room for that many cores or that much memory');
+    }
+    const r = await trx.updateTable('vms').set(set).where('id', '=', vm.id).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw new NotFound('virtual_machine'); // purged meanwhile
+  });
+  if (targetGroup !== undefined) forgetPrincipals(); // group-level grants now cover a different VM
+  const powerChanged = power.powerOn !== !!vm.power_on || power.cycle || (vm.deleted && patch.deleted === false);
+  if (powerChanged && vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);
+  return loadVmView(h.db, h.config.clusterDomain, vm.id);
+}
+
+function tryName(errs: FieldErrors, name: string): string | undefined {
+  try {
+    return checkName('name', name);
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    errs.add('name', (err.fields.name as string[])[0]!);
+    return undefined;
+  }
+}

@@ -1,0 +1,119 @@
+// Test harness: a whole Hangar in-process (real store, real API, real head agent) over fake
+// drivers, driven through HTTP requests with Fastify's inject.
+import crypto from 'node:crypto';
+import pg from 'pino';
+import pgClient from 'pg';
+import { startHangar, type HeadSpec, type Running } from '../src/brain/start.js';
+import { bootstrap } from '../src/brain/bootstrap.js';
+import { FakeDriver } from '../src/drivers/fake/driver.js';
+import type { ClusterConfig } from '../src/core/config.js';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-1' };
+
+export interface Reply { status: number; body: any; text: string; headers: Record<string, unknown> }
+
+export interface TestHangar {
+  running: Running;
+  drivers: FakeDriver[];
+  adminToken: string;
+  req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
+  /** A user with a password, optionally granted a privilege; returns its session token. */
+  user(username: string, grant?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else in-memory SQLite. */
+async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
+  if (!base) return { url: ':memory:', drop: async () => {} };
+  const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pgClient.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pgClient.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startTest(opts: { heads?: Omit<HeadSpec, 'driver'>[]; config?: Partial<ClusterConfig>; driver?: () => FakeDriver } = {}): Promise<TestHangar> {
+  const store = await freshStore();
+  const drivers: FakeDriver[] = [];
+  const heads = (opts.heads ?? [{ label: 'head1', zone: 'default' }]).map((h) => {
+    const driver = opts.driver ? opts.driver() : new FakeDriver();
+    drivers.push(driver);
+    return { resyncMs: 60_000, ...h, driver };
+  });
+  const running = await startHangar({
+    storeUrl: store.url, heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
+    config: { headWaitMs: 2000, ...opts.config }, authPrefix: '/auth',
+  });
+  await bootstrap(running.hangar, { HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_DEMO_ACCOUNT: '' });
+
+  const req: TestHangar['req'] = async (method, url, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    let payload: string | undefined;
+    if (o.raw !== undefined) payload = o.raw;
+    else if (o.body !== undefined) payload = JSON.stringify(o.body);
+    if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+    const res = await running.app.inject({ method: method as 'GET', url, headers, payload });
+    let body: unknown = undefined;
+    if (res.body && String(res.headers['content-type'] ?? '').startsWith('application/json')) body = JSON.parse(res.body);
+    return { status: res.statusCode, body, text: res.body, headers: res.headers };
+  };
+  const login = async (username: string, password: string, extra: Record<string, string> = {}) => {
+    const r = await req('POST', '/session', { body: { username, password, validity: '1800', ...extra } });
+    if (r.status !== 200) throw new Error(`login ${username} failed: ${r.status} ${r.text}`);
+    return r.text;
+  };
+  const adminToken = await login(ADMIN.username, ADMIN.password);
+  const t: TestHangar = {
+    running, drivers, adminToken, req, login,
+    async user(username, grant) {
+      const password = `${username}-password-1`;
+      const c = await req('POST', '/users', { token: adminToken, body: { username, password, email: `${username}@example.com` } });
+      if (c.status !== 201) throw new Error(`create user ${username}: ${c.status} ${c.text}`);
+      if (grant) {
+        const g = await req('POST', `/users/${username}/privileges`, { token: adminToken, body: grant });
+        if (g.status !== 201) throw new Error(`grant ${username}: ${g.status} ${g.text}`);
+      }
+      return login(username, password);
+    },
+    async close() {
+      await running.close();
+      await store.drop();
+    },
+  };
+  return t;
+}
+
+/** Poll until `check` returns a truthy value (bounded). */
+export async function until<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An account with its default group, created by the admin. */
+export async function account(t: TestHangar, name: string): Promise<{ id: number; defaultGroupId: number }> {
+  const r = await t.req('POST', '/accounts', { token: t.adminToken, body: { name } });
+  if (r.status !== 201) throw new Error(`create account: ${r.status} ${r.text}`);
+  const g = await t.req('GET', `/accounts/${name}/groups/default`, { token: t.adminToken });
+  return { id: r.body.id, defaultGroupId: g.body.id };
+}
+
+export const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test@hangar';
