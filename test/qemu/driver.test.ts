@@ -1,0 +1,112 @@
+// The QEMU driver with real QEMU processes but no guest OS (a blank disc: the firmware finds
+// nothing to boot and waits). Covers what needs no guest: QMP readiness, VNC with its password,
+// the SSH forward port, live disc growth, crash detection, adoption by a new driver, clean failure.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { DriverError, type MachineEvent, type MachineSpec } from '../../src/drivers/driver.js';
+import { QemuDriver } from '../../src/drivers/qemu/index.js';
+import { processAlive } from '../../src/drivers/qemu/process.js';
+import { qemuMissing, tmpDir, until, vncAuth } from './helpers.js';
+
+function blankSpec(vmId: number, over: Partial<MachineSpec> = {}): MachineSpec {
+  return {
+    vmId, name: `blank${vmId}`, hostname: `blank${vmId}.test`, cores: 1, memory: 64, hardwareProfile: 'virtio2013', keymap: null,
+    discs: [{ id: vmId * 10, vmId, label: 'vda', grade: 'sata', size: 32 }], cdromUrl: null, image: null, vncPassword: 'sesame12',
+    nics: [{ id: vmId, mac: '52:54:00:aa:00:01', ipv4: [], ipv6: [], gateway4: null, prefix4: null, network: { mode: 'user', sshPort: 0 } }],
+    ...over,
+  };
+}
+
+function virtualSize(file: string): number {
+  return (JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', file], { encoding: 'utf8' })) as { 'virtual-size': number })['virtual-size'];
+}
+
+test('QEMU missing: probe says so and start fails with that reason', async () => {
+  const dir = tmpDir('noqemu');
+  const d = new QemuDriver({ dataDir: dir, imagesDir: dir, qemuBinary: path.join(dir, 'no-such-qemu'), statsIntervalMs: 0 });
+  const facts = await d.probe();
+  assert.match(facts.problem ?? '', /no-such-qemu \(Debian package qemu-system-x86\)/);
+  await assert.rejects(d.start(blankSpec(1)), (e: unknown) => e instanceof DriverError && /QEMU is not usable on this head/.test(e.message));
+  await d.close();
+});
+
+test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption, stop', async (t) => {
+  const missing = qemuMissing();
+  if (missing) { t.skip(missing); return; }
+  const dir = tmpDir('drv');
+  const d1 = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  const events: MachineEvent[] = [];
+  d1.onEvent((e) => events.push(e));
+  const facts = await d1.probe();
+  assert.equal(facts.problem, null);
+  assert.equal(facts.accel, 'tcg'); // this kind of host has no usable KVM (kvm_pvm / no vmx)
+  assert.ok((facts.grades.sata ?? 0) > 0);
+
+  const a = blankSpec(1);
+  const b = blankSpec(2, { cdromUrl: 'ftp://example.org/x.iso' });
+  await d1.createDisc(a.discs[0]!);
+  await d1.createDisc(b.discs[0]!);
+
+  // a bad cdrom_url fails the start with the reason and leaves nothing running
+  await assert.rejects(d1.start(b), (e: unknown) => e instanceof DriverError && e.field === 'cdrom_url');
+  assert.equal((await d1.status(2)).state, 'stopped');
+
+  const t0 = performance.now();
+  const st = await d1.start(a);
+  const startMs = performance.now() - t0;
+  t.diagnostic(`start() → running: ${Math.round(startMs)} ms (spawn → QMP ready ${d1.lastStart?.spawnToQmp} ms)`);
+  assert.equal(st.state, 'running');
+  assert.ok(st.pid && processAlive(st.pid));
+  assert.ok(st.sshPort && st.sshPort > 1024, 'the SSH forward port is read back');
+  assert.ok(st.vncPort && st.vncPort >= 5900);
+  await until('started event', () => events.find((e) => e.kind === 'started' && e.vmId === 1));
+  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
+  assert.equal(await vncAuth(st.vncPort, 'wrong'), 'failed');
+  assert.deepEqual((await d1.list()).map((m) => m.vmId), [1]);
+  // starting again is a no-op, never a second process
+  assert.equal((await d1.start(a)).pid, st.pid);
+
+  // grow while running: QMP block_resize changes the disc under the guest
+  const file = path.join(dir, 'discs', 'sata', 'disc-10.qcow2');
+  await d1.growDisc(a.discs[0]!, 48, true);
+  assert.equal(virtualSize(file), 48 * 1024 * 1024);
+  await assert.rejects(d1.growDisc(a.discs[0]!, 40, true), /only grow/);
+  await assert.rejects(d1.deleteDisc(a.discs[0]!), /running machine/);
+
+  const s = await d1.stats(1);
+  assert.ok(s && s.cpuMs > 0, 'CPU time is counted');
+  assert.equal(d1.statsSeries(1).length, 1);
+
+  // a new driver on the same data dir (a restarted server) adopts the machine
+  await d1.close();
+  assert.ok(processAlive(st.pid), 'closing the driver leaves guests running');
+  const d2 = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  const events2: MachineEvent[] = [];
+  d2.onEvent((e) => events2.push(e));
+  const adopted = await d2.status(1);
+  assert.deepEqual(adopted, { vmId: 1, state: 'running', pid: st.pid, sshPort: st.sshPort, vncPort: st.vncPort });
+  assert.equal((await d2.start(a)).pid, st.pid, 'no duplicate QEMU');
+  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
+
+  // kill -9: no SHUTDOWN event, so it is a crash
+  const tKill = performance.now();
+  process.kill(st.pid, 'SIGKILL');
+  const crash = await until('crash event', () => events2.find((e) => e.kind === 'stopped'), 5000, 10);
+  t.diagnostic(`kill -9 → crash event: ${Math.round(performance.now() - tKill)} ms`);
+  assert.deepEqual(crash, { vmId: 1, kind: 'stopped', reason: 'crash' });
+  assert.equal((await d2.status(1)).state, 'stopped');
+  assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'meta.json')));
+
+  // start again, then stop: reason host, and the process is gone when stop resolves
+  const st2 = await d2.start(a);
+  assert.notEqual(st2.pid, st.pid);
+  await d2.stop(1);
+  assert.ok(!processAlive(st2.pid!));
+  await until('host stop event', () => events2.find((e) => e.kind === 'stopped' && e.reason === 'host'));
+  await d2.stop(1); // no-op
+  await assert.rejects(d2.signal(1, { kind: 'powerdown' }), /not running/);
+  await d2.close();
+});
