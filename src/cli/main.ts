@@ -1,0 +1,97 @@
+// The `hangar` command.
+import path from 'node:path';
+import os from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import pino from 'pino';
+import { startHangar } from '../brain/start.js';
+import { bootstrap } from '../brain/bootstrap.js';
+import { makeDriver } from './make-driver.js';
+import { adminCommands } from './admin.js';
+import { buildImage, listBuiltImages } from '../images/build.js';
+
+function listen(value: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  const port = Number(m?.[2]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8080');
+  return { host: m[1] || '127.0.0.1', port };
+}
+
+export function dataDirOption(cmd: Command): Command {
+  return cmd.option('--data <dir>', 'data directory (SQLite store, images, VM discs, runtime files)', process.env.HANGAR_DATA ?? path.join(process.cwd(), '.data'));
+}
+
+const program = new Command('hangar').description('Hangar: a self-hosted cloud-server control plane speaking the BigV API').version('0.1.0');
+
+dataDirOption(program.command('server'))
+  .description('run the API server (brain) with an embedded head on this machine')
+  .option('--listen <host:port>', 'address to serve HTTP on', listen, listen(process.env.HANGAR_LISTEN ?? '127.0.0.1:8080'))
+  .option('--database <url>', 'postgres://... to keep state in PostgreSQL (default: SQLite under --data)', process.env.HANGAR_DATABASE_URL)
+  .option('--driver <kind>', 'hypervisor driver of the embedded head: qemu or fake', process.env.HANGAR_DRIVER ?? 'qemu')
+  .option('--head <label>', 'label of the embedded head', process.env.HANGAR_HEAD_LABEL ?? 'head1')
+  .option('--zone <zone>', 'zone of the embedded head', process.env.HANGAR_ZONE ?? 'default')
+  .option('--bridge <name>', 'attach guest NICs to this bridge (default: user-mode networking with an SSH forward)', process.env.HANGAR_BRIDGE)
+  .option('--auth-prefix <path>', 'also serve the auth endpoint under this path prefix', '/auth')
+  .action(async (o) => {
+    if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
+    const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
+    const dataDir = path.resolve(o.data);
+    const imagesDir = path.join(dataDir, 'images');
+    const driver = await makeDriver(o.driver, { dataDir, imagesDir, log });
+    const running = await startHangar({
+      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix,
+      heads: [{
+        driver, label: o.head, zone: o.zone, managementAddress: o.listen.host === '0.0.0.0' ? os.hostname() : o.listen.host,
+        network: o.bridge ? { mode: 'bridge', bridge: o.bridge } : { mode: 'user' },
+      }],
+    });
+    const first = await bootstrap(running.hangar);
+    const address = await running.app.listen({ host: o.listen.host, port: o.listen.port });
+    log.info({ address, data: dataDir, driver: o.driver }, 'hangar is serving');
+    if (first) {
+      const lines = [
+        '',
+        `Hangar is serving the BigV API at ${address} (auth endpoint: ${address}/session)`,
+        `Cluster admin: ${first.username}${first.password ? `  password: ${first.password}  (generated; set HANGAR_ADMIN_PASSWORD to choose)` : ' (password from HANGAR_ADMIN_PASSWORD)'}`,
+        ...(first.account ? [`Demo account: ${first.account} (group: default)`] : []),
+        `Try: TOKEN=$(curl -s -d username=${first.username} -d password=... ${address}/session)`,
+        `     curl -H "Authorization: Bearer $TOKEN" ${address}/accounts?view=overview`,
+        '',
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    const stop = async () => {
+      log.info('stopping (guests keep running and are adopted on the next start)');
+      await running.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+  });
+
+const images = program.command('images').description('OS images for reimage (BigV distributions)');
+dataDirOption(images.command('build'))
+  .description('build an image from Debian packages (tiny: busybox + dropbear, seconds; bookworm: Debian 12, minutes)')
+  .argument('<name>', 'image name')
+  .option('--images <dir>', 'images directory (default: <data>/images)')
+  .option('--force', 'rebuild even if it exists')
+  .action(async (name: string, o) => {
+    const imagesDir = path.resolve(o.images ?? path.join(o.data, 'images'));
+    const started = Date.now();
+    const result = await buildImage(name, { imagesDir, force: !!o.force, log: (line: string) => process.stderr.write(`${line}\n`) });
+    process.stdout.write(`${name}: ${result.dir} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  });
+dataDirOption(images.command('list'))
+  .description('list built images')
+  .option('--images <dir>', 'images directory (default: <data>/images)')
+  .action(async (o) => {
+    for (const m of await listBuiltImages(path.resolve(o.images ?? path.join(o.data, 'images')))) {
+      process.stdout.write(`${m.name}\t${m.description}\t${m.builtAt}\n`);
+    }
+  });
+
+adminCommands(program);
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`hangar: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
