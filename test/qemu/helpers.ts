@@ -147,7 +147,8 @@ export class MemoryLink implements BrainLink {
 
   async desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }> {
     const vm = this.vms.get(vmId);
-    return { vm: vm ? structuredClone(vm) : null, ops: [...(this.ops.get(vmId) ?? [])] };
+    const copy = vm ? { ...structuredClone(vm), observedRunning: this.observed.get(vmId)?.running ?? false } : null;
+    return { vm: copy, ops: [...(this.ops.get(vmId) ?? [])] };
   }
 
   async finishOperation(op: PendingOperation, error: string | null): Promise<void> {
@@ -155,7 +156,7 @@ export class MemoryLink implements BrainLink {
     this.finished.push({ op, error });
     if (op.kind === 'reimage' && error === null) {
       const vm = this.vms.get(op.args.vmId as number);
-      if (vm) vm.image = op.args.distribution as string;
+      if (vm) vm.image = (op.args.image ?? op.args.distribution) as string;
     }
   }
 
