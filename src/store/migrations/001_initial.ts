@@ -11,6 +11,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       ? t.addColumn('id', 'serial', (c) => c.primaryKey())
       : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
   };
+  // 64-bit integers: epoch milliseconds, and offsets into IPv6 pools.
   const ms = pg ? 'bigint' : 'integer';
   const stamp = <T extends string>(t: CreateTableBuilder<any, T>) => t.addColumn('created_at', ms, (c) => c.notNull());
 
@@ -126,13 +127,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('family', 'integer', (c) => c.notNull())
     .addColumn('vlan_num', 'integer', (c) => c.notNull())
     .addColumn('zone', 'text')
-    .addColumn('next_offset', 'integer', (c) => c.notNull())
-    .addColumn('first_offset', 'integer', (c) => c.notNull())
-    .addColumn('last_offset', 'integer', (c) => c.notNull()).execute();
+    .addColumn('next_offset', ms, (c) => c.notNull())
+    .addColumn('first_offset', ms, (c) => c.notNull())
+    .addColumn('last_offset', ms, (c) => c.notNull()).execute();
 
   await stamp(table('ips')
     .addColumn('range_id', 'integer', (c) => c.references('ip_ranges.id'))
-    .addColumn('offset', 'integer')
+    .addColumn('offset', ms)
     .addColumn('address', 'text', (c) => c.notNull().unique())
     .addColumn('family', 'integer', (c) => c.notNull())
     .addColumn('nic_id', 'integer', (c) => c.references('nics.id'))
