@@ -56,6 +56,9 @@ export async function startTest(opts: { heads?: Omit<HeadSpec, 'driver'>[]; conf
   const running = await startHangar({
     storeUrl: store.url, heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
     config: { headWaitMs: 2000, ...opts.config }, authPrefix: '/auth',
+  }).catch(async (err) => {
+    await store.drop();
+    throw err;
   });
   await bootstrap(running.hangar, { HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_DEMO_ACCOUNT: '' });
 
