@@ -31,6 +31,8 @@ const TOOLS = {
   cp: 'coreutils',
 };
 
+const PHASES: Record<string, string> = { Retrieving: 'downloading', Validating: 'downloading' };
+
 /**
  * Turns debootstrap's output into progress lines: each phase when it starts, then a summary at
  * most every `everyMs` (elapsed time, packages so far, the current one). Warnings and errors pass.
@@ -49,8 +51,9 @@ export function debootstrapProgress(log: LogFn, everyMs = 5000): { line: (l: str
   return {
     line(l: string): void {
       const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)/.exec(l);
-      if (m?.[1] && m[2] && m[2] !== 'Release' && m[2] !== 'Packages' && !m[2].startsWith('InRelease')) {
-        const p = m[1].toLowerCase();
+      if (m?.[1] && m[2] && !['Release', 'Packages', 'the'].includes(m[2]) && !m[2].startsWith('InRelease')) {
+        const p = PHASES[m[1]] ?? m[1].toLowerCase();
+        if (m[1] === 'Validating') return;
         if (p !== phase) {
           phase = p;
           count = 0;
@@ -58,7 +61,7 @@ export function debootstrapProgress(log: LogFn, everyMs = 5000): { line: (l: str
           lastSaid = Date.now();
         }
         count++;
-        current = m[2];
+        current = m[2].replace(/\.+$/, '');
         if (Date.now() - lastSaid >= everyMs) summary();
         return;
       }
