@@ -100,6 +100,16 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   assert.equal((await d2.status(1)).state, 'stopped');
   assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'meta.json')));
 
+  // nmi and keys reach QEMU; a reset ends the process (reboot=shutdown) and reads as guest-reset
+  const st1 = await d2.start(a);
+  await d2.signal(1, { kind: 'nmi' });
+  await d2.signal(1, { kind: 'sendkey', keys: ['ctrl-alt-del'] });
+  await assert.rejects(d2.signal(1, { kind: 'sendkey', keys: ['ctrl-banana'] }), /unknown key banana/);
+  await d2.signal(1, { kind: 'reset' });
+  assert.deepEqual(await until('reset event', () => events2.find((e) => e.kind === 'stopped' && e.reason !== 'crash'), 5000, 10),
+    { vmId: 1, kind: 'stopped', reason: 'guest-reset' });
+  assert.ok(!processAlive(st1.pid!));
+
   // start again, then stop: reason host, and the process is gone when stop resolves
   const st2 = await d2.start(a);
   assert.notEqual(st2.pid, st.pid);
