@@ -99,8 +99,14 @@ export class LocalLink implements BrainLink {
       await finish(trx, op.id, now, { error });
       if (op.kind === 'reimage' && error === null) {
         const after = op.args.afterwards as { power_on: number; autoreboot_on: number } | null;
-        await trx.updateTable('vms').set({ last_imaged_with: op.args.distribution, updated_at: now, ...(after ?? {}) })
+        await trx.updateTable('vms').set({ last_imaged_with: op.args.distribution, updated_at: now, head_note: null, ...(after ?? {}) })
           .where('id', '=', op.args.vmId).execute();
+      } else if (op.kind === 'reimage') {
+        // A machine whose image could not be written is not started on a blank disc.
+        await trx.updateTable('vms').set({ power_on: 0, head_note: `reimage failed: ${error}`, updated_at: now })
+          .where('id', '=', op.args.vmId).execute();
+      } else if (error !== null && op.kind !== 'signal') {
+        await trx.updateTable('vms').set({ head_note: `${op.kind} failed: ${error}` }).where('id', '=', op.args.disc?.vmId ?? -1).execute();
       }
     });
   }

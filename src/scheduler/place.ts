@@ -14,7 +14,14 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
   if (req.zone) q = q.where('zone', '=', req.zone);
   // Spread: the head with the most free memory first.
   const heads = await q.orderBy(sql`memory - used_memory`, 'desc').orderBy('id').execute();
-  if (heads.length === 0) throw Invalid.field('zone_name', req.zone ? 'is not included in the list' : 'no head is online');
+  if (heads.length === 0) {
+    let all = trx.selectFrom('heads').select(['label', 'note']);
+    if (req.zone) all = all.where('zone', '=', req.zone);
+    const down = await all.execute();
+    if (req.zone && down.length === 0) throw Invalid.field('zone_name', 'is not included in the list');
+    const why = down.map((h) => `${h.label}: ${h.note ?? 'offline'}`).join('; ');
+    throw Invalid.field('zone_name', `no head can run machines here (${why || 'no heads'})`);
+  }
   for (const head of heads) {
     const pools = await poolsFor(trx, head.id, req.discs);
     if (!pools) continue;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { account, SSH_KEY, startTest, until, type TestHangar } from '../helpers.js';
+import { FakeDriver } from '../../src/drivers/fake/driver.js';
 
 const path = '/accounts/acme/groups/default/virtual_machines';
 
@@ -163,6 +164,56 @@ test('undelete is refused after the retention window', async () => {
     const r = await t.req('PUT', `${path}/old`, { token: t.adminToken, body: { deleted: false } });
     assert.equal(r.status, 400);
     assert.match(r.body.deleted[0], /can no longer be undeleted/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('faults end in a clear state, never a VM stuck in progress', async () => {
+  const t = await startTest();
+  try {
+    await account(t, 'acme');
+    const d = t.drivers[0]!;
+    // The image cannot be written: the machine is not started on a blank disc, and says why.
+    d.failNext('reimage', 'image tiny is not built on this head');
+    let r = await vmCreate(t, 'web1');
+    assert.equal(r.status, 202);
+    const vm = await until('reimage failure reported', async () => {
+      const g = await t.req('GET', `${path}/web1`, { token: t.adminToken });
+      return g.body.head_note ? g.body : null;
+    });
+    assert.equal(vm.power_on, false);
+    assert.equal(vm.state, 'stopped');
+    assert.match(vm.head_note, /reimage failed: image tiny is not built/);
+    assert.equal(d.machines.size, 0);
+
+    // Power on fails on the head (e.g. a cdrom_url that cannot be fetched): off, with the reason.
+    d.failNext('start', 'cdrom_url http://x/y.iso: download failed');
+    r = await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { power_on: true, autoreboot_on: true } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.power_on, false);
+    assert.match(r.body.head_note, /power on failed: cdrom_url http:\/\/x\/y.iso: download failed/);
+
+    // A signal the head cannot deliver is a 400 with the reason.
+    await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { power_on: true } });
+    d.failNext('signal', 'QMP did not answer');
+    r = await t.req('POST', `${path}/web1/signal`, { token: t.adminToken, body: { signal: 'reset' } });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body, { signal: ['QMP did not answer'] });
+  } finally {
+    await t.close();
+  }
+});
+
+test('a head that cannot run machines (QEMU missing) gives a clear 400 at create', async () => {
+  const t = await startTest({ driver: () => new FakeDriver({ problem: 'qemu-system-x86_64 is not installed' }) });
+  try {
+    await account(t, 'acme');
+    const r = await t.req('POST', path, { token: t.adminToken, body: { name: 'web1' } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.zone_name[0], /head1: qemu-system-x86_64 is not installed/);
+    const list = await t.req('GET', `${path}?include_deleted=true`, { token: t.adminToken });
+    assert.deepEqual(list.body, [], 'nothing half-written');
   } finally {
     await t.close();
   }

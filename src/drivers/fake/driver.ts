@@ -17,6 +17,8 @@ export interface FakeDriverOptions {
   grades?: Record<string, number>;
   /** Whether the guest OS answers the ACPI power button (a guest without acpid ignores it). */
   acpi?: boolean;
+  /** Pretend the host cannot run machines (as when QEMU is missing). */
+  problem?: string;
 }
 
 export class FakeDriver implements Driver {
@@ -64,7 +66,7 @@ export class FakeDriver implements Driver {
       driver: 'fake', accel: 'fake',
       cores: this.opts.cores ?? 64, memory: this.opts.memory ?? 1024 * 1024,
       grades: this.opts.grades ?? { sata: 64 * 1024 * 1024, ssd: 64 * 1024 * 1024, archive: 64 * 1024 * 1024 },
-      problem: null,
+      problem: this.opts.problem ?? null,
     };
   }
 
