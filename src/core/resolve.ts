@@ -5,6 +5,7 @@ import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
 import { NotFound } from './errors.js';
 import { isIdSegment } from './names.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
+import type { VmFilter } from './views.js';
 
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
   let row: AccountRow | undefined;
@@ -72,4 +73,30 @@ export async function resolveVmById(db: Store, p: Principal, id: number, opts: {
     throw new NotFound('virtual_machine');
   }
   return { vm: row, group, account };
+}
+
+/**
+ * The filters of the non-nested GET /virtual_machines: `account_id` is an account id or name;
+ * `group_id` a group id, or a name ("default") looked up in that account, else in every account
+ * the caller can see. Both apply together. null when nothing can match.
+ */
+export async function vmListFilter(db: Store, p: Principal, acc: string | undefined, grp: string | undefined): Promise<VmFilter | null> {
+  let accounts: number[] | null = null; // null: no account restriction (a cluster admin without account_id)
+  if (acc !== undefined) {
+    const account = await resolveAccount(db, p, acc).catch((err) => {
+      if (err instanceof NotFound) return null;
+      throw err;
+    });
+    if (!account) return null;
+    accounts = [account.id];
+  } else if (!isClusterAdmin(p)) {
+    accounts = (await visibleAccounts(db, p)).map((a) => a.id);
+  }
+  if (accounts !== null && accounts.length === 0) return null;
+  if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
+  let q = db.selectFrom('groups').select('id');
+  q = isIdSegment(grp) ? q.where('id', '=', Number(grp)) : q.where('name', '=', grp.toLowerCase());
+  if (accounts !== null) q = q.where('account_id', 'in', accounts);
+  const groupIds = (await q.execute()).map((g) => g.id);
+  return groupIds.length ? { kind: 'groups', groupIds } : null;
 }

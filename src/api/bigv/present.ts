@@ -37,7 +37,8 @@ export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map
     autoreboot_on: !!r.autoreboot_on, power_on: !!r.power_on, cores: r.cores, memory: r.memory,
     cdrom_url: r.cdrom_url, keymap: r.keymap, hardware_profile: r.hardware_profile,
     hardware_profile_locked: !!r.hardware_profile_locked, zone_name: r.zone_name,
-    management_address: v.managementAddress, head: v.headLabel, deleted: !!r.deleted,
+    // A machine that is off runs on no head: BigV shows `head: null` then (seed 002's PUT example).
+    management_address: v.managementAddress, head: r.power_on ? v.headLabel : null, deleted: !!r.deleted,
     last_imaged_with: r.last_imaged_with,
     // Hangar extensions: what the head observed, and how to reach the guest on a single machine.
     state: r.run_state, ssh_forward: r.ssh_port ? `127.0.0.1:${r.ssh_port}` : null,

@@ -3,8 +3,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath } from '../../core/resolve.js';
-import { canSeeVm, isClusterAdmin } from '../../core/principal.js';
+import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, vmListFilter } from '../../core/resolve.js';
+import { canSeeVm } from '../../core/principal.js';
 import { createVm, type CreateInput } from '../../core/vms/create.js';
 import { updateVm, type VmPatch } from '../../core/vms/update.js';
 import { deleteVm } from '../../core/vms/delete.js';
@@ -12,7 +12,6 @@ import { reimageVm, signalVm } from '../../core/vms/actions.js';
 import { loadVmViews, type VmFilter } from '../../core/views.js';
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
-import { visibleAccounts } from '../../core/resolve.js';
 import { queryBool } from '../wire.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
@@ -103,21 +102,8 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
 
     // Non-nested reads.
     app.get<Q>('/virtual_machines', async (req) => {
-      const { account_id: acc, group_id: grp } = req.query;
-      let filter: VmFilter;
-      if (grp !== undefined) {
-        if (!isIdSegment(grp)) return [];
-        filter = { kind: 'groups', groupIds: [Number(grp)] };
-      } else if (acc !== undefined) {
-        const account = await resolveAccount(h.db, req.principal, acc).catch(() => null);
-        if (!account) return [];
-        filter = { kind: 'accounts', accountIds: [account.id] };
-      } else if (isClusterAdmin(req.principal)) {
-        filter = { kind: 'all' };
-      } else {
-        filter = { kind: 'accounts', accountIds: (await visibleAccounts(h.db, req.principal)).map((a) => a.id) };
-      }
-      return list(req.principal, filter, req.query);
+      const filter = await vmListFilter(h.db, req.principal, req.query.account_id, req.query.group_id);
+      return filter ? list(req.principal, filter, req.query) : [];
     });
 
     app.get<{ Params: { id: string } } & Q>('/virtual_machines/:id', async (req) => {
