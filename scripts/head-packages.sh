@@ -35,6 +35,11 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "head-packages: installing ${missing[*]}"
 APT_OPTS=(-q -y -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-$SUDO apt-get "${APT_OPTS[@]}" update >/dev/null
-$SUDO apt-get "${APT_OPTS[@]}" install --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { $SUDO apt-get "${APT_OPTS[@]}" update && $SUDO apt-get "${APT_OPTS[@]}" install --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "head-packages: apt-get failed" >&2
+  exit 1
+fi
 echo "head-packages: done"

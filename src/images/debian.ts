@@ -68,6 +68,10 @@ export function debootstrapProgress(log: LogFn, everyMs = 5000): { line: (l: str
       if (/^[WE]: /.test(l) || /^I: (Base system|Installing|Resolving|Checking|Found|Keyring)/.test(l)) {
         log(`debootstrap ${elapsed()}: ${l.slice(3)}`);
         lastSaid = Date.now();
+        if (l.startsWith('I: ')) {
+          phase = l.slice(3).replace(/\.+$/, '').toLowerCase();
+          count = 0;
+        }
       }
     },
     tick(): void {
