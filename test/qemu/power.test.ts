@@ -115,4 +115,15 @@ test('power semantics with a real guest through the head agent', { timeout: 300_
   await stopped();
   await until('power_on false after the crash', () => vm.powerOn === false);
   assert.equal(link.notes.get(1), 'the machine crashed');
+
+  // a powerdown sent while the guest is still booting (before anything listens to the button) is
+  // not lost: the driver presses again until the guest is up to hear it
+  vm.powerOn = true;
+  await agent.kick(1);
+  await running(fifth.pid);
+  assert.equal(driver.readyAt(1), null);
+  const early = link.queue(1, 'signal', { signal: { kind: 'powerdown' } });
+  await agent.kick(1);
+  assert.equal(await link.opResult(early), null);
+  await until('the early powerdown honoured', async () => (await driver.status(1)).state === 'stopped' && vm.powerOn === false, 60_000);
 });

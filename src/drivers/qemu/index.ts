@@ -59,6 +59,14 @@ export interface QemuDriverOptions {
   stopTimeoutMs?: number;
   /** How long a new QEMU may take to answer on QMP. */
   qmpTimeoutMs?: number;
+  /**
+   * A power button pressed while the guest is still booting is lost (nothing listens yet), so a
+   * powerdown sent within this long of the start is pressed again every 2 s until the guest goes
+   * or this much time has passed since the start. 0 turns it off. Default 90 s.
+   */
+  powerdownRetryMs?: number;
+  /** The guest's "booted" line on the serial console (docs/config-drive.md); its time is logged. */
+  readyMarker?: RegExp;
 }
 
 /** How long the steps of the last start took (ms), for logs and measurements. */
@@ -87,6 +95,9 @@ interface Machine {
   ended: Promise<void>;
   markEnded: () => void;
   poll: NodeJS.Timeout | null;
+  /** When the guest printed its ready marker (this boot), if seen. */
+  readyAt: number | null;
+  pressing: boolean;
 }
 
 interface StoredFirstBoot { image: string; firstBoot: FirstBoot; at: number }
@@ -113,6 +124,8 @@ export class QemuDriver implements Driver {
   private readonly events = new EventEmitter<{ event: [MachineEvent] }>();
   private readonly machines = new Map<number, Machine>();
   private readonly locks = new Map<number, Promise<unknown>>();
+  /** Run-directory cleanups after an exit, which a new start of the same VM must wait for. */
+  private readonly cleanups = new Map<number, Promise<void>>();
   private readonly discStore: DiscStore;
   private readonly series: StatsSeries;
   private readonly runRoot: string;
@@ -235,6 +248,7 @@ export class QemuDriver implements Driver {
   private async adopt(vmId: number): Promise<Machine | null> {
     const existing = this.machines.get(vmId);
     if (existing && !existing.gone) return existing;
+    await this.cleanups.get(vmId);
     const dirs = runDirFor(this.runRoot, vmId);
     const meta = await readMeta(dirs.meta);
     const pidText = await fsp.readFile(dirs.pidfile, 'utf8').catch(() => '');
@@ -270,6 +284,7 @@ export class QemuDriver implements Driver {
     const ended = new Promise<void>((resolve) => { markEnded = resolve; });
     const m: Machine = {
       vmId, pid, child, qmp: null, dirs, meta, shutdownReason: null, stopping: false, gone: false, ended, markEnded, poll: null,
+      readyAt: null, pressing: false,
     };
     this.machines.set(vmId, m);
     child?.once('exit', () => void this.onGone(m));
@@ -325,9 +340,12 @@ export class QemuDriver implements Driver {
     }
     const reason = stopReason(m.shutdownReason, m.stopping);
     this.log.info({ vmId: m.vmId, pid: m.pid, reason, shutdown: m.shutdownReason }, 'QEMU exited');
+    const cleanup = this.cleanupRun(m.dirs, m.meta);
+    this.cleanups.set(m.vmId, cleanup);
     try {
-      await this.cleanupRun(m.dirs, m.meta);
+      await cleanup;
     } finally {
+      if (this.cleanups.get(m.vmId) === cleanup) this.cleanups.delete(m.vmId);
       this.series.drop(m.vmId);
       m.markEnded();
       this.emit({ vmId: m.vmId, kind: 'stopped', reason });
@@ -437,6 +455,8 @@ export class QemuDriver implements Driver {
       if (spec.nics[0]?.network.mode === 'user') meta.sshPort = await usernetSshPort(qmp);
       await writeMeta(dirs.meta, meta);
       await qmp.execute('cont');
+      meta.startedAt = Date.now();
+      this.watchReady(m);
       this.lastStart = { spawnToQmp: Math.round(tQmp - tSpawn), total: Math.round(performance.now() - t0) };
       this.log.info({ vmId: spec.vmId, pid, ...this.lastStart, accel: this.accel, sshPort: meta.sshPort, vncPort: meta.vncPort }, 'QEMU started');
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
@@ -494,6 +514,7 @@ export class QemuDriver implements Driver {
     switch (signal.kind) {
       case 'powerdown':
         await m.qmp.execute('system_powerdown');
+        this.pressAgainWhileBooting(m);
         return;
       case 'reset':
         await m.qmp.execute('system_reset');
@@ -507,6 +528,58 @@ export class QemuDriver implements Driver {
         return;
       }
     }
+  }
+
+  private pressAgainWhileBooting(m: Machine): void {
+    const window = this.opts.powerdownRetryMs ?? 90_000;
+    if (m.pressing || window <= 0 || m.readyAt !== null || Date.now() - m.meta.startedAt > window) return;
+    m.pressing = true;
+    void (async () => {
+      while (!m.gone && !this.closed && m.readyAt === null && Date.now() - m.meta.startedAt < window) {
+        await sleep(2000);
+        if (m.gone || this.closed || m.stopping) break;
+        await m.qmp?.execute('system_powerdown').catch(() => undefined);
+      }
+      m.pressing = false;
+    })();
+  }
+
+  /** Follow the console log of a fresh boot until the guest says it is ready; log how long it took. */
+  private watchReady(m: Machine): void {
+    const marker = this.opts.readyMarker ?? /HANGAR-READY/;
+    void (async () => {
+      let offset = 0;
+      let tail = '';
+      while (!m.gone && !this.closed && Date.now() - m.meta.startedAt < 15 * 60_000) {
+        await sleep(250);
+        try {
+          const fh = await fsp.open(m.dirs.consoleLog, 'r');
+          try {
+            const { size } = await fh.stat();
+            if (size > offset) {
+              const buf = Buffer.alloc(size - offset);
+              await fh.read(buf, 0, buf.length, offset);
+              offset = size;
+              tail = (tail + buf.toString('latin1')).slice(-4096);
+            }
+          } finally {
+            await fh.close();
+          }
+        } catch {
+          continue;
+        }
+        if (marker.test(tail)) {
+          m.readyAt = Date.now();
+          this.log.info({ vmId: m.vmId, bootMs: m.readyAt - m.meta.startedAt }, 'guest ready');
+          return;
+        }
+      }
+    })();
+  }
+
+  /** When the guest of a running machine said it was ready (null while booting, or if it never says). */
+  readyAt(vmId: number): number | null {
+    return this.machines.get(vmId)?.readyAt ?? null;
   }
 
   // ---- discs and images
