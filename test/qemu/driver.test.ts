@@ -120,3 +120,32 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   await assert.rejects(d2.signal(1, { kind: 'powerdown' }), /not running/);
   await d2.close();
 });
+
+test('a QEMU started by another process (a server that exited) is adopted, and its crash is seen', async (t) => {
+  const missing = qemuMissing();
+  if (missing) { t.skip(missing); return; }
+  const dir = tmpDir('proc');
+  const driverUrl = new URL('../../src/drivers/qemu/index.js', import.meta.url).href;
+  const spec = blankSpec(3);
+  const script = `
+    const { QemuDriver } = await import(${JSON.stringify(driverUrl)});
+    const d = new QemuDriver({ dataDir: ${JSON.stringify(dir)}, imagesDir: ${JSON.stringify(dir)}, statsIntervalMs: 0 });
+    const spec = ${JSON.stringify(spec)};
+    await d.createDisc(spec.discs[0]);
+    const st = await d.start(spec);
+    await d.close();
+    process.stdout.write(JSON.stringify(st));
+  `;
+  const st = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { pid: number; vncPort: number };
+  assert.ok(processAlive(st.pid), 'QEMU outlives the server that started it');
+
+  const d = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  const events: MachineEvent[] = [];
+  d.onEvent((e) => events.push(e));
+  assert.deepEqual((await d.list()).map((m) => [m.vmId, m.pid]), [[3, st.pid]]);
+  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
+  process.kill(st.pid, 'SIGKILL');
+  assert.deepEqual(await until('crash event', () => events.find((e) => e.kind === 'stopped'), 3000, 10), { vmId: 3, kind: 'stopped', reason: 'crash' });
+  assert.deepEqual(await d.list(), []);
+  await d.close();
+});
