@@ -53,6 +53,14 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   // a bad cdrom_url fails the start with the reason and leaves nothing running
   await assert.rejects(d1.start(b), (e: unknown) => e instanceof DriverError && e.field === 'cdrom_url');
   assert.equal((await d1.status(2)).state, 'stopped');
+  // the same machine with a real ISO, a second disc on another grade and a keymap: QEMU takes it all
+  const iso = path.join(dir, 'x.iso');
+  execFileSync('genisoimage', ['-quiet', '-o', iso, '-V', 'X', dir + '/discs']);
+  const b2 = { ...b, keymap: 'de', cdromUrl: `file://${iso}`, discs: [...b.discs, { id: 21, vmId: 2, label: 'data', grade: 'ssd', size: 16 }] };
+  await d1.createDisc(b2.discs[1]!);
+  const stB = await d1.start(b2);
+  assert.equal(stB.state, 'running');
+  await d1.stop(2);
 
   const t0 = performance.now();
   const st = await d1.start(a);
@@ -75,6 +83,13 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   assert.equal(virtualSize(file), 48 * 1024 * 1024);
   await assert.rejects(d1.growDisc(a.discs[0]!, 40, true), /only grow/);
   await assert.rejects(d1.deleteDisc(a.discs[0]!), /running machine/);
+
+  // backup while running goes through a QMP backup job; restore needs the machine off
+  await d1.backupDisc({ ...a.discs[0]!, size: 48 }, 77);
+  const backup = path.join(dir, 'backups', 'backup-77.qcow2');
+  assert.equal(virtualSize(backup), 48 * 1024 * 1024);
+  assert.ok(!fs.existsSync(`${backup}.new`));
+  await assert.rejects(d1.restoreDisc(a.discs[0]!, 77), /running machine/);
 
   const s = await d1.stats(1);
   assert.ok(s && s.cpuMs > 0, 'CPU time is counted');
