@@ -110,7 +110,6 @@ async function buildLocked(recipe: Recipe, imagesDir: string, force: boolean, lo
       const cacheDir = path.join(imagesDir, '.cache', recipe.name);
       await mkdir(out);
       await mkdir(scratch);
-      await mkdir(cacheDir, { recursive: true });
       log(`building ${recipe.name} (kernel ${kernel.version})`);
       const files = await recipe.build({ out, work: scratch, cacheDir, kernel, tools, log });
       const description = IMAGES.find((i) => i.name === recipe.name)?.description ?? recipe.name;

@@ -6,7 +6,7 @@ export interface BuildContext {
   out: string;
   /** Scratch space, removed after the build. */
   work: string;
-  /** Kept between builds (downloaded packages). */
+  /** Kept between builds (downloaded packages); the recipe creates it when it needs it. */
   cacheDir: string;
   kernel: KernelInfo;
   /** Commands found by prepare(). */

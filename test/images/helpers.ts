@@ -1,11 +1,13 @@
 // Helpers for the image tests: what the head has, a minimal QMP client, a config drive per the
 // contract of docs/config-drive.md, and ssh.
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { manifestPaths, type Manifest } from '../../src/images/manifest.js';
 
 export const execFileP = promisify(execFile);
 
@@ -164,4 +166,102 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
 
 export function fileExists(p: string): boolean {
   return existsSync(p);
+}
+
+export interface BootCheck {
+  imagesDir: string;
+  manifest: Manifest;
+  /** A folder for the VM's files (a temp folder of its own is made inside). */
+  workDir: string;
+  memory: number;
+  readyTimeoutMs: number;
+  powerdownTimeoutMs?: number;
+}
+
+export interface BootFigures {
+  readyMs: number;
+  sshMs: number;
+  powerdownMs: number;
+}
+
+/**
+ * Boot an image as the QEMU driver would (docs/config-drive.md: virtio disc /dev/vda grown to
+ * 512M, cidata ISO, virtio-net user mode with an SSH forward on a port QEMU picks), wait for
+ * HANGAR-READY, check over SSH that the config drive was applied (hostname, key, password hash,
+ * user-data) and the root filesystem grew, then ACPI powerdown must end QEMU.
+ */
+export async function bootAndCheck(o: BootCheck): Promise<BootFigures> {
+  const dir = await mkdtemp(path.join(o.workDir, 'vm-'));
+  const paths = manifestPaths(o.imagesDir, o.manifest);
+  const disc = path.join(dir, 'disc.qcow2');
+  await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', paths.disc, '-F', 'qcow2', disc, `${Math.max(512, Math.ceil((o.manifest.discSize ?? 0) / 2 ** 20) + 256)}M`]);
+  const key = path.join(dir, 'id_ed25519');
+  await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hangar-test', '-f', key]);
+  const pub = await readFile(`${key}.pub`, 'utf8');
+  const hostname = `${o.manifest.name}-test.example.org`;
+  const iso = await makeConfigDrive(dir, {
+    instanceId: `test-${process.pid}-${Date.now()}`,
+    hostname,
+    authorizedKeys: pub,
+    // openssl passwd -6 -salt hangarsalt secret
+    rootPasswordHash: '$6$hangarsalt$.siTYvmdInyWOi/rLWufPJVcje9GFUngo47b/ehuhgILn6bexzWNtaAdZePGNeG3hCMC7hid9QBoCvlXcXoM./',
+    userData: '#!/bin/sh\necho "user-data ran as $(id -un)" > /root/user-data-marker\n',
+    network: 'MODE=dhcp\n',
+  });
+  const serialLog = path.join(dir, 'serial.log');
+  const qmpSock = path.join(dir, 'qmp.sock');
+  const args = [
+    '-name', `hangar-images-test-${o.manifest.name}`, '-accel', 'tcg', '-machine', 'pc', '-m', String(o.memory), '-smp', '1',
+    '-nodefaults', '-display', 'none', '-qmp', `unix:${qmpSock},server=on,wait=off`, '-serial', `file:${serialLog}`,
+    '-kernel', paths.kernel!, ...(paths.initrd ? ['-initrd', paths.initrd] : []), '-append', o.manifest.cmdline,
+    '-drive', `file=${disc},format=qcow2,if=virtio`,
+    '-drive', `file=${iso},format=raw,if=virtio,readonly=on`,
+    '-netdev', 'user,id=n0,hostfwd=tcp:127.0.0.1:0-:22', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56',
+  ];
+  const t0 = Date.now();
+  const qemu: ChildProcess = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  qemu.stderr!.pipe(createWriteStream(path.join(dir, 'qemu.stderr')));
+  const exited = new Promise<number | null>((resolve) => qemu.once('exit', (code) => resolve(code)));
+  let qmp: Qmp | null = null;
+  try {
+    qmp = await Qmp.connect(qmpSock);
+    // the host port QEMU picked for the SSH forward
+    const usernet = String(await qmp.command('human-monitor-command', { 'command-line': 'info usernet' }));
+    const port = Number(/HOST_FORWARD\]?\s+\d+\s+127\.0\.0\.1\s+(\d+)/.exec(usernet)?.[1]);
+    assert.ok(port > 0, `ssh port from: ${usernet}`);
+
+    const serial = async (): Promise<string> => readFile(serialLog, 'utf8').catch(() => '');
+    await waitFor('HANGAR-READY on ttyS0', o.readyTimeoutMs, async () => (await serial()).includes('HANGAR-READY'), 100);
+    const readyMs = Date.now() - t0;
+    const out = await waitFor('ssh', 30_000, () =>
+      ssh(key, port, 'hostname; cat /root/user-data-marker; cat /root/.ssh/authorized_keys; df -k / | tail -n 1; grep ^root: /etc/shadow | cut -d: -f2'), 250);
+    const sshMs = Date.now() - t0;
+    const [gotHost, marker, gotKey, df, shadowHash] = out.trim().split('\n');
+    assert.equal(gotHost, hostname);
+    assert.equal(marker, 'user-data ran as root');
+    assert.equal(gotKey, pub.trim());
+    const rootKiB = Number(df?.trim().split(/\s+/)[1]);
+    assert.ok(rootKiB > ((o.manifest.discSize ?? 0) / 1024) + 128 * 1024, `root filesystem grown to the disc: ${df}`);
+    assert.ok(shadowHash?.startsWith('$6$hangarsalt$'), 'root password hash applied');
+    assert.match(await serial(), /login:/, 'a login prompt on ttyS0');
+
+    // ACPI power button: the guest powers off and QEMU exits
+    const p0 = Date.now();
+    await qmp.command('system_powerdown');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), o.powerdownTimeoutMs ?? 60_000)))]);
+    clearTimeout(timer);
+    assert.equal(code, 0, 'QEMU exits after the ACPI powerdown');
+    return { readyMs, sshMs, powerdownMs: Date.now() - p0 };
+  } catch (err) {
+    console.log(`# serial log:\n${await readFile(serialLog, 'utf8').catch(() => '(none)')}`);
+    console.log(`# qemu stderr:\n${await readFile(path.join(dir, 'qemu.stderr'), 'utf8').catch(() => '(none)')}`);
+    throw err;
+  } finally {
+    qmp?.close();
+    if (qemu.exitCode === null && qemu.signalCode === null) {
+      qemu.kill('SIGKILL');
+      await exited;
+    }
+  }
 }
