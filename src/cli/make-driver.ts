@@ -17,6 +17,8 @@ export async function makeDriver(kind: 'qemu' | 'fake', opts: MakeDriverOptions)
   }
   const { QemuDriver } = await import('../drivers/qemu/index.js');
   const env = process.env;
+  // HANGAR_QEMU_ACCEL=kvm|tcg|auto (default auto: KVM only where it really works);
+  // HANGAR_QEMU_RUN_DIR when <dataDir>/qemu/run is too deep for unix socket paths.
   const accel = env.HANGAR_QEMU_ACCEL;
   return new QemuDriver({
     dataDir: path.join(opts.dataDir, 'qemu'),

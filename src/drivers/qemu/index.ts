@@ -158,6 +158,7 @@ export class QemuDriver implements Driver {
   }
 
   private async init(): Promise<void> {
+    this.log.info({ accel: this.accelDecision.accel, why: this.accelDecision.reason }, 'QEMU acceleration');
     await fsp.mkdir(this.runRoot, { recursive: true });
     for (const id of await runDirIds(this.runRoot)) {
       await this.withLock(id, () => this.adopt(id));
@@ -430,7 +431,7 @@ export class QemuDriver implements Driver {
       const vnc = this.opts.vnc ?? {};
       const args = qemuArgs({
         spec, accel: this.accelDecision.accel, paths: dirs, discs, configDrive: dirs.configIso, cdrom, boot, taps,
-        vnc: { host: vnc.host ?? '127.0.0.1', display: vnc.display ?? 0, to: vnc.to ?? 99 },
+        vnc: { host: vnc.host ?? '127.0.0.1', display: vnc.display ?? 0, to: vnc.to ?? 1000 },
       });
       this.log.debug({ vmId: spec.vmId, args }, 'starting QEMU');
       const tSpawn = performance.now();
