@@ -62,6 +62,11 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   assert.equal(stB.state, 'running');
   await d1.stop(2);
 
+  // QEMU refusing the machine (no memory for it) fails the start with what QEMU said
+  await assert.rejects(d1.start({ ...a, memory: 64 * 1024 * 1024 }), (e: unknown) => e instanceof DriverError && /QEMU failed to start: .*memory/i.test(e.message));
+  assert.equal((await d1.status(1)).state, 'stopped');
+  assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'meta.json')));
+
   const t0 = performance.now();
   const st = await d1.start(a);
   const startMs = performance.now() - t0;

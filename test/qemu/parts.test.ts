@@ -17,6 +17,7 @@ import { discBytes, StatsSeries } from '../../src/drivers/qemu/stats.js';
 import { DiscStore } from '../../src/drivers/qemu/discs.js';
 import { fetchCdrom } from '../../src/drivers/qemu/cdrom.js';
 import { cpuMs, processAlive } from '../../src/drivers/qemu/process.js';
+import { loadImage } from '../../src/drivers/qemu/images.js';
 import { have, tmpDir } from './helpers.js';
 
 test('sendkey names: dash-separated BigV names and aliases become qcodes; unknown keys are refused', () => {
@@ -165,6 +166,22 @@ test('cdrom_url: file:// in place, http downloaded once into the cache, bad sche
   }
   // nobody listening
   await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/good2.iso`, { cacheDir, timeoutMs: 2000 }), /download failed/);
+});
+
+test('images: manifests are read, aliases resolve, unknown or unbuilt images are DriverErrors', async () => {
+  const dir = tmpDir('images');
+  fs.mkdirSync(path.join(dir, 'bookworm'));
+  fs.writeFileSync(path.join(dir, 'bookworm', 'manifest.json'), JSON.stringify({
+    name: 'bookworm', description: 'd', disc: 'root.qcow2', kernel: 'vmlinuz', initrd: null, cmdline: 'root=/dev/vda', builtAt: 'x',
+  }));
+  const img = await loadImage(dir, 'stretch');
+  assert.equal(img.name, 'bookworm');
+  assert.equal(img.disc, path.join(dir, 'bookworm', 'root.qcow2'));
+  assert.deepEqual(img.boot, { kernel: path.join(dir, 'bookworm', 'vmlinuz'), initrd: null, cmdline: 'root=/dev/vda' });
+  await assert.rejects(loadImage(dir, 'tiny'), (e: unknown) => e instanceof DriverError && /image tiny is not built on this head/.test(e.message));
+  await assert.rejects(loadImage(dir, '../etc'), /unknown distribution/);
+  fs.writeFileSync(path.join(dir, 'bookworm', 'manifest.json'), JSON.stringify({ name: 'bookworm', disc: '../../x', kernel: null }));
+  await assert.rejects(loadImage(dir, 'bookworm'), /outside the image/);
 });
 
 void os;
