@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
-import { installExactJsonType, installJsonParser } from './wire.js';
+import { collapseSlashes, installExactJsonType, installJsonParser } from './wire.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
@@ -14,7 +14,8 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   const app = Fastify({
     loggerInstance: h.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

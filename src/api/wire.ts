@@ -3,6 +3,21 @@
 // charset (bigv-python parses nothing else), and case-insensitive boolean query values.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
+/**
+ * Collapse repeated slashes (`//accounts/...` from an endpoint configured with a trailing slash),
+ * except the empty account of `/accounts//groups/...`, which bytemark-client sends when no account
+ * was given and which means the caller's default account (spec §5.7).
+ */
+export function collapseSlashes(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (!path.includes('//')) return url;
+  const m = /^\/+accounts\/{2,}groups(?=\/|$)/.exec(path);
+  const head = m ? '/accounts//groups' : '';
+  const collapsed = head + path.slice(m ? m[0].length : 0).replace(/\/{2,}/g, '/');
+  return q < 0 ? collapsed : collapsed + url.slice(q);
+}
+
 /** `true`, `True`, `TRUE` and `1` are true; anything else (absent, False, 0) is false. */
 export function queryBool(value: unknown): boolean {
   if (Array.isArray(value)) value = value[value.length - 1];

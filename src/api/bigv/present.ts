@@ -1,4 +1,5 @@
 // Core read models -> BigV JSON (spec §3). Field names and types exactly as the clients parse them.
+import net from 'node:net';
 import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
 import type { NicView, VmView } from '../../core/views.js';
 import type { PrivilegeView } from '../../core/grants.js';
@@ -38,7 +39,9 @@ export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map
     cdrom_url: r.cdrom_url, keymap: r.keymap, hardware_profile: r.hardware_profile,
     hardware_profile_locked: !!r.hardware_profile_locked, zone_name: r.zone_name,
     // A machine that is off runs on no head: BigV shows `head: null` then (seed 002's PUT example).
-    management_address: v.managementAddress, head: r.power_on ? v.headLabel : null, deleted: !!r.deleted,
+    // The Go clients decode management_address as a net.IP: a head known by a host name gives null.
+    management_address: v.managementAddress !== null && net.isIP(v.managementAddress) ? v.managementAddress : null,
+    head: r.power_on ? v.headLabel : null, deleted: !!r.deleted,
     last_imaged_with: r.last_imaged_with,
     // Hangar extensions: what the head observed, and how to reach the guest on a single machine.
     state: r.run_state, ssh_forward: r.ssh_port ? `127.0.0.1:${r.ssh_port}` : null,
