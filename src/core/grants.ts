@@ -3,7 +3,9 @@
 import type { Hangar } from './context.js';
 import type { PrivilegeRow, UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
-import { canSeeGroup, canSeeVm, holds, isClusterAdmin, isLevel, levelOver, rank, type Level, type Principal } from './principal.js';
+import {
+  canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isLevel, mayGrant, type Level, type Principal,
+} from './principal.js';
 import { forgetPrincipals } from './auth.js';
 
 export interface PrivilegeView {
@@ -55,19 +57,17 @@ export async function loadPrivileges(h: Hangar, scope: Scope): Promise<Privilege
   }));
 }
 
-/** A caller sees their own privileges, and those on things they administer below their level. */
+/** The visibility rule of core/principal.ts, applied to a loaded privilege. */
 export function canSeePrivilege(p: Principal, v: PrivilegeView): boolean {
-  if (v.userId === p.userId || isClusterAdmin(p)) return true;
-  if (!v.place || !isLevel(v.level)) return false;
-  const have = levelOver(p, v.place);
-  return have !== null && rank(have) < rank(v.level) && rank(have) <= rank('vm_admin');
+  return canSeeFacts(p, v);
 }
 
-function mayManage(p: Principal, level: Level, place: PrivilegeView['place']): boolean {
-  if (isClusterAdmin(p)) return true;
-  if (!place) return false;
-  const have = levelOver(p, place);
-  return have !== null && rank(have) < rank(level);
+/** A user's privileges as the caller may see them. Someone else's user with nothing visible is NotFound,
+ *  exactly like a user that does not exist, so the list tells nobody who exists. */
+export async function privilegesOfUser(h: Hangar, p: Principal, user: UserRow | undefined): Promise<PrivilegeView[]> {
+  const list = user ? (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => canSeePrivilege(p, v)) : [];
+  if (!user || (list.length === 0 && !canSeeUser(p, user.id))) throw new NotFound('user');
+  return list;
 }
 
 export async function findUser(h: Hangar, segment: string): Promise<UserRow | undefined> {
@@ -81,7 +81,8 @@ export interface GrantInput {
   ip_restrictions?: string | null;
 }
 
-export async function grant(h: Hangar, p: Principal, user: UserRow, input: GrantInput): Promise<PrivilegeView> {
+/** `user` is undefined when the path named nobody: that is only told to callers allowed to make the grant. */
+export async function grant(h: Hangar, p: Principal, user: UserRow | undefined, input: GrantInput): Promise<PrivilegeView> {
   if (!isLevel(input.level)) throw Invalid.field('level', 'is not included in the list');
   const level = input.level;
   const target = level.startsWith('cluster') ? 'none' : level.startsWith('account') ? 'account_id' : level.startsWith('group') ? 'group_id' : 'virtual_machine_id';
@@ -92,7 +93,7 @@ export async function grant(h: Hangar, p: Principal, user: UserRow, input: Grant
   let place: PrivilegeView['place'] = null;
   if (target === 'account_id') {
     const a = await h.db.selectFrom('accounts').select('id').where('id', '=', input.account_id!).executeTakeFirst();
-    if (!a || !holds(p, { accountId: a.id }, 'vm_console')) throw Invalid.field('account_id', 'is not an account you can see');
+    if (!a || !canSeeAccount(p, a.id)) throw Invalid.field('account_id', 'is not an account you can see');
     place = { accountId: a.id };
   } else if (target === 'group_id') {
     const g = await h.db.selectFrom('groups').select(['id', 'account_id']).where('id', '=', input.group_id!).executeTakeFirst();
@@ -104,7 +105,8 @@ export async function grant(h: Hangar, p: Principal, user: UserRow, input: Grant
     if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
     place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
   }
-  if (!mayManage(p, level, place)) throw new Forbidden(`Granting ${level} needs a higher privilege over the target`);
+  if (!mayGrant(p, level, place)) throw new Forbidden(`Granting ${level} needs a higher privilege over the target`);
+  if (!user) throw new NotFound('user');
   if (input.api_key_id) {
     const key = await h.db.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id).executeTakeFirst();
     if (!key || key.user_id !== user.id) throw Invalid.field('api_key_id', "is not one of the user's API keys");
@@ -130,7 +132,7 @@ export async function resolvePrivilege(h: Hangar, p: Principal, segment: string)
 }
 
 export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView, input: { yubikey_required?: boolean; yubikey_otp_max_age?: number; ip_restrictions?: string | null }): Promise<PrivilegeView> {
-  if (!isLevel(v.level) || !mayManage(p, v.level, v.place)) throw new Forbidden('Changing this privilege needs a higher privilege over its target');
+  if (!isLevel(v.level) || !mayGrant(p, v.level, v.place)) throw new Forbidden('Changing this privilege needs a higher privilege over its target');
   const set: Partial<PrivilegeRow> = {};
   if (input.yubikey_required !== undefined) set.yubikey_required = input.yubikey_required ? 1 : 0;
   if (input.yubikey_otp_max_age !== undefined) {
@@ -146,15 +148,13 @@ export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView,
 /** Revoke: your own privilege, or one below your level on something you administer. */
 export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise<void> {
   const own = v.userId === p.userId;
-  if (!own && (!isLevel(v.level) || !mayManage(p, v.level, v.place))) throw new Forbidden('Revoking this privilege needs a higher privilege over its target');
+  if (!own && (!isLevel(v.level) || !mayGrant(p, v.level, v.place))) throw new Forbidden('Revoking this privilege needs a higher privilege over its target');
   await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
   forgetPrincipals();
 }
 
-/** Privileges on an object (and below it), as seen by someone who administers it. */
-export async function privilegesOn(h: Hangar, p: Principal, scope: Scope, place: { accountId: number; groupId?: number; vmId?: number }): Promise<PrivilegeView[]> {
-  const have = levelOver(p, place);
-  if (have === null) throw new NotFound('object');
-  if (rank(have) > rank('vm_admin')) throw new Forbidden('Listing privileges needs vm_admin or better');
+/** Privileges on an object and below it (the caller can read the object: the route resolved it), filtered
+ *  by the visibility rule: your own, and those strictly below your level on what you administer. */
+export async function privilegesOn(h: Hangar, p: Principal, scope: Scope): Promise<PrivilegeView[]> {
   return (await loadPrivileges(h, scope)).filter((v) => canSeePrivilege(p, v));
 }

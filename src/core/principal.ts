@@ -72,6 +72,39 @@ export function canSeeVm(p: Principal, place: Required<Place>): boolean {
   return levelOver(p, place) !== null;
 }
 
+/** Users: you see yourself; cluster admins see everyone. To anyone else a user does not exist. */
+export function canSeeUser(p: Principal, userId: number): boolean {
+  return userId === p.userId || isClusterAdmin(p);
+}
+
+/** What the rules need to know about a privilege: whose it is, which login it serves, its level, where it sits. */
+export interface PrivilegeFacts { userId: number; apiKeyId: number | null; level: string; place: Place | null }
+
+/**
+ * A privilege is visible to cluster admins, to its own user (an API key sees only the privileges
+ * bound to it, not its user's other ones), and to whoever holds a strictly higher level over its
+ * target. Lists of privileges, on any object you can read, are filtered by this rule.
+ */
+export function canSeePrivilege(p: Principal, v: PrivilegeFacts): boolean {
+  if (isClusterAdmin(p)) return true;
+  if (v.userId === p.userId && (p.apiKeyId === null || v.apiKeyId === p.apiKeyId)) return true;
+  if (!v.place || !isLevel(v.level)) return false;
+  const have = levelOver(p, v.place);
+  return have !== null && rank(have) < rank(v.level);
+}
+
+/**
+ * Granting, changing or revoking another's privilege: only strictly below your own level over its
+ * target. Cluster admins are the top of this cluster (BigV's cluster_su is not modelled), so they
+ * may grant any level, cluster_admin included.
+ */
+export function mayGrant(p: Principal, level: Level, place: Place | null): boolean {
+  if (isClusterAdmin(p)) return true;
+  if (!place) return false;
+  const have = levelOver(p, place);
+  return have !== null && rank(have) < rank(level);
+}
+
 /** Does the privilege apply to this way of logging in? */
 function applies(
   row: { api_key_id: number | null; password_required: number; yubikey_required: number },

@@ -56,6 +56,8 @@ export async function adminCreateUser(h: Hangar, p: Principal, input: Parameters
 /** PUT /users/{u}: bytemark-client sends the whole user back; only keys, password and email change. */
 export async function updateUser(h: Hangar, p: Principal, user: UserRow, input: { authorized_keys?: string; password?: string; email?: string }): Promise<UserRow> {
   const set: Partial<UserRow> = {};
+  // A password opens every session privilege of the user: an API key, which carries only its own, may not set one.
+  if (input.password !== undefined && p.apiKeyId !== null) throw new Forbidden('An API key cannot change a password: log in with a session');
   if (input.authorized_keys !== undefined) set.authorized_keys = checkAuthorizedKeys(input.authorized_keys);
   if (input.password !== undefined) set.password_hash = await hashPassword(checkPasswordStrength(input.password));
   if (input.email !== undefined && input.email !== user.email) {
@@ -96,6 +98,8 @@ export function parseExpiry(value: string, now: number): number {
 export async function listApiKeys(h: Hangar, p: Principal): Promise<ApiKeyView[]> {
   let q = h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id').selectAll('k').select('u.username').orderBy('k.id');
   if (!isClusterAdmin(p)) q = q.where('k.user_id', '=', p.userId);
+  // An API key sees itself, not its user's other keys (and so not their privileges).
+  if (p.apiKeyId !== null && !isClusterAdmin(p)) q = q.where('k.id', '=', p.apiKeyId);
   return (await q.execute()).map(({ username, ...row }) => ({ row, username }));
 }
 

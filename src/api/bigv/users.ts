@@ -5,7 +5,7 @@ import type { Hangar } from '../../core/context.js';
 import type { UserRow } from '../../store/schema.js';
 import { NotFound } from '../../core/errors.js';
 import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
-import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
+import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, privilegesOfUser, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
 import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
 import { presentPrivilege } from './present.js';
 import { ApiKeyCreate, PrivilegeCreate, PrivilegePut, UserCreate, UserPut, type B } from './schemas.js';
@@ -41,14 +41,9 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Privileges.
-    const anyUser = async (segment: string) => {
-      const user = await findUser(h, segment);
-      if (!user) throw new NotFound('user');
-      return user;
-    };
     app.get<Q>('/privileges', async (req) => {
-      const who = req.query.user_id ? await anyUser(req.query.user_id) : null;
-      const list = await loadPrivileges(h, { kind: 'user', userId: who?.id ?? req.principal.userId });
+      if (req.query.user_id) return (await privilegesOfUser(h, req.principal, await findUser(h, req.query.user_id))).map(presentPrivilege);
+      const list = await loadPrivileges(h, { kind: 'user', userId: req.principal.userId });
       return list.filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
     });
     app.get<{ Params: { id: string } }>('/privileges/:id', async (req) => presentPrivilege(await resolvePrivilege(h, req.principal, req.params.id)));
@@ -60,27 +55,25 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
       return reply.code(204).send();
     });
     app.get<UserP>('/users/:user/privileges', async (req) => {
-      const user = await anyUser(req.params.user);
-      return (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
+      return (await privilegesOfUser(h, req.principal, await findUser(h, req.params.user))).map(presentPrivilege);
     });
     app.post<UserP & B<typeof PrivilegeCreate>>('/users/:user/privileges', { schema: { body: PrivilegeCreate } }, async (req, reply) => {
-      const user = await anyUser(req.params.user);
+      const granted = await grant(h, req.principal, await findUser(h, req.params.user), req.body as GrantInput);
       reply.code(201);
-      return presentPrivilege(await grant(h, req.principal, user, req.body as GrantInput));
+      return presentPrivilege(granted);
     });
     app.get<{ Params: { acc: string } }>('/accounts/:acc/privileges', async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
-      return (await privilegesOn(h, req.principal, { kind: 'account', accountId: a.id }, { accountId: a.id })).map(presentPrivilege);
+      return (await privilegesOn(h, req.principal, { kind: 'account', accountId: a.id })).map(presentPrivilege);
     });
     app.get<{ Params: { acc: string; grp: string } }>('/accounts/:acc/groups/:grp/privileges', async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
       const g = await resolveGroup(h.db, req.principal, a, req.params.grp);
-      return (await privilegesOn(h, req.principal, { kind: 'group', groupId: g.id }, { accountId: a.id, groupId: g.id })).map(presentPrivilege);
+      return (await privilegesOn(h, req.principal, { kind: 'group', groupId: g.id })).map(presentPrivilege);
     });
     app.get<{ Params: { acc: string; grp: string; vm: string } }>('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', async (req) => {
       const at = await resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true });
-      const place = { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
-      return (await privilegesOn(h, req.principal, { kind: 'vm', vmId: at.vm.id }, place)).map(presentPrivilege);
+      return (await privilegesOn(h, req.principal, { kind: 'vm', vmId: at.vm.id })).map(presentPrivilege);
     });
 
     // API keys.

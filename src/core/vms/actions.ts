@@ -12,6 +12,10 @@ import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
 
+const KEY_ALIASES: Record<string, string> = {
+  del: 'delete', control: 'ctrl', enter: 'ret', return: 'ret', space: 'spc', escape: 'esc', pageup: 'pgup', pagedown: 'pgdn', ins: 'insert',
+};
+
 export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { signal?: string; data?: string }): Promise<void> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Signals need vm_admin');
@@ -20,7 +24,8 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
   if (!input.signal) errs.add('signal', "can't be blank");
   else if (!(SIGNALS as readonly string[]).includes(input.signal)) errs.add('signal', 'is not included in the list');
   else if (input.signal === 'sendkey') {
-    const keys = (input.data ?? '').split('-').filter(Boolean);
+    // bigv-python's cad sends `ctrl-alt-del`: the usual short names stand for the listed ones.
+    const keys = (input.data ?? '').split('-').filter(Boolean).map((k) => KEY_ALIASES[k.toLowerCase()] ?? k.toLowerCase());
     if (keys.length === 0) errs.add('data', "can't be blank");
     else if (keys.some((k) => !SENDKEYS.includes(k))) errs.add('data', 'is not included in the list');
     else signal = { kind: 'sendkey', keys };
