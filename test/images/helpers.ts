@@ -206,7 +206,8 @@ export async function bootAndCheck(o: BootCheck): Promise<BootFigures> {
     // openssl passwd -6 -salt hangarsalt secret
     rootPasswordHash: '$6$hangarsalt$.siTYvmdInyWOi/rLWufPJVcje9GFUngo47b/ehuhgILn6bexzWNtaAdZePGNeG3hCMC7hid9QBoCvlXcXoM./',
     userData: '#!/bin/sh\necho "user-data ran as $(id -un)" > /root/user-data-marker\n',
-    network: 'MODE=dhcp\n',
+    // as the QEMU driver writes it in user mode
+    network: "MODE=dhcp\nMAC='52:54:00:12:34:56'\n",
   });
   const serialLog = path.join(dir, 'serial.log');
   const qmpSock = path.join(dir, 'qmp.sock');

@@ -126,3 +126,32 @@ describe('debootstrap progress', () => {
     assert.equal(quiet.length, 1, 'one line per phase, summaries at most every minute');
   });
 });
+
+describe('guest scripts', () => {
+  test('parse with dash and busybox ash', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { readdir } = await import('node:fs/promises');
+    const run = promisify(execFile);
+    const root = path.resolve(import.meta.dirname, '../../../src/images/guest');
+    const scripts: string[] = [];
+    for (const dir of ['common', 'tiny', 'bookworm']) {
+      for (const f of await readdir(path.join(root, dir))) {
+        if (/\.(service|network|conf)$/.test(f) || f === 'inittab') continue;
+        scripts.push(path.join(root, dir, f));
+      }
+    }
+    assert.ok(scripts.length >= 10, `found ${scripts.length} scripts`);
+    const shells = [['sh', '-n'], ['busybox', 'sh', '-n']];
+    for (const [cmd, ...args] of shells) {
+      for (const s of scripts) {
+        try {
+          await run(cmd!, [...args, s]);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') break; // no busybox here
+          assert.fail(`${cmd} ${args.join(' ')} ${s}: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+        }
+      }
+    }
+  });
+});

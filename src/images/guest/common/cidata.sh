@@ -3,7 +3,7 @@
 #
 #   cidata_fetch        find the ISO labelled cidata, copy its files to $CIDATA (returns 1 if none)
 #   cidata_identity     once per instance-id: hostname, root password hash, authorized_keys
-#   cidata_network      parse the `network` file into NET_MODE NET_MAC NET_IPV4 NET_GATEWAY4 NET_IPV6 ...
+#   cidata_network      parse the `network` file into NET_MODE (dhcp|static|none) NET_MAC NET_IPV4 ...
 #   cidata_user_data    once per instance-id, after the rest: run user-data, then remember the id
 #   hangar_say          a line on the serial console (and in the log)
 
@@ -131,7 +131,7 @@ cidata_network() {
 		DNS | NAMESERVERS) NET_DNS=$(echo "$val" | tr ',' ' ') ;;
 		esac
 	done < "$CIDATA/network"
-	case "$NET_MODE" in dhcp | static) ;; *)
+	case "$NET_MODE" in dhcp | static | none) ;; *)
 		hangar_say "network: unknown MODE=$NET_MODE, using dhcp"
 		NET_MODE=dhcp
 		;;
