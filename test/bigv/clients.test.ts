@@ -326,6 +326,11 @@ test('bytemark-client: show accounts/account/servers/group/server/overview/group
         },
       },
       {
+        // An endpoint configured as `http://host/` makes every path start with `//`.
+        cmd: 'show server web1.default.acme (endpoint with a trailing slash)', req: `GET /${WEB1}${VM_OVERVIEW}`, status: 200,
+        check: (vm) => assert.equal(vm.id, w.web1),
+      },
+      {
         // A numeric server name is an id: the client uses the non-nested path.
         cmd: `show server ${w.web1}`, req: `GET /virtual_machines/${w.web1}${VM_OVERVIEW}`, status: 200,
         check: (vm) => {
@@ -674,6 +679,8 @@ test('bytemark-client: add ip, add disc (also with /accounts//groups), update/de
         },
       },
       { cmd: 'show disc --server web1 --disc disc-2 (default account)', req: 'GET /accounts//groups/default/virtual_machines/web1/discs/disc-2', status: 200, check: (d) => assert.equal(d.size, 51200) },
+      // Both quirks at once: a trailing-slash endpoint and no account.
+      { cmd: 'show disc --server web1 --disc disc-3 (default account, endpoint with a trailing slash)', req: 'GET //accounts//groups/default/virtual_machines/web1/discs/disc-3', status: 200, check: (d) => assert.equal(d.label, 'disc-3') },
       { cmd: 'update disc --force --new-size 50 --server web1.default.acme --disc disc-1', req: `GET ${WEB1}/discs/disc-1`, status: 200, check: (d) => assert.equal(d.size, 25600) },
       {
         cmd: 'update disc --force --new-size 50 --server web1.default.acme --disc disc-1', req: `PUT ${WEB1}/discs/disc-1`, body: '{"size":51200}', status: 200,
@@ -1071,6 +1078,17 @@ test('docker-machine: apikey token, pre-create check, create with junk discs, Ge
     assert.equal(key.status, 201, key.text);
     const grant = await t.req('POST', '/users/alice/privileges', { token: alice, body: { group_id: w.acme.defaultGroupId, api_key_id: key.body.id, level: 'group_admin', password_required: false, yubikey_required: false } });
     assert.equal(grant.status, 201, grant.text);
+    await replay(t, bytemark(alice), [
+      {
+        // The Privileges column of `show api keys` lists what is bound to each key.
+        cmd: 'show api keys', req: 'GET /api_keys?view=overview', status: 200,
+        check: (list) => {
+          assert.deepEqual(list.map((k: any) => k.label), ['docker']);
+          list[0].privileges.forEach((p: any) => goDecodes('key privilege', p, GO_PRIVILEGE));
+          assert.deepEqual(list[0].privileges.map((p: any) => [p.level, p.group_id, p.api_key_id, p.username]), [['group_admin', w.acme.defaultGroupId, key.body.id, 'alice']]);
+        },
+      },
+    ]);
 
     const SSH = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDFnKeJ8uJRgNWJ24frdZ8mxmRI0s+l7wZxfwFL1gTlklhnmPEXom+YVlz/pn/I7aHma1AdDLdODJh/6PlWD3cBmMDZaexM4hb51R1NxQMwhPBVcKIx5sOyKtjorKcIJvuAD4LQ54DtmBjmWFflFj4QgA20LVE5ZMGopVfsWQzAvANx5zHUfTpzNL4D78UlNe3aISwSMGGFCp0099rMC90d8BG3jMH5Dn/mAgHUYIApAfiggSvFafe/cvgyjBWsyva2H19qvdWTDxw8ZE8NCzOTQnNPOuP2TFFc62K8CzEmPIwrN4YHZw+XvE711+iItN2TXQSHUJgIRgJIYu7gczmN\n';
     const DMVM = `${G}/virtual_machines/dmvm`;
