@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { guestFile, guestFiles } from './guest.js';
-import { debianMirror, ImageBuildError, run, which, type KernelInfo, type LogFn } from './host.js';
+import { debianMirror, ImageBuildError, requireTools, run, which, type KernelInfo, type LogFn } from './host.js';
 import { buildInitrd } from './initrd.js';
 import type { BuildContext, BuiltFiles, Recipe } from './recipe.js';
 import { copyHostFile, inTree, makeExt4, putFile, rawToQcow2, roundUp, treeSize } from './rootfs.js';
@@ -151,14 +151,7 @@ export const debianRecipe: Recipe = {
   name: 'bookworm',
   async prepare(kernel: KernelInfo) {
     if (process.getuid?.() !== 0) throw new ImageBuildError('building bookworm needs root (debootstrap)');
-    const tools: Record<string, string> = {};
-    const missing: string[] = [];
-    for (const [cmd, pkg] of Object.entries(TOOLS)) {
-      const p = which(cmd);
-      if (p === null) missing.push(`${cmd} (Debian package ${pkg})`);
-      else tools[cmd] = p;
-    }
-    if (missing.length > 0) throw new ImageBuildError(`missing on this head: ${missing.join(', ')}; run scripts/head-packages.sh`);
+    const tools = requireTools(TOOLS);
     const mirror = debianMirror();
     tools.mirror = mirror;
     const inputs = [`kernel ${kernel.version}`, `mirror ${mirror}`, SUITE, DEBIAN_CMDLINE, DEBIAN_PACKAGES.join(','),

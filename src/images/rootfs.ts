@@ -1,7 +1,7 @@
 // Building a root filesystem tree without mounting anything, and turning it into a qcow2 disc:
 // files, binaries with their shared libraries, kernel modules with their dependencies,
 // `mke2fs -d` (ext4 from a directory) and `qemu-img convert`.
-import { chmod, copyFile, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageBuildError, run, type KernelInfo } from './host.js';
 
@@ -164,25 +164,4 @@ export async function rawToQcow2(rawFile: string, qcow2File: string): Promise<nu
   const info = JSON.parse(stdout) as { 'virtual-size': number; format: string };
   if (info.format !== 'qcow2') throw new ImageBuildError(`qemu-img made ${info.format}, not qcow2`);
   return info['virtual-size'];
-}
-
-/** Is this path a symlink (without following it)? */
-export async function isSymlink(p: string): Promise<boolean> {
-  try {
-    return (await lstat(p)).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-export async function readLinkOrNull(p: string): Promise<string | null> {
-  try {
-    return await readlink(p);
-  } catch {
-    return null;
-  }
-}
-
-export async function readText(p: string): Promise<string> {
-  return readFile(p, 'utf8');
 }

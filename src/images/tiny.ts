@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { guestFile, guestFiles } from './guest.js';
-import { ImageBuildError, run, which, type KernelInfo } from './host.js';
+import { ImageBuildError, requireTools, run, type KernelInfo } from './host.js';
 import { buildInitrd } from './initrd.js';
 import type { BuildContext, BuiltFiles, Recipe } from './recipe.js';
 import {
@@ -99,14 +99,7 @@ export async function buildTinyTree(root: string, kernel: KernelInfo, tools: Rec
 export const tinyRecipe: Recipe = {
   name: 'tiny',
   async prepare(kernel: KernelInfo) {
-    const tools: Record<string, string> = {};
-    const missing: string[] = [];
-    for (const [cmd, pkg] of Object.entries(TOOLS)) {
-      const p = which(cmd);
-      if (p === null) missing.push(`${cmd} (Debian package ${pkg})`);
-      else tools[cmd] = p;
-    }
-    if (missing.length > 0) throw new ImageBuildError(`missing on this head: ${missing.join(', ')}; run scripts/head-packages.sh`);
+    const tools = requireTools(TOOLS);
     const inputs = [
       `kernel ${kernel.version}`,
       TINY_CMDLINE,
