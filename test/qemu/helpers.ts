@@ -45,6 +45,7 @@ export function tinyImage(): Promise<{ imagesDir: string } | { skip: string }> {
   tinyPromise ??= (async () => {
     const missing = qemuMissing();
     if (missing) return { skip: missing };
+    if (!have('ssh') || !have('ssh-keygen')) return { skip: 'not installed: ssh, ssh-keygen (openssh-client)' };
     const imagesDir = process.env.HANGAR_IMAGES_DIR ?? path.join(repoRoot, '.data', 'images');
     try {
       const mod = (await import('../../src/images/build.js')) as {
