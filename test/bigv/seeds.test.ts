@@ -397,3 +397,21 @@ test('seed 001/002: bare POST .../virtual_machines creates a machine with no dis
     await w.t.close();
   }
 });
+
+test('seed 001/002: read-only attributes sent in a PUT change nothing ("can not be set by the user")', async () => {
+  const w = await world();
+  try {
+    const id = await www1(w);
+    const before = json(await w.get(`${VMS}/${id}`), 200);
+    const readOnly = {
+      id: id + 1000, management_address: '192.0.2.99', hostname: 'evil.default.other.uk0.bigv.io', head: 'head9',
+      zone_name: 'manchester', last_imaged_with: 'wheezy',
+    };
+    const vm = json(await w.t.req('PUT', `${VMS}/${id}`, { token: w.t.adminToken, body: readOnly, headers: CURL }), 200);
+    const keys = Object.keys(readOnly);
+    assert.deepEqual(pick(vm, keys), pick(before, keys));
+    assert.deepEqual(pick(json(await w.get(`${VMS}/${id}`), 200), keys), pick(before, keys));
+  } finally {
+    await w.t.close();
+  }
+});
