@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { account, SSH_KEY, startTest, until, type Reply, type TestHangar } from '../helpers.js';
+import { runningNow, snapshot } from '../snapshot.js';
 
 const ROLES = ['cluster', 'account', 'group', 'vm', 'console', 'none', 'key'] as const;
 type Role = (typeof ROLES)[number];
@@ -41,7 +42,8 @@ async function fixture(): Promise<Fx> {
   const web2 = (await ok(await admin('POST', `${A}`, { name: 'web2' }), 202, 'web2')).body;
   const db1 = (await ok(await admin('POST', '/accounts/acme/groups/shop/virtual_machines', { name: 'db1' }), 202, 'db1')).body;
   const x1 = (await ok(await admin('POST', '/accounts/other/groups/default/vm_create', withDisc('x1')), 202, 'x1')).body.virtual_machine;
-  await until('web1 and x1 running', async () => t.drivers[0]!.machines.has(web1.id) && t.drivers[0]!.machines.has(x1.id));
+  await runningNow(t, web1.id);
+  await runningNow(t, x1.id);
 
   const token = {} as Record<Role, string>;
   token.cluster = await t.user(USERS.cluster, { level: 'cluster_admin' });
@@ -78,32 +80,6 @@ async function fixture(): Promise<Fx> {
   };
 }
 
-// Everything a refused request must not have touched. Columns the head agent writes while it
-// observes machines (run state, pids, ports, timestamps) are left out.
-const SNAPSHOT: Record<string, string[]> = {
-  accounts: ['id', 'name', 'suspended'],
-  groups: ['id', 'account_id', 'name', 'vlan_num'],
-  users: ['id', 'username', 'email', 'password_hash', 'authorized_keys', 'totp_secret'],
-  privileges: ['id', 'user_id', 'level', 'account_id', 'group_id', 'virtual_machine_id', 'api_key_id', 'yubikey_required', 'yubikey_otp_max_age', 'ip_restrictions'],
-  api_keys: ['id', 'user_id', 'label', 'key_hash', 'expires_at'],
-  vms: ['id', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile', 'hardware_profile_locked', 'deleted', 'power_cycle'],
-  discs: ['id', 'vm_id', 'label', 'storage_grade', 'size', 'storage_pool_id'],
-  backup_schedules: ['id', 'disc_id', 'interval_seconds'],
-  nics: ['id', 'vm_id', 'mac', 'vlan_num'],
-  ips: ['id', 'address', 'nic_id', 'routed_via', 'rdns'],
-  operations: ['id', 'kind', 'vm_id'],
-  heads: ['id', 'used_cores', 'used_memory'],
-  storage_pools: ['id', 'used'],
-};
-
-export async function snapshot(t: TestHangar): Promise<Record<string, unknown[]>> {
-  const tables = await Promise.all(Object.entries(SNAPSHOT).map(async ([table, cols]) => {
-    const rows = await (t.running.hangar.db as any).selectFrom(table).selectAll().orderBy('id').execute();
-    return [table, rows.map((r: Record<string, unknown>) => cols.map((c) => (r[c] === null || r[c] === undefined ? null : String(r[c]))))] as const;
-  }));
-  return Object.fromEntries(tables);
-}
-
 interface Req { method: string; url: string; body?: unknown }
 interface Route {
   req(fx: Fx, role: Role): Req;
@@ -135,7 +111,7 @@ async function restart(fx: Fx, path: string) {
     return q.length === 0;
   });
   await admin(fx, 'PUT', path, { power_on: true, autoreboot_on: true });
-  await until(`${vm.name} running`, async () => fx.t.drivers[0]!.machines.has(vm.id));
+  await runningNow(fx.t, vm.id);
 }
 const startWeb1 = (fx: Fx) => restart(fx, `${A}/web1`);
 

@@ -74,11 +74,11 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   await h.db.transaction().execute(async (trx) => {
     let groupId = group.id;
     if (targetGroup !== undefined) {
+      // The source first: someone who cannot move machines out of this group learns nothing about the target.
+      if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw new Forbidden('Moving a machine needs group_admin on both groups');
       const target = await trx.selectFrom('groups').selectAll().where('id', '=', targetGroup).executeTakeFirst();
       if (!target || !canSeeGroup(p, target.account_id, target.id)) throw Invalid.field('group_id', 'is not a group you can see');
-      if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin') || !holds(p, { accountId: target.account_id, groupId: target.id }, 'group_admin')) {
-        throw new Forbidden('Moving a machine needs group_admin on both groups');
-      }
+      if (!holds(p, { accountId: target.account_id, groupId: target.id }, 'group_admin')) throw new Forbidden('Moving a machine needs group_admin on both groups');
       if (vm.power_on || vm.run_state === 'running' || power.powerOn) throw Invalid.field('group_id', 'the machine must be powered off to move it to another group');
       if ((group.vlan_num ?? null) !== (target.vlan_num ?? null)) throw Invalid.field('group_id', 'both groups must be on the same private VLAN');
       groupId = target.id;
