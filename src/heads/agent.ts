@@ -73,11 +73,8 @@ export class HeadAgent {
     const network: NetworkMode = this.opts.network.mode === 'user'
       ? { mode: 'user', sshPort: vm.sshPort ?? 0 }
       : { mode: 'bridge', bridge: this.opts.network.bridge };
-    return {
-      vmId: vm.id, name: vm.name, hostname: vm.hostname, cores: vm.cores, memory: vm.memory,
-      hardwareProfile: vm.hardwareProfile, keymap: vm.keymap, discs: vm.discs, cdromUrl: vm.cdromUrl,
-      nics: vm.nics.map((n) => ({ ...n, network })), image: vm.image, vncPassword: vm.vncPassword,
-    };
+    const { id, nics, powerOn, autorebootOn, deleted, powerCycle, observedCycle, observedRunning, sshPort, ...machine } = vm;
+    return { ...machine, vmId: id, nics: nics.map((n) => ({ ...n, network })) };
   }
 
   private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {

@@ -1,20 +1,14 @@
 // The boundary between a head agent and the brains: desired state and operations come down,
 // observed state and events go up. The embedded head uses LocalLink (the store, in-process);
 // a remote head will speak the same calls over the network.
-import type { DiscRef, HostFacts, NicSpec } from '../drivers/driver.js';
+import type { HostFacts, MachineSpec, NicSpec } from '../drivers/driver.js';
 import type { OperationKind } from '../operations/queue.js';
 
-export interface DesiredVm {
+/** A VM's desired state as the brain holds it: what to boot (a MachineSpec less the head's own
+ *  network choice) and how it should be powered. */
+export interface DesiredVm extends Omit<MachineSpec, 'vmId' | 'nics'> {
   id: number;
-  name: string;
-  hostname: string;
-  cores: number;
-  memory: number;
-  hardwareProfile: string;
-  keymap: string | null;
-  cdromUrl: string | null;
-  image: string | null;
-  vncPassword: string;
+  nics: Omit<NicSpec, 'network'>[];
   powerOn: boolean;
   autorebootOn: boolean;
   deleted: boolean;
@@ -24,8 +18,6 @@ export interface DesiredVm {
   /** The head last reported the machine running (so finding it stopped means it went down by itself). */
   observedRunning: boolean;
   sshPort: number | null;
-  discs: DiscRef[];
-  nics: Omit<NicSpec, 'network'>[];
 }
 
 export interface PendingOperation { id: number; kind: OperationKind; args: any }
