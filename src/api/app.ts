@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
-import { collapseSlashes, installExactJsonType, installJsonParser } from './wire.js';
+import { collapseSlashes, installExactJsonType, installJsonParser, installNulGuard } from './wire.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
@@ -21,6 +21,7 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   }).withTypeProvider<TypeBoxTypeProvider>();
   installJsonParser(app);
   installExactJsonType(app);
+  installNulGuard(app);
   await app.register(formbody);
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect and the auth endpoint' } },

@@ -49,3 +49,34 @@ export function installExactJsonType(app: FastifyInstance): void {
     return payload;
   });
 }
+
+/** Where a request carries a NUL character, which no name, label or text here may contain (and PostgreSQL text cannot hold). */
+export class NulInRequest extends Error {
+  readonly statusCode = 400;
+  readonly code = 'HANGAR_NUL';
+  constructor(readonly part: 'params' | 'query' | 'body', readonly field: string) {
+    super(`NUL character in the request ${part} (${field})`);
+  }
+}
+
+function findNul(value: unknown, key: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? key : null;
+  if (value === null || typeof value !== 'object' || depth > 32) return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return k;
+    const hit = findNul(v, /^\d+$/.test(k) ? key : k, depth + 1);
+    if (hit !== null) return hit;
+  }
+  return null;
+}
+
+/** Refuse NUL characters anywhere in a request before any route sees it: path segments, query and body. */
+export function installNulGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    for (const part of ['params', 'query', 'body'] as const) {
+      const field = findNul(req[part], part);
+      if (field !== null) throw new NulInRequest(part, field);
+    }
+  });
+}
+

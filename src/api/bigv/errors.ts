@@ -2,6 +2,7 @@
 // `vm_create` disc errors are an array aligned with the request's `discs`.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Forbidden, Invalid, NotFound, Unauthorized, Unavailable } from '../../core/errors.js';
+import { NulInRequest } from '../wire.js';
 
 interface AjvError { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }
 
@@ -59,6 +60,11 @@ export function bigvErrorHandler(err: FastifyError & { validation?: AjvError[]; 
   if (err instanceof Forbidden) return reply.code(403).send({ error: err.message });
   if (err instanceof Unauthorized) return reply.code(401).send({ error: err.message });
   if (err instanceof Unavailable) return reply.code(503).send({ error: err.message });
+  if (err instanceof NulInRequest) {
+    // A name with a NUL in a path names nothing; in a query or body it is a bad value.
+    if (err.part === 'params') return reply.code(404).send({ error: 'Not found' });
+    return reply.code(400).send({ [err.field]: ['must not contain NUL characters'] });
+  }
   if (err.validation) return reply.code(400).send(fieldErrors(err.validation, req.body, err.validationContext));
   if (err.code === 'HANGAR_BAD_JSON') return reply.code(400).send({ body: ['is not valid JSON'] });
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ body: ['is too large'] });
