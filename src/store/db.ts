@@ -19,7 +19,12 @@ export interface StoreOptions { /** postgres://... or a SQLite file path (':memo
 export async function openStore(opts: StoreOptions): Promise<Store> {
   let db: Store;
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.url, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    // An idle connection the server ends (a restart, pg_terminate_backend, DROP DATABASE ... FORCE
+    // while the pool is closing) is an 'error' on the pool; unheard, it would crash the process.
+    // The pool has already dropped that client and opens a new one when needed.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
     const sqlite = new SQLite(opts.url);
