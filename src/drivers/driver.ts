@@ -68,6 +68,8 @@ export interface MachineState {
   pid: number | null;
   sshPort: number | null;
   vncPort: number | null;
+  /** Why it last stopped, if it stopped while this driver watched (cleared by the next start). */
+  lastStop?: StopReason | null;
 }
 
 /**

@@ -107,11 +107,14 @@ export class HeadAgent {
       await this.link.report(vmId, { running: true, pid: status.pid, sshPort: status.sshPort, vncPort: status.vncPort });
       return;
     }
-    if (!running && (stoppedBy || current.observedRunning)) {
-      // It went down by itself (guest power-off or reboot, crash, or while we were not watching).
-      const restart = stoppedBy === 'guest-reset' || current.autorebootOn;
+    // Why it stopped: the event, or what the driver remembers (the event may still be on its way).
+    const reason = stoppedBy ?? status.lastStop ?? null;
+    if (!running && reason !== 'host' && (stoppedBy || current.observedRunning)) {
+      // It went down by itself: guest power-off or reboot, a crash, or unseen (the head was not watching).
+      const restart = reason === 'guest-reset' || current.autorebootOn;
       if (!restart) {
-        await this.link.poweredOff(vmId, stoppedBy === 'crash' ? 'the machine crashed' : null);
+        const note = reason === 'crash' ? 'the machine crashed' : reason === null ? 'the machine stopped while its head was not watching' : null;
+        await this.link.poweredOff(vmId, note);
         await this.link.report(vmId, { running: false, pid: null });
         return;
       }

@@ -218,3 +218,23 @@ test('a head that cannot run machines (QEMU missing) gives a clear 400 at create
     await t.close();
   }
 });
+
+test('a guest reboot (ctrl-alt-del) comes back even with autoreboot_on false', async () => {
+  const t = await startTest();
+  try {
+    await account(t, 'acme');
+    await t.req('POST', path, { token: t.adminToken, body: { name: 'web1' } });
+    const r = await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { power_on: true, autoreboot_on: false } });
+    const d = t.drivers[0]!;
+    const pid = d.machines.get(r.body.id)!.pid;
+    const s = await t.req('POST', `${path}/web1/signal`, { token: t.adminToken, body: { signal: 'sendkey', data: 'ctrl-alt-delete' } });
+    assert.equal(s.status, 200);
+    await until('rebooted', async () => d.machines.has(r.body.id) && d.machines.get(r.body.id)!.pid !== pid);
+    await new Promise((res) => setTimeout(res, 50)); // let the stop event land too
+    const g = await t.req('GET', `${path}/web1`, { token: t.adminToken });
+    assert.equal(g.body.power_on, true);
+    assert.equal(d.machines.size, 1);
+  } finally {
+    await t.close();
+  }
+});

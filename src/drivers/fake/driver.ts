@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type Signal,
+  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
 } from '../driver.js';
 
 interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
@@ -31,6 +31,7 @@ export class FakeDriver implements Driver {
   readonly calls: string[] = [];
   private readonly events = new EventEmitter();
   private readonly faults = new Map<FakeOp, string[]>();
+  private readonly lastStops = new Map<number, StopReason>();
   private nextPid = 1000;
   acpi: boolean;
 
@@ -47,7 +48,12 @@ export class FakeDriver implements Driver {
 
   /** The QEMU process dies without a SHUTDOWN event, as with kill -9. */
   crash(vmId: number): void {
-    if (this.machines.delete(vmId)) this.emit({ vmId, kind: 'stopped', reason: 'crash' });
+    if (this.machines.delete(vmId)) this.stopped(vmId, 'crash');
+  }
+
+  private stopped(vmId: number, reason: StopReason): void {
+    this.lastStops.set(vmId, reason);
+    this.emit({ vmId, kind: 'stopped', reason });
   }
 
   private check(op: FakeOp): void {
@@ -72,7 +78,7 @@ export class FakeDriver implements Driver {
 
   private state(vmId: number): MachineState {
     const m = this.machines.get(vmId);
-    return { vmId, state: m ? 'running' : 'stopped', pid: m?.pid ?? null, sshPort: null, vncPort: null };
+    return { vmId, state: m ? 'running' : 'stopped', pid: m?.pid ?? null, sshPort: null, vncPort: null, lastStop: m ? null : this.lastStops.get(vmId) ?? null };
   }
 
   async status(vmId: number): Promise<MachineState> {
@@ -89,6 +95,7 @@ export class FakeDriver implements Driver {
     if (!this.machines.has(spec.vmId)) {
       const pid = this.nextPid++;
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
+      this.lastStops.delete(spec.vmId);
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
     }
     return this.state(spec.vmId);
@@ -97,7 +104,7 @@ export class FakeDriver implements Driver {
   async stop(vmId: number): Promise<void> {
     this.calls.push(`stop ${vmId}`);
     this.check('stop');
-    if (this.machines.delete(vmId)) this.emit({ vmId, kind: 'stopped', reason: 'host' });
+    if (this.machines.delete(vmId)) this.stopped(vmId, 'host');
   }
 
   async signal(vmId: number, signal: Signal): Promise<void> {
@@ -107,12 +114,12 @@ export class FakeDriver implements Driver {
     if (!m) throw new DriverError('machine is not running');
     if (signal.kind === 'powerdown' && this.acpi) {
       this.machines.delete(vmId);
-      this.emit({ vmId, kind: 'stopped', reason: 'guest-shutdown' });
+      this.stopped(vmId, 'guest-shutdown');
     } else if (signal.kind === 'reset') {
       m.startedAt = Date.now(); // same process, fresh boot
     } else if (signal.kind === 'sendkey' && signal.keys.join('-') === 'ctrl-alt-delete') {
       this.machines.delete(vmId);
-      this.emit({ vmId, kind: 'stopped', reason: 'guest-reset' });
+      this.stopped(vmId, 'guest-reset');
     }
   }
 

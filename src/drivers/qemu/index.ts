@@ -123,6 +123,8 @@ export class QemuDriver implements Driver {
   private readonly log: Logger;
   private readonly events = new EventEmitter<{ event: [MachineEvent] }>();
   private readonly machines = new Map<number, Machine>();
+  /** Why each machine last stopped (what status() tells the agent until the next start). */
+  private readonly lastStops = new Map<number, StopReason>();
   private readonly locks = new Map<number, Promise<unknown>>();
   /** Run-directory cleanups after an exit, which a new start of the same VM must wait for. */
   private readonly cleanups = new Map<number, Promise<void>>();
@@ -188,8 +190,8 @@ export class QemuDriver implements Driver {
 
   private state(vmId: number): MachineState {
     const m = this.machines.get(vmId);
-    if (!m || m.gone) return { vmId, state: 'stopped', pid: null, sshPort: null, vncPort: null };
-    return { vmId, state: 'running', pid: m.pid, sshPort: m.meta.sshPort, vncPort: m.meta.vncPort };
+    if (!m || m.gone) return { vmId, state: 'stopped', pid: null, sshPort: null, vncPort: null, lastStop: this.lastStops.get(vmId) ?? null };
+    return { vmId, state: 'running', pid: m.pid, sshPort: m.meta.sshPort, vncPort: m.meta.vncPort, lastStop: null };
   }
 
   // ---- host facts
@@ -340,6 +342,7 @@ export class QemuDriver implements Driver {
       return;
     }
     const reason = stopReason(m.shutdownReason, m.stopping);
+    this.lastStops.set(m.vmId, reason);
     this.log.info({ vmId: m.vmId, pid: m.pid, reason, shutdown: m.shutdownReason }, 'QEMU exited');
     const cleanup = this.cleanupRun(m.dirs, m.meta);
     this.cleanups.set(m.vmId, cleanup);
@@ -363,6 +366,7 @@ export class QemuDriver implements Driver {
     return this.withLock(spec.vmId, async () => {
       const existing = this.machines.get(spec.vmId) ?? (await this.adopt(spec.vmId));
       if (existing && !existing.gone) return this.state(spec.vmId);
+      this.lastStops.delete(spec.vmId);
       const problem = await this.toolsProblem();
       if (problem) throw new DriverError(problem);
       try {
