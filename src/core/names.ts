@@ -11,7 +11,9 @@ export function isIdSegment(segment: string): boolean {
 export function checkName(field: string, value: unknown): string {
   if (value === undefined || value === null || value === '') throw Invalid.field(field, "can't be blank");
   if (typeof value !== 'string') throw Invalid.field(field, 'is invalid');
-  const name = value.toLowerCase();
+  // Kept exactly as given: a client that lowercased nothing must find its machine by the same name.
+  const name = value;
+  if (name !== name.toLowerCase()) throw Invalid.field(field, 'is invalid: use lower-case letters (names are DNS labels)');
   if (!LABEL.test(name)) throw Invalid.field(field, 'is invalid: use letters, digits and hyphens (a DNS label, at most 63 characters)');
   if (isIdSegment(name)) throw Invalid.field(field, 'is invalid: a name cannot be only digits');
   return name;

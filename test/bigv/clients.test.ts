@@ -1033,8 +1033,15 @@ test('bigv-python: form login, listings by numeric ids, power, signals, delete/u
       { cmd: 'create_group', req: 'GET /accounts/acme/groups', status: 200, check: (list) => assert.deepEqual(list.map((g: any) => g.name), ['default', 'other', 'shop']) },
       { cmd: 'create_machine', req: `GET /accounts/acme/groups/${gid}/virtual_machines?include_deleted=True`, status: 200, check: (list) => assert.deepEqual(list, []) },
       {
+        // Names are DNS labels kept exactly as given, so an upper-case name is refused (not silently
+        // lowercased, which would hide the machine from bigv-python's exact-name lookup).
+        cmd: 'create_machine', req: `POST /accounts/acme/groups/${gid}/vm_create`, status: 400,
+        body: '{"virtual_machine": {"name": "vmX", "cores": 2, "memory": 2048, "zone_name": "york"}, "discs": [{"label": "disc-a", "storage_grade": "sata", "size": 25600}], "reimage": {"distribution": "stretch", "root_password": "pw"}}',
+        check: (r) => assert.deepEqual(r, { name: ['is invalid: use lower-case letters (names are DNS labels)'] }),
+      },
+      {
         cmd: 'create_machine', req: `POST /accounts/acme/groups/${gid}/vm_create`, status: 202,
-        body: '{"virtual_machine": {"name": "vmX", "cores": 2, "memory": 2048, "zone_name": "york"}, "discs": [{"label": "disc-a", "storage_grade": "sata", "size": 25600}, {"label": "disc-b", "storage_grade": "archive", "size": 102400}], "reimage": {"distribution": "stretch", "root_password": "pw", "ssh_public_key": "ssh-rsa AAA"}}',
+        body: '{"virtual_machine": {"name": "vmx", "cores": 2, "memory": 2048, "zone_name": "york"}, "discs": [{"label": "disc-a", "storage_grade": "sata", "size": 25600}, {"label": "disc-b", "storage_grade": "archive", "size": 102400}], "reimage": {"distribution": "stretch", "root_password": "pw", "ssh_public_key": "ssh-rsa AAA"}}',
         check: (r) => {
           vmx = r.virtual_machine.id;
         },
