@@ -11,8 +11,19 @@ export interface NicView {
   extraIps: Record<string, string>;
 }
 
+/**
+ * The VM columns a view carries: the ones the BigV presentation reads. Reading every column costs
+ * ~40% more on a 1,000-VM list (bench/api.ts); add a column here to use it from a view.
+ */
+export const VIEW_COLUMNS = [
+  'id', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile',
+  'hardware_profile_locked', 'zone_name', 'head_id', 'deleted', 'last_imaged_with', 'run_state', 'ssh_port', 'vnc_port', 'head_note',
+] as const;
+export type VmViewRow = Pick<VmRow, (typeof VIEW_COLUMNS)[number]>;
+const SELECTED = VIEW_COLUMNS.map((c) => `v.${c}` as `v.${(typeof VIEW_COLUMNS)[number]}`);
+
 export interface VmView {
-  row: VmRow;
+  row: VmViewRow;
   groupName: string;
   accountId: number;
   accountName: string;
@@ -36,7 +47,7 @@ export async function loadVmViews(
     .innerJoin('groups as g', 'g.id', 'v.group_id')
     .innerJoin('accounts as a', 'a.id', 'g.account_id')
     .leftJoin('heads as h', 'h.id', 'v.head_id')
-    .selectAll('v')
+    .select(SELECTED)
     .select(['g.name as group_name', 'a.id as account_id', 'a.name as account_name', 'h.label as head_label', 'h.management_address']);
   if (filter.kind === 'ids') {
     if (filter.ids.length === 0) return [];
