@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       `| group overview (${cfg.vms} VMs), req/s (${cfg.connections} conn.), ${cfg.vms} VMs in store | ${fmt(med(l.s, 'rps'))} | ${fmt(med(l.b, 'rps'))} | ${fmt(listRatio)} | ≥ 0.5: ${yes(listRatio >= 0.5)} |`,
       `| same, ${storeLabel} VMs in store | ${fmt(med(l.g, 'rps'))} | | ${fmt(pairRatio(l.g, l.b))} | |`,
       `| group overview latency p50 / p99 (1 conn.), ${cfg.vms} VMs in store | ${p50s} / ${med(t.s, 'p99')} ms | ${med(t.b, 'p50')} / ${med(t.b, 'p99')} ms | | p50 < 15 ms: ${yes(p50s < 15)} |`,
-      `| same, ${storeLabel} VMs in store | ${p50g} / ${med(t.g, 'p99')} ms | | mean latency ${storeLabel} ÷ ${cfg.vms}: ${fmt(meanRatio)} | unchanged (≤ 1.10): ${yes(meanRatio <= 1.1 && p50g < 15)} |`,
+      `| same, ${storeLabel} VMs in store | ${p50g} / ${med(t.g, 'p99')} ms | | mean latency ${storeLabel} ÷ ${cfg.vms}: ${fmt(meanRatio)} | unchanged (≤ 1.10): ${yes(meanRatio <= 1.1)} |`,
     ];
     log(`\n${rows.join('\n')}`);
     record('api', [

@@ -22,6 +22,7 @@ import { runDirFor } from '../src/drivers/qemu/process.js';
 import { LocalLink } from '../src/heads/local-link.js';
 import type { DesiredVm } from '../src/heads/link.js';
 import type { MachineSpec } from '../src/drivers/driver.js';
+import { configDriveFiles, writeConfigDrive } from '../src/drivers/qemu/config-drive.js';
 import { ADMIN, call, expectOk, fmt, log, login, machine, machineLine, median, record, SMOKE, today, quantile } from './lib.js';
 
 const ITERATIONS = SMOKE ? 1 : 12;
@@ -55,6 +56,7 @@ function runTimed(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ ms
 class RawQmp {
   private buffer = '';
   private waiters: ((msg: Record<string, unknown>) => boolean)[] = [];
+  capsAt = 0;
   constructor(readonly socket: net.Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -106,6 +108,7 @@ async function rawReady(socketPath: string, child: ChildProcess, timeoutMs: numb
       const greeting = qmp.next((m) => 'QMP' in m, Math.max(1, deadline - performance.now()));
       await greeting;
       await qmp.execute('qmp_capabilities');
+      qmp.capsAt = performance.now();
       await qmp.execute('cont');
       return qmp;
     }
@@ -194,10 +197,16 @@ async function main(): Promise<void> {
   await fsp.mkdir(rawDir, { recursive: true });
   await fsp.mkdir(virtDir, { recursive: true, mode: 0o755 });
   let capturedArgs: string[] | null = null;
+  // The driver logs right before it spawns QEMU and right after `cont`: marks for the phases.
+  const marks = { spawn: 0, started: 0 };
   const driverLog = pino({ level: 'debug' }, {
     write(line: string) {
       const o = JSON.parse(line) as { msg?: string; args?: string[] };
-      if (o.msg === 'starting QEMU' && o.args) capturedArgs = o.args;
+      if (o.msg === 'starting QEMU' && o.args) {
+        capturedArgs = o.args;
+        marks.spawn = performance.now();
+      }
+      if (o.msg === 'QEMU started') marks.started = performance.now();
     },
   });
   const driver = new QemuDriver({ dataDir: path.join(dir, 'qemu'), imagesDir: path.join(dir, 'images'), log: driverLog, statsIntervalMs: 0 });
@@ -219,11 +228,15 @@ async function main(): Promise<void> {
     const vmId = created.json<{ id: number }>().id;
     log(`VM p1 (id ${vmId}): 1 core, 128 MiB, one user-mode NIC, no disc; head accel ${driver.accel}`);
 
-    // A: through Hangar.
+    // A: through Hangar, with where the time went.
+    const phases: { toSpawn: number; spawnToQmp: number; qmpToStarted: number; startedToReply: number }[] = [];
     const hangarStart = async (): Promise<number> => {
       const t0 = performance.now();
       const r = await expectOk(call(base, 'PUT', vmPath, { token, body: { power_on: true }, timeoutMs: 60_000 }), 'power on');
-      const ms = performance.now() - t0;
+      const t1 = performance.now();
+      const ms = t1 - t0;
+      const q = driver.lastStart?.spawnToQmp ?? NaN;
+      phases.push({ toSpawn: marks.spawn - t0, spawnToQmp: q, qmpToStarted: marks.started - marks.spawn - q, startedToReply: t1 - marks.started });
       const state = r.json<{ state: string; head_note: string | null }>();
       if (state.state !== 'running') throw new Error(`after PUT power_on=true the VM is ${state.state} (${state.head_note ?? ''})`);
       return ms;
@@ -241,6 +254,7 @@ async function main(): Promise<void> {
     // One start through Hangar first: it gives the command line the raw runs use, and warms up.
     await hangarStart();
     await hangarStop();
+    phases.length = 0;
     const link = new LocalLink(running.hangar.db, running.hangar.config.clusterDomain);
     link.headId = running.agents[0]!.headId;
     const desired = (await link.desired(vmId)).vm as DesiredVm;
@@ -265,6 +279,7 @@ async function main(): Promise<void> {
     if (!same) log(`the driver ran: ${capturedArgs === null ? '(not seen)' : norm(capturedArgs, hangarRun)}`);
 
     // B: raw.
+    const rawCaps: number[] = [];
     const rawStart = async (): Promise<number> => {
       for (const f of [rawDirs.qmp, rawDirs.serial, rawDirs.pidfile]) await fsp.rm(f, { force: true });
       const t0 = performance.now();
@@ -272,6 +287,7 @@ async function main(): Promise<void> {
       rawChild = child;
       const qmp = await rawReady(rawDirs.qmp, child, 30_000);
       const ms = performance.now() - t0;
+      rawCaps.push(qmp.capsAt - t0);
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       qmp.socket.write(`${JSON.stringify({ execute: 'quit' })}\n`);
       await Promise.race([exited, sleep(10_000)]);
@@ -308,8 +324,16 @@ async function main(): Promise<void> {
       return r.ms;
     };
 
+    // The config drive the driver writes on every start, alone (genisoimage).
+    const isoAlone = async (): Promise<number> => {
+      const t0 = performance.now();
+      await writeConfigDrive(path.join(rawDir, 'alone.iso'), configDriveFiles(spec, null));
+      return performance.now() - t0;
+    };
+
     type Step = { name: string; run: () => Promise<number>; after?: () => Promise<void> };
     const steps: Step[] = [
+      { name: 'config drive', run: isoAlone },
       { name: 'hangar', run: hangarStart, after: hangarStop },
       { name: 'raw', run: rawStart },
       ...(libvirt.ok ? [{ name: 'libvirt', run: virshStart }] : []),
@@ -340,7 +364,6 @@ async function main(): Promise<void> {
     const v = times.get('libvirt') ?? [];
     const ratioHR = median(h.map((x, i) => x / r[i]!));
     const ratioVR = v.length ? median(v.map((x, i) => x / r[i]!)) : NaN;
-    const dSpawn = median(driverTimes.map((d) => d.spawnToQmp));
     const dTotal = median(driverTimes.map((d) => d.total));
     const row = (name: string, xs: number[], extra: string) =>
       `| ${name} | ${xs.length} | ${fmt(Math.min(...xs))} | ${fmt(median(xs))} | ${fmt(quantile(xs, 0.9))} | ${extra} |`;
@@ -351,9 +374,12 @@ async function main(): Promise<void> {
       row('Hangar: HTTP `PUT power_on=true` until the reply', h, `${fmt(ratioHR)} (target ≤ 1.15: ${ratioHR <= 1.15 ? 'met' : '**missed**'})`),
       ...(v.length ? [row('libvirt: `virsh start` until it returns', v, fmt(ratioVR))] : []),
     ];
+    const ph = (k: keyof (typeof phases)[number]) => fmt(median(phases.map((p) => p[k])));
     const notes = [
-      `Inside Hangar's time, the QEMU driver's own start took a median ${fmt(dTotal)} ms, of which ${fmt(dSpawn)} ms from spawn to QMP connected; ` +
-        `the rest of Hangar (HTTP, auth, the store, the head agent) took ${fmt(median(h) - dTotal)} ms.`,
+      `Where Hangar's time goes (medians): request → QEMU spawned ${ph('toSpawn')} ms (HTTP, auth, the PUT's transaction, the head agent, and the driver's preparation, ` +
+        `of which writing the config drive with genisoimage alone takes ${fmt(median(times.get('config drive')!))} ms); spawn → QMP capabilities ${ph('spawnToQmp')} ms ` +
+        `(raw: ${fmt(median(rawCaps))} ms); QMP → running ${ph('qmpToStarted')} ms (VNC password, query-vnc, info usernet, run metadata, cont); ` +
+        `running → HTTP reply ${ph('startedToReply')} ms (the head's report, reading the VM back, the reply). The driver's own start: ${fmt(dTotal)} ms.`,
       libvirt.ok
         ? `A no-op \`virsh domstate\` costs ${fmt(median(virshNoop))} ms of client start-up and connection. Anchor (../shared/research/libvirt-anchor.md, a smaller domain): raw ${ANCHOR.raw} ms, libvirt ${ANCHOR.libvirt} ms.`
         : `libvirt not measured: ${libvirt.reason}.`,
