@@ -4,7 +4,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
-import { collapseSlashes, installExactJsonType, installJsonParser, installNulGuard } from './wire.js';
+import { collapseSlashes, installExactJsonType, installJsonParser, installInputGuard } from './wire.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
@@ -18,10 +18,17 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
     rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
+    // A path that cannot be decoded (`%ff`) names nothing: 404 in the dialect's shape, not Fastify's.
+    frameworkErrors: (err, _req, reply) => {
+      const [status, body] = err.code === 'FST_ERR_BAD_URL' ? [404, { error: 'Not found' }] : [400, { error: err.message }];
+      const text = JSON.stringify(body);
+      reply.raw.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      reply.raw.end(text);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installJsonParser(app);
   installExactJsonType(app);
-  installNulGuard(app);
+  installInputGuard(app);
   await app.register(formbody);
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect and the auth endpoint' } },

@@ -50,14 +50,20 @@ export function installExactJsonType(app: FastifyInstance): void {
   });
 }
 
-/** Where a request carries a NUL character, which no name, label or text here may contain (and PostgreSQL text cannot hold). */
-export class NulInRequest extends Error {
+/**
+ * A request refused before any route sees it: a NUL character (no name, label or text here may
+ * hold one, and PostgreSQL text cannot), or, in a path, an id past the store's 32-bit ids. In a
+ * path segment it names nothing (404); in a query or body it is a bad value (400).
+ */
+export class UnusableInput extends Error {
   readonly statusCode = 400;
-  readonly code = 'HANGAR_NUL';
+  readonly code = 'HANGAR_UNUSABLE_INPUT';
   constructor(readonly part: 'params' | 'query' | 'body', readonly field: string) {
-    super(`NUL character in the request ${part} (${field})`);
+    super(`unusable value in the request ${part} (${field})`);
   }
 }
+
+const INT32_MAX = 2147483647;
 
 function findNul(value: unknown, key: string, depth = 0): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? key : null;
@@ -70,12 +76,20 @@ function findNul(value: unknown, key: string, depth = 0): string | null {
   return null;
 }
 
-/** Refuse NUL characters anywhere in a request before any route sees it: path segments, query and body. */
-export function installNulGuard(app: FastifyInstance): void {
+/**
+ * Refuse NUL characters anywhere in a request before any route sees it: path segments, query and
+ * body. A POST or PUT with no body at all (and so no Content-Type) is an empty object, like an
+ * empty JSON body: the docs' own `POST .../signal?signal=powerdown` sends none.
+ */
+export function installInputGuard(app: FastifyInstance): void {
   app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {};
     for (const part of ['params', 'query', 'body'] as const) {
       const field = findNul(req[part], part);
-      if (field !== null) throw new NulInRequest(part, field);
+      if (field !== null) throw new UnusableInput(part, field);
+    }
+    for (const [key, value] of Object.entries((req.params ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'string' && /^[0-9]+$/.test(value) && Number(value) > INT32_MAX) throw new UnusableInput('params', key);
     }
   });
 }

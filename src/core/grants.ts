@@ -7,6 +7,7 @@ import {
   canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isLevel, mayGrant, type Level, type Principal,
 } from './principal.js';
 import { forgetPrincipals } from './auth.js';
+import { rowId } from './resolve.js';
 
 export interface PrivilegeView {
   id: number; userId: number; username: string; level: string;
@@ -72,7 +73,7 @@ export async function privilegesOfUser(h: Hangar, p: Principal, user: UserRow | 
 
 export async function findUser(h: Hangar, segment: string): Promise<UserRow | undefined> {
   const q = h.db.selectFrom('users').selectAll();
-  return (/^[0-9]+$/.test(segment) ? q.where('id', '=', Number(segment)) : q.where('username', '=', segment)).executeTakeFirst();
+  return (/^[0-9]+$/.test(segment) ? q.where('id', '=', rowId(segment)) : q.where('username', '=', segment)).executeTakeFirst();
 }
 
 export interface GrantInput {
@@ -126,7 +127,7 @@ export async function grant(h: Hangar, p: Principal, user: UserRow | undefined, 
 
 export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
   if (!/^[0-9]+$/.test(segment)) throw new NotFound('privilege');
-  const [v] = await loadPrivileges(h, { kind: 'ids', ids: [Number(segment)] });
+  const [v] = await loadPrivileges(h, { kind: 'ids', ids: [rowId(segment)] });
   if (!v || !canSeePrivilege(p, v)) throw new NotFound('privilege');
   return v;
 }

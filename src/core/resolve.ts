@@ -7,6 +7,12 @@ import { isIdSegment } from './names.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
+/** The row id an all-digit segment names; 0, which names no row, when it is past the store's 32-bit ids. */
+export function rowId(segment: string): number {
+  const n = Number(segment);
+  return Number.isSafeInteger(n) && n <= 2147483647 ? n : 0;
+}
+
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
   let row: AccountRow | undefined;
   if (segment === '') {
@@ -14,7 +20,7 @@ export async function resolveAccount(db: Store, p: Principal, segment: string): 
     row = (await visibleAccounts(db, p))[0];
   } else {
     const q = db.selectFrom('accounts').selectAll();
-    row = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+    row = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
   }
   if (!row || !canSeeAccount(p, row.id)) throw new NotFound('account');
   return row;
@@ -36,7 +42,7 @@ export async function visibleAccounts(db: Store, p: Principal): Promise<AccountR
 
 export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {
   const q = db.selectFrom('groups').selectAll().where('account_id', '=', account.id);
-  const row = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  const row = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
   if (!row || !canSeeGroup(p, account.id, row.id)) throw new NotFound('group');
   return row;
 }
@@ -47,7 +53,7 @@ export async function resolveVmIn(
   db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: { includeDeleted: boolean },
 ): Promise<VmPlace> {
   const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
-  const vm = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  const vm = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
   if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
     throw new NotFound('virtual_machine');
   }
@@ -95,7 +101,7 @@ export async function vmListFilter(db: Store, p: Principal, acc: string | undefi
   if (accounts !== null && accounts.length === 0) return null;
   if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
   let q = db.selectFrom('groups').select('id');
-  q = isIdSegment(grp) ? q.where('id', '=', Number(grp)) : q.where('name', '=', grp.toLowerCase());
+  q = isIdSegment(grp) ? q.where('id', '=', rowId(grp)) : q.where('name', '=', grp.toLowerCase());
   if (accounts !== null) q = q.where('account_id', 'in', accounts);
   const groupIds = (await q.execute()).map((g) => g.id);
   return groupIds.length ? { kind: 'groups', groupIds } : null;

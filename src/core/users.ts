@@ -88,10 +88,12 @@ export interface ApiKeyView { row: ApiKeyRow; username: string; key?: string }
 
 /** `expires_at` as YYYY-MM-DD, HH:MM:SS (today) or ISO-8601. */
 export function parseExpiry(value: string, now: number): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return Date.parse(`${value}T00:00:00Z`);
-  if (/^\d{2}:\d{2}:\d{2}$/.test(value)) return Date.parse(`${new Date(now).toISOString().slice(0, 10)}T${value}Z`);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw Invalid.field('expires_at', 'is invalid');
+  let t: number;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) t = Date.parse(`${value}T00:00:00Z`);
+  else if (/^\d{2}:\d{2}:\d{2}$/.test(value)) t = Date.parse(`${new Date(now).toISOString().slice(0, 10)}T${value}Z`);
+  else t = Date.parse(value);
+  // 2030-13-45 and 99:99:99 match the shapes but are no time at all.
+  if (!Number.isFinite(t)) throw Invalid.field('expires_at', 'is invalid');
   return t;
 }
 

@@ -117,12 +117,12 @@ test('a plain rename sends the current group_id and succeeds, running or not; na
     assert.deepEqual(r.body, { name: ['has already been taken'] });
     assert.deepEqual(await snapshot(t), before);
     // Names are DNS labels, never all digits, case-folded.
-    for (const bad of ['123', 'web_9', '-web', 'a'.repeat(64), '']) {
+    for (const bad of ['123', 'web_9', '-web', 'a'.repeat(64), '', 'Web8']) {
       r = await t.req('PUT', `${DEFAULT}/web9`, { token: vmadmin, body: { name: bad, group_id: fx.dflt } });
       assert.equal(r.status, 400, bad);
       assert.deepEqual(Object.keys(r.body), ['name'], bad);
     }
-    r = await t.req('PUT', `${DEFAULT}/web9`, { token: vmadmin, body: { name: 'Web8' } });
+    r = await t.req('PUT', `${DEFAULT}/web9`, { token: vmadmin, body: { name: 'web8' } });
     assert.equal(r.body.name, 'web8');
     assert.deepEqual(await snapshot(t).then((s) => s.vms!.length), before.vms!.length);
   } finally {

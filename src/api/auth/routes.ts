@@ -4,13 +4,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Hangar } from '../../core/context.js';
 import { impersonate, login, LoginFailed, readSession } from '../../core/auth.js';
 import { NotFound } from '../../core/errors.js';
-import { NulInRequest } from '../wire.js';
+import { UnusableInput } from '../wire.js';
 
 export function authRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
     app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
       if (err instanceof LoginFailed) return reply.code(err.status).type('text/plain').send(err.message);
-      if (err instanceof NotFound || (err instanceof NulInRequest && err.part === 'params')) return reply.code(404).type('text/plain').send('Session not found');
+      if (err instanceof NotFound || (err instanceof UnusableInput && err.part === 'params')) return reply.code(404).type('text/plain').send('Session not found');
       if (err.statusCode === 413) return reply.code(413).type('text/plain').send('Request body is too large');
       if (err.statusCode && err.statusCode < 500) return reply.code(400).type('text/plain').send('Badly-formed parameters');
       h.log.error({ err }, 'auth error');

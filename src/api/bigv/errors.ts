@@ -2,7 +2,7 @@
 // `vm_create` disc errors are an array aligned with the request's `discs`.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Forbidden, Invalid, NotFound, Unauthorized, Unavailable } from '../../core/errors.js';
-import { NulInRequest } from '../wire.js';
+import { UnusableInput } from '../wire.js';
 
 interface AjvError { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }
 
@@ -60,7 +60,7 @@ export function bigvErrorHandler(err: FastifyError & { validation?: AjvError[]; 
   if (err instanceof Forbidden) return reply.code(403).send({ error: err.message });
   if (err instanceof Unauthorized) return reply.code(401).send({ error: err.message });
   if (err instanceof Unavailable) return reply.code(503).send({ error: err.message });
-  if (err instanceof NulInRequest) {
+  if (err instanceof UnusableInput) {
     // A name with a NUL in a path names nothing; in a query or body it is a bad value.
     if (err.part === 'params') return reply.code(404).send({ error: 'Not found' });
     return reply.code(400).send({ [err.field]: ['must not contain NUL characters'] });

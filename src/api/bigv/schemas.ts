@@ -7,7 +7,8 @@ export type B<T extends TSchema> = { Body: Static<T> };
 
 const Str = Type.String({ maxLength: 1024 });
 const NullableStr = Type.Union([Type.String({ maxLength: 2048 }), Type.Null()]);
-const Int = Type.Integer();
+// Integers are stored in 32-bit columns (PostgreSQL `integer`): anything wider is a 400, never a failed query.
+const Int = Type.Integer({ minimum: -2147483648, maximum: 2147483647 });
 const Bool = Type.Boolean();
 
 export const Name = Type.Object({ name: Type.Optional(Str) });
