@@ -336,6 +336,32 @@ const ROUTES: Record<string, Route> = {
     restore: async (fx) => { await admin(fx, 'DELETE', `${O}/x1/discs/tmp?purge=true`); },
   },
 
+  'GET web1/discs/disc-1/backups': { req: () => ({ method: 'GET', url: `${A}/web1/discs/disc-1/backups` }) },
+  'GET x1/discs/disc-1/backups': { req: () => ({ method: 'GET', url: `${O}/x1/discs/disc-1/backups` }) },
+  'POST web1/discs/disc-1/backups': {
+    req: () => ({ method: 'POST', url: `${A}/web1/discs/disc-1/backups` }),
+    check: (_fx, _role, r) => assert.equal(r.body.parent_disc_id > 0, true),
+    restore: async (fx) => {
+      for (const b of (await admin(fx, 'GET', `${A}/web1/discs/disc-1/backups`)).body) await admin(fx, 'DELETE', `${A}/web1/discs/disc-1/backups/${b.id}?purge=true`);
+    },
+  },
+  'POST x1/discs/disc-1/backups': {
+    req: () => ({ method: 'POST', url: `${O}/x1/discs/disc-1/backups` }),
+    restore: async (fx) => {
+      for (const b of (await admin(fx, 'GET', `${O}/x1/discs/disc-1/backups`)).body) await admin(fx, 'DELETE', `${O}/x1/discs/disc-1/backups/${b.id}?purge=true`);
+    },
+  },
+  'POST web1/discs/disc-1/backup_schedules': {
+    req: () => ({ method: 'POST', url: `${A}/web1/discs/disc-1/backup_schedules`, body: { start_at: '2030-01-01 00:00:00', interval_seconds: 86400, capacity: 0 } }),
+    check: (_fx, _role, r) => assert.equal(r.body.capacity, 1),
+    restore: async (fx, _role, r) => { if (r.status === 201) await admin(fx, 'DELETE', `${A}/web1/discs/disc-1/backup_schedules/${r.body.id}`); },
+  },
+  'DELETE web1/discs/disc-1/backup_schedules/{id}': {
+    prepare: async (fx) => { fx.id.tmpSchedule = (await admin(fx, 'POST', `${A}/web1/discs/disc-1/backup_schedules`, { interval_seconds: 3600 })).body.id; },
+    req: (fx) => ({ method: 'DELETE', url: `${A}/web1/discs/disc-1/backup_schedules/${fx.id.tmpSchedule}` }),
+    restore: async (fx) => { await admin(fx, 'DELETE', `${A}/web1/discs/disc-1/backup_schedules/${fx.id.tmpSchedule}`); },
+  },
+
   // NICs and IPs ------------------------------------------------------------------------------
   'GET web1/nics': { req: () => ({ method: 'GET', url: `${A}/web1/nics` }) },
   'GET web1/nics/{nic}': { req: (fx) => ({ method: 'GET', url: `${A}/web1/nics/${fx.id.web1Nic}` }) },
@@ -355,6 +381,21 @@ const ROUTES: Record<string, Route> = {
   'GET /ips/{x1}': { req: (fx) => ({ method: 'GET', url: `/ips/${fx.ip.x1}` }) },
   'PUT /ips/{web1}': { req: (fx) => ({ method: 'PUT', url: `/ips/${fx.ip.web1}`, body: { rdns: 'web1.example.com' } }) },
   'PUT /ips/{x1}': { req: (fx) => ({ method: 'PUT', url: `/ips/${fx.ip.x1}`, body: { rdns: 'x1.example.com' } }) },
+  // Both machines must be off: web2 and db1 are. vm_admin is needed on both.
+  'POST /ips/swap_virtual_machine_ips web2 db1': {
+    req: (fx) => ({ method: 'POST', url: '/ips/swap_virtual_machine_ips', body: { virtual_machine_1_id: fx.id.web2, virtual_machine_2_id: fx.id.db1 } }),
+    restore: async (fx, _role, r) => {
+      if (r.status === 200) await admin(fx, 'POST', '/ips/swap_virtual_machine_ips', { virtual_machine_1_id: fx.id.web2, virtual_machine_2_id: fx.id.db1 });
+    },
+  },
+  'POST /ips/swap_virtual_machine_ips web2 x1': {
+    prepare: async (fx) => { await admin(fx, 'PUT', `${O}/x1`, { power_on: false, autoreboot_on: false }); },
+    req: (fx) => ({ method: 'POST', url: '/ips/swap_virtual_machine_ips', body: { virtual_machine_1_id: fx.id.web2, virtual_machine_2_id: fx.id.x1 } }),
+    restore: async (fx, _role, r) => {
+      if (r.status === 200) await admin(fx, 'POST', '/ips/swap_virtual_machine_ips', { virtual_machine_1_id: fx.id.web2, virtual_machine_2_id: fx.id.x1 });
+      await restart(fx, `${O}/x1`);
+    },
+  },
   'DELETE /ips/{web1 extra}': {
     prepare: async (fx) => {
       const r = await admin(fx, 'POST', `${A}/web1/nics/${fx.id.web1Nic}/ip_create`, { addresses: 1 });
@@ -593,6 +634,12 @@ const DEVICES: Row[] = [
   ['PUT /discs/{x1 disc}',                              200, 404, 404, 404, 404, 404, 404],
   ['DELETE web1/discs/{spare}',                         204, 204, 204, 204, 403, 404, 204],
   ['DELETE x1/discs/{spare}',                           204, 404, 404, 404, 404, 404, 404],
+  ['GET web1/discs/disc-1/backups',                     200, 200, 200, 200, 200, 404, 200],
+  ['GET x1/discs/disc-1/backups',                       200, 404, 404, 404, 404, 404, 404],
+  ['POST web1/discs/disc-1/backups',                    201, 201, 201, 201, 403, 404, 201],
+  ['POST x1/discs/disc-1/backups',                      201, 404, 404, 404, 404, 404, 404],
+  ['POST web1/discs/disc-1/backup_schedules',           201, 201, 201, 201, 403, 404, 201],
+  ['DELETE web1/discs/disc-1/backup_schedules/{id}',    204, 204, 204, 204, 403, 404, 204],
 
   ['GET web1/nics',                                     200, 200, 200, 200, 200, 404, 200],
   ['GET web1/nics/{nic}',                               200, 200, 200, 200, 200, 404, 200],
@@ -605,6 +652,9 @@ const DEVICES: Row[] = [
   ['GET /ips/{x1}',                                     200, 404, 404, 404, 404, 404, 404],
   ['PUT /ips/{web1}',                                   200, 200, 200, 200, 403, 404, 200],
   ['PUT /ips/{x1}',                                     200, 404, 404, 404, 404, 404, 404],
+  // A machine named in the body that you cannot read is a 400 on its field, as for one that does not exist.
+  ['POST /ips/swap_virtual_machine_ips web2 db1',       200, 200, 400, 400, 400, 400, 400],
+  ['POST /ips/swap_virtual_machine_ips web2 x1',        200, 400, 400, 400, 400, 400, 400],
   ['DELETE /ips/{web1 extra}',                          204, 204, 204, 204, 403, 404, 204],
   ['DELETE /ips/{x1 extra}',                            204, 404, 404, 404, 404, 404, 404],
 ];
