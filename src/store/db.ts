@@ -2,7 +2,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
@@ -11,14 +11,24 @@ export type Store = Kysely<Database>;
 
 const migrations: Record<string, Migration> = { '001_initial': m001 };
 
-// int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
-pg.types.setTypeParser(20, (v) => Number(v));
+let pgLoaded: Promise<typeof PgModule> | undefined;
+
+/** pg is loaded only for a PostgreSQL store: an SQLite brain starts sooner (bench/scale.ts restart). */
+function loadPg(): Promise<typeof PgModule> {
+  pgLoaded ??= import('pg').then(({ default: pg }) => {
+    // int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
+    pg.types.setTypeParser(20, (v) => Number(v));
+    return pg;
+  });
+  return pgLoaded;
+}
 
 export interface StoreOptions { /** postgres://... or a SQLite file path (':memory:' for tests). */ url: string }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   let db: Store;
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
     // An idle connection the server ends (a restart, pg_terminate_backend, DROP DATABASE ... FORCE
     // while the pool is closing) is an 'error' on the pool; unheard, it would crash the process.
