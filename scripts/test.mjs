@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
-const run = (dirs, env = {}) => spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...dirs], {
+const run = (dirs, env = {}) => spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=600000', ...dirs], {
   stdio: 'inherit', env: { ...process.env, ...env },
 }).status ?? 1;
 

@@ -3,7 +3,7 @@
 import type { Hangar } from './context.js';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
-import { holds, type Principal } from './principal.js';
+import { holds, isClusterAdmin, type Principal } from './principal.js';
 import { isIdSegment } from './names.js';
 import { resolveVmById, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
@@ -89,7 +89,10 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
 export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<DiscRow> {
   requireAdmin(p, at);
   const { disc } = at;
-  if (input.iops_limit !== undefined) throw new Forbidden('Only cluster admins may set iops_limit');
+  if (input.iops_limit !== undefined) {
+    if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may set iops_limit');
+    throw Invalid.field('iops_limit', 'I/O limits are not available on this cluster yet');
+  }
   if (input.size !== undefined && input.size !== disc.size) {
     if (input.size < disc.size) throw Invalid.field('size', 'discs can only grow');
     const sizeErr = checkDiscSize(input.size);

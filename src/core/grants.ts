@@ -150,6 +150,10 @@ export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView,
 export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise<void> {
   const own = v.userId === p.userId;
   if (!own && (!isLevel(v.level) || !mayGrant(p, v.level, v.place))) throw new Forbidden('Revoking this privilege needs a higher privilege over its target');
+  if (v.level === 'cluster_admin' && v.apiKeyId === null) {
+    const admins = await h.db.selectFrom('privileges').select('id').where('level', '=', 'cluster_admin').where('api_key_id', 'is', null).limit(2).execute();
+    if (admins.length < 2) throw Invalid.field('level', 'the last cluster admin cannot be revoked');
+  }
   await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
   forgetPrincipals();
 }

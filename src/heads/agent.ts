@@ -175,7 +175,11 @@ export class HeadAgent {
   private onEvent(event: MachineEvent): void {
     if (this.stopped) return;
     if (event.kind === 'started') {
-      void this.serial(event.vmId, () => this.link.report(event.vmId, { running: true, pid: event.pid }));
+      // Events arrive late: report only what is still true (it may have been stopped since).
+      void this.serial(event.vmId, async () => {
+        const status = await this.driver.status(event.vmId);
+        if (status.state === 'running') await this.link.report(event.vmId, { running: true, pid: status.pid });
+      });
     } else if (event.reason !== 'host') {
       void this.serial(event.vmId, () => this.converge(event.vmId, event.reason));
     }

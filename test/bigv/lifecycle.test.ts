@@ -238,3 +238,50 @@ test('a guest reboot (ctrl-alt-del) comes back even with autoreboot_on false', a
     await t.close();
   }
 });
+
+test('a suspended account cannot create or power on machines', async () => {
+  const t = await startTest();
+  try {
+    await account(t, 'acme');
+    await t.req('POST', path, { token: t.adminToken, body: { name: 'web1' } });
+    let r = await t.req('PUT', '/accounts/acme', { token: t.adminToken, body: { suspended: true } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.suspended, true);
+    r = await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { power_on: true } });
+    assert.equal(r.status, 403);
+    r = await t.req('POST', path, { token: t.adminToken, body: { name: 'web2' } });
+    assert.equal(r.status, 403);
+    r = await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { cores: 2 } });
+    assert.equal(r.status, 200, 'other changes still work');
+    await t.req('PUT', '/accounts/acme', { token: t.adminToken, body: { suspended: false } });
+    r = await t.req('PUT', `${path}/web1`, { token: t.adminToken, body: { power_on: true } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.power_on, true);
+  } finally {
+    await t.close();
+  }
+});
+
+test('guards: the last cluster admin stays, too many discs is said plainly, iops_limit is not offered', async () => {
+  const t = await startTest();
+  try {
+    await account(t, 'acme');
+    const mine = await t.req('GET', '/privileges', { token: t.adminToken });
+    const admin = mine.body.find((p: { level: string }) => p.level === 'cluster_admin');
+    let r = await t.req('DELETE', `/privileges/${admin.id}`, { token: t.adminToken });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body, { level: ['the last cluster admin cannot be revoked'] });
+
+    const discs = Array.from({ length: 9 }, (_, i) => ({ label: `d${i}`, storage_grade: i === 0 ? 'nope' : 'sata', size: 1024 }));
+    r = await t.req('POST', '/accounts/acme/groups/default/vm_create', { token: t.adminToken, body: { virtual_machine: { name: 'many' }, discs } });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body, { discs: ['at most 8 discs per machine'] });
+
+    await vmCreate(t, 'web1');
+    r = await t.req('PUT', `${path}/web1/discs/disc-1`, { token: t.adminToken, body: { iops_limit: 100 } });
+    assert.equal(r.status, 400);
+    assert.ok(r.body.iops_limit);
+  } finally {
+    await t.close();
+  }
+});

@@ -107,7 +107,7 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   const events2: MachineEvent[] = [];
   d2.onEvent((e) => events2.push(e));
   const adopted = await d2.status(1);
-  assert.deepEqual(adopted, { vmId: 1, state: 'running', pid: st.pid, sshPort: st.sshPort, vncPort: st.vncPort });
+  assert.deepEqual(adopted, { vmId: 1, state: 'running', pid: st.pid, sshPort: st.sshPort, vncPort: st.vncPort, lastStop: null });
   assert.equal((await d2.start(a)).pid, st.pid, 'no duplicate QEMU');
   assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
 
@@ -117,6 +117,7 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   const crash = await until('crash event', () => events2.find((e) => e.kind === 'stopped'), 5000, 10);
   t.diagnostic(`kill -9 → crash event: ${Math.round(performance.now() - tKill)} ms`);
   assert.deepEqual(crash, { vmId: 1, kind: 'stopped', reason: 'crash' });
+  assert.equal((await d2.status(1)).lastStop, 'crash', 'status remembers why it stopped');
   assert.equal((await d2.status(1)).state, 'stopped');
   assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'meta.json')));
 

@@ -70,6 +70,7 @@ function checkSchedule(s: ScheduleInput): string | null {
 
 export async function createVm(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: CreateInput): Promise<Created> {
   if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw new Forbidden('Creating machines needs group_admin on the group');
+  if (account.suspended) throw new Forbidden('The account is suspended');
   const vm = input.virtual_machine;
   const errs = new FieldErrors();
   let name = '';
@@ -87,9 +88,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const keymap = checkKeymap(errs, vm.keymap);
   const cdromUrl = checkCdromUrl(errs, vm.cdrom_url);
   const discs = input.discs ?? [];
-  if (discs.length > LIMITS.discsPerVm) errs.add('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
+  // Too many discs is the one thing to say about them (per-disc errors would replace the message).
+  const tooMany = discs.length > LIMITS.discsPerVm;
+  if (tooMany) errs.add('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
   const labels = new Set<string>();
-  discs.forEach((d, i) => {
+  if (!tooMany) discs.forEach((d, i) => {
     const label = d.label || `disc-${i + 1}`;
     if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
     labels.add(label);

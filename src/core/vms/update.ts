@@ -54,6 +54,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   errs.throwIfAny();
 
   const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
+  if (account.suspended && power.powerOn && !vm.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
   // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
   const staysUp = !!vm.power_on && patch.power_on !== false;
   for (const key of COLD) {
