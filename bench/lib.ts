@@ -26,7 +26,7 @@ export const RECORD = !SMOKE && !argv.has('--no-record');
 
 // ---- the machine
 
-export interface Machine { nproc: number; ramGiB: number; cpu: string; kernel: string; node: string; commit: string; load: number }
+export interface Machine { nproc: number; ramGiB: number; cpu: string; kernel: string; node: string; commit: string; load: number; calibrationMs: number }
 
 export function machine(): Machine {
   const cpus = os.cpus();
@@ -42,11 +42,30 @@ export function machine(): Machine {
     node: process.version,
     commit,
     load: Math.round(os.loadavg()[0]! * 100) / 100,
+    calibrationMs: calibrate(),
   };
 }
 
+let sink = 0;
+
+/**
+ * How fast this machine runs JavaScript right now: the best of 5 runs of a fixed loop, in ms. It
+ * compares runs across time and machines (a shared or throttled CPU shows up here as well as in the load).
+ */
+export function calibrate(): number {
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    let x = 0;
+    for (let i = 0; i < 10_000_000; i++) x = (x + i * 7) | 0;
+    sink ^= x;
+    best = Math.min(best, performance.now() - t);
+  }
+  return Math.round(best * 10) / 10;
+}
+
 export function machineLine(m: Machine): string {
-  return `nproc ${m.nproc}, ${m.ramGiB} GiB RAM, CPU ${m.cpu}, Linux ${m.kernel}, Node ${m.node}, commit ${m.commit}, load average ${m.load} at start`;
+  return `nproc ${m.nproc}, ${m.ramGiB} GiB RAM, CPU ${m.cpu}, Linux ${m.kernel}, Node ${m.node}, commit ${m.commit}, load average ${m.load} at start, JS calibration ${m.calibrationMs} ms`;
 }
 
 // ---- statistics
