@@ -14,7 +14,7 @@ import { fillStore } from './fixture.js';
 
 const cfg = SMOKE
   ? { vms: 50, fillGroups: 4, perGroup: 250, seconds: 1, rounds: 1, connections: 4 }
-  : { vms: 1000, fillGroups: 99, perGroup: 1000, seconds: 5, rounds: 3, connections: 8 };
+  : { vms: 1000, fillGroups: 99, perGroup: 1000, seconds: 4, rounds: 6, connections: 8 };
 
 async function main(): Promise<void> {
   const m = machine();
