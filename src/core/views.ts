@@ -56,7 +56,7 @@ function baseQueries(db: Store) {
 }
 
 // Query builders are immutable: their fixed parts (joins, ~25 selected columns) are built once per
-// store instead of on every read, a tenth of the server's time on a GET of one VM (bench/api.ts).
+// store instead of on every read (~5 % of the server's time on a GET of one VM, bench/api.ts).
 const bases = new WeakMap<Store, ReturnType<typeof baseQueries>>();
 
 function base(db: Store): ReturnType<typeof baseQueries> {
