@@ -57,7 +57,11 @@ test('config drive files follow docs/config-drive.md', () => {
 test('config drive ISO is labelled cidata and holds the files', { skip: !have('genisoimage') && 'genisoimage is not installed' }, async () => {
   const dir = tmpDir('cidata');
   const iso = path.join(dir, 'cidata.iso');
-  await writeConfigDrive(iso, { hostname: 'h\n', 'instance-id': 'i-1\n', authorized_keys: 'k\n' });
+  assert.equal(await writeConfigDrive(iso, { hostname: 'h\n', 'instance-id': 'i-1\n', authorized_keys: 'k\n' }), true);
+  // The same content again is not rewritten (a power-on spends no genisoimage); a change is.
+  assert.equal(await writeConfigDrive(iso, { 'instance-id': 'i-1\n', authorized_keys: 'k\n', hostname: 'h\n' }), false);
+  assert.equal(await writeConfigDrive(iso, { hostname: 'h\n', 'instance-id': 'i-2\n', authorized_keys: 'k\n' }), true);
+  assert.equal(await writeConfigDrive(iso, { hostname: 'h\n', 'instance-id': 'i-1\n', authorized_keys: 'k\n' }), true);
   const info = execFileSync('isoinfo', ['-d', '-i', iso], { encoding: 'utf8' });
   assert.match(info, /Volume id: cidata/);
   const listing = execFileSync('isoinfo', ['-R', '-f', '-i', iso], { encoding: 'utf8' });

@@ -1,6 +1,7 @@
 // The config drive of docs/config-drive.md: an ISO9660 volume labelled `cidata` carrying the
 // first-boot configuration. Its content is a pure function of the spec and the stored FirstBoot;
-// the ISO is written with genisoimage on every start (it takes ~15 ms).
+// the ISO is rewritten with genisoimage (~15 ms) only when that content changes.
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -36,8 +37,14 @@ export function configDriveFiles(spec: MachineSpec, firstBoot: FirstBoot | null)
   return files;
 }
 
-/** Write the ISO at `isoPath` (atomically: a reader never sees half a file). */
-export async function writeConfigDrive(isoPath: string, files: Record<string, string>, genisoimage = 'genisoimage'): Promise<void> {
+/** Write the ISO at `isoPath` (atomically: a reader never sees half a file), unless the one there
+ *  already holds these files (its content hash is kept beside it). Returns whether it was written. */
+export async function writeConfigDrive(isoPath: string, files: Record<string, string>, genisoimage = 'genisoimage'): Promise<boolean> {
+  const hash = crypto.createHash('sha256').update(JSON.stringify(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)))).digest('hex');
+  const hashFile = `${isoPath}.sha256`;
+  const [had, present] = await Promise.all([fs.readFile(hashFile, 'utf8').catch(() => ''), fs.access(isoPath).then(() => true, () => false)]);
+  if (had === hash && present) return false;
+  await fs.rm(hashFile, { force: true });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hangar-cidata-'));
   try {
     const tree = path.join(dir, 'tree');
@@ -48,6 +55,8 @@ export async function writeConfigDrive(isoPath: string, files: Record<string, st
     const tmp = `${isoPath}.tmp`;
     await run(genisoimage, ['-quiet', '-output', tmp, '-volid', 'cidata', '-joliet', '-rock', tree]);
     await fs.rename(tmp, isoPath);
+    await fs.writeFile(hashFile, hash);
+    return true;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
