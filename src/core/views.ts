@@ -1,7 +1,7 @@
 // Read models: VMs with their place in the tree, discs and NICs, loaded in a fixed number of
 // queries however many VMs are asked for (a 1,000-VM overview is four queries, not 3,001).
 import type { Store } from '../store/db.js';
-import type { DiscRow, VmRow } from '../store/schema.js';
+import type { BackupScheduleRow, DiscRow, VmRow } from '../store/schema.js';
 import { hostname } from './names.js';
 
 export interface NicView {
@@ -31,6 +31,8 @@ export interface VmView {
   managementAddress: string | null;
   hostname: string;
   discs: DiscRow[];
+  /** Backup schedules of the discs. */
+  schedules: BackupScheduleRow[];
   nics: NicView[];
 }
 
@@ -49,6 +51,7 @@ function baseQueries(db: Store) {
       .select(SELECTED)
       .select(['g.name as group_name', 'a.id as account_id', 'a.name as account_name', 'h.label as head_label', 'h.management_address']),
     discs: db.selectFrom('discs').selectAll(),
+    schedules: db.selectFrom('backup_schedules as s').innerJoin('discs as d', 'd.id', 's.disc_id').selectAll('s').select('d.vm_id'),
     nics: db.selectFrom('nics as n')
       .leftJoin('ips as i', 'i.nic_id', 'n.id')
       .select(['n.id', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via']),
@@ -86,7 +89,7 @@ export async function loadVmViews(
   const views: VmView[] = rows.map((r) => ({
     row: r, groupName: r.group_name, accountId: r.account_id, accountName: r.account_name,
     headLabel: r.head_label, managementAddress: r.management_address,
-    hostname: hostname(r.name, r.group_name, r.account_name, clusterDomain), discs: [], nics: [],
+    hostname: hostname(r.name, r.group_name, r.account_name, clusterDomain), discs: [], schedules: [], nics: [],
   }));
   if (opts.children && views.length) await attachChildren(db, views);
   return views;
@@ -100,6 +103,8 @@ async function attachChildren(db: Store, views: VmView[]): Promise<void> {
     const chunk = ids.slice(i, i + 5000);
     const discs = await base(db).discs.where('vm_id', 'in', chunk).orderBy('id').execute();
     for (const d of discs) byId.get(d.vm_id)!.discs.push(d);
+    const schedules = await base(db).schedules.where('d.vm_id', 'in', chunk).orderBy('s.id').execute();
+    for (const { vm_id, ...s } of schedules) byId.get(vm_id)!.schedules.push(s);
     const rows = await base(db).nics.where('n.vm_id', 'in', chunk).orderBy('n.id').orderBy('i.family').orderBy('i.id').execute();
     let nic: NicView | undefined;
     for (const r of rows) {

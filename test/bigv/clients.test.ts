@@ -396,6 +396,9 @@ test('bytemark-client: add server, start/stop/shutdown/reset/restart, reimage, d
           goDecodes('vm_create reply', r.virtual_machine, GO_VM);
           assert.deepEqual([r.virtual_machine.name, r.virtual_machine.power_on, r.virtual_machine.autoreboot_on], ['newvm', true, true]);
           assert.deepEqual(r.discs.map((d: any) => [d.label, d.size]), [['disc-1', 25600]]);
+          // The weekly schedule the client asked for shows on the disc, in the reply and in the overview.
+          assert.deepEqual(r.discs[0].backup_schedules.map((s: any) => [s.start_at, s.interval_seconds, s.capacity]), [['2026-11-23 00:00:00 UTC', 604800, 1]]);
+          assert.deepEqual(r.virtual_machine.discs[0].backup_schedules.map((s: any) => s.interval_seconds), [604800]);
         },
       },
       {

@@ -48,7 +48,7 @@ export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map
     vnc_port: r.vnc_port, head_note: r.head_note,
   };
   if (opts.overview) {
-    out.discs = v.discs.map((d) => presentDisc(d, opts.poolLabels ?? new Map()));
+    out.discs = v.discs.map((d) => presentDisc(d, opts.poolLabels ?? new Map(), v.schedules.filter((s) => s.disc_id === d.id)));
     out.network_interfaces = v.nics.map(presentNic);
   }
   return out;

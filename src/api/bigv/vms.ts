@@ -63,7 +63,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       reply.code(202);
       return {
         virtual_machine: presentVm(created.view, { overview: true, poolLabels: pools }),
-        discs: created.discs.map((d) => presentDisc(d, pools)),
+        discs: created.discs.map((d) => presentDisc(d, pools, created.view.schedules.filter((s) => s.disc_id === d.id))),
         ...(input.reimage ? { reimage: { distribution: input.reimage.distribution, ssh_public_key: input.reimage.ssh_public_key ?? '' } } : {}),
         ...(input.ips ? { ips: input.ips } : {}),
       };
