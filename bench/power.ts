@@ -51,7 +51,8 @@ function runTimed(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ ms
   });
 }
 
-// ---- raw QEMU: spawn, QMP greeting, qmp_capabilities, cont (as the driver's -S command line needs)
+// ---- raw QEMU: spawn, QMP greeting, qmp_capabilities, cont (as the driver's -S command line needs).
+// The baseline speaks QMP with the bare minimum on purpose, so none of our client's cost is in it.
 
 class RawQmp {
   private buffer = '';
