@@ -7,7 +7,7 @@ import { startHangar } from '../brain/start.js';
 import { bootstrap } from '../brain/bootstrap.js';
 import { makeDriver } from './make-driver.js';
 import { adminCommands } from './admin.js';
-import { buildImage, listBuiltImages } from '../images/build.js';
+import { buildableImages, buildImage, listBuiltImages } from '../images/build.js';
 
 function listen(value: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(value);
@@ -71,7 +71,7 @@ dataDirOption(program.command('server'))
 const images = program.command('images').description('OS images for reimage (BigV distributions)');
 dataDirOption(images.command('build'))
   .description('build an image from Debian packages (tiny: busybox + dropbear, seconds; bookworm: Debian 12, minutes)')
-  .argument('<name>', 'image name')
+  .argument('<name>', `image name (${buildableImages().join(', ')}; aliases such as stretch build bookworm)`)
   .option('--images <dir>', 'images directory (default: <data>/images)')
   .option('--force', 'rebuild even if it exists')
   .action(async (name: string, o) => {

@@ -3,7 +3,7 @@ import type { Hangar } from './context.js';
 import type { AccountRow, GroupRow } from '../store/schema.js';
 import { Forbidden, Invalid } from './errors.js';
 import { checkName } from './names.js';
-import { canSeeGroup, canSeeVm, holds, isClusterAdmin, levelOver, type Principal } from './principal.js';
+import { canSeeGroup, canSeeVm, holds, isClusterAdmin, type Principal } from './principal.js';
 import { visibleAccounts } from './resolve.js';
 import { loadVmViews, type VmView } from './views.js';
 import { forgetPrincipals } from './auth.js';
@@ -97,9 +97,4 @@ export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, 
     await trx.deleteFrom('groups').where('id', '=', group.id).execute();
   });
   forgetPrincipals();
-}
-
-/** True when the caller sees every VM of the group (not just the ones granted to them). */
-export function seesWholeGroup(p: Principal, accountId: number, groupId: number): boolean {
-  return levelOver(p, { accountId, groupId }) !== null;
 }
