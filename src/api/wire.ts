@@ -52,8 +52,9 @@ export function installExactJsonType(app: FastifyInstance): void {
 
 /**
  * A request refused before any route sees it: a NUL character (no name, label or text here may
- * hold one, and PostgreSQL text cannot), or, in a path, an id past the store's 32-bit ids. In a
- * path segment it names nothing (404); in a query or body it is a bad value (400).
+ * hold one, and PostgreSQL text cannot). In a path segment it names nothing (404); in a query or
+ * body it is a bad value (400). Ids past the store's 32-bit ids name nothing too: `rowId` in
+ * src/core/resolve.ts is the one place that says so.
  */
 export class UnusableInput extends Error {
   readonly statusCode = 400;
@@ -62,8 +63,6 @@ export class UnusableInput extends Error {
     super(`unusable value in the request ${part} (${field})`);
   }
 }
-
-const INT32_MAX = 2147483647;
 
 function findNul(value: unknown, key: string, depth = 0): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? key : null;
@@ -87,9 +86,6 @@ export function installInputGuard(app: FastifyInstance): void {
     for (const part of ['params', 'query', 'body'] as const) {
       const field = findNul(req[part], part);
       if (field !== null) throw new UnusableInput(part, field);
-    }
-    for (const [key, value] of Object.entries((req.params ?? {}) as Record<string, unknown>)) {
-      if (typeof value === 'string' && /^[0-9]+$/.test(value) && Number(value) > INT32_MAX) throw new UnusableInput('params', key);
     }
   });
 }

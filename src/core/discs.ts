@@ -5,7 +5,7 @@ import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
 import { isIdSegment } from './names.js';
-import { resolveVmById, type VmPlace } from './resolve.js';
+import { resolveVmById, rowId, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
@@ -31,7 +31,7 @@ export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
 
 export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
   const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
-  const disc = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  const disc = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('label', '=', segment)).executeTakeFirst();
   if (!disc) throw new NotFound('disc');
   return { ...at, disc };
 }
@@ -39,9 +39,7 @@ export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Prom
 export async function resolveDiscById(h: Hangar, p: Principal, id: number): Promise<DiscPlace> {
   const disc = await h.db.selectFrom('discs').selectAll().where('id', '=', id).executeTakeFirst();
   if (!disc) throw new NotFound('disc');
-  const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(() => {
-    throw new NotFound('disc');
-  });
+  const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('disc')));
   return { ...at, disc };
 }
 
@@ -111,9 +109,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
-    const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(() => {
-      throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
-    });
+    const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_id', 'is not a machine you can see')));
     requireAdmin(p, target);
     if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
     if (at.vm.head_id !== target.vm.head_id) throw Invalid.field('virtual_machine_id', 'the machines are on different heads');
@@ -152,7 +148,7 @@ export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]
 
 export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
   const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
-  const b = await (isIdSegment(segment) ? q.where('id', '=', Number(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  const b = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('label', '=', segment)).executeTakeFirst();
   if (!b) throw new NotFound('backup');
   return b;
 }
@@ -205,6 +201,6 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
   requireAdmin(p, at);
   if (!isIdSegment(segment)) throw new NotFound('backup_schedule');
-  const r = await h.db.deleteFrom('backup_schedules').where('id', '=', Number(segment)).where('disc_id', '=', at.disc.id).executeTakeFirst();
+  const r = await h.db.deleteFrom('backup_schedules').where('id', '=', rowId(segment)).where('disc_id', '=', at.disc.id).executeTakeFirst();
   if (Number(r.numDeletedRows) !== 1) throw new NotFound('backup_schedule');
 }

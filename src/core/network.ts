@@ -4,7 +4,7 @@ import type { Hangar } from './context.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, type Principal } from './principal.js';
 import { isIdSegment } from './names.js';
-import { resolveVmById, type VmPlace } from './resolve.js';
+import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { allocateIp } from './ipam.js';
 import { loadVmViews, type NicView } from './views.js';
@@ -50,9 +50,7 @@ export async function resolveIp(h: Hangar, p: Principal, address: string): Promi
   const row = await h.db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
     .select(['ips.address', 'ips.rdns', 'ips.routed_via', 'ips.nic_id', 'nics.vm_id']).where('ips.address', '=', address).executeTakeFirst();
   if (!row || row.nic_id === null) throw new NotFound('ip');
-  const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(() => {
-    throw new NotFound('ip');
-  });
+  const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('ip')));
   return { address: row.address, rdns: row.rdns, routedVia: row.routed_via, nicId: row.nic_id, at };
 }
 
@@ -79,12 +77,8 @@ export async function deleteIp(h: Hangar, p: Principal, ip: IpPlace): Promise<vo
 }
 
 export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_1_id: number; virtual_machine_2_id: number; move_additional_ips?: boolean }): Promise<void> {
-  const a = await resolveVmById(h.db, p, input.virtual_machine_1_id, { includeDeleted: false }).catch(() => {
-    throw Invalid.field('virtual_machine_1_id', 'is not a machine you can see');
-  });
-  const b = await resolveVmById(h.db, p, input.virtual_machine_2_id, { includeDeleted: false }).catch(() => {
-    throw Invalid.field('virtual_machine_2_id', 'is not a machine you can see');
-  });
+  const a = await resolveVmById(h.db, p, input.virtual_machine_1_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_1_id', 'is not a machine you can see')));
+  const b = await resolveVmById(h.db, p, input.virtual_machine_2_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_2_id', 'is not a machine you can see')));
   requireVmAdmin(p, a);
   requireVmAdmin(p, b);
   if (a.vm.id === b.vm.id) throw Invalid.field('virtual_machine_2_id', 'must be a different machine');

@@ -7,6 +7,20 @@ import { isIdSegment } from './names.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
+/** Turns NotFound into null (for list filters that name nothing); any other error still fails. */
+export function notFoundAsNull(err: unknown): null {
+  if (err instanceof NotFound) return null;
+  throw err;
+}
+
+/** Answers a NotFound with another error (the same 404 under another name, or a 400 for a body
+ *  field); any other error still fails as itself. */
+export function whenNotFound(make: () => Error): (err: unknown) => never {
+  return (err) => {
+    throw err instanceof NotFound ? make() : err;
+  };
+}
+
 /** The row id an all-digit segment names; 0, which names no row, when it is past the store's 32-bit ids. */
 export function rowId(segment: string): number {
   const n = Number(segment);

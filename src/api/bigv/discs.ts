@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { resolveVmById, resolveVmPath } from '../../core/resolve.js';
+import { notFoundAsNull, resolveVmById, resolveVmPath, rowId } from '../../core/resolve.js';
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
 import {
@@ -53,12 +53,12 @@ export function discRoutes(h: Hangar): FastifyPluginAsync {
     app.get<Q>('/discs', async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined || !isIdSegment(vmId)) return [];
-      const at = await resolveVmById(h.db, req.principal, Number(vmId), { includeDeleted: true }).catch(() => null);
+      const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
       return at ? show(await listDiscs(h, at)) : [];
     });
     const byId = (id: string, principal: Principal) => {
       if (!isIdSegment(id)) throw new NotFound('disc');
-      return resolveDiscById(h, principal, Number(id));
+      return resolveDiscById(h, principal, rowId(id));
     };
     app.get<{ Params: { id: string } }>('/discs/:id', async (req) => showOne((await byId(req.params.id, req.principal)).disc));
     app.put<{ Params: { id: string } } & B<typeof DiscPut>>('/discs/:id', { schema: { body: DiscPut } }, async (req) => {

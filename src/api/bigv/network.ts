@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { resolveVmById, resolveVmPath } from '../../core/resolve.js';
+import { notFoundAsNull, resolveVmById, resolveVmPath, rowId, whenNotFound } from '../../core/resolve.js';
 import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps, type IpPlace } from '../../core/network.js';
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
@@ -33,16 +33,14 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
     app.get<Q>('/nics', async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined || !isIdSegment(vmId)) return [];
-      const at = await resolveVmById(h.db, req.principal, Number(vmId), { includeDeleted: true }).catch(() => null);
+      const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
       return at ? (await listNics(h, at)).map(presentNic) : [];
     });
     app.get<{ Params: { id: string } }>('/nics/:id', async (req) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('network_interface');
-      const row = await h.db.selectFrom('nics').select('vm_id').where('id', '=', Number(req.params.id)).executeTakeFirst();
+      const row = await h.db.selectFrom('nics').select('vm_id').where('id', '=', rowId(req.params.id)).executeTakeFirst();
       if (!row) throw new NotFound('network_interface');
-      const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(() => {
-        throw new NotFound('network_interface');
-      });
+      const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('network_interface')));
       return presentNic(await resolveNic(h, at, req.params.id));
     });
 

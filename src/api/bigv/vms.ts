@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, vmListFilter } from '../../core/resolve.js';
+import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, rowId, vmListFilter } from '../../core/resolve.js';
 import { canSeeVm } from '../../core/principal.js';
 import { createVm, type CreateInput } from '../../core/vms/create.js';
 import { updateVm, type VmPatch } from '../../core/vms/update.js';
@@ -108,7 +108,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
 
     app.get<{ Params: { id: string } } & Q>('/virtual_machines/:id', async (req) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('virtual_machine');
-      const at = await resolveVmById(h.db, req.principal, Number(req.params.id), { includeDeleted: queryBool(req.query.include_deleted) });
+      const at = await resolveVmById(h.db, req.principal, rowId(req.params.id), { includeDeleted: queryBool(req.query.include_deleted) });
       return one(at.vm.id);
     });
   };
