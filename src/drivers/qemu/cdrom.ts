@@ -12,6 +12,8 @@ import { DriverError } from '../driver.js';
 
 export interface CdromOptions {
   cacheDir: string;
+  urls: import('../../core/urls.js').UrlPolicy;
+  resolve?: (host: string) => Promise<string[]>;
   /** Give up a download after this long. */
   timeoutMs?: number;
   /** Refuse ISOs larger than this (bytes). */
