@@ -94,9 +94,16 @@ export function isoLibraryPath(url: URL, policy: UrlPolicy): { file: string } | 
   } catch {
     return { refusal: 'is not a valid file URL' };
   }
-  const rel = path.relative(path.resolve(policy.isoDir), path.resolve(file));
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return { refusal: 'file URLs must name a file in the ISO library' };
+  if (!insideDir(path.resolve(policy.isoDir), path.resolve(file))) return { refusal: LIBRARY_ONLY };
   return { file };
+}
+
+export const LIBRARY_ONLY = 'file URLs must name a file in the ISO library';
+
+/** `file` is strictly below `dir` (both absolute and normalised). */
+export function insideDir(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
 /**
