@@ -29,7 +29,7 @@ function parseAllow(allow: string[]): { names: Set<string>; ranges: Cidr[] } {
   const ranges: Cidr[] = [];
   for (const raw of allow) {
     const entry = raw.trim().toLowerCase();
-    if (entry.includes('/')) ranges.push(normalise(ipaddr.parseCIDR(entry)));
+    if (ipaddr.isValidCIDR(entry)) ranges.push(normalise(ipaddr.parseCIDR(entry)));
     else if (net.isIP(entry)) {
       const a = ipaddr.process(entry);
       ranges.push([a, a.kind() === 'ipv4' ? 32 : 128]);

@@ -106,3 +106,8 @@ test('allowed: public http(s) URLs, a file in the ISO library, allow-listed inte
     await t.close();
   }
 });
+
+test('a bad allow-list entry or a relative ISO directory stops the start with the reason', async () => {
+  await assert.rejects(startTest({ config: { urls: { isoDir: null, allow: ['10.0.0.0/33'] } } }), /allow-list entry "10.0.0.0\/33" is not a host name, an address or a CIDR/);
+  await assert.rejects(startTest({ config: { urls: { isoDir: 'isos', allow: [] } } }), /ISO directory must be an absolute path/);
+});
