@@ -13,7 +13,7 @@ import { addressRefusal, bareHost, hostAllowed, type UrlPolicy } from '../core/u
 /** A host name's addresses (injectable so tests can play DNS). */
 export type Resolver = (host: string) => Promise<string[]>;
 
-export const systemResolver: Resolver = async (host) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolver: Resolver = async (host) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /** A URL the head will not fetch; the message says why. */
 export class UrlRefused extends Error {}
