@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { openStore, type Store } from '../store/db.js';
 import { defaultConfig, type ClusterConfig } from '../core/config.js';
+import { checkUrlPolicy } from '../core/urls.js';
 import type { Hangar } from '../core/context.js';
 import { ensurePool } from '../core/ipam.js';
 import { purgeExpired } from '../core/vms/delete.js';
@@ -34,6 +35,7 @@ export interface Running {
 export async function startHangar(opts: StartOptions): Promise<Running> {
   const log = opts.log ?? pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
   const config = { ...defaultConfig(), ...opts.config };
+  checkUrlPolicy(config.urls);
   const db: Store = await openStore({ url: opts.storeUrl });
   await ensurePool(db, config.ipv4Pool, config.vlanNum);
   await ensurePool(db, config.ipv6Pool, config.vlanNum);

@@ -1,11 +1,13 @@
 // The `hangar` command.
 import path from 'node:path';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
 import { startHangar } from '../brain/start.js';
 import { bootstrap } from '../brain/bootstrap.js';
 import { makeDriver } from './make-driver.js';
+import { allowList } from '../core/config.js';
 import { adminCommands } from './admin.js';
 import { buildableImages, buildImage, listBuiltImages } from '../images/build.js';
 
@@ -31,14 +33,18 @@ dataDirOption(program.command('server'))
   .option('--zone <zone>', 'zone of the embedded head', process.env.HANGAR_ZONE ?? 'default')
   .option('--bridge <name>', 'attach guest NICs to this bridge (default: user-mode networking with an SSH forward)', process.env.HANGAR_BRIDGE)
   .option('--auth-prefix <path>', 'also serve the auth endpoint under this path prefix', '/auth')
+  .option('--iso-dir <dir>', 'ISO library: the only place file:// cdrom_urls may name (default: <data>/isos)', process.env.HANGAR_ISO_DIR)
+  .option('--url-allow <list>', 'internal hosts, addresses and CIDRs that URLs handed to heads may reach (comma-separated)', process.env.HANGAR_URL_ALLOW)
   .action(async (o) => {
     if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
     const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
     const dataDir = path.resolve(o.data);
     const imagesDir = path.join(dataDir, 'images');
-    const driver = await makeDriver(o.driver, { dataDir, imagesDir, log });
+    const urls = { isoDir: path.resolve(o.isoDir ?? path.join(dataDir, 'isos')), allow: allowList(o.urlAllow) };
+    await fsp.mkdir(urls.isoDir, { recursive: true });
+    const driver = await makeDriver(o.driver, { dataDir, imagesDir, log, urls });
     const running = await startHangar({
-      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix,
+      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix, config: { urls },
       heads: [{
         driver, label: o.head, zone: o.zone, managementAddress: o.listen.host === '0.0.0.0' ? os.hostname() : o.listen.host,
         network: o.bridge ? { mode: 'bridge', bridge: o.bridge } : { mode: 'user' },
@@ -46,7 +52,7 @@ dataDirOption(program.command('server'))
     });
     const first = await bootstrap(running.hangar);
     const address = await running.app.listen({ host: o.listen.host, port: o.listen.port });
-    log.info({ address, data: dataDir, driver: o.driver }, 'hangar is serving');
+    log.info({ address, data: dataDir, driver: o.driver, isoDir: urls.isoDir, urlAllow: urls.allow }, 'hangar is serving');
     if (first) {
       const lines = [
         '',

@@ -2,12 +2,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Driver } from '../drivers/driver.js';
+import type { UrlPolicy } from '../core/urls.js';
 
 export interface MakeDriverOptions {
   /** The server's data dir; the QEMU driver keeps its files under `<dataDir>/qemu`. */
   dataDir: string;
   imagesDir: string;
   log: Logger;
+  /** What cdrom_urls may reach beyond the public Internet: the head checks every fetch against it. */
+  urls: UrlPolicy;
 }
 
 export async function makeDriver(kind: 'qemu' | 'fake', opts: MakeDriverOptions): Promise<Driver> {
@@ -24,6 +27,7 @@ export async function makeDriver(kind: 'qemu' | 'fake', opts: MakeDriverOptions)
     dataDir: path.join(opts.dataDir, 'qemu'),
     imagesDir: opts.imagesDir,
     log: opts.log.child({ driver: 'qemu' }),
+    urls: opts.urls,
     ...(env.HANGAR_QEMU_RUN_DIR ? { runDir: env.HANGAR_QEMU_RUN_DIR } : {}),
     ...(accel === 'kvm' || accel === 'tcg' || accel === 'auto' ? { accel } : {}),
   });

@@ -1,5 +1,7 @@
 // Cluster-wide settings, read once at start-up. Everything has a working default so that
 // `hangar server` runs with no configuration at all.
+import type { UrlPolicy } from './urls.js';
+
 export interface ClusterConfig {
   /** Suffix of VM hostnames: name.group.account.<domain>. */
   clusterDomain: string;
@@ -14,6 +16,13 @@ export interface ClusterConfig {
   sessionMax: number;
   /** How long an API call waits for a head to act before answering anyway. */
   headWaitMs: number;
+  /** What URLs handed to heads may reach beyond the public Internet (src/core/urls.ts). */
+  urls: UrlPolicy;
+}
+
+/** HANGAR_URL_ALLOW: host names, addresses and CIDRs separated by commas or spaces. */
+export function allowList(value: string | undefined): string[] {
+  return (value ?? '').split(/[\s,]+/).filter(Boolean);
 }
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConfig {
@@ -26,5 +35,6 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     sessionDefault: 1800,
     sessionMax: 3600,
     headWaitMs: Number(env.HANGAR_HEAD_WAIT_MS ?? 15000),
+    urls: { isoDir: env.HANGAR_ISO_DIR ?? null, allow: allowList(env.HANGAR_URL_ALLOW) },
   };
 }

@@ -14,12 +14,16 @@ import { sshKeyPair, sshWhenReady, tinyImage, tmpDir } from '../qemu/helpers.js'
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
 const VM = '/accounts/acme/groups/default/virtual_machines/web1';
 
+/** The cluster's ISO library: the one place a file:// cdrom_url may name. */
+const isoLibrary = (dataDir: string) => path.join(dataDir, 'isos');
+
 async function start(dataDir: string, imagesDir: string): Promise<Running> {
-  const driver = await makeDriver('qemu', { dataDir, imagesDir, log });
+  const urls = { isoDir: isoLibrary(dataDir), allow: [] };
+  const driver = await makeDriver('qemu', { dataDir, imagesDir, log, urls });
   return startHangar({
     storeUrl: path.join(dataDir, 'hangar.sqlite'), log,
     heads: [{ label: 'head1', driver, resyncMs: 500 }],
-    config: { headWaitMs: 60_000 },
+    config: { headWaitMs: 60_000, urls },
   });
 }
 
@@ -160,12 +164,16 @@ test('BigV API drives a real QEMU guest through its whole life', { timeout: 600_
     const qemus = spawnSync('pgrep', ['-f', `qemu-system-x86_64.*${dataDir}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
     assert.equal(qemus.length, 1, 'exactly one QEMU for the VM');
 
-    // cdrom_url from a file:// ISO is visible in the guest after a fresh boot.
+    // cdrom_url from a file:// ISO in the ISO library is visible in the guest after a fresh boot;
+    // one outside it is refused.
     const isoDir = path.join(dir, 'iso');
     fs.mkdirSync(isoDir);
     fs.writeFileSync(path.join(isoDir, 'hello.txt'), 'hello from the iso\n');
-    spawnSync('genisoimage', ['-quiet', '-o', path.join(dir, 'hello.iso'), '-V', 'HELLO', '-r', '-J', isoDir]);
-    r = await api('PUT', VM, { cdrom_url: `file://${path.join(dir, 'hello.iso')}` });
+    fs.mkdirSync(isoLibrary(dataDir), { recursive: true });
+    spawnSync('genisoimage', ['-quiet', '-o', path.join(isoLibrary(dataDir), 'hello.iso'), '-V', 'HELLO', '-r', '-J', isoDir]);
+    r = await api('PUT', VM, { cdrom_url: 'file:///etc/shadow' });
+    assert.equal(r.status, 400);
+    r = await api('PUT', VM, { cdrom_url: `file://${path.join(isoLibrary(dataDir), 'hello.iso')}` });
     assert.equal(r.status, 200);
     await api('PUT', VM, { power_on: false, autoreboot_on: true }); // reboot applies it
     const seen = await inGuest('modprobe -q sr_mod 2>/dev/null; modprobe -q isofs 2>/dev/null; mkdir -p /mnt/cd; mount -t iso9660 -o ro /dev/sr0 /mnt/cd 2>/dev/null; cat /mnt/cd/hello.txt');

@@ -140,36 +140,39 @@ test('discs: create per grade, grow, refuse to shrink, refuse what does not fit,
   assert.ok((await store.freeMiB('sata')) > 0);
 });
 
-test('cdrom_url: file:// in place, http downloaded once into the cache, bad scheme and failures are DriverErrors', async () => {
+test('cdrom_url: a file in the ISO library in place, http from an allow-listed mirror downloaded once into the cache, size cap, failures are DriverErrors', async () => {
   const dir = tmpDir('cdrom');
   const iso = path.join(dir, 'x.iso');
   fs.writeFileSync(iso, 'ISO');
   const cacheDir = path.join(dir, 'cache');
-  assert.equal(await fetchCdrom(pathToFileURL(iso).href, { cacheDir }), iso);
-  await assert.rejects(fetchCdrom('file:///no/such.iso', { cacheDir }), (e: unknown) => e instanceof DriverError && e.field === 'cdrom_url' && /no such file/.test(e.message));
-  await assert.rejects(fetchCdrom('ftp://example.org/x.iso', { cacheDir }), /unsupported scheme ftp/);
-  await assert.rejects(fetchCdrom('not a url', { cacheDir }), /not a URL/);
+  const opts = { cacheDir, urls: { isoDir: dir, allow: ['127.0.0.1'] } };
+  assert.equal(await fetchCdrom(pathToFileURL(iso).href, opts), iso);
+  await assert.rejects(fetchCdrom(pathToFileURL(path.join(dir, 'no-such.iso')).href, opts), (e: unknown) => e instanceof DriverError && e.field === 'cdrom_url' && /no such file/.test(e.message));
+  await assert.rejects(fetchCdrom('ftp://example.org/x.iso', opts), /unsupported scheme ftp/);
+  await assert.rejects(fetchCdrom('not a url', opts), /not a URL/);
 
   let hits = 0;
   const server = http.createServer((req, res) => {
     hits++;
     if (req.url === '/good.iso') res.end('GOOD-ISO');
+    else if (req.url === '/big.iso') res.end('x'.repeat(100));
     else { res.statusCode = 404; res.end('no'); }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   try {
-    const got = await fetchCdrom(`http://127.0.0.1:${port}/good.iso`, { cacheDir });
+    const got = await fetchCdrom(`http://127.0.0.1:${port}/good.iso`, opts);
     assert.equal(fs.readFileSync(got, 'utf8'), 'GOOD-ISO');
-    assert.equal(await fetchCdrom(`http://127.0.0.1:${port}/good.iso`, { cacheDir }), got);
+    assert.equal(await fetchCdrom(`http://127.0.0.1:${port}/good.iso`, opts), got);
     assert.equal(hits, 1);
-    await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/missing.iso`, { cacheDir }), /download failed: HTTP 404/);
+    await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/missing.iso`, opts), /download failed: HTTP 404/);
+    await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/big.iso`, { ...opts, maxBytes: 10 }), /too large/);
     assert.deepEqual(fs.readdirSync(cacheDir).filter((f) => f.endsWith('.part')), []);
   } finally {
     server.close();
   }
   // nobody listening
-  await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/good2.iso`, { cacheDir, timeoutMs: 2000 }), /download failed/);
+  await assert.rejects(fetchCdrom(`http://127.0.0.1:${port}/good2.iso`, { ...opts, timeoutMs: 2000 }), /download failed/);
 });
 
 test('images: manifests are read, aliases resolve, unknown or unbuilt images are DriverErrors', async () => {

@@ -42,7 +42,7 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
   const group = await db.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
 
   const head = (): { driver: QemuDriver; agent: HeadAgent } => {
-    const driver = new QemuDriver({ dataDir: path.join(dir, 'head'), imagesDir: img.imagesDir, log, statsIntervalMs: 0 });
+    const driver = new QemuDriver({ dataDir: path.join(dir, 'head'), imagesDir: img.imagesDir, log, statsIntervalMs: 0, urls: { isoDir: dir, allow: [] } });
     const agent = new HeadAgent(new LocalLink(db, 'hangar.local'), driver, { label: 'head1', zone: 'z', managementAddress: '127.0.0.1', network: { mode: 'user' }, resyncMs: 1000, log });
     return { driver, agent };
   };

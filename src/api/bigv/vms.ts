@@ -49,7 +49,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     app.post<GrpP & B<typeof VmAttrs>>('/accounts/:acc/groups/:grp/virtual_machines', { schema: { body: VmAttrs } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
-      const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body });
+      const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body }, 'bigv');
       reply.code(202);
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
@@ -58,7 +58,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const input = req.body as CreateInput;
-      const created = await createVm(h, req.principal, account, group, input);
+      const created = await createVm(h, req.principal, account, group, input, 'bigv');
       const pools = await poolLabels(h.db);
       reply.code(202);
       return {
@@ -76,7 +76,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
 
     app.put<VmP & B<typeof VmPut>>('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { body: VmPut } }, async (req) => {
       const at = await vmPath(req.params, req.principal, true);
-      const view = await updateVm(h, req.principal, at, req.body as VmPatch);
+      const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv');
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 

@@ -1,6 +1,7 @@
 // The rules for VM attribute values, shared by create and update.
 import { DEFAULT_HARDWARE_PROFILE, HARDWARE_PROFILES, KEYMAPS, LIMITS, STORAGE_GRADES } from '../definitions.js';
 import type { FieldErrors } from '../field-errors.js';
+import { tenantUrlRefusal, type Dialect, type UrlPolicy } from '../urls.js';
 
 export function checkCores(errs: FieldErrors, v: number): void {
   if (!Number.isInteger(v)) errs.add('cores', 'is not a number');
@@ -24,17 +25,11 @@ export function checkKeymap(errs: FieldErrors, v: string | null | undefined): st
   return v;
 }
 
-/** cdrom_url: an ISO the head can fetch. null or "" ejects. */
-export function checkCdromUrl(errs: FieldErrors, v: string | null | undefined): string | null {
+/** cdrom_url: an ISO the head may fetch for a tenant of this dialect (src/core/urls.ts). null or "" ejects. */
+export function checkCdromUrl(errs: FieldErrors, v: string | null | undefined, dialect: Dialect, policy: UrlPolicy): string | null {
   if (v === undefined || v === null || v === '') return null;
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    errs.add('cdrom_url', 'is invalid');
-    return null;
-  }
-  if (!['http:', 'https:', 'file:'].includes(url.protocol)) errs.add('cdrom_url', 'must be an http, https or file URL');
+  const refusal = tenantUrlRefusal(v, dialect, policy);
+  if (refusal) errs.add('cdrom_url', refusal);
   return v;
 }
 

@@ -15,6 +15,7 @@ import { place } from '../../scheduler/place.js';
 import { enqueue } from '../../operations/queue.js';
 import type { DiscRef, FirstBoot } from '../../drivers/driver.js';
 import { loadVmView, type VmView } from '../views.js';
+import type { Dialect } from '../urls.js';
 import {
   checkCdromUrl, checkCores, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory, powerAtCreate,
 } from './attributes.js';
@@ -68,7 +69,7 @@ function checkSchedule(s: ScheduleInput): string | null {
   return null;
 }
 
-export async function createVm(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: CreateInput): Promise<Created> {
+export async function createVm(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: CreateInput, dialect: Dialect): Promise<Created> {
   if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw new Forbidden('Creating machines needs group_admin on the group');
   if (account.suspended) throw new Forbidden('The account is suspended');
   const vm = input.virtual_machine;
@@ -86,7 +87,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   checkMemory(errs, memory);
   const hardwareProfile = checkHardwareProfile(errs, vm.hardware_profile);
   const keymap = checkKeymap(errs, vm.keymap);
-  const cdromUrl = checkCdromUrl(errs, vm.cdrom_url);
+  const cdromUrl = checkCdromUrl(errs, vm.cdrom_url, dialect, h.config.urls);
   const discs = input.discs ?? [];
   // Too many discs is the one thing to say about them (per-disc errors would replace the message).
   const tooMany = discs.length > LIMITS.discsPerVm;

@@ -10,6 +10,7 @@ import type { VmUpdate } from '../../store/schema.js';
 import { claimCompute } from '../../scheduler/place.js';
 import { forgetPrincipals } from '../auth.js';
 import { loadVmView, type VmView } from '../views.js';
+import type { Dialect } from '../urls.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
 import { sql } from 'kysely';
 
@@ -22,7 +23,7 @@ export interface VmPatch {
 /** Attributes that only take effect on a fresh boot, refused while the machine is on. */
 const COLD = ['cores', 'memory', 'hardware_profile'] as const;
 
-export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch): Promise<VmView> {
+export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch, dialect: Dialect): Promise<VmView> {
   const { vm, group, account } = at;
   const place = { accountId: account.id, groupId: group.id, vmId: vm.id };
   if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
@@ -49,7 +50,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   if (patch.memory !== undefined) checkMemory(errs, patch.memory);
   if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
   if (patch.keymap !== undefined) set.keymap = checkKeymap(errs, patch.keymap);
-  if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url);
+  if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url, dialect, h.config.urls);
   if (patch.hardware_profile_locked !== undefined) set.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
   errs.throwIfAny();
 

@@ -21,6 +21,7 @@ import { chooseAccel, toolsProblem, type AccelChoice } from './host.js';
 import { DiscStore } from './discs.js';
 import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { fetchCdrom } from './cdrom.js';
+import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
 import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { qcodes } from './keys.js';
@@ -65,6 +66,8 @@ export interface QemuDriverOptions {
    * or this much time has passed since the start. 0 turns it off. Default 90 s.
    */
   powerdownRetryMs?: number;
+  /** What cdrom_url may reach beyond the public Internet (src/core/urls.ts). Default: nothing. */
+  urls?: UrlPolicy;
   /** The guest's "booted" line on the serial console (docs/config-drive.md); its time is logged. */
   readyMarker?: RegExp;
 }
@@ -407,7 +410,7 @@ export class QemuDriver implements Driver {
       if (!fs.existsSync(d.file)) throw new DriverError(`disc ${d.disc.label} has no file on this head (${d.file})`);
     }
     const { boot, firstBoot } = await this.prepareBoot(spec);
-    const cdrom = spec.cdromUrl ? await fetchCdrom(spec.cdromUrl, { cacheDir: path.join(this.opts.dataDir, 'cdroms') }) : null;
+    const cdrom = spec.cdromUrl ? await fetchCdrom(spec.cdromUrl, { cacheDir: path.join(this.opts.dataDir, 'cdroms'), urls: this.opts.urls ?? CLOSED_POLICY }) : null;
 
     await fsp.mkdir(dirs.dir, { recursive: true, mode: 0o700 });
     for (const f of [dirs.qmp, dirs.serial, dirs.pidfile, dirs.meta]) await fsp.rm(f, { force: true });
