@@ -1,0 +1,204 @@
+// Issue 7, defect 8: bigv-python and docker-machine-driver-bytemark refuse plain HTTP, and a hosting
+// company will not send passwords over it. `hangar server` serves the API and the auth endpoint on one
+// TLS listener, with a configured certificate or a self-signed one it generates and keeps.
+// These tests run the real `hangar` command on 127.0.0.1 and make real TLS connections to it.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import https from 'node:https';
+import tls from 'node:tls';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const HANGAR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hangar.js');
+const PASSWORD = 'tls-admin-password-1';
+
+interface Server { address: string; stdout: string; stop(): Promise<void> }
+
+/** `hangar server` with the fake driver on 127.0.0.1 (a free port); resolves once it serves. */
+function serve(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, [HANGAR, 'server', '--driver', 'fake', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
+    env: { PATH: process.env.PATH ?? '', HANGAR_ADMIN_PASSWORD: PASSWORD, HANGAR_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d; });
+  child.stderr.on('data', (d: Buffer) => { stderr += d; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`not serving after 30 s:\n${stdout}\n${stderr}`)); }, 30_000);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`hangar server exited (${code}) before serving:\n${stdout}\n${stderr}`)); });
+    child.stdout.on('data', () => {
+      const line = stdout.split('\n').find((l) => l.includes('"hangar is serving"'));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve({
+        address: JSON.parse(line).address, get stdout() { return stdout; },
+        async stop() { child.kill('SIGTERM'); await exited; },
+      });
+    });
+  });
+}
+
+/** `hangar server` that must refuse to start: its exit code and stderr. */
+function refuse(dataDir: string, args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [HANGAR, 'server', '--driver', 'fake', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
+    env: { PATH: process.env.PATH ?? '', HANGAR_ADMIN_PASSWORD: PASSWORD }, encoding: 'utf8', timeout: 30_000,
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** A TLS handshake as a client that trusts only `ca`; the peer's certificate chain as presented. */
+function handshake(address: string, ca: string, servername: string): Promise<{ authorized: boolean; error: Error | null; chain: string[] }> {
+  const { hostname, port } = new URL(address);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: hostname, port: Number(port), ca, servername, rejectUnauthorized: false }, () => {
+      const chain: string[] = [];
+      for (let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c?.raw; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) {
+        chain.push(new crypto.X509Certificate(c.raw).fingerprint256);
+      }
+      resolve({ authorized: socket.authorized, error: socket.authorizationError ?? null, chain });
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** An HTTPS request verified against `ca` (hostname checked against the URL's 127.0.0.1). */
+function request(address: string, method: string, url: string, ca: string, opts: { token?: string; body?: unknown } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const req = https.request(new URL(url, address), {
+      method, ca,
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+const fingerprintOf = (pem: string) => new crypto.X509Certificate(pem).fingerprint256;
+
+function openssl(cwd: string, ...args: string[]): void {
+  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+}
+
+describe('HTTPS (issue 7, defect 8)', () => {
+  let dir: string;
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hangar-tls-')); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('the server speaks HTTPS with the configured certificate: the chain presented is the configured leaf and its CA, and /session and the API answer over it', async () => {
+    // A small CA and a server certificate it signed, made with the openssl CLI (not Hangar's code).
+    const pki = path.join(dir, 'pki');
+    fs.mkdirSync(pki);
+    openssl(pki, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=Test CA', '-days', '2', '-keyout', 'ca.key', '-out', 'ca.crt');
+    openssl(pki, 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
+    fs.writeFileSync(path.join(pki, 'san.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    openssl(pki, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.cnf', '-out', 'server.crt');
+    const caPem = fs.readFileSync(path.join(pki, 'ca.crt'), 'utf8');
+    const leafPem = fs.readFileSync(path.join(pki, 'server.crt'), 'utf8');
+    fs.writeFileSync(path.join(pki, 'chain.crt'), leafPem + caPem);
+
+    const server = await serve(path.join(dir, 'configured'), [], { HANGAR_TLS_CERT: path.join(pki, 'chain.crt'), HANGAR_TLS_KEY: path.join(pki, 'server.key') });
+    try {
+      assert.match(server.address, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const seen = await handshake(server.address, caPem, 'localhost');
+      assert.equal(seen.error, null);
+      assert.equal(seen.authorized, true);
+      assert.deepEqual(seen.chain, [fingerprintOf(leafPem), fingerprintOf(caPem)], 'the configured leaf, then the CA that signed it');
+      assert.match(server.stdout, new RegExp(fingerprintOf(leafPem)), 'the configured certificate\'s fingerprint is printed');
+
+      const login = await request(server.address, 'POST', '/session', caPem, { body: { username: 'admin', password: PASSWORD } });
+      assert.equal(login.status, 200, login.text);
+      const accounts = await request(server.address, 'GET', '/accounts', caPem, { token: login.text });
+      assert.equal(accounts.status, 200, accounts.text);
+      assert.ok(JSON.parse(accounts.text).some((a: { name: string }) => a.name === 'demo'));
+      const prefixed = await request(server.address, 'POST', '/auth/session', caPem, { body: { username: 'admin', password: PASSWORD } });
+      assert.equal(prefixed.status, 200, 'the /auth prefix is on the same TLS listener');
+
+      // The check can fail: a client trusting another CA, or asking for another name, is not verified.
+      openssl(pki, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=Other CA', '-days', '2', '-keyout', 'other.key', '-out', 'other.crt');
+      assert.equal((await handshake(server.address, fs.readFileSync(path.join(pki, 'other.crt'), 'utf8'), 'localhost')).authorized, false);
+      assert.equal((await handshake(server.address, caPem, 'example.org')).authorized, false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('with --tls and no certificate, a self-signed one is generated under the data dir (key 0600); the printed SHA-256 fingerprint is the presented one, a client trusting it verifies localhost, and the next start reuses it', async () => {
+    const data = path.join(dir, 'generated');
+    const first = await serve(data, ['--tls']);
+    let fingerprint: string;
+    try {
+      const certFile = path.join(data, 'tls', 'hangar.crt');
+      const keyFile = path.join(data, 'tls', 'hangar.key');
+      assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600, 'the private key is readable by its owner only');
+      const certPem = fs.readFileSync(certFile, 'utf8');
+      fingerprint = fingerprintOf(certPem);
+      const printed = /SHA-256 fingerprint ([0-9A-F:]{95})/.exec(first.stdout)?.[1];
+      assert.equal(printed, fingerprint, 'the printed fingerprint is the generated certificate\'s');
+
+      const seen = await handshake(first.address, certPem, 'localhost');
+      assert.equal(seen.error, null);
+      assert.equal(seen.authorized, true);
+      assert.deepEqual(seen.chain, [fingerprint]);
+
+      const login = await request(first.address, 'POST', '/session', certPem, { body: { username: 'admin', password: PASSWORD } });
+      assert.equal(login.status, 200, login.text);
+      const vms = await request(first.address, 'GET', '/accounts/demo/groups/default/virtual_machines', certPem, { token: login.text });
+      assert.equal(vms.status, 200, vms.text);
+      assert.deepEqual(JSON.parse(vms.text), []);
+    } finally {
+      await first.stop();
+    }
+    const second = await serve(data, [], { HANGAR_TLS: '1' });
+    try {
+      const seen = await handshake(second.address, fs.readFileSync(path.join(data, 'tls', 'hangar.crt'), 'utf8'), 'localhost');
+      assert.deepEqual(seen.chain, [fingerprint], 'the same certificate after a restart');
+      assert.match(second.stdout, new RegExp(`SHA-256 fingerprint ${fingerprint}`));
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test('a loopback address without a certificate stays plain HTTP (the README demo)', async () => {
+    const server = await serve(path.join(dir, 'plain'));
+    try {
+      assert.match(server.address, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(fs.existsSync(path.join(dir, 'plain', 'tls')), false, 'no certificate generated');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a missing, unreadable or mismatched certificate or key is a one-line start-up error, not a stack trace', () => {
+    const pki = path.join(dir, 'bad');
+    fs.mkdirSync(pki);
+    openssl(pki, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=one', '-days', '2', '-keyout', 'one.key', '-out', 'one.crt');
+    openssl(pki, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=two', '-days', '2', '-keyout', 'two.key', '-out', 'two.crt');
+    const data = path.join(dir, 'bad-data');
+    const cases: [string[], RegExp][] = [
+      [['--tls-cert', path.join(pki, 'one.crt'), '--tls-key', path.join(pki, 'two.key')], /does not match/],
+      [['--tls-cert', path.join(pki, 'one.crt'), '--tls-key', path.join(pki, 'missing.key')], /missing\.key.*no such file/i],
+      [['--tls-cert', path.join(pki, 'one.key'), '--tls-key', path.join(pki, 'one.key')], /one\.key.*not a PEM certificate/],
+      [['--tls-cert', path.join(pki, 'one.crt'), '--tls-key', path.join(pki, 'one.crt')], /one\.crt.*not a PEM private key/],
+      [['--tls-cert', path.join(pki, 'one.crt')], /--tls-cert and --tls-key/],
+    ];
+    for (const [args, message] of cases) {
+      const r = refuse(data, args);
+      assert.equal(r.status, 1, `${args.join(' ')}: exit status`);
+      assert.match(r.stderr, /^hangar: .+\n$/, `${args.join(' ')}: one line, got:\n${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+    }
+  });
+});
