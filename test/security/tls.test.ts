@@ -12,6 +12,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { selfSignedTls, TlsConfigError, tlsPlan } from '../../src/brain/tls.js';
 
 const HANGAR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hangar.js');
 const PASSWORD = 'tls-admin-password-1';
@@ -58,8 +59,11 @@ function handshake(address: string, ca: string, servername: string): Promise<{ a
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: hostname, port: Number(port), ca, servername, rejectUnauthorized: false }, () => {
       const chain: string[] = [];
-      for (let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c?.raw; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) {
-        chain.push(new crypto.X509Certificate(c.raw).fingerprint256);
+      // Leaf first, up the issuers; a self-signed certificate is its own issuer and ends the chain.
+      for (let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c?.raw; c = c.issuerCertificate) {
+        const fingerprint = new crypto.X509Certificate(c.raw).fingerprint256;
+        if (chain.includes(fingerprint)) break;
+        chain.push(fingerprint);
       }
       resolve({ authorized: socket.authorized, error: socket.authorizationError ?? null, chain });
       socket.end();
@@ -96,6 +100,56 @@ describe('HTTPS (issue 7, defect 8)', () => {
   let dir: string;
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hangar-tls-')); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('plain HTTP only on a loopback address without a certificate: any other listen address gets TLS, a generated certificate when none is given', () => {
+    for (const host of ['127.0.0.1', '127.3.4.5', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) assert.deepEqual(tlsPlan({ host }), { kind: 'plain' }, host);
+    for (const host of ['0.0.0.0', '::', '[::]', '10.0.0.5', '192.0.2.7', 'hangar.example.com', '2001:db8::1', '::ffff:10.0.0.1']) {
+      assert.deepEqual(tlsPlan({ host }), { kind: 'generate' }, host);
+    }
+    assert.deepEqual(tlsPlan({ host: '127.0.0.1', force: true }), { kind: 'generate' }, '--tls forces it on loopback');
+    for (const host of ['127.0.0.1', '0.0.0.0']) {
+      assert.deepEqual(tlsPlan({ host, certFile: 'a.crt', keyFile: 'a.key' }), { kind: 'files', certFile: 'a.crt', keyFile: 'a.key' });
+    }
+    assert.throws(() => tlsPlan({ host: '0.0.0.0', keyFile: 'a.key' }), TlsConfigError);
+  });
+
+  test('a certificate generated for a non-loopback address names it, localhost, both loopbacks and the hostname; it is reused until it expires, stops naming the listen address or is damaged', async () => {
+    const d = path.join(dir, 'names');
+    const renewals: string[] = [];
+    const renew = (reason: string) => renewals.push(reason);
+    const a = await selfSignedTls(d, '192.0.2.7', renew);
+    const x = new crypto.X509Certificate(a.cert);
+    for (const ip of ['192.0.2.7', '127.0.0.1', '::1']) assert.equal(x.checkIP(ip), ip);
+    for (const name of ['localhost', os.hostname()]) assert.ok(x.checkHost(name), name);
+    assert.equal(x.checkHost('example.org'), undefined);
+    assert.equal(x.checkIP('192.0.2.8'), undefined);
+    assert.equal(x.ca, false, 'a server certificate, not a CA');
+    assert.equal(a.generated, 'new');
+    assert.equal(fs.statSync(path.join(d, 'hangar.key')).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(d).mode & 0o777, 0o700);
+
+    const b = await selfSignedTls(d, '192.0.2.7', renew);
+    assert.deepEqual([b.generated, b.fingerprint], ['reused', a.fingerprint]);
+    assert.deepEqual(renewals, []);
+
+    const c = await selfSignedTls(d, '198.51.100.9', renew);
+    assert.notEqual(c.fingerprint, a.fingerprint);
+    assert.match(renewals.pop() ?? '', /does not name 198\.51\.100\.9/);
+
+    const e = await selfSignedTls(d, '198.51.100.9', renew, Date.now() + 800 * 86_400_000);
+    assert.notEqual(e.fingerprint, c.fingerprint);
+    assert.match(renewals.pop() ?? '', /expires/);
+
+    fs.writeFileSync(path.join(d, 'hangar.key'), 'damaged');
+    const f = await selfSignedTls(d, '198.51.100.9', renew);
+    assert.equal(f.generated, 'new');
+    assert.match(renewals.pop() ?? '', /not a PEM private key/);
+
+    // On a wildcard, the machine's external addresses are named too.
+    const w = new crypto.X509Certificate((await selfSignedTls(path.join(dir, 'wildcard'), '0.0.0.0')).cert);
+    const external = Object.values(os.networkInterfaces()).flat().filter((i) => i && !i.internal && !(i.family === 'IPv6' && i.scopeid));
+    for (const i of external) assert.ok(w.checkIP(i!.address), i!.address);
+  });
 
   test('the server speaks HTTPS with the configured certificate: the chain presented is the configured leaf and its CA, and /session and the API answer over it', async () => {
     // A small CA and a server certificate it signed, made with the openssl CLI (not Hangar's code).
