@@ -10,7 +10,7 @@ import { generate } from 'selfsigned';
 export type TlsPlan =
   | { kind: 'plain' }
   | { kind: 'files'; certFile: string; keyFile: string }
-  | { kind: 'generate' };
+  | { kind: 'generate'; names: string[] };
 
 export interface TlsPair {
   cert: string;
@@ -44,10 +44,17 @@ export function isLoopback(host: string): boolean {
  * forced. Anywhere else a missing certificate is generated, so BigV clients (which refuse plain HTTP)
  * and passwords are never left on clear text.
  */
-export function tlsPlan(o: { host: string; certFile?: string; keyFile?: string; force?: boolean }): TlsPlan {
+export function tlsPlan(o: { host: string; certFile?: string; keyFile?: string; force?: boolean; names?: string[] }): TlsPlan {
+  const names = o.names ?? [];
   if (!!o.certFile !== !!o.keyFile) throw new TlsConfigError('--tls-cert and --tls-key (HANGAR_TLS_CERT, HANGAR_TLS_KEY) go together: give both or neither');
-  if (o.certFile && o.keyFile) return { kind: 'files', certFile: o.certFile, keyFile: o.keyFile };
-  return o.force || !isLoopback(o.host) ? { kind: 'generate' } : { kind: 'plain' };
+  if (o.certFile && o.keyFile) {
+    if (names.length) throw new TlsConfigError('--tls-names (HANGAR_TLS_NAMES) names a generated certificate: it cannot change the one in --tls-cert');
+    return { kind: 'files', certFile: o.certFile, keyFile: o.keyFile };
+  }
+  const bad = names.find((n) => !net.isIP(bare(n)) && !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n));
+  if (bad !== undefined) throw new TlsConfigError(`--tls-names: ${JSON.stringify(bad)} is neither a DNS name nor an IP address`);
+  if (names.length && !o.force && isLoopback(o.host)) throw new TlsConfigError('--tls-names names a generated certificate: on a loopback address, add --tls (HANGAR_TLS=1) to serve HTTPS');
+  return o.force || !isLoopback(o.host) ? { kind: 'generate', names } : { kind: 'plain' };
 }
 
 function readFile(file: string, what: string): string {
@@ -88,15 +95,19 @@ export function loadTls(certFile: string, keyFile: string): TlsPair {
 
 /**
  * The names a generated certificate is valid for: the listen address (unless it is a wildcard),
- * localhost and both loopback addresses, and the machine's hostname; when listening on a wildcard,
- * also the machine's current external addresses (a bonus: they may change, see `required`).
+ * localhost and both loopback addresses, the machine's hostname and the names given (--tls-names);
+ * when listening on a wildcard, also the machine's current external addresses (a bonus: they may
+ * change, so they are not `required` of a certificate to reuse).
  */
-export function certificateNames(host: string): { dns: string[]; ips: string[]; required: string[] } {
+export function certificateNames(host: string, given: string[] = []): { dns: string[]; ips: string[]; required: string[] } {
   const h = bare(host);
   const wildcard = h === '0.0.0.0' || h === '::' || h === '';
   const dns = new Set(['localhost', os.hostname().toLowerCase()]);
   const ips = new Set(['127.0.0.1', '::1']);
-  if (!wildcard) (net.isIP(h) ? ips : dns).add(net.isIP(h) ? h : h.toLowerCase());
+  for (const n of [...(wildcard ? [] : [h]), ...given.map(bare)]) {
+    if (net.isIP(n)) ips.add(n);
+    else dns.add(n.toLowerCase());
+  }
   const required = [...dns, ...ips];
   if (wildcard) {
     for (const a of Object.values(os.networkInterfaces()).flat()) {
@@ -128,10 +139,11 @@ function writeAtomically(file: string, text: string, mode: number): void {
  * for 30 more days and names every required name, so clients that trusted it keep trusting it;
  * generated otherwise (`onRenew` says why the old one was replaced).
  */
-export async function selfSignedTls(dir: string, host: string, onRenew: (reason: string) => void = () => {}, now = Date.now()): Promise<TlsPair> {
+export async function selfSignedTls(dir: string, o: { host: string; names?: string[]; onRenew?: (reason: string) => void; now?: number }): Promise<TlsPair> {
   const certFile = path.join(dir, 'hangar.crt');
   const keyFile = path.join(dir, 'hangar.key');
-  const names = certificateNames(host);
+  const names = certificateNames(o.host, o.names);
+  const now = o.now ?? Date.now();
   if (fs.existsSync(certFile) || fs.existsSync(keyFile)) {
     let reason: string | null;
     try {
@@ -145,7 +157,7 @@ export async function selfSignedTls(dir: string, host: string, onRenew: (reason:
       if (!(err instanceof TlsConfigError)) throw err;
       reason = err.message;
     }
-    onRenew(reason);
+    o.onRenew?.(reason);
   }
   const pems = await generate([{ name: 'commonName', value: os.hostname() }, { name: 'organizationName', value: 'Hangar (self-signed)' }], {
     keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
@@ -165,8 +177,8 @@ export async function selfSignedTls(dir: string, host: string, onRenew: (reason:
 }
 
 /** The pair the plan asks for, or null for plain HTTP; generated pairs live in `<dataDir>/tls`. */
-export async function resolveTls(plan: TlsPlan, dataDir: string, host: string, onRenew?: (reason: string) => void): Promise<TlsPair | null> {
+export async function resolveTls(plan: TlsPlan, o: { dataDir: string; host: string; onRenew?: (reason: string) => void }): Promise<TlsPair | null> {
   if (plan.kind === 'plain') return null;
   if (plan.kind === 'files') return loadTls(plan.certFile, plan.keyFile);
-  return selfSignedTls(path.join(dataDir, 'tls'), host, onRenew);
+  return selfSignedTls(path.join(o.dataDir, 'tls'), { host: o.host, names: plan.names, onRenew: o.onRenew });
 }

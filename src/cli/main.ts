@@ -29,6 +29,8 @@ dataDirOption(program.command('server'))
   .option('--tls-cert <file>', 'PEM certificate (leaf first, then intermediates) to serve HTTPS with', process.env.HANGAR_TLS_CERT || undefined)
   .option('--tls-key <file>', 'PEM private key of --tls-cert', process.env.HANGAR_TLS_KEY || undefined)
   .option('--tls', 'serve HTTPS on a loopback address too (self-signed under <data>/tls unless --tls-cert is given)', /^(1|true|yes|on)$/i.test(process.env.HANGAR_TLS ?? ''))
+  .option('--tls-names <list>', 'more DNS names or addresses for the generated certificate, comma-separated', (v: string) => v.split(',').map((n) => n.trim()).filter(Boolean),
+    (process.env.HANGAR_TLS_NAMES ?? '').split(',').map((n) => n.trim()).filter(Boolean))
   .option('--database <url>', 'postgres://... to keep state in PostgreSQL (default: SQLite under --data)', process.env.HANGAR_DATABASE_URL)
   .option('--driver <kind>', 'hypervisor driver of the embedded head: qemu or fake', process.env.HANGAR_DRIVER ?? 'qemu')
   .option('--head <label>', 'label of the embedded head', process.env.HANGAR_HEAD_LABEL ?? 'head1')
@@ -40,8 +42,9 @@ dataDirOption(program.command('server'))
     const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
     const dataDir = path.resolve(o.data);
     // TLS first: a bad certificate or key stops the start before anything else runs.
-    const tls = await resolveTls(tlsPlan({ host: o.listen.host, certFile: o.tlsCert, keyFile: o.tlsKey, force: o.tls }), dataDir, o.listen.host,
-      (reason) => log.warn({ reason }, 'generating a new self-signed TLS certificate: the old one cannot be reused'));
+    const tls = await resolveTls(tlsPlan({ host: o.listen.host, certFile: o.tlsCert, keyFile: o.tlsKey, force: o.tls, names: o.tlsNames }), {
+      dataDir, host: o.listen.host, onRenew: (reason) => log.warn({ reason }, 'generating a new self-signed TLS certificate: the old one cannot be reused'),
+    });
     const imagesDir = path.join(dataDir, 'images');
     const driver = await makeDriver(o.driver, { dataDir, imagesDir, log });
     const running = await startHangar({

@@ -104,20 +104,24 @@ describe('HTTPS (issue 7, defect 8)', () => {
   test('plain HTTP only on a loopback address without a certificate: any other listen address gets TLS, a generated certificate when none is given', () => {
     for (const host of ['127.0.0.1', '127.3.4.5', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) assert.deepEqual(tlsPlan({ host }), { kind: 'plain' }, host);
     for (const host of ['0.0.0.0', '::', '[::]', '10.0.0.5', '192.0.2.7', 'hangar.example.com', '2001:db8::1', '::ffff:10.0.0.1']) {
-      assert.deepEqual(tlsPlan({ host }), { kind: 'generate' }, host);
+      assert.deepEqual(tlsPlan({ host }), { kind: 'generate', names: [] }, host);
     }
-    assert.deepEqual(tlsPlan({ host: '127.0.0.1', force: true }), { kind: 'generate' }, '--tls forces it on loopback');
+    assert.deepEqual(tlsPlan({ host: '127.0.0.1', force: true }), { kind: 'generate', names: [] }, '--tls forces it on loopback');
+    assert.deepEqual(tlsPlan({ host: '0.0.0.0', names: ['hangar.example.com', '192.0.2.7'] }), { kind: 'generate', names: ['hangar.example.com', '192.0.2.7'] });
     for (const host of ['127.0.0.1', '0.0.0.0']) {
       assert.deepEqual(tlsPlan({ host, certFile: 'a.crt', keyFile: 'a.key' }), { kind: 'files', certFile: 'a.crt', keyFile: 'a.key' });
     }
     assert.throws(() => tlsPlan({ host: '0.0.0.0', keyFile: 'a.key' }), TlsConfigError);
+    assert.throws(() => tlsPlan({ host: '0.0.0.0', names: ['bad name'] }), /neither a DNS name nor an IP address/);
+    assert.throws(() => tlsPlan({ host: '0.0.0.0', certFile: 'a.crt', keyFile: 'a.key', names: ['x.example'] }), TlsConfigError, 'names cannot change a given certificate');
+    assert.throws(() => tlsPlan({ host: '127.0.0.1', names: ['x.example'] }), /--tls/, 'names on plain HTTP would be ignored');
   });
 
   test('a certificate generated for a non-loopback address names it, localhost, both loopbacks and the hostname; it is reused until it expires, stops naming the listen address or is damaged', async () => {
     const d = path.join(dir, 'names');
     const renewals: string[] = [];
     const renew = (reason: string) => renewals.push(reason);
-    const a = await selfSignedTls(d, '192.0.2.7', renew);
+    const a = await selfSignedTls(d, { host: '192.0.2.7', onRenew: renew });
     const x = new crypto.X509Certificate(a.cert);
     for (const ip of ['192.0.2.7', '127.0.0.1', '::1']) assert.equal(x.checkIP(ip), ip);
     for (const name of ['localhost', os.hostname()]) assert.ok(x.checkHost(name), name);
@@ -128,25 +132,35 @@ describe('HTTPS (issue 7, defect 8)', () => {
     assert.equal(fs.statSync(path.join(d, 'hangar.key')).mode & 0o777, 0o600);
     assert.equal(fs.statSync(d).mode & 0o777, 0o700);
 
-    const b = await selfSignedTls(d, '192.0.2.7', renew);
+    const b = await selfSignedTls(d, { host: '192.0.2.7', onRenew: renew });
     assert.deepEqual([b.generated, b.fingerprint], ['reused', a.fingerprint]);
     assert.deepEqual(renewals, []);
 
-    const c = await selfSignedTls(d, '198.51.100.9', renew);
+    const c = await selfSignedTls(d, { host: '198.51.100.9', onRenew: renew });
     assert.notEqual(c.fingerprint, a.fingerprint);
     assert.match(renewals.pop() ?? '', /does not name 198\.51\.100\.9/);
 
-    const e = await selfSignedTls(d, '198.51.100.9', renew, Date.now() + 800 * 86_400_000);
+    const e = await selfSignedTls(d, { host: '198.51.100.9', onRenew: renew, now: Date.now() + 800 * 86_400_000 });
     assert.notEqual(e.fingerprint, c.fingerprint);
     assert.match(renewals.pop() ?? '', /expires/);
 
     fs.writeFileSync(path.join(d, 'hangar.key'), 'damaged');
-    const f = await selfSignedTls(d, '198.51.100.9', renew);
+    const f = await selfSignedTls(d, { host: '198.51.100.9', onRenew: renew });
     assert.equal(f.generated, 'new');
     assert.match(renewals.pop() ?? '', /not a PEM private key/);
 
+    // Names given with --tls-names (e.g. the name bigv-python's hard-coded auth URL resolves to here).
+    const g = await selfSignedTls(d, { host: '198.51.100.9', names: ['auth.bytemark.co.uk', '203.0.113.5'], onRenew: renew });
+    assert.match(renewals.pop() ?? '', /does not name auth\.bytemark\.co\.uk, 203\.0\.113\.5/);
+    const gx = new crypto.X509Certificate(g.cert);
+    assert.ok(gx.checkHost('auth.bytemark.co.uk'));
+    assert.ok(gx.checkIP('203.0.113.5'));
+    assert.ok(gx.checkIP('198.51.100.9'));
+    assert.equal((await selfSignedTls(d, { host: '198.51.100.9', names: ['auth.bytemark.co.uk', '203.0.113.5'] })).fingerprint, g.fingerprint);
+    assert.deepEqual(renewals, []);
+
     // On a wildcard, the machine's external addresses are named too.
-    const w = new crypto.X509Certificate((await selfSignedTls(path.join(dir, 'wildcard'), '0.0.0.0')).cert);
+    const w = new crypto.X509Certificate((await selfSignedTls(path.join(dir, 'wildcard'), { host: '0.0.0.0' })).cert);
     const external = Object.values(os.networkInterfaces()).flat().filter((i) => i && !i.internal && !(i.family === 'IPv6' && i.scopeid));
     for (const i of external) assert.ok(w.checkIP(i!.address), i!.address);
   });
