@@ -51,7 +51,7 @@ export function tlsPlan(o: { host: string; certFile?: string; keyFile?: string; 
     if (names.length) throw new TlsConfigError('--tls-names (HANGAR_TLS_NAMES) names a generated certificate: it cannot change the one in --tls-cert');
     return { kind: 'files', certFile: o.certFile, keyFile: o.keyFile };
   }
-  const bad = names.find((n) => !net.isIP(bare(n)) && !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n));
+  const bad = names.find((n) => !net.isIP(bare(n)) && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(n));
   if (bad !== undefined) throw new TlsConfigError(`--tls-names: ${JSON.stringify(bad)} is neither a DNS name nor an IP address`);
   if (names.length && !o.force && isLoopback(o.host)) throw new TlsConfigError('--tls-names names a generated certificate: on a loopback address, add --tls (HANGAR_TLS=1) to serve HTTPS');
   return o.force || !isLoopback(o.host) ? { kind: 'generate', names } : { kind: 'plain' };

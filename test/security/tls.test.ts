@@ -112,7 +112,7 @@ describe('HTTPS (issue 7, defect 8)', () => {
       assert.deepEqual(tlsPlan({ host, certFile: 'a.crt', keyFile: 'a.key' }), { kind: 'files', certFile: 'a.crt', keyFile: 'a.key' });
     }
     assert.throws(() => tlsPlan({ host: '0.0.0.0', keyFile: 'a.key' }), TlsConfigError);
-    assert.throws(() => tlsPlan({ host: '0.0.0.0', names: ['bad name'] }), /neither a DNS name nor an IP address/);
+    for (const bad of ['bad name', '*.example.com', 'a..b', '-x.example']) assert.throws(() => tlsPlan({ host: '0.0.0.0', names: [bad] }), /neither a DNS name nor an IP address/, bad);
     assert.throws(() => tlsPlan({ host: '0.0.0.0', certFile: 'a.crt', keyFile: 'a.key', names: ['x.example'] }), TlsConfigError, 'names cannot change a given certificate');
     assert.throws(() => tlsPlan({ host: '127.0.0.1', names: ['x.example'] }), /--tls/, 'names on plain HTTP would be ignored');
   });
