@@ -15,7 +15,7 @@ PACKAGES=(
   debootstrap              # bookworm image
   e2fsprogs                # mke2fs -d: ext4 root without mounting
   openssh-client           # ssh / ssh-keygen (tests, users)
-  openssl                  # openssl passwd -6 (tests)
+  openssl                  # openssl passwd -6, a CA and certificates (tests)
   ca-certificates
 )
 

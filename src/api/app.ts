@@ -8,10 +8,16 @@ import { collapseSlashes, installExactJsonType, installJsonParser, installInputG
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
-export interface AppOptions { /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */ authPrefix?: string }
+export interface AppOptions {
+  /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */
+  authPrefix?: string;
+  /** PEM certificate (chain) and key: the API and the auth endpoint are then served over HTTPS only. */
+  tls?: { cert: string; key: string };
+}
 
 export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     loggerInstance: h.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },

@@ -23,6 +23,8 @@ export interface StartOptions {
   heads: HeadSpec[];
   log?: Logger;
   authPrefix?: string;
+  /** Serve HTTPS with this PEM certificate (chain) and key (see brain/tls.ts). */
+  tls?: { cert: string; key: string };
 }
 
 export interface Running {
@@ -51,7 +53,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     dispatch.add(agent);
     agents.push(agent);
   }
-  const app = await buildApp(hangar, { authPrefix: opts.authPrefix });
+  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls });
   await app.ready();
   const sweeper = setInterval(() => void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed')), 3_600_000);
   sweeper.unref();

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
 import { startHangar } from '../brain/start.js';
 import { bootstrap } from '../brain/bootstrap.js';
+import { resolveTls, tlsPlan } from '../brain/tls.js';
 import { makeDriver } from './make-driver.js';
 import { allowList } from '../core/config.js';
 import { adminCommands } from './admin.js';
@@ -26,7 +27,12 @@ const program = new Command('hangar').description('Hangar: a self-hosted cloud-s
 
 dataDirOption(program.command('server'))
   .description('run the API server (brain) with an embedded head on this machine')
-  .option('--listen <host:port>', 'address to serve HTTP on', listen, listen(process.env.HANGAR_LISTEN ?? '127.0.0.1:8080'))
+  .option('--listen <host:port>', 'address to serve on (HTTPS unless it is loopback without --tls)', listen, listen(process.env.HANGAR_LISTEN ?? '127.0.0.1:8080'))
+  .option('--tls-cert <file>', 'PEM certificate (leaf first, then intermediates) to serve HTTPS with', process.env.HANGAR_TLS_CERT || undefined)
+  .option('--tls-key <file>', 'PEM private key of --tls-cert', process.env.HANGAR_TLS_KEY || undefined)
+  .option('--tls', 'serve HTTPS on a loopback address too (self-signed under <data>/tls unless --tls-cert is given)', /^(1|true|yes|on)$/i.test(process.env.HANGAR_TLS ?? ''))
+  .option('--tls-names <list>', 'more DNS names or addresses for the generated certificate, comma-separated', (v: string) => v.split(',').map((n) => n.trim()).filter(Boolean),
+    (process.env.HANGAR_TLS_NAMES ?? '').split(',').map((n) => n.trim()).filter(Boolean))
   .option('--database <url>', 'postgres://... to keep state in PostgreSQL (default: SQLite under --data)', process.env.HANGAR_DATABASE_URL)
   .option('--driver <kind>', 'hypervisor driver of the embedded head: qemu or fake', process.env.HANGAR_DRIVER ?? 'qemu')
   .option('--head <label>', 'label of the embedded head', process.env.HANGAR_HEAD_LABEL ?? 'head1')
@@ -39,12 +45,16 @@ dataDirOption(program.command('server'))
     if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
     const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
     const dataDir = path.resolve(o.data);
+    // TLS first: a bad certificate or key stops the start before anything else runs.
+    const tls = await resolveTls(tlsPlan({ host: o.listen.host, certFile: o.tlsCert, keyFile: o.tlsKey, force: o.tls, names: o.tlsNames }), {
+      dataDir, host: o.listen.host, onRenew: (reason) => log.warn({ reason }, 'generating a new self-signed TLS certificate: the old one cannot be reused'),
+    });
     const imagesDir = path.join(dataDir, 'images');
     const urls = { isoDir: path.resolve(o.isoDir ?? path.join(dataDir, 'isos')), allow: allowList(o.urlAllow) };
     await fsp.mkdir(urls.isoDir, { recursive: true });
     const driver = await makeDriver(o.driver, { dataDir, imagesDir, log, urls });
     const running = await startHangar({
-      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix, config: { urls },
+      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix, config: { urls }, tls: tls ?? undefined,
       heads: [{
         driver, label: o.head, zone: o.zone, managementAddress: o.listen.host === '0.0.0.0' ? os.hostname() : o.listen.host,
         network: o.bridge ? { mode: 'bridge', bridge: o.bridge } : { mode: 'user' },
@@ -52,15 +62,25 @@ dataDirOption(program.command('server'))
     });
     const first = await bootstrap(running.hangar);
     const address = await running.app.listen({ host: o.listen.host, port: o.listen.port });
-    log.info({ address, data: dataDir, driver: o.driver, isoDir: urls.isoDir, urlAllow: urls.allow }, 'hangar is serving');
+    // The fingerprint on every start (before the log line that says it serves), so users can check what clients see.
+    if (tls) {
+      const what = tls.generated === 'new' ? 'generated a self-signed certificate' : tls.generated === 'reused' ? 'self-signed certificate' : 'certificate';
+      process.stdout.write([
+        `HTTPS: ${what} ${tls.certFile}`,
+        `  SHA-256 fingerprint ${tls.fingerprint}`,
+        ...(tls.generated ? [`  trust it with SSL_CERT_FILE=${tls.certFile} (bytemark, docker-machine), REQUESTS_CA_BUNDLE=${tls.certFile} (bigv-python), curl --cacert`] : []),
+      ].join('\n') + '\n');
+    }
+    log.info({ address, data: dataDir, driver: o.driver, isoDir: urls.isoDir, urlAllow: urls.allow, ...(tls ? { cert: tls.certFile, fingerprint: tls.fingerprint } : {}) }, 'hangar is serving');
+    const curl = tls?.generated ? `curl --cacert ${tls.certFile}` : 'curl';
     if (first) {
       const lines = [
         '',
         `Hangar is serving the BigV API at ${address} (auth endpoint: ${address}/session)`,
         `Cluster admin: ${first.username}${first.password ? `  password: ${first.password}  (generated; set HANGAR_ADMIN_PASSWORD to choose)` : ' (password from HANGAR_ADMIN_PASSWORD)'}`,
         ...(first.account ? [`Demo account: ${first.account} (group: default)`] : []),
-        `Try: TOKEN=$(curl -s -d username=${first.username} -d password=... ${address}/session)`,
-        `     curl -H "Authorization: Bearer $TOKEN" ${address}/accounts?view=overview`,
+        `Try: TOKEN=$(${curl} -s -d username=${first.username} -d password=... ${address}/session)`,
+        `     ${curl} -H "Authorization: Bearer $TOKEN" ${address}/accounts?view=overview`,
         '',
       ];
       process.stdout.write(lines.join('\n') + '\n');
