@@ -7,6 +7,7 @@ import { holds, isClusterAdmin, type Principal } from './principal.js';
 import { isIdSegment } from './names.js';
 import { resolveVmById, rowId, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
+import { scheduleStart } from './schedule-start.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -191,8 +192,8 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   requireAdmin(p, at);
   if (input.interval_seconds === undefined) throw Invalid.field('interval_seconds', 'Missing interval_seconds parameter');
   if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
-  const start = input.start_at ?? new Date(h.now()).toISOString();
-  if (Number.isNaN(Date.parse(start.replace(' UTC', 'Z').replace(' ', 'T')))) throw Invalid.field('start_at', 'is invalid');
+  const start = scheduleStart(input.start_at, h.now());
+  if (start === null) throw Invalid.field('start_at', 'is invalid');
   return h.db.insertInto('backup_schedules').values({
     disc_id: at.disc.id, start_at: start, interval_seconds: input.interval_seconds, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
   }).returningAll().executeTakeFirstOrThrow();
