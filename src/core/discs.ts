@@ -110,6 +110,9 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
+    // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
+    const first = await h.db.selectFrom('discs').select('id').where('vm_id', '=', disc.vm_id).orderBy('id').limit(1).executeTakeFirst();
+    if (first?.id === disc.id) throw Invalid.field('virtual_machine_id', 'the machine boots from this disc: its first disc cannot be moved to another machine');
     const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_id', 'is not a machine you can see')));
     requireAdmin(p, target);
     if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');

@@ -244,10 +244,10 @@ test('moving a VM\'s root disc to another VM is refused with a 400, as BigV does
   const t = await startTest();
   try {
     await account(t, 'acme');
-    for (const name of ['web1', 'db1']) {
+    for (const [name, data] of [['web1', 'web1-data'], ['db1', 'db1-data'], ['cache', 'web1-data']] as const) {
       const c = await t.req('POST', `${GRP}/vm_create`, {
         token: t.adminToken,
-        body: { virtual_machine: { name }, discs: [{ label: `${name}-root`, size: 1024 }, { label: `${name}-data`, size: 1024 }] },
+        body: { virtual_machine: { name }, discs: [{ label: `${name}-root`, size: 1024 }, { label: data, size: 1024 }] },
       });
       assert.equal(c.status, 202, c.text);
     }
@@ -259,7 +259,12 @@ test('moving a VM\'s root disc to another VM is refused with a 400, as BigV does
       assert.equal(r.status, 400, r.text);
       assert.deepEqual(r.body, { virtual_machine_id: ['the machine boots from this disc: its first disc cannot be moved to another machine'] });
     }
-    assert.deepEqual(await snapshot(t), before, 'the refused move changed nothing');
+    // A data disc whose label the target already uses is refused too.
+    const cache = (await t.req('GET', `${VMS}/cache`, { token: t.adminToken })).body.id;
+    const clash = await t.req('PUT', `${VMS}/web1/discs/web1-data`, { token: t.adminToken, body: { virtual_machine_id: cache } });
+    assert.equal(clash.status, 400, clash.text);
+    assert.deepEqual(Object.keys(clash.body), ['label']);
+    assert.deepEqual(await snapshot(t), before, 'the refused moves changed nothing');
     const r = await t.req('PUT', `${VMS}/web1/discs/web1-data`, { token: t.adminToken, body: { virtual_machine_id: db1 } });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.virtual_machine_id, db1);
