@@ -225,6 +225,13 @@ test('hangar admin apikey-create --all-privileges: the README\'s token works wit
     r = await t.req('GET', '/privileges', { token: key });
     assert.deepEqual(r.body.map((p: any) => [p.level, p.account_name, p.api_key_id > 0, p.password_required]), [['account_admin', 'acme', true, false]]);
 
+    // Or one privilege at a time, bound to the bare key with `hangar admin grant --api-key`.
+    const web1 = (await t.req('GET', `${VMS}/web1`, { token: t.adminToken })).body.id;
+    cli = hangarCli([...database, 'grant', 'alice', 'vm_console', '--vm', String(web1), '--api-key', 'bare']);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.deepEqual((await t.req('GET', '/accounts', { token: bare.token })).body.map((a: any) => a.name), ['acme']);
+    assert.equal((await t.req('PUT', `${VMS}/web1`, { token: bare.token, body: { cores: 2 } })).status, 403, 'vm_console only');
+
     // A user without privileges: nothing to bind is an error, not a useless key.
     await t.user('bob');
     cli = hangarCli([...database, 'apikey-create', 'bob', 'ci', '--all-privileges']);
