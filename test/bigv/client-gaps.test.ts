@@ -93,13 +93,13 @@ test('add server with an image no head in the zone has: a 400 naming the image, 
     assert.equal(r.status, 400, r.text);
     assert.deepEqual(r.body, { distribution: ['is not available in zone default (no head there has the tiny image)'] });
     assert.deepEqual(await snapshot(t), before, 'a refused create writes nothing');
-    // An alias names the image that really backs it.
+    // An alias names the image that really backs it; without a zone, every zone is looked at.
     const headless = await startTest({ driver: () => new FakeDriver({ images: ['tiny'] }) });
     try {
       await account(headless, 'acme');
       r = await vmCreate(headless, 'web1', 'stretch');
       assert.equal(r.status, 400, r.text);
-      assert.deepEqual(r.body, { distribution: ['is not available in zone default (no head there has the bookworm image)'] });
+      assert.deepEqual(r.body, { distribution: ['is not available in any zone (no head has the bookworm image)'] });
     } finally {
       await headless.close();
     }

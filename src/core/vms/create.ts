@@ -124,7 +124,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const taken = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).where('name', '=', name).executeTakeFirst();
     if (taken) throw Invalid.field('name', 'has already been taken');
     const placement = await place(trx, {
-      zone: vm.zone_name ?? null, cores, memory,
+      zone: vm.zone_name ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.storage_grade ?? 'sata', size: d.size! })),
     });
     const row = await trx.insertInto('vms').values({

@@ -82,6 +82,10 @@ export class FakeDriver implements Driver {
     };
   }
 
+  async listImages(): Promise<string[]> {
+    return [...this.builtImages];
+  }
+
   private state(vmId: number): MachineState {
     const m = this.machines.get(vmId);
     return { vmId, state: m ? 'running' : 'stopped', pid: m?.pid ?? null, sshPort: null, vncPort: null, lastStop: m ? null : this.lastStops.get(vmId) ?? null };

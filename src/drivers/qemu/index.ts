@@ -22,6 +22,7 @@ import { DiscStore } from './discs.js';
 import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { fetchCdrom } from './cdrom.js';
 import { loadImage } from './images.js';
+import { listBuiltImages } from '../../images/manifest.js';
 import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
@@ -211,6 +212,10 @@ export class QemuDriver implements Driver {
       driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
       memory: Math.floor(os.totalmem() / MiB), grades, problem,
     };
+  }
+
+  async listImages(): Promise<string[]> {
+    return (await listBuiltImages(this.opts.imagesDir)).map((m) => m.name);
   }
 
   private async toolsProblem(): Promise<string | null> {
