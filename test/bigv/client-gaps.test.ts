@@ -179,6 +179,32 @@ test('an image built on a head after it started is offered once the head reports
   }
 });
 
+test('why a machine is off (head_note) shows wherever its state does: the VM, VM lists, group and account overviews', async () => {
+  const t = await startTest();
+  try {
+    await account(t, 'acme');
+    t.drivers[0]!.failNext('reimage', 'the image file is unreadable');
+    assert.equal((await vmCreate(t, 'web1', 'tiny')).status, 202);
+    const note = 'reimage failed: the image file is unreadable';
+    await until('the failure reported', async () => (await t.req('GET', `${VMS}/web1`, { token: t.adminToken })).body.head_note);
+    const views: [string, (b: any) => any][] = [
+      [`${VMS}/web1`, (b) => b],
+      [`${VMS}/web1?view=overview`, (b) => b],
+      [VMS, (b) => b[0]],
+      [`/virtual_machines?account_id=acme`, (b) => b[0]],
+      [`${GRP}?view=overview`, (b) => b.virtual_machines[0]],
+      ['/accounts/acme?view=overview', (b) => b.groups[0].virtual_machines[0]],
+      ['/accounts?view=overview', (b) => b[0].groups[0].virtual_machines[0]],
+    ];
+    for (const [url, pick] of views) {
+      const vm = pick((await t.req('GET', url, { token: t.adminToken })).body);
+      assert.deepEqual([vm.name, vm.power_on, vm.state, vm.head_note], ['web1', false, 'stopped', note], url);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
 // ---- hangar admin apikey-create ----------------------------------------------------------------
 
 const HANGAR = fileURLToPath(new URL('../../../bin/hangar.js', import.meta.url));
