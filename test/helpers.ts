@@ -14,6 +14,8 @@ export interface Reply { status: number; body: any; text: string; headers: Recor
 
 export interface TestHangar {
   running: Running;
+  /** The store's URL: a PostgreSQL database, a SQLite file (`sqliteFile`), or ':memory:'. */
+  storeUrl: string;
   drivers: FakeDriver[];
   adminToken: string;
   req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
@@ -23,10 +25,10 @@ export interface TestHangar {
   close(): Promise<void>;
 }
 
-/** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else in-memory SQLite. */
-async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
+/** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else SQLite (in memory unless a file is given). */
+async function freshStore(sqliteFile?: string): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
-  if (!base) return { url: ':memory:', drop: async () => {} };
+  if (!base) return { url: sqliteFile ?? ':memory:', drop: async () => {} };
   const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pgClient.Client({ connectionString: base });
   await admin.connect();
@@ -45,8 +47,12 @@ async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
   };
 }
 
-export async function startTest(opts: { heads?: Omit<HeadSpec, 'driver'>[]; config?: Partial<ClusterConfig>; driver?: () => FakeDriver } = {}): Promise<TestHangar> {
-  const store = await freshStore();
+export async function startTest(opts: {
+  heads?: Omit<HeadSpec, 'driver'>[]; config?: Partial<ClusterConfig>; driver?: () => FakeDriver;
+  /** Keep a SQLite store in this file, so another process (the `hangar` CLI) can open it. */
+  sqliteFile?: string;
+} = {}): Promise<TestHangar> {
+  const store = await freshStore(opts.sqliteFile);
   const drivers: FakeDriver[] = [];
   const heads = (opts.heads ?? [{ label: 'head1', zone: 'default' }]).map((h) => {
     const driver = opts.driver ? opts.driver() : new FakeDriver();
@@ -81,7 +87,7 @@ export async function startTest(opts: { heads?: Omit<HeadSpec, 'driver'>[]; conf
   };
   const adminToken = await login(ADMIN.username, ADMIN.password);
   const t: TestHangar = {
-    running, drivers, adminToken, req, login,
+    running, storeUrl: store.url, drivers, adminToken, req, login,
     async user(username, grant) {
       const password = `${username}-password-1`;
       const c = await req('POST', '/users', { token: adminToken, body: { username, password, email: `${username}@example.com` } });

@@ -8,8 +8,8 @@ import { defaultConfig } from '../core/config.js';
 import type { Hangar } from '../core/context.js';
 import type { Principal } from '../core/principal.js';
 import { createAccount } from '../core/tree.js';
-import { createApiKey, createUser } from '../core/users.js';
-import { findUser, grant } from '../core/grants.js';
+import { createApiKey, createUser, deleteApiKey } from '../core/users.js';
+import { bindSessionPrivileges, findUser, grant } from '../core/grants.js';
 import { newTotpSecret, totpUri } from '../core/auth.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
 
@@ -47,6 +47,7 @@ export function adminCommands(program: Command): void {
 
   admin.command('grant').argument('<username>').argument('<level>', 'cluster_admin, account_admin, group_admin, vm_admin or vm_console')
     .option('--account <account>').option('--group <group>', 'group name within --account').option('--vm <id>', 'virtual machine id')
+    .option('--api-key <label>', "bind the privilege to this API key of the user's (then it serves only that key)")
     .description('grant a privilege to a user')
     .action((username: string, level: string, o) => withHangar(opts(), async (h) => {
       const user = await findUser(h, username);
@@ -55,6 +56,11 @@ export function adminCommands(program: Command): void {
       if (level === 'account_admin') input.account_id = (await resolveAccount(h.db, ROOT, o.account ?? '')).id;
       if (level === 'group_admin') input.group_id = (await resolveGroup(h.db, ROOT, await resolveAccount(h.db, ROOT, o.account ?? ''), o.group ?? 'default')).id;
       if (level.startsWith('vm_')) input.virtual_machine_id = Number(o.vm);
+      if (o.apiKey !== undefined) {
+        const key = await h.db.selectFrom('api_keys').select('id').where('user_id', '=', user.id).where('label', '=', o.apiKey).executeTakeFirst();
+        if (!key) throw new Error(`${username} has no API key labelled ${o.apiKey}`);
+        input.api_key_id = key.id;
+      }
       const p = await grant(h, ROOT, user, input as never);
       out({ id: p.id, username: p.username, level: p.level });
     }));
@@ -68,11 +74,27 @@ export function adminCommands(program: Command): void {
     }));
 
   admin.command('apikey-create').argument('<username>').argument('<label>').option('--expires <date>', 'YYYY-MM-DD')
+    .option('--all-privileges', "bind a copy of each of the user's privileges to the key (a key sees nothing without one)")
     .description('create an API key for a user (use it as the token apikey.<key>)')
     .action((username: string, label: string, o) => withHangar(opts(), async (h) => {
       const user = await findUser(h, username);
       if (!user) throw new Error(`no user ${username}`);
+      if (o.allPrivileges && !(await h.db.selectFrom('privileges').select('id').where('user_id', '=', user.id).where('api_key_id', 'is', null).executeTakeFirst())) {
+        throw new Error(`${username} has no privileges to bind: grant one first (hangar admin grant)`);
+      }
       const k = await createApiKey(h, ROOT, { user_id: user.id, label, expires_at: o.expires ?? null });
-      out({ id: k.row.id, token: `apikey.${k.key}` });
+      const bound = o.allPrivileges ? await bindSessionPrivileges(h, ROOT, user, k.row.id).catch(async (err) => {
+        await deleteApiKey(h, k); // no half-made key
+        throw err;
+      }) : [];
+      if (!bound.length) {
+        process.stderr.write(`The key has no privileges and sees nothing until one is bound: run again with --all-privileges, or \`hangar admin grant ${username} LEVEL ... --api-key ${label}\`\n`);
+      }
+      out({
+        id: k.row.id, token: `apikey.${k.key}`,
+        privileges: bound.map((v) => ({
+          level: v.level, ...(v.accountName ? { account: v.accountName } : {}), ...(v.groupName ? { group: v.groupName } : {}), ...(v.vmName ? { vm: v.vmName } : {}),
+        })),
+      });
     }));
 }

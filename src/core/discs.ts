@@ -7,6 +7,7 @@ import { holds, isClusterAdmin, type Principal } from './principal.js';
 import { isIdSegment } from './names.js';
 import { resolveVmById, rowId, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
+import { scheduleStart } from './schedule-start.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -109,6 +110,9 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
+    // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
+    const first = await h.db.selectFrom('discs').select('id').where('vm_id', '=', disc.vm_id).orderBy('id').limit(1).executeTakeFirst();
+    if (first?.id === disc.id) throw Invalid.field('virtual_machine_id', 'the machine boots from this disc: its first disc cannot be moved to another machine');
     const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_id', 'is not a machine you can see')));
     requireAdmin(p, target);
     if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
@@ -191,8 +195,8 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   requireAdmin(p, at);
   if (input.interval_seconds === undefined) throw Invalid.field('interval_seconds', 'Missing interval_seconds parameter');
   if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
-  const start = input.start_at ?? new Date(h.now()).toISOString();
-  if (Number.isNaN(Date.parse(start.replace(' UTC', 'Z').replace(' ', 'T')))) throw Invalid.field('start_at', 'is invalid');
+  const start = scheduleStart(input.start_at, h.now());
+  if (start === null) throw Invalid.field('start_at', 'is invalid');
   return h.db.insertInto('backup_schedules').values({
     disc_id: at.disc.id, start_at: start, interval_seconds: input.interval_seconds, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
   }).returningAll().executeTakeFirstOrThrow();

@@ -125,6 +125,23 @@ export async function grant(h: Hangar, p: Principal, user: UserRow | undefined, 
   return (await loadPrivileges(h, { kind: 'ids', ids: [row.id] }))[0]!;
 }
 
+/**
+ * Bind to one of the user's API keys a copy of every privilege the user's sessions have (an API key
+ * carries only the privileges bound to it). The copies ask for no password or second factor, which
+ * a key never proves; each goes through `grant`, so the caller's right to grant it is checked.
+ */
+export async function bindSessionPrivileges(h: Hangar, p: Principal, user: UserRow, apiKeyId: number): Promise<PrivilegeView[]> {
+  const own = (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => v.apiKeyId === null);
+  const bound: PrivilegeView[] = [];
+  for (const v of own) {
+    bound.push(await grant(h, p, user, {
+      level: v.level, account_id: v.accountId, group_id: v.groupId, virtual_machine_id: v.vmId, api_key_id: apiKeyId,
+      password_required: false, yubikey_required: false, ip_restrictions: v.ipRestrictions,
+    }));
+  }
+  return bound;
+}
+
 export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
   if (!/^[0-9]+$/.test(segment)) throw new NotFound('privilege');
   const [v] = await loadPrivileges(h, { kind: 'ids', ids: [rowId(segment)] });

@@ -112,6 +112,8 @@ export type Signal = { kind: 'powerdown' } | { kind: 'reset' } | { kind: 'nmi' }
 export interface Driver {
   readonly kind: string;
   probe(): Promise<HostFacts>;
+  /** Names of the images built on this host (real images, not aliases); asked again on every resync. */
+  listImages(): Promise<string[]>;
   /** Machines the driver finds alive, including ones left by a previous run (adopted, not duplicated). */
   list(): Promise<MachineState[]>;
   status(vmId: number): Promise<MachineState>;

@@ -62,6 +62,8 @@ export class HeadAgent {
   }
 
   async resync(): Promise<void> {
+    // Images are built beside a running head (`hangar images build`): each resync tells the brain what is there.
+    await this.link.reportImages(await this.driver.listImages());
     const ids = new Set(await this.link.attention());
     const alive = new Set((await this.driver.list()).map((m) => m.vmId));
     for (const id of alive) ids.add(id); // running machines are checked against what the brain wants

@@ -35,6 +35,8 @@ export interface Observed {
 export interface BrainLink {
   /** Announce this head and its facts; returns the head's id. */
   register(label: string, zone: string, managementAddress: string, facts: HostFacts): Promise<number>;
+  /** The images built on this head (placement puts a machine to be imaged only where its image is). */
+  reportImages(images: string[]): Promise<void>;
   /** VMs that need a look: desired and observed differ, or operations are queued. */
   attention(): Promise<number[]>;
   /** VMs the brain believes are running on this head. */

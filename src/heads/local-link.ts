@@ -35,6 +35,10 @@ export class LocalLink implements BrainLink {
     return this.headId;
   }
 
+  async reportImages(images: string[]): Promise<void> {
+    await this.db.updateTable('heads').set({ images: JSON.stringify([...images].sort()) }).where('id', '=', this.headId).execute();
+  }
+
   async attention(): Promise<number[]> {
     const differ = await this.db.selectFrom('vms').select('id').where('head_id', '=', this.headId)
       .where((eb) => eb.or([

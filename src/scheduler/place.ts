@@ -6,7 +6,11 @@ import { Invalid } from '../core/errors.js';
 
 type Trx = Transaction<Database>;
 
-export interface PlacementRequest { zone: string | null; cores: number; memory: number; discs: { grade: string; size: number }[] }
+export interface PlacementRequest {
+  zone: string | null; cores: number; memory: number; discs: { grade: string; size: number }[];
+  /** The image the machine is to be imaged with (a real image, not an alias), or null. */
+  image: string | null;
+}
 export interface Placement { headId: number; zone: string; poolIds: number[] }
 
 export async function place(trx: Trx, req: PlacementRequest): Promise<Placement> {
@@ -22,13 +26,26 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
     const why = down.map((h) => `${h.label}: ${h.note ?? 'offline'}`).join('; ');
     throw Invalid.field('zone_name', `no head can run machines here (${why || 'no heads'})`);
   }
-  for (const head of heads) {
+  // A head that has not built the image is no candidate: the machine would stay off with a blank disc.
+  const candidates = req.image === null ? heads : heads.filter((h) => hasImage(h.images, req.image!));
+  if (candidates.length === 0) {
+    throw Invalid.field('distribution', req.zone
+      ? `is not available in zone ${req.zone} (no head there has the ${req.image} image)`
+      : `is not available in any zone (no head has the ${req.image} image)`);
+  }
+  for (const head of candidates) {
     const pools = await poolsFor(trx, head.id, req.discs);
     if (!pools) continue;
     if (!(await claimCompute(trx, head.id, req.cores, req.memory))) continue;
     return { headId: head.id, zone: head.zone, poolIds: pools };
   }
   throw Invalid.field('memory', 'no head in the zone has room for this machine (cores, memory or disc space)');
+}
+
+/** Whether a head's reported images (the `heads.images` JSON array) include this one. */
+export function hasImage(images: string, image: string): boolean {
+  const list: unknown = JSON.parse(images);
+  return Array.isArray(list) && list.includes(image);
 }
 
 async function poolsFor(trx: Trx, headId: number, discs: { grade: string; size: number }[]): Promise<number[] | null> {

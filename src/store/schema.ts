@@ -37,6 +37,8 @@ export interface HeadsTable {
   /** Claimed by VMs placed here (purge releases); kept as counters so placement is O(heads). */
   used_cores: Generated<number>; used_memory: Generated<number>;
   management_address: string; online: Flag; last_seen: number | null; note: string | null; created_at: number;
+  /** JSON array of the image names built on the head (not aliases), as it last reported them. */
+  images: Generated<string>;
 }
 
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }

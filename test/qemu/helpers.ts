@@ -126,6 +126,12 @@ export class MemoryLink implements BrainLink {
     return 1;
   }
 
+  images: string[] = [];
+
+  async reportImages(images: string[]): Promise<void> {
+    this.images = images;
+  }
+
   queue(vmId: number, kind: PendingOperation['kind'], args: unknown): PendingOperation {
     const op = { id: this.nextOp++, kind, args };
     this.ops.set(vmId, [...(this.ops.get(vmId) ?? []), op]);

@@ -9,6 +9,7 @@ import { SENDKEYS } from '../definitions.js';
 import { enqueue, getOperation } from '../../operations/queue.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
+import { hasImage } from '../../scheduler/place.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
 
@@ -51,6 +52,10 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Rei
   if (vm.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
   const disc = await h.db.selectFrom('discs').select('id').where('vm_id', '=', vm.id).executeTakeFirst();
   if (!disc) throw Invalid.field('discs', 'the machine has no disc to install an image on');
+  const head = vm.head_id === null ? undefined : await h.db.selectFrom('heads').select('images').where('id', '=', vm.head_id).executeTakeFirst();
+  if (head && !hasImage(head.images, image!)) {
+    throw Invalid.field('distribution', `is not available on this machine's head (it does not have the ${image} image)`);
+  }
   const hostname = `${vm.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
   await enqueue(h.db, {
     kind: 'reimage', vmId: vm.id, headId: vm.head_id, userId: p.userId, now: h.now(),

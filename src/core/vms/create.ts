@@ -9,6 +9,7 @@ import { checkName } from '../names.js';
 import { Forbidden, Invalid } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
+import { scheduleStart } from '../schedule-start.js';
 import { resolveImage } from '../../images/catalogue.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
@@ -63,10 +64,11 @@ export function firstBootFor(hostname: string, r: ReimageInput): FirstBoot {
   };
 }
 
-function checkSchedule(s: ScheduleInput): string | null {
-  if (s.interval_seconds === undefined || !Number.isInteger(s.interval_seconds) || s.interval_seconds <= 0) return 'interval_seconds must be greater than 0';
-  if (s.start_at !== undefined && Number.isNaN(Date.parse(s.start_at.replace(' UTC', 'Z').replace(' ', 'T')))) return 'start_at is invalid';
-  return null;
+/** The schedule's start_at to store, or what is wrong with the schedule. */
+function checkSchedule(s: ScheduleInput, now: number): { start: string } | { error: string } {
+  if (s.interval_seconds === undefined || !Number.isInteger(s.interval_seconds) || s.interval_seconds <= 0) return { error: 'interval_seconds must be greater than 0' };
+  const start = scheduleStart(s.start_at, now);
+  return start === null ? { error: 'start_at is invalid' } : { start };
 }
 
 export async function createVm(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: CreateInput, dialect: Dialect): Promise<Created> {
@@ -93,6 +95,8 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const tooMany = discs.length > LIMITS.discsPerVm;
   if (tooMany) errs.add('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
   const labels = new Set<string>();
+  const now = h.now();
+  const starts = discs.map(() => [] as string[]);
   if (!tooMany) discs.forEach((d, i) => {
     const label = d.label || `disc-${i + 1}`;
     if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
@@ -102,8 +106,9 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const sizeErr = d.size === undefined ? "can't be blank" : checkDiscSize(d.size);
     if (sizeErr) errs.disc(i, discs.length, 'size', sizeErr);
     for (const s of d.backup_schedules ?? []) {
-      const e = checkSchedule(s);
-      if (e) errs.disc(i, discs.length, 'backup_schedules', e);
+      const c = checkSchedule(s, now);
+      if ('error' in c) errs.disc(i, discs.length, 'backup_schedules', c.error);
+      else starts[i]!.push(c.start);
     }
   });
   const image = input.reimage ? checkReimage(errs, input.reimage) : null;
@@ -116,12 +121,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   errs.throwIfAny();
 
   const power = powerAtCreate(vm, !!input.reimage);
-  const now = h.now();
   const { vmId, headId } = await h.db.transaction().execute(async (trx) => {
     const taken = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).where('name', '=', name).executeTakeFirst();
     if (taken) throw Invalid.field('name', 'has already been taken');
     const placement = await place(trx, {
-      zone: vm.zone_name ?? null, cores, memory,
+      zone: vm.zone_name ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.storage_grade ?? 'sata', size: d.size! })),
     });
     const row = await trx.insertInto('vms').values({
@@ -138,9 +142,9 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
         vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
         storage_pool_id: placement.poolIds[i]!, created_at: now,
       }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
-      for (const s of d.backup_schedules ?? []) {
+      for (const [j, s] of (d.backup_schedules ?? []).entries()) {
         await trx.insertInto('backup_schedules').values({
-          disc_id: disc.id, start_at: s.start_at ?? new Date(now).toISOString(), interval_seconds: s.interval_seconds!,
+          disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
           capacity: Math.max(1, s.capacity ?? 1), created_at: now,
         }).execute();
       }

@@ -6,6 +6,7 @@ import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
   type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
 } from '../driver.js';
+import { IMAGES } from '../../images/catalogue.js';
 
 interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
 
@@ -19,6 +20,8 @@ export interface FakeDriverOptions {
   acpi?: boolean;
   /** Pretend the host cannot run machines (as when QEMU is missing). */
   problem?: string;
+  /** Images built on this head (default: every image of the catalogue). */
+  images?: string[];
 }
 
 export class FakeDriver implements Driver {
@@ -27,6 +30,8 @@ export class FakeDriver implements Driver {
   readonly discs = new Map<number, DiscRef>();
   readonly images = new Map<number, { image: string; firstBoot: FirstBoot }>();
   readonly backups = new Map<number, number>();
+  /** Images built on this head; a test adds one as `hangar images build` would. */
+  readonly builtImages: string[];
   /** Every call made, in order, for tests that assert what the head asked for. */
   readonly calls: string[] = [];
   private readonly events = new EventEmitter();
@@ -37,6 +42,7 @@ export class FakeDriver implements Driver {
 
   constructor(private readonly opts: FakeDriverOptions = {}) {
     this.acpi = opts.acpi ?? true;
+    this.builtImages = opts.images ?? IMAGES.filter((i) => !i.aliasOf).map((i) => i.name);
   }
 
   /** The next `op` fails with `message` (queued: call twice to fail twice). */
@@ -74,6 +80,10 @@ export class FakeDriver implements Driver {
       grades: this.opts.grades ?? { sata: 64 * 1024 * 1024, ssd: 64 * 1024 * 1024, archive: 64 * 1024 * 1024 },
       problem: this.opts.problem ?? null,
     };
+  }
+
+  async listImages(): Promise<string[]> {
+    return [...this.builtImages];
   }
 
   private state(vmId: number): MachineState {

@@ -23,6 +23,7 @@ import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { fetchCdrom } from './cdrom.js';
 import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
+import { listBuiltImages } from '../../images/manifest.js';
 import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
@@ -214,6 +215,10 @@ export class QemuDriver implements Driver {
       driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
       memory: Math.floor(os.totalmem() / MiB), grades, problem,
     };
+  }
+
+  async listImages(): Promise<string[]> {
+    return (await listBuiltImages(this.opts.imagesDir)).map((m) => m.name);
   }
 
   private async toolsProblem(): Promise<string | null> {
