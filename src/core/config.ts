@@ -14,6 +14,8 @@ export interface ClusterConfig {
   sessionMax: number;
   /** How long an API call waits for a head to act before answering anyway. */
   headWaitMs: number;
+  /** Days an invitation (a grant to a user outside the granter's account) waits to be accepted. */
+  invitationDays: number;
 }
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConfig {
@@ -26,5 +28,6 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     sessionDefault: 1800,
     sessionMax: 3600,
     headWaitMs: Number(env.HANGAR_HEAD_WAIT_MS ?? 15000),
+    invitationDays: Number(env.HANGAR_INVITATION_DAYS ?? 7),
   };
 }

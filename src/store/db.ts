@@ -6,10 +6,11 @@ import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
+import * as m002 from './migrations/002_home_accounts.js';
 
 export type Store = Kysely<Database>;
 
-const migrations: Record<string, Migration> = { '001_initial': m001 };
+export const migrations: Record<string, Migration> = { '001_initial': m001, '002_home_accounts': m002 };
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 
