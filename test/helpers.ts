@@ -24,7 +24,7 @@ export interface TestHangar {
 }
 
 /** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else in-memory SQLite. */
-async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
   if (!base) return { url: ':memory:', drop: async () => {} };
   const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
