@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every test on the embedded store (SQLite), then the API suites again on
+// `npm test`: every test on the embedded store (SQLite), then the API and security suites again on
 // PostgreSQL when HANGAR_TEST_DATABASE_URL is set (skipped with a printed reason otherwise).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ const all = fs.readdirSync('dist/test', { withFileTypes: true }).filter((d) => d
 let status = run(all);
 if (process.env.HANGAR_TEST_DATABASE_URL) {
   console.log('# PostgreSQL: running the API suites again against', process.env.HANGAR_TEST_DATABASE_URL.replace(/\/\/[^@]*@/, '//***@'));
-  status ||= run(['dist/test/bigv/'], { HANGAR_TEST_STORE: 'postgres' });
+  status ||= run(['dist/test/bigv/', 'dist/test/security/'], { HANGAR_TEST_STORE: 'postgres' });
 } else {
   console.log('# PostgreSQL suites skipped: set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run them');
 }

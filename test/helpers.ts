@@ -20,13 +20,13 @@ export interface TestHangar {
   adminToken: string;
   req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
-  /** A user with a password, optionally granted a privilege; returns its session token. */
-  user(username: string, grant?: Record<string, unknown>): Promise<string>;
+  /** A user with a password (in home account `home`, an account id), optionally granted a privilege; returns its session token. */
+  user(username: string, grant?: Record<string, unknown>, home?: number): Promise<string>;
   close(): Promise<void>;
 }
 
 /** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else SQLite (in memory unless a file is given). */
-async function freshStore(sqliteFile?: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshStore(sqliteFile?: string): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
   if (!base) return { url: sqliteFile ?? ':memory:', drop: async () => {} };
   const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
@@ -88,9 +88,10 @@ export async function startTest(opts: {
   const adminToken = await login(ADMIN.username, ADMIN.password);
   const t: TestHangar = {
     running, storeUrl: store.url, drivers, adminToken, req, login,
-    async user(username, grant) {
+    async user(username, grant, home) {
       const password = `${username}-password-1`;
-      const c = await req('POST', '/users', { token: adminToken, body: { username, password, email: `${username}@example.com` } });
+      const body = { username, password, email: `${username}@example.com`, ...(home !== undefined ? { home_account_id: home } : {}) };
+      const c = await req('POST', '/users', { token: adminToken, body });
       if (c.status !== 201) throw new Error(`create user ${username}: ${c.status} ${c.text}`);
       if (grant) {
         const g = await req('POST', `/users/${username}/privileges`, { token: adminToken, body: grant });

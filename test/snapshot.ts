@@ -5,8 +5,9 @@ import type { TestHangar } from './helpers.js';
 const SNAPSHOT: Record<string, string[]> = {
   accounts: ['id', 'name', 'suspended'],
   groups: ['id', 'account_id', 'name', 'vlan_num'],
-  users: ['id', 'username', 'email', 'password_hash', 'authorized_keys', 'totp_secret'],
+  users: ['id', 'username', 'email', 'password_hash', 'authorized_keys', 'totp_secret', 'home_account_id'],
   privileges: ['id', 'user_id', 'level', 'account_id', 'group_id', 'virtual_machine_id', 'api_key_id', 'yubikey_required', 'yubikey_otp_max_age', 'ip_restrictions'],
+  invitations: ['id', 'user_id', 'username', 'level', 'account_id', 'group_id', 'virtual_machine_id', 'expires_at'],
   api_keys: ['id', 'user_id', 'label', 'key_hash', 'expires_at'],
   vms: ['id', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile', 'hardware_profile_locked', 'deleted', 'power_cycle'],
   discs: ['id', 'vm_id', 'label', 'storage_grade', 'size', 'storage_pool_id'],

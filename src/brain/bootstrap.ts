@@ -23,6 +23,8 @@ export async function bootstrap(h: Hangar, env: NodeJS.ProcessEnv = process.env)
     account = env.HANGAR_DEMO_ACCOUNT || 'demo';
     const row = await h.db.insertInto('accounts').values({ name: account, created_at: now }).returning('id').executeTakeFirstOrThrow();
     await h.db.insertInto('groups').values({ account_id: row.id, name: 'default', vlan_num: null, created_at: now }).execute();
+    // The admin's default account (the `/accounts//...` of bytemark-client).
+    await h.db.updateTable('users').set({ home_account_id: row.id }).where('id', '=', user.id).execute();
   }
   return { username, password: given ? null : password, account };
 }

@@ -10,6 +10,7 @@ import type { Principal } from '../core/principal.js';
 import { createAccount } from '../core/tree.js';
 import { createApiKey, createUser, deleteApiKey } from '../core/users.js';
 import { bindSessionPrivileges, findUser, grant } from '../core/grants.js';
+import { admit, invitationsOf, listInvitations, resolveInvitation, type InvitationView } from '../core/invitations.js';
 import { newTotpSecret, totpUri } from '../core/auth.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
 
@@ -39,10 +40,12 @@ export function adminCommands(program: Command): void {
     .action((name: string) => withHangar(opts(), async (h) => out(await createAccount(h, ROOT, { name }))));
 
   admin.command('user-create').argument('<username>').requiredOption('--password <password>').option('--email <email>', '', '')
+    .option('--account <account>', 'home account: the default account of the user\'s clients')
     .description('create a user')
     .action((username: string, o) => withHangar(opts(), async (h) => {
-      const u = await createUser(h, { username, password: o.password, email: o.email });
-      out({ id: u.id, username: u.username });
+      const home = o.account === undefined ? null : (await resolveAccount(h.db, ROOT, o.account)).id;
+      const u = await createUser(h, { username, password: o.password, email: o.email, home_account_id: home });
+      out({ id: u.id, username: u.username, home_account_id: u.home_account_id });
     }));
 
   admin.command('grant').argument('<username>').argument('<level>', 'cluster_admin, account_admin, group_admin, vm_admin or vm_console')
@@ -53,15 +56,38 @@ export function adminCommands(program: Command): void {
       const user = await findUser(h, username);
       if (!user) throw new Error(`no user ${username}`);
       const input: Record<string, unknown> = { level };
-      if (level === 'account_admin') input.account_id = (await resolveAccount(h.db, ROOT, o.account ?? '')).id;
-      if (level === 'group_admin') input.group_id = (await resolveGroup(h.db, ROOT, await resolveAccount(h.db, ROOT, o.account ?? ''), o.group ?? 'default')).id;
+      if ((level === 'account_admin' || level === 'group_admin') && o.account === undefined) throw new Error(`${level} needs --account`);
+      if (level === 'account_admin') input.account_id = (await resolveAccount(h.db, ROOT, o.account)).id;
+      if (level === 'group_admin') input.group_id = (await resolveGroup(h.db, ROOT, await resolveAccount(h.db, ROOT, o.account), o.group ?? 'default')).id;
       if (level.startsWith('vm_')) input.virtual_machine_id = Number(o.vm);
       if (o.apiKey !== undefined) {
         const key = await h.db.selectFrom('api_keys').select('id').where('user_id', '=', user.id).where('label', '=', o.apiKey).executeTakeFirst();
         if (!key) throw new Error(`${username} has no API key labelled ${o.apiKey}`);
         input.api_key_id = key.id;
       }
-      const p = await grant(h, ROOT, user, input as never);
+      // A cluster admin's grant is always a privilege, never an invitation.
+      const granted = await grant(h, ROOT, { segment: username, user }, input as never);
+      if (!('privilege' in granted)) throw new Error('expected a direct grant');
+      out({ id: granted.privilege.id, username: granted.privilege.username, level: granted.privilege.level });
+    }));
+
+  const showInvitation = (v: InvitationView) => ({
+    id: v.id, username: v.username, level: v.level, target: v.target, invited_by: v.creatingUsername,
+    expires_at: new Date(v.expiresAt).toISOString(), acceptable: v.userId !== null,
+  });
+  admin.command('invitations').argument('[username]').description('list pending invitations (all, or those addressed to a user)')
+    .action((username: string | undefined) => withHangar(opts(), async (h) => {
+      if (username === undefined) return out((await listInvitations(h, ROOT)).map(showInvitation));
+      const user = await findUser(h, username);
+      if (!user) throw new Error(`no user ${username}`);
+      out((await invitationsOf(h, user.id)).map(showInvitation));
+    }));
+
+  admin.command('invitation-accept').argument('<id>').description('accept a pending invitation on behalf of its invitee')
+    .action((id: string) => withHangar(opts(), async (h) => {
+      const v = await resolveInvitation(h, ROOT, id);
+      if (v.userId === null) throw new Error(`invitation ${id} names no user (or was declined): it can never be accepted`);
+      const p = await admit(h, v);
       out({ id: p.id, username: p.username, level: p.level });
     }));
 

@@ -16,6 +16,8 @@ export interface ClusterConfig {
   sessionMax: number;
   /** How long an API call waits for a head to act before answering anyway. */
   headWaitMs: number;
+  /** Days an invitation (a grant to a user outside the granter's account) waits to be accepted. */
+  invitationDays: number;
   /** What URLs handed to heads may reach beyond the public Internet (src/core/urls.ts). */
   urls: UrlPolicy;
 }
@@ -36,5 +38,6 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     sessionMax: 3600,
     headWaitMs: Number(env.HANGAR_HEAD_WAIT_MS ?? 15000),
     urls: { isoDir: env.HANGAR_ISO_DIR ?? null, allow: allowList(env.HANGAR_URL_ALLOW) },
+    invitationDays: Number(env.HANGAR_INVITATION_DAYS ?? 7),
   };
 }

@@ -4,10 +4,11 @@ import type { Hangar } from './context.js';
 import type { PrivilegeRow, UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import {
-  canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isLevel, mayGrant, type Level, type Principal,
+  canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isClusterAdmin, isLevel, mayGrant, type Principal,
 } from './principal.js';
 import { forgetPrincipals } from './auth.js';
 import { rowId } from './resolve.js';
+import { invite, isInsider, type InvitationView } from './invitations.js';
 
 export interface PrivilegeView {
   id: number; userId: number; username: string; level: string;
@@ -82,8 +83,18 @@ export interface GrantInput {
   ip_restrictions?: string | null;
 }
 
-/** `user` is undefined when the path named nobody: that is only told to callers allowed to make the grant. */
-export async function grant(h: Hangar, p: Principal, user: UserRow | undefined, input: GrantInput): Promise<PrivilegeView> {
+/** Who a grant is for: the path segment as given, and the user it names (undefined: nobody). */
+export interface Grantee { segment: string; user: UserRow | undefined }
+
+export type Granted = { privilege: PrivilegeView } | { invitation: InvitationView };
+
+/**
+ * A grant to a user inside the target's account (their home account, or one where they already
+ * hold a privilege) is a privilege at once; one to anyone else is an invitation, answered the same
+ * whether or not the user exists (so usernames cannot be enumerated), which grants nothing until
+ * its invitee accepts it. Cluster admins' grants are always direct.
+ */
+export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantInput): Promise<Granted> {
   if (!isLevel(input.level)) throw Invalid.field('level', 'is not included in the list');
   const level = input.level;
   const target = level.startsWith('cluster') ? 'none' : level.startsWith('account') ? 'account_id' : level.startsWith('group') ? 'group_id' : 'virtual_machine_id';
@@ -107,22 +118,40 @@ export async function grant(h: Hangar, p: Principal, user: UserRow | undefined, 
     place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
   }
   if (!mayGrant(p, level, place)) throw new Forbidden(`Granting ${level} needs a higher privilege over the target`);
+  const maxAge = input.yubikey_otp_max_age ?? 900;
+  if (!Number.isInteger(maxAge) || maxAge < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
+  const { user } = who;
+  const notTheirKey = () => Invalid.field('api_key_id', "is not one of the user's API keys");
+  const terms = {
+    level, account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
+    password_required: input.password_required ?? !input.api_key_id, yubikey_required: input.yubikey_required ?? false,
+    yubikey_otp_max_age: maxAge, ip_restrictions: input.ip_restrictions ?? null,
+  };
+  // Only cluster admins grant without a target (mayGrant), so `place` is set on this branch.
+  if (!isClusterAdmin(p) && !(await isInsider(h.db, user, place!.accountId))) {
+    // An invitation cannot name the invitee's API keys: the granter cannot know them.
+    if (input.api_key_id) throw notTheirKey();
+    return { invitation: await invite(h, p, who.segment, user, terms) };
+  }
   if (!user) throw new NotFound('user');
   if (input.api_key_id) {
     const key = await h.db.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id).executeTakeFirst();
-    if (!key || key.user_id !== user.id) throw Invalid.field('api_key_id', "is not one of the user's API keys");
+    if (!key || key.user_id !== user.id) throw notTheirKey();
   }
-  const maxAge = input.yubikey_otp_max_age ?? 900;
-  if (!Number.isInteger(maxAge) || maxAge < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
-  const row = await h.db.insertInto('privileges').values({
-    user_id: user.id, level, account_id: input.account_id ?? null, group_id: input.group_id ?? null,
-    virtual_machine_id: input.virtual_machine_id ?? null, api_key_id: input.api_key_id || null,
-    password_required: input.password_required ?? !input.api_key_id ? 1 : 0,
-    yubikey_required: input.yubikey_required ? 1 : 0, yubikey_otp_max_age: maxAge,
-    ip_restrictions: input.ip_restrictions ?? null, creating_user_id: p.userId, created_at: h.now(),
-  }).returning('id').executeTakeFirstOrThrow();
+  const id = await h.db.transaction().execute(async (trx) => {
+    const row = await trx.insertInto('privileges').values({
+      ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
+      password_required: terms.password_required ? 1 : 0, yubikey_required: terms.yubikey_required ? 1 : 0,
+      creating_user_id: p.userId, created_at: h.now(),
+    }).returning('id').executeTakeFirstOrThrow();
+    // A user with no home account gets the account of the first privilege a cluster admin grants them there.
+    if (place && isClusterAdmin(p)) {
+      await trx.updateTable('users').set({ home_account_id: place.accountId }).where('id', '=', user.id).where('home_account_id', 'is', null).execute();
+    }
+    return row.id;
+  });
   forgetPrincipals();
-  return (await loadPrivileges(h, { kind: 'ids', ids: [row.id] }))[0]!;
+  return { privilege: (await loadPrivileges(h, { kind: 'ids', ids: [id] }))[0]! };
 }
 
 /**
@@ -134,10 +163,13 @@ export async function bindSessionPrivileges(h: Hangar, p: Principal, user: UserR
   const own = (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => v.apiKeyId === null);
   const bound: PrivilegeView[] = [];
   for (const v of own) {
-    bound.push(await grant(h, p, user, {
+    const granted = await grant(h, p, { segment: user.username, user }, {
       level: v.level, account_id: v.accountId, group_id: v.groupId, virtual_machine_id: v.vmId, api_key_id: apiKeyId,
       password_required: false, yubikey_required: false, ip_restrictions: v.ipRestrictions,
-    }));
+    });
+    // The user already holds each of these, so none is an invitation.
+    if (!('privilege' in granted)) throw new Error('binding a held privilege made an invitation');
+    bound.push(granted.privilege);
   }
   return bound;
 }

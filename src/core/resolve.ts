@@ -30,8 +30,8 @@ export function rowId(segment: string): number {
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
   let row: AccountRow | undefined;
   if (segment === '') {
-    // bytemark-client sends `/accounts//groups/...` when no account was given: use the caller's first account.
-    row = (await visibleAccounts(db, p))[0];
+    // bytemark-client sends `/accounts//groups/...` when no account was given: the caller's default account.
+    row = await defaultAccount(db, p);
   } else {
     const q = db.selectFrom('accounts').selectAll();
     row = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
@@ -40,18 +40,24 @@ export async function resolveAccount(db: Store, p: Principal, segment: string): 
   return row;
 }
 
-/** Accounts the caller can see, the ones they hold privileges on first (clients take [0] as the default). */
+/**
+ * The caller's default account, in every dialect: their home account, never one reached through
+ * someone else's grant. Undefined when they have none. Callers still check that they can see it.
+ */
+export async function defaultAccount(db: Store, p: Principal): Promise<AccountRow | undefined> {
+  return db.selectFrom('users as u').innerJoin('accounts as a', 'a.id', 'u.home_account_id').selectAll('a')
+    .where('u.id', '=', p.userId).executeTakeFirst();
+}
+
+/** Accounts the caller can see, by id. */
 export async function visibleAccounts(db: Store, p: Principal): Promise<AccountRow[]> {
-  const all = isClusterAdmin(p);
-  const own = [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))];
   let q = db.selectFrom('accounts').selectAll().orderBy('id');
-  if (!all) {
+  if (!isClusterAdmin(p)) {
+    const own = [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))];
     if (own.length === 0) return [];
     q = q.where('id', 'in', own);
   }
-  const rows = await q.execute();
-  const rankOf = (id: number) => (own.includes(id) ? 0 : 1);
-  return rows.sort((a, b) => rankOf(a.id) - rankOf(b.id) || a.id - b.id);
+  return q.execute();
 }
 
 export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {

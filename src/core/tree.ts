@@ -4,7 +4,7 @@ import type { AccountRow, GroupRow } from '../store/schema.js';
 import { Forbidden, Invalid } from './errors.js';
 import { checkName } from './names.js';
 import { canSeeGroup, canSeeVm, holds, isClusterAdmin, type Principal } from './principal.js';
-import { visibleAccounts } from './resolve.js';
+import { defaultAccount, visibleAccounts } from './resolve.js';
 import { loadVmViews, type VmView } from './views.js';
 import { forgetPrincipals } from './auth.js';
 
@@ -35,8 +35,10 @@ export async function loadTrees(
   }));
 }
 
+/** The accounts the caller can see, the default (home) account first: clients take [0] as the default (spec §3). */
 export async function listAccounts(h: Hangar, p: Principal, opts: { includeDeleted: boolean; overview: boolean }): Promise<AccountTree[]> {
-  const accounts = await visibleAccounts(h.db, p);
+  const [accounts, home] = await Promise.all([visibleAccounts(h.db, p), defaultAccount(h.db, p)]);
+  accounts.sort((a, b) => Number(b.id === home?.id) - Number(a.id === home?.id));
   if (!opts.overview) return accounts.map((account) => ({ account, groups: [] }));
   return loadTrees(h, p, accounts, { includeDeleted: opts.includeDeleted, vms: true });
 }
@@ -94,6 +96,7 @@ export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, 
     const vm = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).executeTakeFirst();
     if (vm) throw Invalid.field('group', 'is not empty: purge its virtual machines first (deleted ones too)');
     await trx.deleteFrom('privileges').where('group_id', '=', group.id).execute();
+    await trx.deleteFrom('invitations').where('group_id', '=', group.id).execute();
     await trx.deleteFrom('groups').where('id', '=', group.id).execute();
   });
   forgetPrincipals();

@@ -2,7 +2,7 @@
 import type { Hangar } from './context.js';
 import type { ApiKeyRow, UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
-import { isClusterAdmin, type Principal } from './principal.js';
+import { canSeeAccount, isClusterAdmin, type Principal } from './principal.js';
 import { checkPasswordStrength, forgetPrincipals, hashPassword, newSecret, tokenHash } from './auth.js';
 import { findUser } from './grants.js';
 
@@ -29,21 +29,36 @@ export async function listUsers(h: Hangar, p: Principal): Promise<UserRow[]> {
   return q.execute();
 }
 
+/**
+ * A home account: one that exists and `mayChoose` allows (a user choosing their own must hold a
+ * privilege in it; cluster admins may choose any). null: no home, so no default account.
+ */
+async function checkHome(h: Hangar, value: unknown, mayChoose: (accountId: number) => boolean): Promise<number | null> {
+  if (value === null) return null;
+  const refuse = () => Invalid.field('home_account_id', 'is not an account you can see');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refuse();
+  const a = await h.db.selectFrom('accounts').select('id').where('id', '=', value).executeTakeFirst();
+  if (!a || !mayChoose(a.id)) throw refuse();
+  return a.id;
+}
+
 export async function createUser(
-  h: Hangar, input: { username?: unknown; email?: unknown; password?: unknown; authorized_keys?: unknown },
+  h: Hangar, input: { username?: unknown; email?: unknown; password?: unknown; authorized_keys?: unknown; home_account_id?: unknown },
 ): Promise<UserRow> {
   if (typeof input.username !== 'string' || !USERNAME.test(input.username)) throw Invalid.field('username', 'is invalid');
   const password = checkPasswordStrength(input.password);
   const email = typeof input.email === 'string' ? input.email : '';
   if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw Invalid.field('email', 'is invalid');
   const keys = typeof input.authorized_keys === 'string' ? checkAuthorizedKeys(input.authorized_keys) : '';
+  const home = input.home_account_id === undefined ? null : await checkHome(h, input.home_account_id, () => true);
   const passwordHash = await hashPassword(password);
   return h.db.transaction().execute(async (trx) => {
     if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
       throw Invalid.field('username', 'has already been taken');
     }
     return trx.insertInto('users').values({
-      username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null, created_at: h.now(),
+      username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
+      home_account_id: home, created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
   });
 }
@@ -53,8 +68,11 @@ export async function adminCreateUser(h: Hangar, p: Principal, input: Parameters
   return createUser(h, input);
 }
 
-/** PUT /users/{u}: bytemark-client sends the whole user back; only keys, password and email change. */
-export async function updateUser(h: Hangar, p: Principal, user: UserRow, input: { authorized_keys?: string; password?: string; email?: string }): Promise<UserRow> {
+/** PUT /users/{u}: bytemark-client sends the whole user back; only keys, password, email and home account change.
+ *  The caller is the user or a cluster admin (resolveUser). */
+export async function updateUser(
+  h: Hangar, p: Principal, user: UserRow, input: { authorized_keys?: string; password?: string; email?: string; home_account_id?: number | null },
+): Promise<UserRow> {
   const set: Partial<UserRow> = {};
   // A password opens every session privilege of the user: an API key, which carries only its own, may not set one.
   if (input.password !== undefined && p.apiKeyId !== null) throw new Forbidden('An API key cannot change a password: log in with a session');
@@ -63,6 +81,9 @@ export async function updateUser(h: Hangar, p: Principal, user: UserRow, input: 
   if (input.email !== undefined && input.email !== user.email) {
     if (!/^[^@\s]+@[^@\s]+$/.test(input.email)) throw Invalid.field('email', 'is invalid');
     set.email = input.email;
+  }
+  if (input.home_account_id !== undefined && input.home_account_id !== user.home_account_id) {
+    set.home_account_id = await checkHome(h, input.home_account_id, (id) => isClusterAdmin(p) || canSeeAccount(p, id));
   }
   if (Object.keys(set).length) await h.db.updateTable('users').set(set).where('id', '=', user.id).execute();
   if (set.password_hash) await h.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
@@ -75,6 +96,8 @@ export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promis
   if (user.id === p.userId) throw Invalid.field('user', 'you cannot delete yourself');
   await h.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('privileges').where('user_id', '=', user.id).execute();
+    // Their pending invitations stay, as ones to nobody: the granters' lists do not change.
+    await trx.updateTable('invitations').set({ user_id: null }).where('user_id', '=', user.id).execute();
     await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('api_keys').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('users').where('id', '=', user.id).execute();

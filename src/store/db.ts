@@ -6,11 +6,12 @@ import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
+import * as m002 from './migrations/002_home_accounts.js';
 import * as m006 from './migrations/006_head_images.js';
 
 export type Store = Kysely<Database>;
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '006_head_images': m006 };
+export const migrations: Record<string, Migration> = { '001_initial': m001, '002_home_accounts': m002, '006_head_images': m006 };
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 

@@ -12,6 +12,8 @@ export interface GroupsTable { id: Id; account_id: number; name: string; vlan_nu
 export interface UsersTable {
   id: Id; username: string; email: string; password_hash: string;
   authorized_keys: Generated<string>; totp_secret: string | null; created_at: number;
+  /** The user's own account: their default account in every dialect (null: they have none). */
+  home_account_id: number | null;
 }
 
 export interface PrivilegesTable {
@@ -20,6 +22,18 @@ export interface PrivilegesTable {
   api_key_id: number | null;
   password_required: Flag; yubikey_required: Flag; yubikey_otp_max_age: number;
   ip_restrictions: string | null; creating_user_id: number | null; created_at: number;
+}
+
+/**
+ * A grant to a user outside the granter's account, waiting for the invitee to accept it. `username`
+ * is the name as the granter gave it; `user_id` is null when no such user existed (or the invitee
+ * declined): such a row can never be accepted, and looks to the granter like any other.
+ */
+export interface InvitationsTable {
+  id: Id; user_id: number | null; username: string; level: string;
+  account_id: number | null; group_id: number | null; virtual_machine_id: number | null;
+  password_required: Flag; yubikey_required: Flag; yubikey_otp_max_age: number;
+  ip_restrictions: string | null; creating_user_id: number | null; created_at: number; expires_at: number;
 }
 
 export interface SessionsTable {
@@ -100,6 +114,7 @@ export interface Database {
   groups: GroupsTable;
   users: UsersTable;
   privileges: PrivilegesTable;
+  invitations: InvitationsTable;
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   heads: HeadsTable;
@@ -118,6 +133,7 @@ export type AccountRow = Selectable<AccountsTable>;
 export type GroupRow = Selectable<GroupsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type PrivilegeRow = Selectable<PrivilegesTable>;
+export type InvitationRow = Selectable<InvitationsTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type HeadRow = Selectable<HeadsTable>;

@@ -59,8 +59,10 @@ async function fixture(): Promise<Fx> {
     token: t.adminToken, body: { level: 'vm_admin', virtual_machine_id: web1.id, api_key_id: key.id, password_required: false },
   }), 201, 'key privilege');
   token.key = `apikey.${key.api_key}`;
-  await t.user('spare');
-  await t.user('otheruser', { level: 'vm_admin', virtual_machine_id: x1.id });
+  // spare belongs to acme (its home account), so grants to it in acme are privileges at once;
+  // otheruser belongs to `other`, so grants to it in acme are invitations.
+  await t.user('spare', undefined, acme.id);
+  await t.user('otheruser', { level: 'vm_admin', virtual_machine_id: x1.id }, other.id);
 
   const users = (await admin('GET', '/users')).body as { id: number; username: string }[];
   const uid = Object.fromEntries(users.map((u) => [u.username, u.id]));
@@ -132,6 +134,19 @@ async function dropExtraIps(fx: Fx, vmPath: string) {
 
 async function revokeAll(fx: Fx, username: string) {
   for (const p of (await admin(fx, 'GET', `/users/${username}/privileges`)).body) await admin(fx, 'DELETE', `/privileges/${p.id}`);
+}
+
+/** aadmin (account_admin on acme) invites otheruser, who belongs to `other`, to vm_console on web1. */
+async function inviteOtheruser(fx: Fx) {
+  const r = await ok(await fx.t.req('POST', '/users/otheruser/privileges', { token: fx.token.account, body: { level: 'vm_console', virtual_machine_id: fx.id.web1 } }), 201, 'invitation');
+  fx.id.invitation = r.body.id;
+}
+
+/** Back to the fixture: no invitations, and otheruser holds only its privilege on x1. */
+async function dropOtheruserOnWeb1(fx: Fx) {
+  const db = fx.t.running.hangar.db;
+  await db.deleteFrom('invitations').execute();
+  await db.deleteFrom('privileges').where('user_id', '=', fx.uid.otheruser!).where('virtual_machine_id', '=', fx.id.web1!).execute();
 }
 
 const ROUTES: Record<string, Route> = {
@@ -437,7 +452,8 @@ const ROUTES: Record<string, Route> = {
   },
   'POST /users/spare/privileges vm_console web1': {
     req: (fx) => ({ method: 'POST', url: '/users/spare/privileges', body: { level: 'vm_console', virtual_machine_id: fx.id.web1 } }),
-    check: (fx, _role, r) => assert.equal(r.body.virtual_machine_id, fx.id.web1),
+    // spare belongs to acme: a privilege at once, not an invitation.
+    check: (fx, _role, r) => assert.deepEqual([r.body.virtual_machine_id, r.body.pending], [fx.id.web1, undefined]),
     restore: (fx) => revokeAll(fx, 'spare'),
   },
   'POST /users/spare/privileges vm_admin web1': {
@@ -471,6 +487,28 @@ const ROUTES: Record<string, Route> = {
   'POST /users/spare/privileges account_admin other': {
     req: (fx) => ({ method: 'POST', url: '/users/spare/privileges', body: { level: 'account_admin', account_id: fx.id.other } }),
     restore: (fx) => revokeAll(fx, 'spare'),
+  },
+  'POST /users/otheruser/privileges vm_console web1 (invitation)': {
+    req: (fx) => ({ method: 'POST', url: '/users/otheruser/privileges', body: { level: 'vm_console', virtual_machine_id: fx.id.web1 } }),
+    // A cluster admin's grant is a privilege; anyone else's, to a user outside acme, an invitation that grants nothing yet.
+    check: (_fx, role, r) => assert.equal(r.body.pending, role === 'cluster' ? undefined : true),
+    restore: (fx) => dropOtheruserOnWeb1(fx),
+  },
+  'GET /invitations': {
+    prepare: (fx) => inviteOtheruser(fx),
+    req: () => ({ method: 'GET', url: '/invitations' }),
+    check: sees({ cluster: ['otheruser'], account: ['otheruser'], group: ['otheruser'], vm: ['otheruser'], console: [], none: [], key: ['otheruser'] }),
+    restore: (fx) => dropOtheruserOnWeb1(fx),
+  },
+  'POST /invitations/{otheruser on web1}/accept': {
+    prepare: (fx) => inviteOtheruser(fx),
+    req: (fx) => ({ method: 'POST', url: `/invitations/${fx.id.invitation}/accept` }),
+    restore: (fx) => dropOtheruserOnWeb1(fx),
+  },
+  'DELETE /invitations/{otheruser on web1}': {
+    prepare: (fx) => inviteOtheruser(fx),
+    req: (fx) => ({ method: 'DELETE', url: `/invitations/${fx.id.invitation}` }),
+    restore: (fx) => dropOtheruserOnWeb1(fx),
   },
   'GET /users/vmcons/privileges': { req: () => ({ method: 'GET', url: '/users/vmcons/privileges' }) },
   'GET /users/otheruser/privileges': { req: () => ({ method: 'GET', url: '/users/otheruser/privileges' }) },
@@ -678,6 +716,12 @@ const PEOPLE: Row[] = [
   ['POST /users/spare/privileges cluster_admin',        201, 403, 403, 403, 403, 403, 403],
   ['POST /users/spare/privileges vm_console x1',        201, 400, 400, 400, 400, 400, 400],
   ['POST /users/spare/privileges account_admin other',  201, 400, 400, 400, 400, 400, 400],
+  // A grant to a user outside acme is an invitation (201, granting nothing yet), except a cluster admin's.
+  ['POST /users/otheruser/privileges vm_console web1 (invitation)', 201, 201, 201, 201, 403, 400, 201],
+  // Invitations are seen, and revoked, by whoever could grant them; accepted only by the invitee.
+  ['GET /invitations',                                  200, 200, 200, 200, 200, 200, 200],
+  ['POST /invitations/{otheruser on web1}/accept',      403, 403, 403, 403, 404, 404, 403],
+  ['DELETE /invitations/{otheruser on web1}',           204, 204, 204, 204, 404, 404, 204],
   ['GET /users/vmcons/privileges',                      200, 200, 200, 200, 200, 404, 200],
   ['GET /users/otheruser/privileges',                   200, 404, 404, 404, 404, 404, 404],
   ['GET /privileges?user_id=otheruser',                 200, 404, 404, 404, 404, 404, 404],

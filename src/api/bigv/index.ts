@@ -11,6 +11,7 @@ import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
 import { networkRoutes } from './network.js';
 import { userRoutes } from './users.js';
+import { invitationRoutes } from './invitations.js';
 
 declare module 'fastify' {
   interface FastifyRequest { principal: Principal }
@@ -34,5 +35,6 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     await app.register(discRoutes(h));
     await app.register(networkRoutes(h));
     await app.register(userRoutes(h));
+    await app.register(invitationRoutes(h));
   };
 }

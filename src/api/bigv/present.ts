@@ -3,6 +3,13 @@ import net from 'node:net';
 import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
 import type { NicView, VmView } from '../../core/views.js';
 import type { PrivilegeView } from '../../core/grants.js';
+import type { InvitationView } from '../../core/invitations.js';
+
+/** Go's layout 2006-01-02T15:04:05-0700, which bytemark-client parses. */
+export function goTime(ms: number | null): string | null {
+  if (ms === null) return null;
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
+}
 
 export function presentDisc(d: DiscRow, poolLabels: Map<number, string>, schedules: BackupScheduleRow[] = []) {
   return {
@@ -75,5 +82,22 @@ export function presentPrivilege(p: PrivilegeView) {
     api_key_id: p.apiKeyId ?? 0, password_required: p.passwordRequired, yubikey_required: p.yubikeyRequired,
     yubikey_otp_max_age: p.yubikeyOtpMaxAge, ip_restrictions: p.ipRestrictions, creating_username: p.creatingUsername,
     _links: { self: { href: `/privileges/${p.id}` } },
+  };
+}
+
+/**
+ * A pending invitation: the privilege's fields (what a BigV client expects back from a grant), and
+ * `pending`, its `target`, when it was made and when it expires. Nothing tells whether the invitee exists.
+ */
+export function presentInvitation(v: InvitationView) {
+  return {
+    id: v.id, username: v.username, level: v.level,
+    account_id: v.accountId, account_name: v.accountName,
+    group_id: v.groupId, group_name: v.groupName,
+    virtual_machine_id: v.vmId, virtual_machine_name: v.vmName,
+    api_key_id: 0, password_required: v.passwordRequired, yubikey_required: v.yubikeyRequired,
+    yubikey_otp_max_age: v.yubikeyOtpMaxAge, ip_restrictions: v.ipRestrictions, creating_username: v.creatingUsername,
+    pending: true, target: v.target, created_at: goTime(v.createdAt), expires_at: goTime(v.expiresAt),
+    _links: { self: { href: `/invitations/${v.id}` }, accept: { href: `/invitations/${v.id}/accept` } },
   };
 }

@@ -76,11 +76,15 @@ export const IpSwap = Type.Object({
   virtual_machine_1_id: Int, virtual_machine_2_id: Int, move_additional_ips: Type.Optional(Bool),
 });
 
+// home_account_id: the user's default account (a Hangar extension; BigV users have none).
+const HomeAccount = Type.Optional(Type.Union([Int, Type.Null()]));
 export const UserCreate = Type.Object({
   username: Str, email: Type.Optional(Str), password: Str, authorized_keys: Type.Optional(Type.String({ maxLength: 65536 })),
+  home_account_id: HomeAccount,
 });
 export const UserPut = Type.Object({
   authorized_keys: Type.Optional(Type.String({ maxLength: 65536 })), password: Type.Optional(Str), email: Type.Optional(Str),
+  home_account_id: HomeAccount,
 });
 
 export const PrivilegeCreate = Type.Object({
@@ -97,6 +101,11 @@ export const PrivilegeCreate = Type.Object({
 export const PrivilegePut = Type.Object({
   yubikey_required: Type.Optional(Bool), yubikey_otp_max_age: Type.Optional(Int), ip_restrictions: Type.Optional(NullableStr),
 });
+
+/** Path parameters naming one object by id (non-digits name nothing: 404). */
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+/** Routes that take no query parameters still declare so (unknown ones are ignored, as BigV does). */
+export const NoQuery = Type.Object({});
 
 export const ApiKeyCreate = Type.Object({
   user_id: Type.Optional(Int), label: Str, expires_at: Type.Optional(NullableStr),

@@ -7,19 +7,16 @@ import { NotFound } from '../../core/errors.js';
 import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
 import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, privilegesOfUser, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
 import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
-import { presentPrivilege } from './present.js';
+import { goTime, presentInvitation, presentPrivilege } from './present.js';
 import { ApiKeyCreate, PrivilegeCreate, PrivilegePut, UserCreate, UserPut, type B } from './schemas.js';
 
 type Q = { Querystring: Record<string, string | undefined> };
 type UserP = { Params: { user: string } };
 
-const presentUser = (u: UserRow) => ({ id: u.id, username: u.username, email: u.email, authorized_keys: u.authorized_keys, totp_enabled: u.totp_secret !== null });
-
-/** Go's layout 2006-01-02T15:04:05-0700, which bytemark-client parses. */
-export function goTime(ms: number | null): string | null {
-  if (ms === null) return null;
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
-}
+const presentUser = (u: UserRow) => ({
+  id: u.id, username: u.username, email: u.email, authorized_keys: u.authorized_keys, totp_enabled: u.totp_secret !== null,
+  home_account_id: u.home_account_id,
+});
 
 export function userRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
@@ -58,9 +55,9 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
       return (await privilegesOfUser(h, req.principal, await findUser(h, req.params.user))).map(presentPrivilege);
     });
     app.post<UserP & B<typeof PrivilegeCreate>>('/users/:user/privileges', { schema: { body: PrivilegeCreate } }, async (req, reply) => {
-      const granted = await grant(h, req.principal, await findUser(h, req.params.user), req.body as GrantInput);
+      const granted = await grant(h, req.principal, { segment: req.params.user, user: await findUser(h, req.params.user) }, req.body as GrantInput);
       reply.code(201);
-      return presentPrivilege(granted);
+      return 'invitation' in granted ? presentInvitation(granted.invitation) : presentPrivilege(granted.privilege);
     });
     app.get<{ Params: { acc: string } }>('/accounts/:acc/privileges', async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);

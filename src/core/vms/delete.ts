@@ -42,6 +42,7 @@ export async function purgeRows(trx: Transaction<Database>, vm: VmRow, userId: n
   await releaseIps(trx, nics.map((n) => n.id));
   await trx.deleteFrom('nics').where('vm_id', '=', vm.id).execute();
   await trx.deleteFrom('privileges').where('virtual_machine_id', '=', vm.id).execute();
+  await trx.deleteFrom('invitations').where('virtual_machine_id', '=', vm.id).execute();
   await trx.deleteFrom('vms').where('id', '=', vm.id).execute();
   if (vm.head_id !== null) {
     await claimCompute(trx, vm.head_id, -vm.cores, -vm.memory);

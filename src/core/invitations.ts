@@ -1,0 +1,161 @@
+// Invitations: a grant to a user outside the granter's account waits here, granting nothing, until
+// its invitee accepts it (then it becomes a privilege) or it expires (config.invitationDays).
+// Whether the named user exists is never told: an invitation to a name nobody has is stored and
+// answered exactly like any other, and can never be accepted.
+import type { Hangar } from './context.js';
+import type { Store } from '../store/db.js';
+import type { UserRow } from '../store/schema.js';
+import { Forbidden, NotFound } from './errors.js';
+import { isClusterAdmin, isLevel, mayGrant, type Level, type Place, type Principal } from './principal.js';
+import { forgetPrincipals } from './auth.js';
+import { loadPrivileges, type PrivilegeView } from './grants.js';
+import { rowId } from './resolve.js';
+
+export interface InvitationView {
+  id: number;
+  /** null: nobody had the name when it was made, or the invitee declined. Never shown. */
+  userId: number | null;
+  /** The name as the granter gave it. */
+  username: string;
+  level: string;
+  accountId: number | null; accountName: string | null;
+  groupId: number | null; groupName: string | null;
+  vmId: number | null; vmName: string | null;
+  passwordRequired: boolean; yubikeyRequired: boolean; yubikeyOtpMaxAge: number; ipRestrictions: string | null;
+  creatingUsername: string | null;
+  /** What it is on, as bytemark-client writes it: `web1.default.acme`, `default.acme` or `acme`. */
+  target: string;
+  place: Required<Pick<Place, 'accountId'>> & Place;
+  createdAt: number; expiresAt: number;
+}
+
+/** A user is outside an account unless it is their home account or they hold a privilege in it. The
+ *  same query runs whether or not the user exists (userId 0), so the answer takes the same time. */
+export async function isInsider(db: Store, user: UserRow | undefined, accountId: number): Promise<boolean> {
+  const held = await db.selectFrom('privileges as p')
+    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
+    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
+    .select('p.id')
+    .where('p.user_id', '=', user?.id ?? 0)
+    .where((eb) => eb.or([eb('p.account_id', '=', accountId), eb('g.account_id', '=', accountId)]))
+    .limit(1).executeTakeFirst();
+  return user !== undefined && (user.home_account_id === accountId || held !== undefined);
+}
+
+export interface InviteInput {
+  level: Level; account_id?: number | null; group_id?: number | null; virtual_machine_id?: number | null;
+  password_required: boolean; yubikey_required: boolean; yubikey_otp_max_age: number; ip_restrictions: string | null;
+}
+
+/** Stores an invitation for `username` (as given); `user` is undefined when nobody has that name. */
+export async function invite(h: Hangar, p: Principal, username: string, user: UserRow | undefined, input: InviteInput): Promise<InvitationView> {
+  await sweep(h);
+  const now = h.now();
+  const row = await h.db.insertInto('invitations').values({
+    user_id: user?.id ?? null, username, level: input.level,
+    account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
+    password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
+    yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
+    creating_user_id: p.userId, created_at: now, expires_at: now + h.config.invitationDays * 86_400_000,
+  }).returning('id').executeTakeFirstOrThrow();
+  return (await loadInvitations(h, { ids: [row.id] }))[0]!;
+}
+
+/** Expired invitations are deleted whenever invitations are read or written. */
+async function sweep(h: Hangar): Promise<void> {
+  await h.db.deleteFrom('invitations').where('expires_at', '<=', h.now()).execute();
+}
+
+async function loadInvitations(h: Hangar, scope: { ids?: number[]; userId?: number; accountIds?: number[] }): Promise<InvitationView[]> {
+  let q = h.db.selectFrom('invitations as i')
+    .leftJoin('users as c', 'c.id', 'i.creating_user_id')
+    .leftJoin('vms as v', 'v.id', 'i.virtual_machine_id')
+    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('i.group_id', 'v.group_id'))))
+    .innerJoin('accounts as a', (j) => j.on((eb) => eb('a.id', '=', eb.fn.coalesce('i.account_id', 'g.account_id'))))
+    .selectAll('i')
+    .select(['c.username as creating_username', 'v.name as vm_name', 'g.id as g_id', 'g.name as g_name', 'a.id as a_id', 'a.name as a_name'])
+    .where('i.expires_at', '>', h.now());
+  if (scope.ids) q = q.where('i.id', 'in', scope.ids.length ? scope.ids : [0]);
+  // Addressed to the user, or on one of the accounts (what a non-cluster-admin could manage).
+  if (scope.userId !== undefined) {
+    const { userId, accountIds = [] } = scope;
+    q = q.where((eb) => eb.or([eb('i.user_id', '=', userId), ...(accountIds.length ? [eb('a.id', 'in', accountIds)] : [])]));
+  }
+  const rows = await q.orderBy('i.id').execute();
+  return rows.map((r) => ({
+    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
+    groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
+    vmId: r.virtual_machine_id, vmName: r.vm_name,
+    passwordRequired: !!r.password_required, yubikeyRequired: !!r.yubikey_required, yubikeyOtpMaxAge: r.yubikey_otp_max_age,
+    ipRestrictions: r.ip_restrictions, creatingUsername: r.creating_username,
+    target: [r.vm_name, r.g_name, r.a_name].filter((s) => s !== null).join('.'),
+    place: { accountId: r.a_id, ...(r.g_id !== null ? { groupId: r.g_id } : {}), ...(r.virtual_machine_id !== null ? { vmId: r.virtual_machine_id } : {}) },
+    createdAt: r.created_at, expiresAt: r.expires_at,
+  }));
+}
+
+/** The invitee, logged in with a session (an API key carries only its own privileges and cannot take new ones). */
+function isInvitee(p: Principal, v: InvitationView): boolean {
+  return v.userId !== null && v.userId === p.userId && p.apiKeyId === null;
+}
+
+/** Whoever could grant or revoke the privilege it offers (strictly above its level over its target). */
+function manages(p: Principal, v: InvitationView): boolean {
+  return isLevel(v.level) && mayGrant(p, v.level, v.place);
+}
+
+/** Pending invitations addressed to the caller, and those the caller could revoke. */
+export async function listInvitations(h: Hangar, p: Principal): Promise<InvitationView[]> {
+  await sweep(h);
+  const scope = isClusterAdmin(p)
+    ? {}
+    : { userId: p.userId, accountIds: [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))] };
+  return (await loadInvitations(h, scope)).filter((v) => isInvitee(p, v) || manages(p, v));
+}
+
+/** An invitation the caller may see (its invitee or a manager); anything else is NotFound. */
+export async function resolveInvitation(h: Hangar, p: Principal, segment: string): Promise<InvitationView> {
+  await sweep(h);
+  const [v] = /^[0-9]+$/.test(segment) ? await loadInvitations(h, { ids: [rowId(segment)] }) : [];
+  if (!v || !(isInvitee(p, v) || manages(p, v))) throw new NotFound('invitation');
+  return v;
+}
+
+/** Pending invitations addressed to a user (for `hangar admin invitations`). */
+export async function invitationsOf(h: Hangar, userId: number): Promise<InvitationView[]> {
+  await sweep(h);
+  return (await loadInvitations(h, { userId })).filter((v) => v.userId === userId);
+}
+
+export async function acceptInvitation(h: Hangar, p: Principal, v: InvitationView): Promise<PrivilegeView> {
+  if (!isInvitee(p, v)) throw new Forbidden('Only the invitee can accept an invitation');
+  return admit(h, v);
+}
+
+/** The invitation becomes the privilege it offered, once: the row is gone in the same transaction. */
+export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView> {
+  const id = await h.db.transaction().execute(async (trx) => {
+    const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
+      .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
+    if (!row || row.user_id === null) throw new NotFound('invitation');
+    return (await trx.insertInto('privileges').values({
+      user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
+      virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
+      yubikey_required: row.yubikey_required, yubikey_otp_max_age: row.yubikey_otp_max_age,
+      ip_restrictions: row.ip_restrictions, creating_user_id: row.creating_user_id, created_at: h.now(),
+    }).returning('id').executeTakeFirstOrThrow()).id;
+  });
+  forgetPrincipals();
+  return (await loadPrivileges(h, { kind: 'ids', ids: [id] }))[0]!;
+}
+
+/**
+ * The invitee declines; a manager revokes. A declined invitation is detached from its invitee (it
+ * can never be accepted and they no longer see it) but stays in the granter's list until it
+ * expires, like one to a name nobody has: the granter cannot tell a decline from a wrong name.
+ */
+export async function removeInvitation(h: Hangar, p: Principal, v: InvitationView): Promise<void> {
+  if (isInvitee(p, v)) await h.db.updateTable('invitations').set({ user_id: null }).where('id', '=', v.id).execute();
+  else await h.db.deleteFrom('invitations').where('id', '=', v.id).execute();
+}
