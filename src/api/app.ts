@@ -1,5 +1,5 @@
 // The HTTP server: one Fastify instance serving every dialect at its real paths.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,6 +9,16 @@ import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
 export interface AppOptions { /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */ authPrefix?: string }
+
+/** A route as registered: what the tests enumerate instead of keeping hand lists of routes. */
+export interface RegisteredRoute { method: string; url: string; schema: FastifySchema | undefined }
+
+const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the app registered (HEAD twins of GET routes included), in registration order. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
+}
 
 export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -26,6 +36,11 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
       reply.raw.end(text);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes: RegisteredRoute[] = [];
+  routeTables.set(app as unknown as FastifyInstance, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema });
+  });
   installJsonParser(app);
   installExactJsonType(app);
   installInputGuard(app);
