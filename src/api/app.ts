@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
 import { collapseSlashes, installExactJsonType, installJsonParser, installInputGuard } from './wire.js';
+import { installQueryBooleans, NoParams, NoQuery } from './parameters.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
@@ -44,11 +45,12 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   installJsonParser(app);
   installExactJsonType(app);
   installInputGuard(app);
+  installQueryBooleans(app);
   await app.register(formbody);
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect and the auth endpoint' } },
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, params: NoParams } }, async () => app.swagger());
   await app.register(authRoutes(h));
   if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
   await app.register(bigvRoutes(h));

@@ -160,18 +160,23 @@ test('every GET route: each declared query parameter given twice or as garbage i
         for (const [name, schema] of Object.entries(queryParams(r))) {
           const v = sample(schema);
           const alone = await send(`${name}=${v}`);
-          check(`${name}=${v}`, () => assert.equal(alone.status, 200, `${alone.status} ${alone.text.slice(0, 200)}`));
+          // Given once, the value passes the schema (it may name nothing the caller can see: a 404).
+          check(`${name}=${v}`, () => assert.ok([200, 404].includes(alone.status), `${alone.status} ${alone.text.slice(0, 200)}`));
           for (const query of [`${name}=${v}&${name}=${v}`, `${name}=${v}&${name}=other`, `${name}=&${name}=${v}`]) {
             const reply = await send(query);
             check(query, () => {
               assert.equal(reply.status, 400, `${reply.status} ${reply.text.slice(0, 200)}`);
               assertShape(r, reply, query, name);
+              assert.deepEqual(reply.body, { [name]: ['must be given only once'] });
             });
           }
           for (const garbage of ['%ff', 'x'.repeat(5000), '', '[object Object]', '%00', 'true%20false', '{}']) {
             const query = `${name}=${garbage}`;
             const reply = await send(query);
-            check(query.slice(0, 40), () => assertShape(r, reply, query.slice(0, 40), reply.status === 400 ? name : undefined));
+            check(query.slice(0, 40), () => {
+              assert.equal(reply.status, 400, `${reply.status} ${reply.text.slice(0, 200)}`);
+              assertShape(r, reply, query.slice(0, 40), name);
+            });
           }
           // The querystring parser reads no brackets: these are other, unknown parameters, which are ignored.
           for (const query of [`${name}[]=${v}&${name}[]=${v}`, `${name}[a]=1`, `${name}[]=`]) {
