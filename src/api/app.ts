@@ -1,10 +1,11 @@
 // The HTTP server: one Fastify instance serving every dialect at its real paths.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
 import { collapseSlashes, installExactJsonType, installJsonParser, installInputGuard } from './wire.js';
+import { installQueryBooleans, NoParams, NoQuery } from './parameters.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
 
@@ -13,6 +14,16 @@ export interface AppOptions {
   authPrefix?: string;
   /** PEM certificate (chain) and key: the API and the auth endpoint are then served over HTTPS only. */
   tls?: { cert: string; key: string };
+}
+
+/** A route as registered: what the tests enumerate instead of keeping hand lists of routes. */
+export interface RegisteredRoute { method: string; url: string; schema: FastifySchema | undefined }
+
+const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the app registered (HEAD twins of GET routes included), in registration order. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
 }
 
 export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -32,14 +43,20 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
       reply.raw.end(text);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes: RegisteredRoute[] = [];
+  routeTables.set(app as unknown as FastifyInstance, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema });
+  });
   installJsonParser(app);
   installExactJsonType(app);
   installInputGuard(app);
+  installQueryBooleans(app);
   await app.register(formbody);
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect and the auth endpoint' } },
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, params: NoParams } }, async () => app.swagger());
   await app.register(authRoutes(h));
   if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
   await app.register(bigvRoutes(h));

@@ -1,6 +1,6 @@
 // Wire rules the real clients depend on (spec §1), applied to the whole server once:
-// `//` collapsed, JSON bodies that may be empty, `Content-Type: application/json` with no
-// charset (bigv-python parses nothing else), and case-insensitive boolean query values.
+// `//` collapsed, JSON bodies that may be empty, and `Content-Type: application/json` with no
+// charset (bigv-python parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
@@ -16,12 +16,6 @@ export function collapseSlashes(url: string): string {
   const head = m ? '/accounts//groups' : '';
   const collapsed = head + path.slice(m ? m[0].length : 0).replace(/\/{2,}/g, '/');
   return q < 0 ? collapsed : collapsed + url.slice(q);
-}
-
-/** `true`, `True`, `TRUE` and `1` are true; anything else (absent, False, 0) is false. */
-export function queryBool(value: unknown): boolean {
-  if (Array.isArray(value)) value = value[value.length - 1];
-  return typeof value === 'string' && (value.toLowerCase() === 'true' || value === '1');
 }
 
 /** An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON. */

@@ -9,6 +9,8 @@ import util from 'node:util';
 import { account, SSH_KEY, startTest, type Reply, type TestHangar } from '../helpers.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
 import { runningNow, snapshot } from '../snapshot.js';
+import { bigvRouteKeys, routeKeyOf } from '../routes.js';
+import { registeredRoutes } from '../../src/api/app.js';
 
 const ACC = '/accounts/acme';
 const GRP = `${ACC}/groups/default`;
@@ -50,13 +52,15 @@ async function fixture(opts: Parameters<typeof startTest>[0] = {}): Promise<Fx> 
   const bobKey = (await admin('POST', '/api_keys', { label: 'bob', user_id: (await admin('GET', '/users/bob')).body.id })).body;
   const extra = (await admin('POST', `${WEB1}/nics/${web1.network_interfaces[0].id}/ip_create`, { addresses: 1 })).body.ips[0];
   const priv = (await admin('GET', '/users/tenant/privileges')).body[0];
+  const backup = (await admin('POST', `${WEB1}/discs/disc-1/backups`)).body;
+  const schedule = (await admin('POST', `${WEB1}/discs/disc-1/backup_schedules`, { interval_seconds: 86400 })).body;
   const ipv4 = (vm: any) => vm.network_interfaces[0].ips.find((a: string) => a.includes('.'));
   return {
     t, tenant,
     id: {
       acme: acme.id, other: other.id, otherDefault: other.defaultGroupId, web1: web1.id, web2: web2.id, bare: bare.id, x1: x1.id,
       web1Disc: web1.discs[0].id, x1Disc: x1.discs[0].id, web1Nic: web1.network_interfaces[0].id, x1Nic: x1.network_interfaces[0].id,
-      web2Nic: web2.network_interfaces[0].id, bobKey: bobKey.id, priv: priv.id,
+      web2Nic: web2.network_interfaces[0].id, bobKey: bobKey.id, priv: priv.id, backup: backup.id, schedule: schedule.id,
     },
     ip: { web1: ipv4(web1), x1: ipv4(x1), extra },
   };
@@ -119,6 +123,7 @@ function bodyEndpoints(fx: Fx): [string, string, unknown][] {
     ['POST', `${WEB1}/discs`, { label: 'fresh', size: 64 }],
     ['PUT', `${WEB1}/discs/disc-1`, { size: 1024 }],
     ['PUT', `/discs/${fx.id.web1Disc}`, { size: 1024 }],
+    ['PUT', `${WEB1}/discs/disc-1/backups/${fx.id.backup}`, { restore: false }],
     ['POST', `${WEB1}/discs/disc-1/backup_schedules`, { interval_seconds: 86400 }],
     ['POST', `${WEB1}/nics/${fx.id.web1Nic}/ip_create`, { addresses: 1 }],
     ['PUT', `/ips/${fx.ip.web1}`, { rdns: null }],
@@ -152,6 +157,10 @@ test('malformed, non-object, oversize and non-JSON bodies on every endpoint that
     }
     const wrong = await run(fx, cases);
     assert.deepEqual(wrong, [], `${wrong.length} wrong:\n${wrong.join('\n')}`);
+    // The list above is every registered route that declares a body: a new one fails here until listed.
+    const app = fx.t.running.app;
+    const withBody = registeredRoutes(app).filter((r) => r.schema?.body).map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(bodyEndpoints(fx).map(([m, url]) => routeKeyOf(app, m, url)).sort(), bigvRouteKeys(app).filter((k) => withBody.includes(k)));
     // Oversize or not, the limit is the body: a body just under 1 MiB is read (and judged on its content).
     const r = await fx.t.req('POST', '/accounts', { token: fx.t.adminToken, raw: JSON.stringify({ name: 'x'.repeat(1000 * 1000) }) });
     assert.equal(r.status, 400);
@@ -171,7 +180,8 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
       ['GET', '/privileges'], ['GET', '/discs'], ['POST', '/discs', { size: 64 }], ['GET', '/discs/disc-1'], ['PUT', '/discs/disc-1', { size: 2048 }],
       ['DELETE', '/discs/disc-1?purge=true'], ['GET', '/discs/disc-1/backups'], ['POST', '/discs/disc-1/backups'],
       ['POST', '/discs/disc-1/backup_schedules', { interval_seconds: 60 }], ['GET', '/nics'], ['GET', `/nics/${id.web1Nic}`],
-      ['POST', `/nics/${id.web1Nic}/ip_create`, { addresses: 1 }],
+      ['POST', `/nics/${id.web1Nic}/ip_create`, { addresses: 1 }], ['PUT', `/discs/disc-1/backups/${id.backup}`, { restore: false }],
+      ['DELETE', `/discs/disc-1/backups/${id.backup}?purge=true`], ['DELETE', `/discs/disc-1/backup_schedules/${id.schedule}`],
     ];
     const badSegments = (mine: string, theirs: string | null) => [
       ['an unknown name', 'nope'], ['an unknown id', '999999'], ['an id past the integer range', BIG], ['an int32 overflow', String(INT_OVER)],
@@ -187,6 +197,8 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
       ];
       if (tail.startsWith('/discs/disc-1')) positions.push(['disc', (s) => `${WEB1}${tail.replace('disc-1', s)}`, String(id.x1Disc)]);
       if (tail.startsWith('/nics/')) positions.push(['nic', (s) => `${WEB1}${tail.replace(String(id.web1Nic), s)}`, String(id.x1Nic)]);
+      if (tail.includes('/backups/')) positions.push(['backup', (s) => `${WEB1}${tail.replace(`/backups/${id.backup}`, `/backups/${s}`)}`, null]);
+      if (tail.includes('/backup_schedules/')) positions.push(['schedule', (s) => `${WEB1}${tail.replace(`/backup_schedules/${id.schedule}`, `/backup_schedules/${s}`)}`, null]);
       for (const [pos, url, theirs] of positions) {
         for (const [what, seg] of badSegments('', theirs)) {
           cases.push({ name: `${pos} segment: ${what}`, method, url: url(seg), body: body ?? (method === 'GET' || method === 'DELETE' ? undefined : {}), as: 'tenant', status: 404 });
@@ -250,6 +262,10 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
     }
     const wrong = [...listWrong, ...await run(fx, cases)];
     assert.deepEqual(wrong, [], `${wrong.length} of ${cases.length} wrong:\n${wrong.join('\n')}`);
+    // The cases reach every registered route with a path parameter: a new one fails here until listed.
+    const app = fx.t.running.app;
+    const reached = new Set(cases.map((c) => routeKeyOf(app, c.method, c.url)));
+    assert.deepEqual(bigvRouteKeys(app).filter((k) => k.includes(':') && !reached.has(k)), [], 'routes with path parameters no case reaches');
   } finally {
     await fx.t.close();
   }

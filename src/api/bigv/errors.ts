@@ -3,14 +3,18 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Forbidden, Invalid, NotFound, Unauthorized, Unavailable } from '../../core/errors.js';
 import { UnusableInput } from '../wire.js';
+import { QUERY_BOOL_WORDS } from '../parameters.js';
 
 interface AjvError { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string }
 
-function message(e: AjvError): string {
+function message(e: AjvError, context: string | undefined, value: unknown): string {
+  // The query-string parser makes a list of a parameter given more than once: whatever keyword failed, that is why.
+  if (context === 'querystring' && Array.isArray(value)) return 'must be given only once';
   switch (e.keyword) {
     case 'required': return "can't be blank";
     case 'type': {
       const t = String(e.params.type);
+      if (context === 'querystring' && t.includes('boolean')) return `must be one of ${QUERY_BOOL_WORDS}`;
       if (t.includes('integer') || t.includes('number')) return 'is not a number';
       if (t.includes('boolean')) return 'must be true or false';
       if (t.includes('object')) return 'must be an object';
@@ -29,15 +33,20 @@ function message(e: AjvError): string {
   }
 }
 
-/** Turn schema validation errors into BigV's flat field map. */
-export function fieldErrors(errors: AjvError[], body: unknown, context: string | undefined): Record<string, unknown> {
+/** The value at a JSON pointer (`/discs/0/size`) into what was validated. */
+function at(data: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), data);
+}
+
+/** Turn schema validation errors of the request's body or query string into BigV's flat field map. */
+export function fieldErrors(errors: AjvError[], data: unknown, context: string | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const discCount = Array.isArray((body as { discs?: unknown })?.discs) ? ((body as { discs: unknown[] }).discs.length) : 0;
+  const discCount = Array.isArray((data as { discs?: unknown })?.discs) ? ((data as { discs: unknown[] }).discs.length) : 0;
   for (const e of errors) {
     // anyOf (nullable) failures repeat as type errors of each branch; one message is enough.
     const path = e.instancePath.split('/').filter(Boolean);
     if (e.keyword === 'required') path.push(String(e.params.missingProperty));
-    const msg = message(e);
+    const msg = message(e, context, at(data, path));
     if (path[0] === 'discs' && path.length >= 3 && /^\d+$/.test(path[1]!) && discCount > 0) {
       const list = (Array.isArray(out.discs) ? out.discs : Array.from({ length: discCount }, () => ({}))) as Record<string, string[]>[];
       const item = list[Number(path[1])] ?? {};
@@ -65,7 +74,12 @@ export function bigvErrorHandler(err: FastifyError & { validation?: AjvError[]; 
     if (err.part === 'params') return reply.code(404).send({ error: 'Not found' });
     return reply.code(400).send({ [err.field]: ['must not contain NUL characters'] });
   }
-  if (err.validation) return reply.code(400).send(fieldErrors(err.validation, req.body, err.validationContext));
+  if (err.validation) {
+    // A path segment outside its schema (longer than any id or name) names nothing.
+    if (err.validationContext === 'params') return reply.code(404).send({ error: 'Not found' });
+    const data = err.validationContext === 'querystring' ? req.query : req.body;
+    return reply.code(400).send(fieldErrors(err.validation, data, err.validationContext));
+  }
   if (err.code === 'HANGAR_BAD_JSON') return reply.code(400).send({ body: ['is not valid JSON'] });
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ body: ['is too large'] });
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ body: ['must be application/json'] });

@@ -5,6 +5,7 @@ import type { Hangar } from '../../core/context.js';
 import { authenticate } from '../../core/auth.js';
 import type { Principal } from '../../core/principal.js';
 import { definitions } from '../../core/definitions.js';
+import { NoParams, NoQuery } from '../parameters.js';
 import { bigvErrorHandler } from './errors.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
@@ -28,7 +29,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       req.principal = await authenticate(h, req.headers.authorization);
     });
 
-    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'] } }, async () => definitions(h.db));
+    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 
     await app.register(treeRoutes(h));
     await app.register(vmRoutes(h));

@@ -7,7 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
 import { acceptInvitation, listInvitations, removeInvitation, resolveInvitation } from '../../core/invitations.js';
 import { presentInvitation, presentPrivilege } from './present.js';
-import { IdParams, NoQuery } from './schemas.js';
+import { NoParams, NoQuery } from '../parameters.js';
+import { IdP } from './schemas.js';
 
 const tags = ['hangar'];
 
@@ -16,11 +17,11 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
     app.get('/invitations', {
-      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', querystring: NoQuery },
+      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', params: NoParams, querystring: NoQuery },
     }, async (req) => (await listInvitations(h, req.principal)).map(presentInvitation));
 
     app.post('/invitations/:id/accept', {
-      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', params: IdParams },
+      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       const privilege = await acceptInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       reply.code(201);
@@ -28,7 +29,7 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.delete('/invitations/:id', {
-      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', params: IdParams },
+      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       await removeInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       return reply.code(204).send();

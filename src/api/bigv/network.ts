@@ -1,42 +1,40 @@
 // Network interfaces and IP addresses.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
 import { notFoundAsNull, resolveVmById, resolveVmPath, rowId, whenNotFound } from '../../core/resolve.js';
 import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps, type IpPlace } from '../../core/network.js';
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
+import { NoParams, NoQuery } from '../parameters.js';
 import { presentNic } from './present.js';
-import { IpCreate, IpPut, IpSwap , type B } from './schemas.js';
-
-type Q = { Querystring: Record<string, string | undefined> };
-type VmP = { Params: { acc: string; grp: string; vm: string } };
-type NicP = { Params: { acc: string; grp: string; vm: string; nic: string } };
+import { AddressP, IdP, IpCreate, IpPut, IpSwap, NicP, VmFilterQ, VmP } from './schemas.js';
 
 const presentIp = (ip: IpPlace) => ({ address: ip.address, ip: ip.address, rdns: ip.rdns, routed_via: ip.routedVia, network_interface_id: ip.nicId });
 
 export function networkRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-    const vmAt = (p: VmP['Params'], principal: Principal) => resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted: true });
+    const vmAt = (p: Static<typeof VmP>, principal: Principal) => resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted: true });
     const base = '/accounts/:acc/groups/:grp/virtual_machines/:vm/nics';
 
-    app.get<VmP>(base, async (req) => (await listNics(h, await vmAt(req.params, req.principal))).map(presentNic));
-    app.get<NicP>(`${base}/:nic`, async (req) => presentNic(await resolveNic(h, await vmAt(req.params, req.principal), req.params.nic)));
-    app.post<NicP & B<typeof IpCreate>>(`${base}/:nic/ip_create`, { schema: { body: IpCreate } }, async (req) => {
+    app.get(base, { schema: { params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req.params, req.principal))).map(presentNic));
+    app.get(`${base}/:nic`, { schema: { params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req.params, req.principal), req.params.nic)));
+    app.post(`${base}/:nic/ip_create`, { schema: { params: NicP, querystring: NoQuery, body: IpCreate } }, async (req) => {
       const at = await vmAt(req.params, req.principal);
       const ips = await createIps(h, req.principal, at, await resolveNic(h, at, req.params.nic), req.body);
       return { ...req.body, ips };
     });
 
-    app.get<Q>('/nics', async (req) => {
+    app.get('/nics', { schema: { params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined || !isIdSegment(vmId)) return [];
       const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
       return at ? (await listNics(h, at)).map(presentNic) : [];
     });
-    app.get<{ Params: { id: string } }>('/nics/:id', async (req) => {
+    app.get('/nics/:id', { schema: { params: IdP, querystring: NoQuery } }, async (req) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('network_interface');
       const row = await h.db.selectFrom('nics').select('vm_id').where('id', '=', rowId(req.params.id)).executeTakeFirst();
       if (!row) throw new NotFound('network_interface');
@@ -44,15 +42,15 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
       return presentNic(await resolveNic(h, at, req.params.id));
     });
 
-    app.get<{ Params: { address: string } }>('/ips/:address', async (req) => presentIp(await resolveIp(h, req.principal, req.params.address)));
-    app.put<{ Params: { address: string } } & B<typeof IpPut>>('/ips/:address', { schema: { body: IpPut } }, async (req) => {
+    app.get('/ips/:address', { schema: { params: AddressP, querystring: NoQuery } }, async (req) => presentIp(await resolveIp(h, req.principal, req.params.address)));
+    app.put('/ips/:address', { schema: { params: AddressP, querystring: NoQuery, body: IpPut } }, async (req) => {
       return presentIp(await setRdns(h, req.principal, await resolveIp(h, req.principal, req.params.address), req.body.rdns));
     });
-    app.delete<{ Params: { address: string } }>('/ips/:address', async (req, reply) => {
+    app.delete('/ips/:address', { schema: { params: AddressP, querystring: NoQuery } }, async (req, reply) => {
       await deleteIp(h, req.principal, await resolveIp(h, req.principal, req.params.address));
       return reply.code(204).send();
     });
-    app.post('/ips/swap_virtual_machine_ips', { schema: { body: IpSwap } }, async (req) => {
+    app.post('/ips/swap_virtual_machine_ips', { schema: { params: NoParams, querystring: NoQuery, body: IpSwap } }, async (req) => {
       await swapIps(h, req.principal, req.body);
       return req.body;
     });

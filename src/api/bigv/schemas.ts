@@ -1,9 +1,31 @@
-// Request schemas of the BigV dialect. Unknown attributes are allowed (and ignored): the real
-// clients send junk (spec §1). Types are strict: integers must be JSON integers.
-import { Type, type Static, type TSchema } from 'typebox';
+// Request schemas of the BigV dialect: path parameters, query strings and bodies. Unknown
+// attributes and query parameters are allowed (and ignored): the real clients send junk (spec §1).
+// Types are strict: integers must be JSON integers, a query parameter is given at most once.
+import { Type, type Static } from 'typebox';
+import { QueryBool, QueryRef, Segment } from '../parameters.js';
 
-/** Route generic for a body validated by schema T. */
-export type B<T extends TSchema> = { Body: Static<T> };
+// Path parameters. The account may be empty: `/accounts//groups/...` means the caller's default account.
+export const AccP = Type.Object({ acc: Segment });
+export const GrpP = Type.Object({ ...AccP.properties, grp: Segment });
+export const VmP = Type.Object({ ...GrpP.properties, vm: Segment });
+export const DiscP = Type.Object({ ...VmP.properties, disc: Segment });
+export const BackupP = Type.Object({ ...DiscP.properties, backup: Segment });
+export const ScheduleP = Type.Object({ ...DiscP.properties, id: Segment });
+export const NicP = Type.Object({ ...VmP.properties, nic: Segment });
+export const IdP = Type.Object({ id: Segment });
+export const UserP = Type.Object({ user: Segment });
+export const AddressP = Type.Object({ address: Segment });
+
+// Query strings (spec §1: `view=overview`, `include_deleted`, `purge`, and the non-nested filters).
+const View = Type.Literal('overview', { description: 'embed children (groups, VMs, discs, NICs)' });
+export const IncludeDeletedQ = Type.Object({ include_deleted: Type.Optional(QueryBool) });
+export const ReadQ = Type.Object({ view: Type.Optional(View), ...IncludeDeletedQ.properties });
+export const ViewQ = Type.Object({ view: Type.Optional(View) });
+export const PurgeQ = Type.Object({ purge: Type.Optional(QueryBool) });
+export const VmListQ = Type.Object({ ...ReadQ.properties, account_id: Type.Optional(QueryRef), group_id: Type.Optional(QueryRef) });
+export const AccountFilterQ = Type.Object({ account_id: Type.Optional(QueryRef) });
+export const VmFilterQ = Type.Object({ vm_id: Type.Optional(QueryRef) });
+export const UserFilterQ = Type.Object({ user_id: Type.Optional(QueryRef) });
 
 const Str = Type.String({ maxLength: 1024 });
 const NullableStr = Type.Union([Type.String({ maxLength: 2048 }), Type.Null()]);
@@ -102,10 +124,6 @@ export const PrivilegePut = Type.Object({
   yubikey_required: Type.Optional(Bool), yubikey_otp_max_age: Type.Optional(Int), ip_restrictions: Type.Optional(NullableStr),
 });
 
-/** Path parameters naming one object by id (non-digits name nothing: 404). */
-export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
-/** Routes that take no query parameters still declare so (unknown ones are ignored, as BigV does). */
-export const NoQuery = Type.Object({});
 
 export const ApiKeyCreate = Type.Object({
   user_id: Type.Optional(Int), label: Str, expires_at: Type.Optional(NullableStr),

@@ -4,14 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
 import { resolveAccount, resolveGroup } from '../../core/resolve.js';
 import { createAccount, createGroup, deleteGroup, listAccounts, loadTrees, renameGroup, updateAccount, type AccountTree, type GroupTree } from '../../core/tree.js';
-import { queryBool } from '../wire.js';
+import { NoParams, NoQuery } from '../parameters.js';
 import { presentAccount, presentGroup, presentVm } from './present.js';
-import { AccountPut, Name , type B } from './schemas.js';
+import { AccP, AccountFilterQ, AccountPut, GrpP, Name, ReadQ } from './schemas.js';
 import { poolLabels } from './pools.js';
-
-type Q = { Querystring: Record<string, string | undefined> };
-type AccP = { Params: { acc: string } };
-type GrpP = { Params: { acc: string; grp: string } };
 
 export function treeRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
@@ -24,59 +20,59 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
     const accountJson = async (t: AccountTree, overview: boolean) =>
       presentAccount(t.account, overview ? await Promise.all(t.groups.map((g) => groupJson(g, true))) : undefined);
 
-    app.get<Q>('/accounts', async (req) => {
+    app.get('/accounts', { schema: { params: NoParams, querystring: ReadQ } }, async (req) => {
       const overview = req.query.view === 'overview';
-      const trees = await listAccounts(h, req.principal, { overview, includeDeleted: queryBool(req.query.include_deleted) });
+      const trees = await listAccounts(h, req.principal, { overview, includeDeleted: req.query.include_deleted ?? false });
       return Promise.all(trees.map((t) => accountJson(t, overview)));
     });
 
-    app.post('/accounts', { schema: { body: Name } }, async (req, reply) => {
+    app.post('/accounts', { schema: { params: NoParams, querystring: NoQuery, body: Name } }, async (req, reply) => {
       reply.code(201);
       return presentAccount(await createAccount(h, req.principal, req.body));
     });
 
-    app.get<AccP & Q>('/accounts/:acc', async (req) => {
+    app.get('/accounts/:acc', { schema: { params: AccP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const overview = req.query.view === 'overview';
       if (!overview) return presentAccount(account);
-      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: queryBool(req.query.include_deleted), vms: true });
+      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: req.query.include_deleted ?? false, vms: true });
       return accountJson(tree!, true);
     });
 
-    app.put<AccP & B<typeof AccountPut>>('/accounts/:acc', { schema: { body: AccountPut } }, async (req) => {
+    app.put('/accounts/:acc', { schema: { params: AccP, querystring: NoQuery, body: AccountPut } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       return presentAccount(await updateAccount(h, req.principal, account, req.body as { suspended?: boolean; name?: string }));
     });
 
-    app.get<AccP & Q>('/accounts/:acc/groups', async (req) => {
+    app.get('/accounts/:acc/groups', { schema: { params: AccP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const overview = req.query.view === 'overview';
-      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: queryBool(req.query.include_deleted), vms: overview });
+      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: req.query.include_deleted ?? false, vms: overview });
       return Promise.all(tree!.groups.map((g) => groupJson(g, overview)));
     });
 
-    app.post<AccP & B<typeof Name>>('/accounts/:acc/groups', { schema: { body: Name } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups', { schema: { params: AccP, querystring: NoQuery, body: Name } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       reply.code(201);
       return presentGroup(await createGroup(h, req.principal, account, req.body as { name?: string }));
     });
 
-    app.get<GrpP & Q>('/accounts/:acc/groups/:grp', async (req) => {
+    app.get('/accounts/:acc/groups/:grp', { schema: { params: GrpP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const overview = req.query.view === 'overview';
       if (!overview) return presentGroup(group);
-      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: queryBool(req.query.include_deleted), vms: true, onlyGroup: group.id });
+      const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: req.query.include_deleted ?? false, vms: true, onlyGroup: group.id });
       return groupJson(tree!.groups[0]!, true);
     });
 
-    app.put<GrpP & B<typeof Name>>('/accounts/:acc/groups/:grp', { schema: { body: Name } }, async (req) => {
+    app.put('/accounts/:acc/groups/:grp', { schema: { params: GrpP, querystring: NoQuery, body: Name } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       return presentGroup(await renameGroup(h, req.principal, account, group, req.body as { name?: string }));
     });
 
-    app.delete<GrpP>('/accounts/:acc/groups/:grp', async (req, reply) => {
+    app.delete('/accounts/:acc/groups/:grp', { schema: { params: GrpP, querystring: NoQuery } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       await deleteGroup(h, req.principal, account, group);
@@ -84,7 +80,7 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Non-nested group reads.
-    app.get<Q>('/groups', async (req) => {
+    app.get('/groups', { schema: { params: NoParams, querystring: AccountFilterQ } }, async (req) => {
       const trees = await listAccounts(h, req.principal, { overview: true, includeDeleted: false });
       const wanted = req.query.account_id;
       return trees

@@ -7,11 +7,9 @@ import { NotFound } from '../../core/errors.js';
 import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
 import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, privilegesOfUser, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
 import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
+import { NoParams, NoQuery } from '../parameters.js';
 import { goTime, presentInvitation, presentPrivilege } from './present.js';
-import { ApiKeyCreate, PrivilegeCreate, PrivilegePut, UserCreate, UserPut, type B } from './schemas.js';
-
-type Q = { Querystring: Record<string, string | undefined> };
-type UserP = { Params: { user: string } };
+import { AccP, ApiKeyCreate, GrpP, IdP, PrivilegeCreate, PrivilegePut, UserCreate, UserFilterQ, UserP, UserPut, ViewQ, VmP } from './schemas.js';
 
 const presentUser = (u: UserRow) => ({
   id: u.id, username: u.username, email: u.email, authorized_keys: u.authorized_keys, totp_enabled: u.totp_secret !== null,
@@ -22,53 +20,53 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/users', async (req) => (await listUsers(h, req.principal)).map(presentUser));
-    app.post('/users', { schema: { body: UserCreate } }, async (req, reply) => {
+    app.get('/users', { schema: { params: NoParams, querystring: NoQuery } }, async (req) => (await listUsers(h, req.principal)).map(presentUser));
+    app.post('/users', { schema: { params: NoParams, querystring: NoQuery, body: UserCreate } }, async (req, reply) => {
       reply.code(201);
       return presentUser(await adminCreateUser(h, req.principal, req.body));
     });
-    app.get<UserP>('/users/:user', async (req) => presentUser(await resolveUser(h, req.principal, req.params.user)));
-    app.put<UserP & B<typeof UserPut>>('/users/:user', { schema: { body: UserPut } }, async (req) => {
+    app.get('/users/:user', { schema: { params: UserP, querystring: NoQuery } }, async (req) => presentUser(await resolveUser(h, req.principal, req.params.user)));
+    app.put('/users/:user', { schema: { params: UserP, querystring: NoQuery, body: UserPut } }, async (req) => {
       const user = await resolveUser(h, req.principal, req.params.user);
       return presentUser(await updateUser(h, req.principal, user, req.body));
     });
-    app.delete<UserP>('/users/:user', async (req, reply) => {
+    app.delete('/users/:user', { schema: { params: UserP, querystring: NoQuery } }, async (req, reply) => {
       await deleteUser(h, req.principal, await resolveUser(h, req.principal, req.params.user));
       return reply.code(204).send();
     });
 
     // Privileges.
-    app.get<Q>('/privileges', async (req) => {
-      if (req.query.user_id) return (await privilegesOfUser(h, req.principal, await findUser(h, req.query.user_id))).map(presentPrivilege);
+    app.get('/privileges', { schema: { params: NoParams, querystring: UserFilterQ } }, async (req) => {
+      if (req.query.user_id !== undefined) return (await privilegesOfUser(h, req.principal, await findUser(h, req.query.user_id))).map(presentPrivilege);
       const list = await loadPrivileges(h, { kind: 'user', userId: req.principal.userId });
       return list.filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
     });
-    app.get<{ Params: { id: string } }>('/privileges/:id', async (req) => presentPrivilege(await resolvePrivilege(h, req.principal, req.params.id)));
-    app.put<{ Params: { id: string } } & B<typeof PrivilegePut>>('/privileges/:id', { schema: { body: PrivilegePut } }, async (req) => {
+    app.get('/privileges/:id', { schema: { params: IdP, querystring: NoQuery } }, async (req) => presentPrivilege(await resolvePrivilege(h, req.principal, req.params.id)));
+    app.put('/privileges/:id', { schema: { params: IdP, querystring: NoQuery, body: PrivilegePut } }, async (req) => {
       return presentPrivilege(await updatePrivilege(h, req.principal, await resolvePrivilege(h, req.principal, req.params.id), req.body));
     });
-    app.delete<{ Params: { id: string } }>('/privileges/:id', async (req, reply) => {
+    app.delete('/privileges/:id', { schema: { params: IdP, querystring: NoQuery } }, async (req, reply) => {
       await revoke(h, req.principal, await resolvePrivilege(h, req.principal, req.params.id));
       return reply.code(204).send();
     });
-    app.get<UserP>('/users/:user/privileges', async (req) => {
+    app.get('/users/:user/privileges', { schema: { params: UserP, querystring: NoQuery } }, async (req) => {
       return (await privilegesOfUser(h, req.principal, await findUser(h, req.params.user))).map(presentPrivilege);
     });
-    app.post<UserP & B<typeof PrivilegeCreate>>('/users/:user/privileges', { schema: { body: PrivilegeCreate } }, async (req, reply) => {
+    app.post('/users/:user/privileges', { schema: { params: UserP, querystring: NoQuery, body: PrivilegeCreate } }, async (req, reply) => {
       const granted = await grant(h, req.principal, { segment: req.params.user, user: await findUser(h, req.params.user) }, req.body as GrantInput);
       reply.code(201);
       return 'invitation' in granted ? presentInvitation(granted.invitation) : presentPrivilege(granted.privilege);
     });
-    app.get<{ Params: { acc: string } }>('/accounts/:acc/privileges', async (req) => {
+    app.get('/accounts/:acc/privileges', { schema: { params: AccP, querystring: NoQuery } }, async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
       return (await privilegesOn(h, req.principal, { kind: 'account', accountId: a.id })).map(presentPrivilege);
     });
-    app.get<{ Params: { acc: string; grp: string } }>('/accounts/:acc/groups/:grp/privileges', async (req) => {
+    app.get('/accounts/:acc/groups/:grp/privileges', { schema: { params: GrpP, querystring: NoQuery } }, async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
       const g = await resolveGroup(h.db, req.principal, a, req.params.grp);
       return (await privilegesOn(h, req.principal, { kind: 'group', groupId: g.id })).map(presentPrivilege);
     });
-    app.get<{ Params: { acc: string; grp: string; vm: string } }>('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', { schema: { params: VmP, querystring: NoQuery } }, async (req) => {
       const at = await resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true });
       return (await privilegesOn(h, req.principal, { kind: 'vm', vmId: at.vm.id })).map(presentPrivilege);
     });
@@ -81,16 +79,16 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
       expired: k.row.expires_at !== null && k.row.expires_at <= h.now(),
       ...(overview ? { privileges: (await loadPrivileges(h, { kind: 'apiKeys', apiKeyIds: [k.row.id] })).map(presentPrivilege) } : {}),
     });
-    app.get<Q>('/api_keys', async (req) => {
+    app.get('/api_keys', { schema: { params: NoParams, querystring: ViewQ } }, async (req) => {
       const overview = req.query.view === 'overview';
       return Promise.all((await listApiKeys(h, req.principal)).map((k) => presentKey(k, overview)));
     });
-    app.get<{ Params: { id: string } } & Q>('/api_keys/:id', async (req) => presentKey(await resolveApiKey(h, req.principal, req.params.id), req.query.view === 'overview'));
-    app.post('/api_keys', { schema: { body: ApiKeyCreate } }, async (req, reply) => {
+    app.get('/api_keys/:id', { schema: { params: IdP, querystring: ViewQ } }, async (req) => presentKey(await resolveApiKey(h, req.principal, req.params.id), req.query.view === 'overview'));
+    app.post('/api_keys', { schema: { params: NoParams, querystring: NoQuery, body: ApiKeyCreate } }, async (req, reply) => {
       reply.code(201);
       return presentKey(await createApiKey(h, req.principal, req.body), false);
     });
-    app.delete<{ Params: { id: string } }>('/api_keys/:id', async (req, reply) => {
+    app.delete('/api_keys/:id', { schema: { params: IdP, querystring: NoQuery } }, async (req, reply) => {
       await deleteApiKey(h, await resolveApiKey(h, req.principal, req.params.id));
       return reply.code(204).send();
     });

@@ -2,6 +2,7 @@
 // signal and reimage.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, rowId, vmListFilter } from '../../core/resolve.js';
 import { canSeeVm } from '../../core/principal.js';
@@ -12,41 +13,37 @@ import { reimageVm, signalVm } from '../../core/vms/actions.js';
 import { loadVmViews, type VmFilter } from '../../core/views.js';
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
-import { queryBool } from '../wire.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
-import { Reimage, Signal, VmAttrs, VmCreate, VmPut , type B } from './schemas.js';
-
-type Q = { Querystring: Record<string, string | undefined> };
-type GrpP = { Params: { acc: string; grp: string } };
-type VmP = { Params: { acc: string; grp: string; vm: string } };
+import { NoParams, NoQuery } from '../parameters.js';
+import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-    const vmPath = (p: VmP['Params'], principal: Parameters<typeof resolveVmPath>[1], includeDeleted: boolean) =>
+    const vmPath = (p: Static<typeof VmP>, principal: Parameters<typeof resolveVmPath>[1], includeDeleted: boolean) =>
       resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted });
     const one = async (vmId: number) => {
       const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [vmId] }, { includeDeleted: true, children: true });
       if (!view) throw new NotFound('virtual_machine');
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     };
-    const list = async (principal: Parameters<typeof canSeeVm>[0], filter: VmFilter, query: Record<string, string | undefined>) => {
+    const list = async (principal: Parameters<typeof canSeeVm>[0], filter: VmFilter, query: Static<typeof ReadQ>) => {
       const overview = query.view === 'overview';
-      const views = await loadVmViews(h.db, h.config.clusterDomain, filter, { includeDeleted: queryBool(query.include_deleted), children: overview });
+      const views = await loadVmViews(h.db, h.config.clusterDomain, filter, { includeDeleted: query.include_deleted ?? false, children: overview });
       const pools = overview ? await poolLabels(h.db) : undefined;
       return views
         .filter((v) => canSeeVm(principal, { accountId: v.accountId, groupId: v.row.group_id, vmId: v.row.id }))
         .map((v) => presentVm(v, { overview, poolLabels: pools }));
     };
 
-    app.get<GrpP & Q>('/accounts/:acc/groups/:grp/virtual_machines', async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines', { schema: { params: GrpP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       return list(req.principal, { kind: 'groups', groupIds: [group.id] }, req.query);
     });
 
-    app.post<GrpP & B<typeof VmAttrs>>('/accounts/:acc/groups/:grp/virtual_machines', { schema: { body: VmAttrs } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines', { schema: { params: GrpP, querystring: NoQuery, body: VmAttrs } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body }, 'bigv');
@@ -54,7 +51,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
-    app.post<GrpP & B<typeof VmCreate>>('/accounts/:acc/groups/:grp/vm_create', { schema: { body: VmCreate } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups/:grp/vm_create', { schema: { params: GrpP, querystring: NoQuery, body: VmCreate } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const input = req.body as CreateInput;
@@ -69,24 +66,24 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       };
     });
 
-    app.get<VmP & Q>('/accounts/:acc/groups/:grp/virtual_machines/:vm', async (req) => {
-      const at = await vmPath(req.params, req.principal, queryBool(req.query.include_deleted));
+    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { params: VmP, querystring: IncludeDeletedQ } }, async (req) => {
+      const at = await vmPath(req.params, req.principal, req.query.include_deleted ?? false);
       return one(at.vm.id);
     });
 
-    app.put<VmP & B<typeof VmPut>>('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { body: VmPut } }, async (req) => {
+    app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { params: VmP, querystring: NoQuery, body: VmPut } }, async (req) => {
       const at = await vmPath(req.params, req.principal, true);
       const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv');
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
-    app.delete<VmP & Q>('/accounts/:acc/groups/:grp/virtual_machines/:vm', async (req, reply) => {
+    app.delete('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { params: VmP, querystring: PurgeQ } }, async (req, reply) => {
       const at = await vmPath(req.params, req.principal, true);
-      await deleteVm(h, req.principal, at, queryBool(req.query.purge));
+      await deleteVm(h, req.principal, at, req.query.purge ?? false);
       return reply.code(204).send();
     });
 
-    app.post<VmP & Q & B<typeof Signal>>('/accounts/:acc/groups/:grp/virtual_machines/:vm/signal', { schema: { body: Signal } }, async (req) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/signal', { schema: { params: VmP, querystring: Signal, body: Signal } }, async (req) => {
       const at = await vmPath(req.params, req.principal, false);
       // The docs' own example passes the signal in the query string; the clients use the body.
       const body = { signal: req.body.signal ?? req.query.signal, data: req.body.data ?? req.query.data };
@@ -94,21 +91,21 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return body.data === undefined ? { signal: body.signal } : body;
     });
 
-    app.post<VmP & B<typeof Reimage>>('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { body: Reimage } }, async (req) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { params: VmP, querystring: NoQuery, body: Reimage } }, async (req) => {
       const at = await vmPath(req.params, req.principal, false);
       await reimageVm(h, req.principal, at, req.body);
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
 
     // Non-nested reads.
-    app.get<Q>('/virtual_machines', async (req) => {
+    app.get('/virtual_machines', { schema: { params: NoParams, querystring: VmListQ } }, async (req) => {
       const filter = await vmListFilter(h.db, req.principal, req.query.account_id, req.query.group_id);
       return filter ? list(req.principal, filter, req.query) : [];
     });
 
-    app.get<{ Params: { id: string } } & Q>('/virtual_machines/:id', async (req) => {
+    app.get('/virtual_machines/:id', { schema: { params: IdP, querystring: IncludeDeletedQ } }, async (req) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('virtual_machine');
-      const at = await resolveVmById(h.db, req.principal, rowId(req.params.id), { includeDeleted: queryBool(req.query.include_deleted) });
+      const at = await resolveVmById(h.db, req.principal, rowId(req.params.id), { includeDeleted: req.query.include_deleted ?? false });
       return one(at.vm.id);
     });
   };

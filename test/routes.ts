@@ -1,0 +1,20 @@
+// The app's registered routes, for suites that must cover every route: a hand list of requests is
+// checked against them, so a new route fails those suites until it is listed.
+import type { FastifyInstance } from 'fastify';
+import { registeredRoutes } from '../src/api/app.js';
+
+/** "METHOD /template" of every BigV route (HEAD twins, hidden routes and the auth endpoint left out). */
+export function bigvRouteKeys(app: FastifyInstance): string[] {
+  return [...new Set(registeredRoutes(app)
+    .filter((r) => r.method !== 'HEAD' && !r.schema?.hide && !/\/session(\/|$)/.test(r.url))
+    .map((r) => `${r.method} ${r.url}`))].sort();
+}
+
+/** The "METHOD /template" a concrete request reaches (a static segment wins over a parameter), or null. */
+export function routeKeyOf(app: FastifyInstance, method: string, url: string): string | null {
+  const path = url.split('?')[0]!;
+  const hits = registeredRoutes(app).filter((r) => r.method === method
+    && new RegExp(`^${r.url.replace(/:\w+/g, '[^/]*')}$`).test(path));
+  hits.sort((a, b) => (a.url.match(/:/g)?.length ?? 0) - (b.url.match(/:/g)?.length ?? 0));
+  return hits[0] ? `${method} ${hits[0].url}` : null;
+}
