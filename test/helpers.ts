@@ -16,16 +16,18 @@ export interface TestHangar {
   running: Running;
   drivers: FakeDriver[];
   adminToken: string;
-  req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  /** `address`: the client's address (127.0.0.1 unless given). */
+  req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string>; address?: string }): Promise<Reply>;
   login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
   /** A user with a password, optionally granted a privilege; returns its session token. */
   user(username: string, grant?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
-/** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else in-memory SQLite. */
-async function freshStore(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
+/** A fresh database per test: PostgreSQL when HANGAR_TEST_STORE=postgres (or `postgres` is asked for)
+ *  and HANGAR_TEST_DATABASE_URL is set, else in-memory SQLite. */
+export async function freshStore(postgres = process.env.HANGAR_TEST_STORE === 'postgres'): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = postgres ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
   if (!base) return { url: ':memory:', drop: async () => {} };
   const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pgClient.Client({ connectionString: base });
@@ -69,7 +71,7 @@ export async function startTest(opts: { heads?: Omit<HeadSpec, 'driver'>[]; conf
     if (o.raw !== undefined) payload = o.raw;
     else if (o.body !== undefined) payload = JSON.stringify(o.body);
     if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const res = await running.app.inject({ method: method as 'GET', url, headers, payload });
+    const res = await running.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: o.address });
     let body: unknown = undefined;
     if (res.body && String(res.headers['content-type'] ?? '').startsWith('application/json')) body = JSON.parse(res.body);
     return { status: res.statusCode, body, text: res.body, headers: res.headers };

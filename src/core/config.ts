@@ -14,6 +14,17 @@ export interface ClusterConfig {
   sessionMax: number;
   /** How long an API call waits for a head to act before answering anyway. */
   headWaitMs: number;
+  /** Failed credential checks (docs/login-throttling.md): how many are free per username from one
+   *  address, and per address, before each further failure makes that key wait a growing delay
+   *  (Fibonacci seconds, at most `loginMaxDelay`); counts are forgotten `loginWindow` seconds after
+   *  the first failure. */
+  loginFreePerUser: number;
+  loginFreePerAddress: number;
+  loginMaxDelay: number;
+  loginWindow: number;
+  /** Fastify's trustProxy: take the client address from X-Forwarded-For when the peer is one of
+   *  these proxies (false: the peer's own address). */
+  trustProxy: boolean | string;
 }
 
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConfig {
@@ -26,5 +37,17 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     sessionDefault: 1800,
     sessionMax: 3600,
     headWaitMs: Number(env.HANGAR_HEAD_WAIT_MS ?? 15000),
+    loginFreePerUser: Number(env.HANGAR_LOGIN_FREE_PER_USER ?? 10),
+    loginFreePerAddress: Number(env.HANGAR_LOGIN_FREE_PER_ADDRESS ?? 100),
+    loginMaxDelay: Number(env.HANGAR_LOGIN_MAX_DELAY ?? 900),
+    loginWindow: Number(env.HANGAR_LOGIN_WINDOW ?? 86400),
+    trustProxy: trustProxy(env.HANGAR_TRUST_PROXY),
   };
+}
+
+/** HANGAR_TRUST_PROXY: unset or `false` trusts no proxy; `true` trusts any; else a comma-separated
+ *  list of proxy addresses or CIDRs. */
+function trustProxy(value: string | undefined): boolean | string {
+  if (value === undefined || value === '' || value === 'false') return false;
+  return value === 'true' ? true : value;
 }
