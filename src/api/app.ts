@@ -13,6 +13,8 @@ export interface AppOptions { /** Serve the auth endpoint under this prefix too 
 export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: h.log as FastifyBaseLogger,
+    // req.ip is the address the login limiter counts by: behind a TLS proxy, trust it (HANGAR_TRUST_PROXY).
+    trustProxy: h.config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),

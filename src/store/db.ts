@@ -6,10 +6,12 @@ import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
+import * as m004 from './migrations/004_login_failures.js';
+import { attachCounterDriver } from './counters.js';
 
 export type Store = Kysely<Database>;
 
-const migrations: Record<string, Migration> = { '001_initial': m001 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '004_login_failures': m004 };
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 
@@ -35,6 +37,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // The pool has already dropped that client and opens a new one when needed.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    attachCounterDriver(db, { pool });
   } else {
     if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
     const sqlite = new SQLite(opts.url);
@@ -43,6 +46,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    attachCounterDriver(db, { sqlite });
   }
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();

@@ -3,13 +3,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Hangar } from '../../core/context.js';
 import { impersonate, login, LoginFailed, readSession } from '../../core/auth.js';
-import { NotFound } from '../../core/errors.js';
+import { NotFound, Throttled } from '../../core/errors.js';
 import { UnusableInput } from '../wire.js';
 
 export function authRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
     app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
       if (err instanceof LoginFailed) return reply.code(err.status).type('text/plain').send(err.message);
+      if (err instanceof Throttled) return reply.code(429).header('retry-after', String(err.retryAfter)).type('text/plain').send(err.message);
       if (err instanceof NotFound || (err instanceof UnusableInput && err.part === 'params')) return reply.code(404).type('text/plain').send('Session not found');
       if (err.statusCode === 413) return reply.code(413).type('text/plain').send('Request body is too large');
       if (err.statusCode && err.statusCode < 500) return reply.code(400).type('text/plain').send('Badly-formed parameters');
@@ -19,17 +20,17 @@ export function authRoutes(h: Hangar): FastifyPluginAsync {
 
     app.post('/session', { schema: { tags: ['auth'] } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp });
+      const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp }, req.ip);
       return reply.type('text/plain').send(token);
     });
 
     app.get<{ Params: { token: string } }>('/session/:token', { schema: { tags: ['auth'] } }, async (req, reply) => {
-      return reply.type('application/json').send(await readSession(h, req.params.token));
+      return reply.type('application/json').send(await readSession(h, req.params.token, req.ip));
     });
 
     app.post<{ Params: { token: string } }>('/session/:token', { schema: { tags: ['auth'] } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username));
+      return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username, req.ip));
     });
   };
 }

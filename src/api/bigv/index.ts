@@ -24,7 +24,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (req: FastifyRequest) => {
       if (req.routeOptions.config?.public) return;
-      req.principal = await authenticate(h, req.headers.authorization);
+      req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'] } }, async () => definitions(h.db));
