@@ -136,6 +136,29 @@ test('failing bearer credentials throttle per address: unknown session tokens an
   }
 });
 
+test('behind a trusted proxy (HANGAR_TRUST_PROXY) the forwarded address is counted; without one, X-Forwarded-For is ignored', async () => {
+  const forwarded = (t: TestHangar, from: string, password: string) =>
+    t.req('POST', '/session', { body: { username: 'alice', password }, address: '127.0.0.1', headers: { 'x-forwarded-for': from } });
+  const config = { loginFreePerUser: 1, loginFreePerAddress: 50 };
+  let t = await startTest({ config: { ...config, trustProxy: '127.0.0.1' } });
+  try {
+    await t.user('alice');
+    for (let i = 0; i < 2; i++) assert.equal((await forwarded(t, ATTACKER, 'wrong')).status, 401);
+    refusedAsText(await forwarded(t, ATTACKER, 'alice-password-1'), 'the forwarded attacker');
+    assert.equal((await forwarded(t, VICTIM, 'alice-password-1')).status, 200, 'another client behind the same proxy');
+  } finally {
+    await t.close();
+  }
+  t = await startTest({ config });
+  try {
+    await t.user('alice');
+    for (let i = 0; i < 2; i++) assert.equal((await forwarded(t, `192.0.2.${i}`, 'wrong')).status, 401);
+    refusedAsText(await forwarded(t, '192.0.2.99', 'wrong'), 'a forged X-Forwarded-For changes nothing');
+  } finally {
+    await t.close();
+  }
+});
+
 async function brain(url: string, config: Record<string, number>): Promise<Running> {
   return startHangar({ storeUrl: url, heads: [{ driver: new FakeDriver(), label: 'head1', resyncMs: 60_000 }], log: pino({ level: 'silent' }), config });
 }
