@@ -1,7 +1,7 @@
 // Credentials: passwords (argon2id), session tokens and API keys (random, stored as SHA-256
 // hashes), TOTP second factor. `authenticate` turns an Authorization header into a Principal.
-// Every check goes through h.limiter (core/login-limiter.ts): refused while the client waits,
-// failures counted, before any password is hashed.
+// Every check goes through h.limiter (core/login-limiter.ts): counted before anything is verified,
+// refused while the client waits, taken back when it passes.
 import crypto from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import * as OTPAuth from 'otpauth';
@@ -73,24 +73,25 @@ export async function login(
     if (!Number.isInteger(validity) || validity <= 0) throw new LoginFailed('Badly-formed parameters', 400);
     validity = Math.min(validity, h.config.sessionMax);
   }
+  // Counted as a failure from here on, unless it passes.
   const attempt = { username, address };
-  await h.limiter.check(attempt);
+  await h.limiter.begin(attempt);
   const user = await h.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-  if (!(await checkPassword(user, password)) || !user) {
-    await h.limiter.fail(attempt);
-    throw new LoginFailed('Bad login credentials', 401);
-  }
+  if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
   const factors = ['password'];
   if (user.totp_secret) {
-    // A missing code is the client's cue to ask for one, not a failed check.
-    if (input.otp === undefined || input.otp === '') throw new LoginFailed('Missing 2FA token', 403);
+    if (input.otp === undefined || input.otp === '') {
+      // The client's cue to ask for the code: not a failure, and not a pass that would forget the
+      // failed codes before it.
+      await h.limiter.uncount(attempt);
+      throw new LoginFailed('Missing 2FA token', 403);
+    }
     if (typeof input.otp !== 'string' || totp(user.totp_secret).validate({ token: input.otp, window: 1 }) === null) {
-      await h.limiter.fail(attempt);
       throw new LoginFailed('Authentication failed: bad 2FA token', 401);
     }
     factors.push('2fa');
   }
-  await h.limiter.succeed(attempt);
+  await h.limiter.passed(attempt);
   return createSession(h, user.id, factors, validity, null);
 }
 
@@ -113,9 +114,9 @@ const EXTEND_MS = 5 * 60 * 1000;
  * guess, and is not counted.
  */
 async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise<T | undefined>): Promise<T | undefined> {
-  await h.limiter.check({ address });
+  await h.limiter.begin({ address });
   const found = await lookUp();
-  if (found === undefined) await h.limiter.fail({ address });
+  if (found !== undefined) await h.limiter.passed({ address });
   return found;
 }
 
