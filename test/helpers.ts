@@ -18,17 +18,19 @@ export interface TestHangar {
   storeUrl: string;
   drivers: FakeDriver[];
   adminToken: string;
-  req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  /** `address`: the client's address (127.0.0.1 unless given). */
+  req(method: string, url: string, opts?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string>; address?: string }): Promise<Reply>;
   login(username: string, password: string, extra?: Record<string, string>): Promise<string>;
   /** A user with a password (in home account `home`, an account id), optionally granted a privilege; returns its session token. */
   user(username: string, grant?: Record<string, unknown>, home?: number): Promise<string>;
   close(): Promise<void>;
 }
 
-/** A fresh database per test: PostgreSQL when HANGAR_TEST_DATABASE_URL is set, else SQLite (in memory unless a file is given). */
-export async function freshStore(sqliteFile?: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.HANGAR_TEST_STORE === 'postgres' ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
-  if (!base) return { url: sqliteFile ?? ':memory:', drop: async () => {} };
+/** A fresh database per test: PostgreSQL when HANGAR_TEST_STORE=postgres (or `postgres` is asked for)
+ *  and HANGAR_TEST_DATABASE_URL is set, else SQLite (in memory unless a file is given). */
+export async function freshStore(opts: { postgres?: boolean; sqliteFile?: string } = {}): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = (opts.postgres ?? process.env.HANGAR_TEST_STORE === 'postgres') ? process.env.HANGAR_TEST_DATABASE_URL : undefined;
+  if (!base) return { url: opts.sqliteFile ?? ':memory:', drop: async () => {} };
   const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
   const admin = new pgClient.Client({ connectionString: base });
   await admin.connect();
@@ -52,7 +54,7 @@ export async function startTest(opts: {
   /** Keep a SQLite store in this file, so another process (the `hangar` CLI) can open it. */
   sqliteFile?: string;
 } = {}): Promise<TestHangar> {
-  const store = await freshStore(opts.sqliteFile);
+  const store = await freshStore({ sqliteFile: opts.sqliteFile });
   const drivers: FakeDriver[] = [];
   const heads = (opts.heads ?? [{ label: 'head1', zone: 'default' }]).map((h) => {
     const driver = opts.driver ? opts.driver() : new FakeDriver();
@@ -75,7 +77,7 @@ export async function startTest(opts: {
     if (o.raw !== undefined) payload = o.raw;
     else if (o.body !== undefined) payload = JSON.stringify(o.body);
     if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const res = await running.app.inject({ method: method as 'GET', url, headers, payload });
+    const res = await running.app.inject({ method: method as 'GET', url, headers, payload, remoteAddress: o.address });
     let body: unknown = undefined;
     if (res.body && String(res.headers['content-type'] ?? '').startsWith('application/json')) body = JSON.parse(res.body);
     return { status: res.statusCode, body, text: res.body, headers: res.headers };

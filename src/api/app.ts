@@ -30,6 +30,8 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   const app = Fastify({
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     loggerInstance: h.log as FastifyBaseLogger,
+    // req.ip is the address the login limiter counts by: behind a TLS proxy, trust it (HANGAR_TRUST_PROXY).
+    trustProxy: h.config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),

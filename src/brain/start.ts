@@ -6,6 +6,7 @@ import { openStore, type Store } from '../store/db.js';
 import { defaultConfig, type ClusterConfig } from '../core/config.js';
 import { checkUrlPolicy } from '../core/urls.js';
 import type { Hangar } from '../core/context.js';
+import { LoginLimiter } from '../core/login-limiter.js';
 import { ensurePool } from '../core/ipam.js';
 import { purgeExpired } from '../core/vms/delete.js';
 import type { Driver } from '../drivers/driver.js';
@@ -42,7 +43,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
   await ensurePool(db, config.ipv4Pool, config.vlanNum);
   await ensurePool(db, config.ipv6Pool, config.vlanNum);
   const dispatch = new LocalDispatch(config.headWaitMs);
-  const hangar: Hangar = { db, config, heads: dispatch, log, now: Date.now };
+  const hangar: Hangar = { db, config, heads: dispatch, log, limiter: new LoginLimiter(db, config), now: Date.now };
   const agents: HeadAgent[] = [];
   for (const spec of opts.heads) {
     const agent = new HeadAgent(new LocalLink(db, config.clusterDomain), spec.driver, {
@@ -55,7 +56,10 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
   }
   const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls });
   await app.ready();
-  const sweeper = setInterval(() => void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed')), 3_600_000);
+  const sweeper = setInterval(() => {
+    void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));
+    void hangar.limiter.forgetExpired(hangar.now()).catch((err) => log.error({ err }, 'login failure sweep failed'));
+  }, 3_600_000);
   sweeper.unref();
   return {
     hangar, app, agents,

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { openStore } from '../store/db.js';
 import { defaultConfig } from '../core/config.js';
 import type { Hangar } from '../core/context.js';
+import { LoginLimiter } from '../core/login-limiter.js';
 import type { Principal } from '../core/principal.js';
 import { createAccount } from '../core/tree.js';
 import { createApiKey, createUser, deleteApiKey } from '../core/users.js';
@@ -18,7 +19,8 @@ const ROOT: Principal = { userId: 0, username: 'hangar-admin-cli', factors: ['pa
 
 async function withHangar(o: { data: string; database?: string }, work: (h: Hangar) => Promise<void>): Promise<void> {
   const db = await openStore({ url: o.database ?? path.join(path.resolve(o.data), 'hangar.sqlite') });
-  const h: Hangar = { db, config: defaultConfig(), heads: { kick: async () => {} }, log: pino({ level: 'warn' }), now: Date.now };
+  const config = defaultConfig();
+  const h: Hangar = { db, config, heads: { kick: async () => {} }, log: pino({ level: 'warn' }), limiter: new LoginLimiter(db, config), now: Date.now };
   try {
     await work(h);
   } finally {

@@ -1,5 +1,7 @@
 // Credentials: passwords (argon2id), session tokens and API keys (random, stored as SHA-256
 // hashes), TOTP second factor. `authenticate` turns an Authorization header into a Principal.
+// Every check goes through h.limiter (core/login-limiter.ts): counted before anything is verified,
+// refused while the client waits, taken back when it passes.
 import crypto from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import * as OTPAuth from 'otpauth';
@@ -57,9 +59,9 @@ export class LoginFailed extends Error {
   }
 }
 
-/** POST /session. Messages are the ones bytemark-client recognises (spec §2.1). */
+/** POST /session from `address`. Messages are the ones bytemark-client recognises (spec §2.1). */
 export async function login(
-  h: Hangar, input: { username?: unknown; password?: unknown; validity?: unknown; otp?: unknown },
+  h: Hangar, input: { username?: unknown; password?: unknown; validity?: unknown; otp?: unknown }, address: string,
 ): Promise<string> {
   const { username, password } = input;
   if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
@@ -71,16 +73,25 @@ export async function login(
     if (!Number.isInteger(validity) || validity <= 0) throw new LoginFailed('Badly-formed parameters', 400);
     validity = Math.min(validity, h.config.sessionMax);
   }
+  // Counted as a failure from here on, unless it passes.
+  const attempt = { username, address };
+  await h.limiter.begin(attempt);
   const user = await h.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
   if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
   const factors = ['password'];
   if (user.totp_secret) {
-    if (input.otp === undefined || input.otp === '') throw new LoginFailed('Missing 2FA token', 403);
+    if (input.otp === undefined || input.otp === '') {
+      // The client's cue to ask for the code: not a failure, and not a pass that would forget the
+      // failed codes before it.
+      await h.limiter.uncount(attempt);
+      throw new LoginFailed('Missing 2FA token', 403);
+    }
     if (typeof input.otp !== 'string' || totp(user.totp_secret).validate({ token: input.otp, window: 1 }) === null) {
       throw new LoginFailed('Authentication failed: bad 2FA token', 401);
     }
     factors.push('2fa');
   }
+  await h.limiter.passed(attempt);
   return createSession(h, user.id, factors, validity, null);
 }
 
@@ -97,10 +108,22 @@ async function createSession(h: Hangar, userId: number, factors: string[], valid
 /** Every use of a session keeps it alive for at least five more minutes (BigV docs). */
 const EXTEND_MS = 5 * 60 * 1000;
 
-async function liveSession(h: Hangar, token: string) {
-  const row = await h.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
+/**
+ * A bearer credential (session token, API key) looked up for a client at `address`: refused while
+ * the address waits; one that names nothing is a failed check. A known but expired one is not a
+ * guess, and is not counted.
+ */
+async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise<T | undefined>): Promise<T | undefined> {
+  await h.limiter.begin({ address });
+  const found = await lookUp();
+  if (found !== undefined) await h.limiter.passed({ address });
+  return found;
+}
+
+async function liveSession(h: Hangar, token: string, address: string) {
+  const row = await lookUpBearer(h, address, () => h.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
     .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.validity', 'u.username'])
-    .where('s.token_hash', '=', tokenHash(token)).executeTakeFirst();
+    .where('s.token_hash', '=', tokenHash(token)).executeTakeFirst());
   const now = h.now();
   if (!row || row.expires_at <= now) return null;
   if (row.expires_at < now + EXTEND_MS - 60_000) {
@@ -110,15 +133,15 @@ async function liveSession(h: Hangar, token: string) {
 }
 
 /** GET /session/{token}. */
-export async function readSession(h: Hangar, token: string) {
-  const s = await liveSession(h, token);
+export async function readSession(h: Hangar, token: string, address: string) {
+  const s = await liveSession(h, token, address);
   if (!s) throw new NotFound('session');
   return { username: s.username, factors: s.factors, group_memberships: [] as string[] };
 }
 
 /** POST /session/{token} {"username"}: a cluster admin acts as another user. */
-export async function impersonate(h: Hangar, token: string, username: unknown): Promise<string> {
-  const s = await liveSession(h, token);
+export async function impersonate(h: Hangar, token: string, username: unknown, address: string): Promise<string> {
+  const s = await liveSession(h, token, address);
   if (!s) throw new LoginFailed('Bad login credentials', 401);
   const admin = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
   if (!isClusterAdmin(admin)) throw new LoginFailed('Authentication failed: only cluster admins may impersonate', 403);
@@ -137,7 +160,7 @@ export function forgetPrincipals(): void {
   cache.clear();
 }
 
-export async function authenticate(h: Hangar, authorization: string | undefined): Promise<Principal> {
+export async function authenticate(h: Hangar, authorization: string | undefined, address: string): Promise<Principal> {
   if (!authorization) throw new Unauthorized();
   const now = h.now();
   const hit = cache.get(authorization);
@@ -147,13 +170,13 @@ export async function authenticate(h: Hangar, authorization: string | undefined)
   const credential = m[1]!;
   let principal: Principal;
   if (credential.startsWith('apikey.')) {
-    const key = await h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
+    const key = await lookUpBearer(h, address, () => h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
       .select(['k.id', 'k.expires_at', 'u.id as user_id', 'u.username'])
-      .where('k.key_hash', '=', tokenHash(credential.slice('apikey.'.length))).executeTakeFirst();
+      .where('k.key_hash', '=', tokenHash(credential.slice('apikey.'.length))).executeTakeFirst());
     if (!key || (key.expires_at !== null && key.expires_at <= now)) throw new Unauthorized('Invalid or expired API key');
     principal = await loadPrincipal(h.db, { id: key.user_id, username: key.username }, ['apikey'], key.id);
   } else {
-    const s = await liveSession(h, credential);
+    const s = await liveSession(h, credential, address);
     if (!s) throw new Unauthorized('Invalid or expired session');
     principal = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
   }

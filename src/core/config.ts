@@ -20,6 +20,17 @@ export interface ClusterConfig {
   invitationDays: number;
   /** What URLs handed to heads may reach beyond the public Internet (src/core/urls.ts). */
   urls: UrlPolicy;
+  /** Failed credential checks (docs/login-throttling.md): how many are free per username from one
+   *  address, and per address, before each further failure makes that key wait a growing delay
+   *  (Fibonacci seconds, at most `loginMaxDelay`); counts are forgotten `loginWindow` seconds after
+   *  the first failure. */
+  loginFreePerUser: number;
+  loginFreePerAddress: number;
+  loginMaxDelay: number;
+  loginWindow: number;
+  /** Fastify's trustProxy: take the client address from X-Forwarded-For when the peer is one of
+   *  these proxies (false: the peer's own address). */
+  trustProxy: boolean | string;
 }
 
 /** HANGAR_URL_ALLOW: host names, addresses and CIDRs separated by commas or spaces. */
@@ -39,5 +50,17 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     headWaitMs: Number(env.HANGAR_HEAD_WAIT_MS ?? 15000),
     urls: { isoDir: env.HANGAR_ISO_DIR ?? null, allow: allowList(env.HANGAR_URL_ALLOW) },
     invitationDays: Number(env.HANGAR_INVITATION_DAYS ?? 7),
+    loginFreePerUser: Number(env.HANGAR_LOGIN_FREE_PER_USER ?? 10),
+    loginFreePerAddress: Number(env.HANGAR_LOGIN_FREE_PER_ADDRESS ?? 100),
+    loginMaxDelay: Number(env.HANGAR_LOGIN_MAX_DELAY ?? 900),
+    loginWindow: Number(env.HANGAR_LOGIN_WINDOW ?? 86400),
+    trustProxy: trustProxy(env.HANGAR_TRUST_PROXY),
   };
+}
+
+/** HANGAR_TRUST_PROXY: unset or `false` trusts no proxy; `true` trusts any; else a comma-separated
+ *  list of proxy addresses or CIDRs. */
+function trustProxy(value: string | undefined): boolean | string {
+  if (value === undefined || value === '' || value === 'false') return false;
+  return value === 'true' ? true : value;
 }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/db.js';
 import type { ClusterConfig } from './config.js';
+import type { LoginLimiter } from './login-limiter.js';
 
 /** How the brain reaches the head agent that owns a VM (in-process for the embedded head). */
 export interface HeadDispatch {
@@ -15,5 +16,7 @@ export interface Hangar {
   config: ClusterConfig;
   heads: HeadDispatch;
   log: Logger;
+  /** Guards every credential check (core/login-limiter.ts). */
+  limiter: LoginLimiter;
   now(): number;
 }

@@ -42,3 +42,11 @@ export class Unavailable extends Error {
     this.name = 'Unavailable';
   }
 }
+
+/** 429: too many failed credential checks from this address (or for this username from it). */
+export class Throttled extends Error {
+  constructor(readonly retryAfter: number) {
+    super(`Too many failed attempts: try again in ${retryAfter} second${retryAfter === 1 ? '' : 's'}`);
+    this.name = 'Throttled';
+  }
+}

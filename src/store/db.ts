@@ -7,11 +7,13 @@ import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type 
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_home_accounts.js';
+import * as m004 from './migrations/004_login_failures.js';
 import * as m006 from './migrations/006_head_images.js';
+import { attachCounterDriver } from './counters.js';
 
 export type Store = Kysely<Database>;
 
-export const migrations: Record<string, Migration> = { '001_initial': m001, '002_home_accounts': m002, '006_head_images': m006 };
+export const migrations: Record<string, Migration> = { '001_initial': m001, '002_home_accounts': m002, '004_login_failures': m004, '006_head_images': m006 };
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 
@@ -37,6 +39,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // The pool has already dropped that client and opens a new one when needed.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    attachCounterDriver(db, { pool });
   } else {
     if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
     const sqlite = new SQLite(opts.url);
@@ -45,6 +48,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    attachCounterDriver(db, { sqlite });
   }
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();

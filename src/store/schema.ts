@@ -109,6 +109,11 @@ export interface OperationsTable {
   created_at: number; updated_at: number; deadline: number | null;
 }
 
+/** rate-limiter-flexible's counters (src/store/counters.ts): `expire` in epoch ms, null never. */
+export interface LoginFailuresTable {
+  key: string; points: number; expire: number | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -127,6 +132,7 @@ export interface Database {
   ip_ranges: IpRangesTable;
   ips: IpsTable;
   operations: OperationsTable;
+  login_failures: LoginFailuresTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -395,7 +395,9 @@ const BRAIN_ROUTES: [string, string][] = [
 ];
 
 test('every brain route is 401 without a valid credential, except GET /definitions', async () => {
-  const t = await startTest();
+  // Hundreds of unknown credentials from one address: past the per-address limit they would be 429
+  // (test/security/login-throttling.test.ts); here every route's 401 is the subject.
+  const t = await startTest({ config: { loginFreePerAddress: 10_000 } });
   try {
     await account(t, 'acme');
     const before = (await t.req('GET', '/accounts?view=overview', { token: t.adminToken })).text;

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import { impersonate, login, LoginFailed, readSession } from '../../core/auth.js';
-import { NotFound } from '../../core/errors.js';
+import { NotFound, Throttled } from '../../core/errors.js';
 import { UnusableInput } from '../wire.js';
 import { NoParams, NoQuery, Segment } from '../parameters.js';
 
@@ -16,6 +16,7 @@ export function authRoutes(h: Hangar): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
     app.setErrorHandler((err: Error & { statusCode?: number; validationContext?: string }, _req, reply) => {
       if (err instanceof LoginFailed) return reply.code(err.status).type('text/plain').send(err.message);
+      if (err instanceof Throttled) return reply.code(429).header('retry-after', String(err.retryAfter)).type('text/plain').send(err.message);
       // A token with a NUL, or longer than any token, names no session.
       if (err instanceof NotFound || (err instanceof UnusableInput && err.part === 'params') || err.validationContext === 'params') {
         return reply.code(404).type('text/plain').send('Session not found');
@@ -28,17 +29,17 @@ export function authRoutes(h: Hangar): FastifyPluginAsync {
 
     app.post('/session', { schema: { tags: ['auth'], params: NoParams, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp });
+      const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp }, req.ip);
       return reply.type('text/plain').send(token);
     });
 
     app.get('/session/:token', { schema: { tags: ['auth'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
-      return reply.type('application/json').send(await readSession(h, req.params.token));
+      return reply.type('application/json').send(await readSession(h, req.params.token, req.ip));
     });
 
     app.post('/session/:token', { schema: { tags: ['auth'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username));
+      return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username, req.ip));
     });
   };
 }

@@ -26,7 +26,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (req: FastifyRequest) => {
       if (req.routeOptions.config?.public) return;
-      req.principal = await authenticate(h, req.headers.authorization);
+      req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
