@@ -2,7 +2,7 @@
 // change while it runs, undelete, and moving between groups.
 import type { Hangar } from '../context.js';
 import { FieldErrors } from '../field-errors.js';
-import { checkName } from '../names.js';
+import { checkName, nameTaken } from '../names.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { canSeeGroup, holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
@@ -12,6 +12,7 @@ import { forgetPrincipals } from '../auth.js';
 import { loadVmView, type VmView } from '../views.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
 import { sql } from 'kysely';
+import { lockVm } from '../locks.js';
 
 export interface VmPatch {
   name?: string; group_id?: number; cores?: number; memory?: number; power_on?: boolean; autoreboot_on?: boolean;
@@ -23,28 +24,18 @@ export interface VmPatch {
 const COLD = ['cores', 'memory', 'hardware_profile'] as const;
 
 export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch): Promise<VmView> {
-  const { vm, group, account } = at;
-  const place = { accountId: account.id, groupId: group.id, vmId: vm.id };
+  const { group, account } = at;
+  const place = { accountId: account.id, groupId: group.id, vmId: at.vm.id };
   if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
-  const now = h.now();
-
-  if (vm.deleted) {
-    if (patch.deleted !== false) throw Invalid.field('deleted', 'the machine is deleted: undelete it with {"deleted":false} first');
-    if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
-    if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
-      throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
-    }
-  } else if (patch.deleted === true) {
-    throw Invalid.field('deleted', 'use DELETE to delete a machine');
-  }
   if (patch.appliance !== undefined && patch.appliance !== null) {
     throw Invalid.field('appliance', 'no appliances (such as rescue) are available on this cluster');
   }
+  const now = h.now();
 
+  // What the patch alone decides (no reading of the VM needed).
   const errs = new FieldErrors();
   const set: VmUpdate = { updated_at: now };
-  if (vm.deleted && patch.deleted === false) Object.assign(set, { deleted: 0, deleted_at: null });
-  const name = patch.name !== undefined && patch.name !== vm.name ? tryName(errs, patch.name) : undefined;
+  const name = patch.name !== undefined && patch.name !== at.vm.name ? tryName(errs, patch.name) : undefined;
   if (patch.cores !== undefined) checkCores(errs, patch.cores);
   if (patch.memory !== undefined) checkMemory(errs, patch.memory);
   if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
@@ -52,27 +43,40 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url);
   if (patch.hardware_profile_locked !== undefined) set.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
   errs.throwIfAny();
-
-  const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
-  if (account.suspended && power.powerOn && !vm.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
-  // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
-  const staysUp = !!vm.power_on && patch.power_on !== false;
-  for (const key of COLD) {
-    if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
-      errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
-    }
-  }
-  errs.throwIfAny();
   if (patch.hardware_profile !== undefined) set.hardware_profile = patch.hardware_profile;
   if (patch.cores !== undefined) set.cores = patch.cores;
   if (patch.memory !== undefined) set.memory = patch.memory;
-  set.power_on = power.powerOn ? 1 : 0;
-  set.autoreboot_on = power.autorebootOn ? 1 : 0;
-  if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
-  if (power.powerOn) set.head_note = null;
 
   const targetGroup = patch.group_id !== undefined && patch.group_id !== group.id ? patch.group_id : undefined;
-  await h.db.transaction().execute(async (trx) => {
+  // Everything that depends on the VM's state is decided on its row as locked here, not as resolved.
+  const { vm, power } = await h.db.transaction().execute(async (trx) => {
+    const vm = await lockVm(trx, at.vm.id);
+    if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
+    if (vm.deleted) {
+      if (patch.deleted !== false) throw Invalid.field('deleted', 'the machine is deleted: undelete it with {"deleted":false} first');
+      if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
+      if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
+        throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
+      }
+      Object.assign(set, { deleted: 0, deleted_at: null });
+    } else if (patch.deleted === true) {
+      throw Invalid.field('deleted', 'use DELETE to delete a machine');
+    }
+    const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
+    if (account.suspended && power.powerOn && !vm.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
+    // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
+    const staysUp = !!vm.power_on && patch.power_on !== false;
+    for (const key of COLD) {
+      if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
+        errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
+      }
+    }
+    errs.throwIfAny();
+    set.power_on = power.powerOn ? 1 : 0;
+    set.autoreboot_on = power.autorebootOn ? 1 : 0;
+    if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
+    if (power.powerOn) set.head_note = null;
+
     let groupId = group.id;
     if (targetGroup !== undefined) {
       // The source first: someone who cannot move machines out of this group learns nothing about the target.
@@ -96,9 +100,9 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     if ((dCores || dMemory) && vm.head_id !== null && !(await claimCompute(trx, vm.head_id, dCores, dMemory))) {
       throw Invalid.field('memory', 'the machine\'s head has no room for that many cores or that much memory');
     }
-    const r = await trx.updateTable('vms').set(set).where('id', '=', vm.id).executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new NotFound('virtual_machine'); // purged meanwhile
-  });
+    await trx.updateTable('vms').set(set).where('id', '=', vm.id).execute();
+    return { vm, power };
+  }).catch(nameTaken);
   if (targetGroup !== undefined) forgetPrincipals(); // group-level grants now cover a different VM
   const powerChanged = power.powerOn !== !!vm.power_on || power.cycle || (vm.deleted && patch.deleted === false);
   if (powerChanged && vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);
