@@ -4,6 +4,7 @@
 // its head, cores and memory (it can be undeleted and powered on at once); only a purge frees them.
 import assert from 'node:assert/strict';
 import type { Store } from '../src/store/db.js';
+import { LIMITS } from '../src/core/definitions.js';
 
 export async function assertInvariants(db: Store, what = ''): Promise<void> {
   const at = what ? ` (${what})` : '';
@@ -28,13 +29,18 @@ export async function assertInvariants(db: Store, what = ''): Promise<void> {
   }
   const vmIds = new Set(vms.map((v) => v.id));
   for (const d of discs) assert.ok(vmIds.has(d.vm_id), `disc ${d.id} belongs to an existing VM${at}`);
+  for (const id of vmIds) assert.ok(discs.filter((d) => d.vm_id === id).length <= LIMITS.discsPerVm, `VM ${id}: at most ${LIMITS.discsPerVm} discs${at}`);
 
   const ips = await db.selectFrom('ips').leftJoin('nics', 'nics.id', 'ips.nic_id')
-    .select(['ips.address', 'ips.nic_id', 'nics.id as nic']).execute();
+    .select(['ips.address', 'ips.nic_id', 'ips.routed_via', 'nics.id as nic', 'nics.vm_id']).execute();
   assert.equal(new Set(ips.map((i) => i.address)).size, ips.length, `every address is recorded once${at}`);
   for (const ip of ips) assert.ok(ip.nic_id === null || ip.nic !== null, `allocated ${ip.address} belongs to an existing NIC${at}`);
   const nics = await db.selectFrom('nics').select(['id', 'vm_id']).execute();
   for (const n of nics) assert.ok(vmIds.has(n.vm_id), `NIC ${n.id} belongs to an existing VM${at}`);
+  for (const id of vmIds) {
+    const extra = ips.filter((i) => i.vm_id === id && i.routed_via !== null).length;
+    assert.ok(extra <= LIMITS.extraIpsPerVm, `VM ${id}: at most ${LIMITS.extraIpsPerVm} extra addresses, not ${extra}${at}`);
+  }
 
   const purges = await db.selectFrom('operations').select(['vm_id']).where('kind', '=', 'purge').execute();
   const purged = purges.map((o) => o.vm_id);

@@ -90,6 +90,46 @@ test('two concurrent creates of one name: one is created, the other is a 400 nam
   });
 });
 
+test('two VMs renamed to one name at once: one is renamed, the other is a 400 naming the clash', async () => {
+  await withHangar(async (t) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      await vm(t, `ra${i}`);
+      await vm(t, `rb${i}`);
+      const [a, b] = await both(i, () => put(t, `ra${i}`, { name: `rn${i}` }), () => put(t, `rb${i}`, { name: `rn${i}` }));
+      assert.deepEqual([a.status, b.status].sort(), [200, 400], `${a.text} ${b.text}`);
+      assert.deepEqual((a.status === 400 ? a : b).body, { name: ['has already been taken'] });
+      await assertInvariants(t.running.hangar.db, `rename/rename round ${i}`);
+    }
+  });
+});
+
+test('two concurrent ip_create on one VM never hand out more extra addresses than its limit', async () => {
+  await withHangar(async (t) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      await vm(t, `ip${i}`);
+      const nics = await t.req('GET', `${vms}/ip${i}/nics`, { token: t.adminToken });
+      const add = () => t.req('POST', `${vms}/ip${i}/nics/${nics.body[0].id}/ip_create`, { token: t.adminToken, body: { addresses: 3, family: 'ipv4', reason: 'race' } });
+      const [a, b] = await both(i, add, add);
+      await assertInvariants(t.running.hangar.db, `ip_create/ip_create round ${i}`);
+      assert.deepEqual([a.status, b.status].sort(), [200, 400], `${a.text} ${b.text}`);
+    }
+  });
+});
+
+test('an ip_create racing a purge either goes with the VM or is refused', async () => {
+  await withHangar(async (t) => {
+    for (let i = 0; i < ROUNDS; i++) {
+      await vm(t, `ipp${i}`);
+      const nics = await t.req('GET', `${vms}/ipp${i}/nics`, { token: t.adminToken });
+      const add = () => t.req('POST', `${vms}/ipp${i}/nics/${nics.body[0].id}/ip_create`, { token: t.adminToken, body: { addresses: 1, family: 'ipv4' } });
+      const [p, a] = await both(i, () => purge(t, `ipp${i}`), add);
+      assert.equal(p.status, 204, p.text);
+      oneOf(a.status, [200, 404], a.text);
+      await assertInvariants(t.running.hangar.db, `purge/ip_create round ${i}`);
+    }
+  });
+});
+
 test('two concurrent grows of one disc claim the pool space the disc really grew by, one operation per grow', async () => {
   await withHangar(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
