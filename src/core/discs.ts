@@ -217,9 +217,15 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
   const start = input.start_at ?? new Date(h.now()).toISOString();
   if (Number.isNaN(Date.parse(start.replace(' UTC', 'Z').replace(' ', 'T')))) throw Invalid.field('start_at', 'is invalid');
-  return h.db.insertInto('backup_schedules').values({
-    disc_id: at.disc.id, start_at: start, interval_seconds: input.interval_seconds, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
-  }).returningAll().executeTakeFirstOrThrow();
+  const interval = input.interval_seconds;
+  return h.db.transaction().execute(async (trx) => {
+    // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
+    await lockLiveVm(trx, at);
+    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
+    return trx.insertInto('backup_schedules').values({
+      disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
+    }).returningAll().executeTakeFirstOrThrow();
+  });
 }
 
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {

@@ -200,3 +200,17 @@ test('the purge sweeper racing an undelete never purges the VM it gave back', as
     }
   });
 });
+
+test('the purge sweeper purges deleted VMs past the window only, releasing what they held', async () => {
+  await withHangar(async (t) => {
+    const [live, recent, old] = [await vm(t, 'live'), await vm(t, 'recent'), await vm(t, 'old')];
+    for (const name of ['recent', 'old']) assert.equal((await t.req('DELETE', `${vms}/${name}`, { token: t.adminToken })).status, 204);
+    const db = t.running.hangar.db;
+    await db.updateTable('vms').set({ deleted_at: Date.now() - 2 * 86_400_000 }).where('id', '=', old).execute();
+    const h = { ...t.running.hangar, now: () => Date.now() + (t.running.hangar.config.undeleteDays - 1) * 86_400_000 };
+    assert.equal(await purgeExpired(h), 1);
+    assert.deepEqual((await db.selectFrom('vms').select('id').orderBy('id').execute()).map((r) => r.id), [live, recent]);
+    assert.equal(await purgeExpired(h), 0, 'a second sweep finds nothing');
+    await assertInvariants(db, 'after sweeps');
+  });
+});
