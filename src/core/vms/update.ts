@@ -23,10 +23,13 @@ export interface VmPatch {
 /** Attributes that only take effect on a fresh boot, refused while the machine is on. */
 const COLD = ['cores', 'memory', 'hardware_profile'] as const;
 
+const DELETED = 'the machine is deleted: undelete it with {"deleted":false} first';
+
 export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch): Promise<VmView> {
   const { group, account } = at;
   const place = { accountId: account.id, groupId: group.id, vmId: at.vm.id };
   if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
+  if (at.vm.deleted && patch.deleted !== false) throw Invalid.field('deleted', DELETED); // said first; checked again below
   if (patch.appliance !== undefined && patch.appliance !== null) {
     throw Invalid.field('appliance', 'no appliances (such as rescue) are available on this cluster');
   }
@@ -35,7 +38,8 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   // What the patch alone decides (no reading of the VM needed).
   const errs = new FieldErrors();
   const set: VmUpdate = { updated_at: now };
-  const name = patch.name !== undefined && patch.name !== at.vm.name ? tryName(errs, patch.name) : undefined;
+  // A name already the machine's is not checked again (it may predate today's rules).
+  const name = patch.name !== undefined && patch.name !== at.vm.name ? tryName(errs, patch.name) : patch.name;
   if (patch.cores !== undefined) checkCores(errs, patch.cores);
   if (patch.memory !== undefined) checkMemory(errs, patch.memory);
   if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
@@ -53,7 +57,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     const vm = await lockVm(trx, at.vm.id);
     if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
     if (vm.deleted) {
-      if (patch.deleted !== false) throw Invalid.field('deleted', 'the machine is deleted: undelete it with {"deleted":false} first');
+      if (patch.deleted !== false) throw Invalid.field('deleted', DELETED);
       if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
       if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
         throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
@@ -90,7 +94,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
       set.group_id = target.id;
     }
     const finalName = name ?? vm.name;
-    if (name !== undefined || groupId !== group.id) {
+    if (finalName !== vm.name || groupId !== group.id) {
       const clash = await trx.selectFrom('vms').select('id').where('group_id', '=', groupId).where('name', '=', finalName).where('id', '!=', vm.id).executeTakeFirst();
       if (clash) throw Invalid.field('name', 'has already been taken');
       set.name = finalName;
