@@ -47,7 +47,10 @@ export async function purgeRows(
     await trx.deleteFrom('backups').where('disc_id', 'in', discIds).execute();
   }
   const discs = await trx.deleteFrom('discs').where('vm_id', '=', vm.id).returningAll().execute();
-  for (const d of discs) await releaseDisc(trx, d.storage_pool_id, d.size);
+  // One update per pool, in id order, so two purges sharing pools cannot deadlock on PostgreSQL.
+  const freed = new Map<number, number>();
+  for (const d of discs) if (d.storage_pool_id !== null) freed.set(d.storage_pool_id, (freed.get(d.storage_pool_id) ?? 0) + d.size);
+  for (const [pool, size] of [...freed].sort(([a], [b]) => a - b)) await releaseDisc(trx, pool, size);
   const nics = await trx.selectFrom('nics').select('id').where('vm_id', '=', vm.id).execute();
   await releaseIps(trx, nics.map((n) => n.id));
   await trx.deleteFrom('nics').where('vm_id', '=', vm.id).execute();
