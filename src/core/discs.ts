@@ -10,6 +10,7 @@ import { LIMITS } from './definitions.js';
 import { scheduleStart } from './schedule-start.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
+import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
 
@@ -68,17 +69,18 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   if (sizeErr) throw Invalid.field('size', sizeErr);
   const now = h.now();
   const { disc, opId } = await h.db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', at.vm.id).execute();
+    const vm = await lockLiveVm(trx, at);
+    const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
     if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
     let label = input.label;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
     if (existing.some((e) => e.label === label)) throw Invalid.field('label', 'has already been taken');
-    if (at.vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
-    const pool = await claimDisc(trx, at.vm.head_id, grade, input.size!);
+    if (vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
+    const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
     if (pool === null) throw Invalid.field('size', `there is not enough ${grade} space on the machine's head`);
-    const disc = await trx.insertInto('discs').values({ vm_id: at.vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
+    const disc = await trx.insertInto('discs').values({ vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
       .returningAll().executeTakeFirstOrThrow();
-    const opId = await enqueue(trx, { kind: 'disc.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
+    const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
     return { disc, opId };
   });
   await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
@@ -93,21 +95,27 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     throw Invalid.field('iops_limit', 'I/O limits are not available on this cluster yet');
   }
   if (input.size !== undefined && input.size !== disc.size) {
-    if (input.size < disc.size) throw Invalid.field('size', 'discs can only grow');
-    const sizeErr = checkDiscSize(input.size);
-    if (sizeErr) throw Invalid.field('size', sizeErr);
+    const size = input.size;
     const now = h.now();
+    // The delta is taken from the disc as it is inside the transaction: a grow that raced this one counts.
     const opId = await h.db.transaction().execute(async (trx) => {
-      const delta = input.size! - disc.size;
-      if (disc.storage_pool_id !== null) {
+      await lockLiveVm(trx, at);
+      const cur = await trx.selectFrom('discs').selectAll().where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+      if (!cur) throw new NotFound('disc');
+      if (size < cur.size) throw Invalid.field('size', 'discs can only grow');
+      if (size === cur.size) return null;
+      const sizeErr = checkDiscSize(size);
+      if (sizeErr) throw Invalid.field('size', sizeErr);
+      const delta = size - cur.size;
+      if (cur.storage_pool_id !== null) {
         const r = await trx.updateTable('storage_pools').set((eb) => ({ used: eb('used', '+', delta) }))
-          .where('id', '=', disc.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) throw Invalid.field('size', `there is not enough ${disc.storage_grade} space on the machine's head`);
+          .where('id', '=', cur.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw Invalid.field('size', `there is not enough ${cur.storage_grade} space on the machine's head`);
       }
-      await trx.updateTable('discs').set({ size: input.size! }).where('id', '=', disc.id).execute();
-      return enqueue(trx, { kind: 'disc.grow', vmId: disc.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), size: input.size }, now });
+      await trx.updateTable('discs').set({ size }).where('id', '=', cur.id).execute();
+      return enqueue(trx, { kind: 'disc.grow', vmId: cur.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(cur), size }, now });
     });
-    await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
+    if (opId !== null) await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
     // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
@@ -118,15 +126,24 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
     if (at.vm.head_id !== target.vm.head_id) throw Invalid.field('virtual_machine_id', 'the machines are on different heads');
     await h.db.transaction().execute(async (trx) => {
+      // Both machines as they are now: either may have been purged, deleted or powered on since.
+      const locked = await lockVms(trx, [at.vm.id, target.vm.id]);
+      const [from, to] = [locked.get(at.vm.id), locked.get(target.vm.id)];
+      if (!from || from.deleted) throw new NotFound('disc');
+      if (!to || to.deleted) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
+      if (from.power_on || to.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
       const count = await trx.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', target.vm.id).executeTakeFirstOrThrow();
       if (Number(count.n) >= LIMITS.discsPerVm) throw Invalid.field('virtual_machine_id', `that machine already has ${LIMITS.discsPerVm} discs`);
       if (await trx.selectFrom('discs').select('id').where('vm_id', '=', target.vm.id).where('label', '=', disc.label).executeTakeFirst()) {
         throw Invalid.field('label', 'is already used by a disc of that machine');
       }
-      await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).execute();
+      const moved = await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) throw new NotFound('disc');
     });
   }
-  return h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirstOrThrow();
+  const now = await h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirst();
+  if (!now) throw new NotFound('disc'); // deleted by a racing request
+  return now;
 }
 
 export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: boolean): Promise<void> {
@@ -135,11 +152,14 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
   const { disc } = at;
   const now = h.now();
   await h.db.transaction().execute(async (trx) => {
+    await lockLiveVm(trx, at);
     await trx.deleteFrom('backup_schedules').where('disc_id', '=', disc.id).execute();
     await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
-    await trx.deleteFrom('discs').where('id', '=', disc.id).execute();
-    await releaseDisc(trx, disc.storage_pool_id, disc.size);
-    await enqueue(trx, { kind: 'disc.delete', vmId: disc.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
+    // Space is released, and the head asked, only for the disc row this request really deleted.
+    const gone = await trx.deleteFrom('discs').where('id', '=', disc.id).where('vm_id', '=', at.vm.id).returningAll().executeTakeFirst();
+    if (!gone) throw new NotFound('disc');
+    await releaseDisc(trx, gone.storage_pool_id, gone.size);
+    await enqueue(trx, { kind: 'disc.delete', vmId: gone.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(gone) }, now });
   });
   if (at.vm.head_id !== null) await h.heads.kick(at.vm.head_id, at.vm.id);
 }
@@ -161,11 +181,14 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
   requireAdmin(p, at);
   const now = h.now();
   const { backup, opId } = await h.db.transaction().execute(async (trx) => {
+    await lockLiveVm(trx, at);
+    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+    if (!disc) throw new NotFound('disc');
     const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
     const backup = await trx.insertInto('backups').values({
-      disc_id: at.disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: at.disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
+      disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
     }).returningAll().executeTakeFirstOrThrow();
-    const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
+    const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now });
     return { backup, opId };
   });
   await waitFor(h, at.vm.head_id, at.vm.id, opId, 'backup');
@@ -185,7 +208,8 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
   if (!purge) throw Invalid.field('purge', 'must be true: backups cannot be undeleted');
   const now = h.now();
   await h.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('backups').where('id', '=', backup.id).execute();
+    const gone = await trx.deleteFrom('backups').where('id', '=', backup.id).where('disc_id', '=', at.disc.id).returning('id').executeTakeFirst();
+    if (!gone) throw new NotFound('backup'); // a racing delete took it: one operation per backup deleted
     await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
   });
   if (at.vm.head_id !== null) await h.heads.kick(at.vm.head_id, at.vm.id);
@@ -197,9 +221,15 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
   const start = scheduleStart(input.start_at, h.now());
   if (start === null) throw Invalid.field('start_at', 'is invalid');
-  return h.db.insertInto('backup_schedules').values({
-    disc_id: at.disc.id, start_at: start, interval_seconds: input.interval_seconds, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
-  }).returningAll().executeTakeFirstOrThrow();
+  const interval = input.interval_seconds;
+  return h.db.transaction().execute(async (trx) => {
+    // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
+    await lockLiveVm(trx, at);
+    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
+    return trx.insertInto('backup_schedules').values({
+      disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
+    }).returningAll().executeTakeFirstOrThrow();
+  });
 }
 
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {

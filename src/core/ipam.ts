@@ -79,12 +79,16 @@ export async function allocateIp(
   const ranges = await db.selectFrom('ip_ranges').select(['id', 'cidr']).where('family', '=', family).orderBy('id').execute();
   const pg = isPostgres(db as Store);
   for (const range of ranges) {
-    let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', range.id).where('nic_id', 'is', null).orderBy('offset').limit(1);
-    if (pg) freeQ = freeQ.forUpdate().skipLocked();
-    const free = await freeQ.executeTakeFirst();
-    if (free) {
-      await db.updateTable('ips').set({ nic_id: nicId, routed_via: extra.routedVia ?? null, reason: extra.reason ?? null, rdns: null }).where('id', '=', free.id).execute();
-      return { address: free.address, family };
+    // The lowest free address, taken only if it is still free when written (a racing allocation may
+    // have taken it: then the next one).
+    for (;;) {
+      let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', range.id).where('nic_id', 'is', null).orderBy('offset').limit(1);
+      if (pg) freeQ = freeQ.forUpdate().skipLocked();
+      const free = await freeQ.executeTakeFirst();
+      if (!free) break;
+      const taken = await db.updateTable('ips').set({ nic_id: nicId, routed_via: extra.routedVia ?? null, reason: extra.reason ?? null, rdns: null })
+        .where('id', '=', free.id).where('nic_id', 'is', null).executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1) return { address: free.address, family };
     }
     const bumped = await db.updateTable('ip_ranges')
       .set({ next_offset: sql`next_offset + 1` })

@@ -1,5 +1,6 @@
 // Names of accounts, groups and VMs become DNS labels in `name.group.account.<cluster>`.
 import { Invalid } from './errors.js';
+import { uniqueViolation } from '../store/dialect.js';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -21,4 +22,10 @@ export function checkName(field: string, value: unknown): string {
 
 export function hostname(vm: string, group: string, account: string, clusterDomain: string): string {
   return `${vm}.${group}.${account}.${clusterDomain}`;
+}
+
+/** Two requests both found a VM name free in a group; the store's unique key refused the second. */
+export function nameTaken(err: unknown): never {
+  if (uniqueViolation(err) === 'vms(group_id, name)') throw Invalid.field('name', 'has already been taken');
+  throw err;
 }

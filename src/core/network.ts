@@ -7,6 +7,7 @@ import { isIdSegment } from './names.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { allocateIp } from './ipam.js';
+import { lockLiveVm, lockVms } from './locks.js';
 import { loadVmViews, type NicView } from './views.js';
 
 export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
@@ -35,6 +36,9 @@ export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicVi
   const via = nic.ips.find((a) => net.isIP(a) === fam);
   if (!via) throw Invalid.field('family', `the interface has no primary ${family} address to route via`);
   return h.db.transaction().execute(async (trx) => {
+    // Locked, so that two requests cannot both pass the limit check, nor add to a VM being purged.
+    await lockLiveVm(trx, at);
+    if (!(await trx.selectFrom('nics').select('id').where('id', '=', nic.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('network_interface');
     const extra = await trx.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
       .select((eb) => eb.fn.countAll<number>().as('n')).where('nics.vm_id', '=', at.vm.id).where('ips.routed_via', 'is not', null).executeTakeFirstOrThrow();
     if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw Invalid.field('addresses', `at most ${LIMITS.extraIpsPerVm} extra addresses per machine`);
@@ -65,7 +69,10 @@ export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string
   if (rdns === undefined) return ip;
   if (rdns !== null && rdns !== '' && !HOSTNAME.test(rdns)) throw Invalid.field('rdns', 'is invalid');
   const value = rdns === '' ? null : rdns;
-  await h.db.updateTable('ips').set({ rdns: value }).where('address', '=', ip.address).execute();
+  // Only while the address is still on the NIC it was resolved on: it may have been given back and
+  // handed to another machine since.
+  const r = await h.db.updateTable('ips').set({ rdns: value }).where('address', '=', ip.address).where('nic_id', '=', ip.nicId).executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) throw new NotFound('ip');
   return { ...ip, rdns: value };
 }
 
@@ -73,7 +80,9 @@ export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string
 export async function deleteIp(h: Hangar, p: Principal, ip: IpPlace): Promise<void> {
   requireVmAdmin(p, ip.at);
   if (ip.routedVia === null) throw Invalid.field('address', 'is a primary address: it is released when the machine is purged');
-  await h.db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null }).where('address', '=', ip.address).execute();
+  const r = await h.db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null })
+    .where('address', '=', ip.address).where('nic_id', '=', ip.nicId).where('routed_via', 'is not', null).executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) throw new NotFound('ip'); // given back (and perhaps handed out again) meanwhile
 }
 
 export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_1_id: number; virtual_machine_2_id: number; move_additional_ips?: boolean }): Promise<void> {
@@ -84,6 +93,11 @@ export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_
   if (a.vm.id === b.vm.id) throw Invalid.field('virtual_machine_2_id', 'must be a different machine');
   if (a.vm.power_on || b.vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
   await h.db.transaction().execute(async (trx) => {
+    const locked = await lockVms(trx, [a.vm.id, b.vm.id]);
+    for (const [field, vm] of [['virtual_machine_1_id', locked.get(a.vm.id)], ['virtual_machine_2_id', locked.get(b.vm.id)]] as const) {
+      if (!vm || vm.deleted) throw Invalid.field(field, 'is not a machine you can see');
+      if (vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
+    }
     const nicOf = async (vmId: number) => {
       const nic = await trx.selectFrom('nics').select('id').where('vm_id', '=', vmId).orderBy('id').executeTakeFirst();
       if (!nic) throw Invalid.field('virtual_machine_1_id', 'a machine has no network interface');

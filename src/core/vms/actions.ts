@@ -7,6 +7,7 @@ import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { SENDKEYS } from '../definitions.js';
 import { enqueue, getOperation } from '../../operations/queue.js';
+import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
 import { hasImage } from '../../scheduler/place.js';
@@ -34,9 +35,13 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
     signal = { kind: input.signal as 'powerdown' | 'reset' | 'nmi' };
   }
   errs.throwIfAny();
-  if (vm.deleted || !vm.power_on || vm.head_id === null) throw Invalid.field('signal', 'the machine is not powered on');
-  const opId = await enqueue(h.db, { kind: 'signal', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { signal }, now: h.now() });
-  await h.heads.kick(vm.head_id, vm.id);
+  // Queued only for the machine as it is now (it may have been powered off or purged since it was read).
+  const { opId, headId } = await h.db.transaction().execute(async (trx) => {
+    const cur = await lockVm(trx, vm.id);
+    if (!cur || cur.deleted || !cur.power_on || cur.head_id === null) throw Invalid.field('signal', 'the machine is not powered on');
+    return { opId: await enqueue(trx, { kind: 'signal', vmId: cur.id, headId: cur.head_id, userId: p.userId, args: { signal }, now: h.now() }), headId: cur.head_id };
+  });
+  await h.heads.kick(headId, vm.id);
   const op = await getOperation(h.db, opId);
   if (op?.state === 'failed') throw Invalid.field('signal', op.error ?? 'failed');
   if (op?.state === 'queued') throw new Unavailable('the machine\'s head did not answer in time; the signal will be sent when it does');
@@ -49,18 +54,21 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Rei
   const image = checkReimage(errs, input);
   errs.throwIfAny();
   if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
-  if (vm.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
-  const disc = await h.db.selectFrom('discs').select('id').where('vm_id', '=', vm.id).executeTakeFirst();
-  if (!disc) throw Invalid.field('discs', 'the machine has no disc to install an image on');
-  const head = vm.head_id === null ? undefined : await h.db.selectFrom('heads').select('images').where('id', '=', vm.head_id).executeTakeFirst();
-  if (head && !hasImage(head.images, image!)) {
-    throw Invalid.field('distribution', `is not available on this machine's head (it does not have the ${image} image)`);
-  }
-  const hostname = `${vm.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
-  await enqueue(h.db, {
-    kind: 'reimage', vmId: vm.id, headId: vm.head_id, userId: p.userId, now: h.now(),
-    // Afterwards the machine is on, with autoreboot off (BigV docs).
-    args: { vmId: vm.id, distribution: input.distribution, image, firstBoot: firstBootFor(hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+  await h.db.transaction().execute(async (trx) => {
+    const cur = await lockLiveVm(trx, at);
+    if (cur.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
+    const disc = await trx.selectFrom('discs').select('id').where('vm_id', '=', cur.id).executeTakeFirst();
+    if (!disc) throw Invalid.field('discs', 'the machine has no disc to install an image on');
+    const head = cur.head_id === null ? undefined : await trx.selectFrom('heads').select('images').where('id', '=', cur.head_id).executeTakeFirst();
+    if (head && !hasImage(head.images, image!)) {
+      throw Invalid.field('distribution', `is not available on this machine's head (it does not have the ${image} image)`);
+    }
+    const hostname = `${cur.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
+    await enqueue(trx, {
+      kind: 'reimage', vmId: cur.id, headId: cur.head_id, userId: p.userId, now: h.now(),
+      // Afterwards the machine is on, with autoreboot off (BigV docs).
+      args: { vmId: cur.id, distribution: input.distribution, image, firstBoot: firstBootFor(hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+    });
   });
   if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
 }

@@ -5,7 +5,7 @@ import { encrypt as sha512crypt } from 'unixcrypt';
 import type { Hangar } from '../context.js';
 import type { AccountRow, DiscRow, GroupRow } from '../../store/schema.js';
 import { FieldErrors } from '../field-errors.js';
-import { checkName } from '../names.js';
+import { checkName, nameTaken } from '../names.js';
 import { Forbidden, Invalid } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
@@ -21,6 +21,7 @@ import {
   checkCdromUrl, checkCores, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory, powerAtCreate,
 } from './attributes.js';
 import net from 'node:net';
+import { uniqueViolation } from '../../store/dialect.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
 
@@ -167,6 +168,10 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       });
     }
     return { vmId, headId: placement.headId };
+  }).catch((err) => {
+    // Another create took the same chosen address between the check and the insert.
+    if (uniqueViolation(err) === 'ips(address)') throw Invalid.field('ips', 'an address is already in use');
+    return nameTaken(err);
   });
   // The machine is built in the background (202): the head runs the disc and image operations, then powers it on.
   if (discs.length || power.powerOn) void h.heads.kick(headId, vmId);

@@ -4,10 +4,11 @@
 import type { Transaction } from 'kysely';
 import type { Hangar } from '../context.js';
 import type { Database, VmRow } from '../../store/schema.js';
-import { Forbidden } from '../errors.js';
+import { Forbidden, NotFound } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { releaseIps } from '../ipam.js';
+import { lockVm } from '../locks.js';
 import { claimCompute, releaseDisc } from '../../scheduler/place.js';
 import { enqueue } from '../../operations/queue.js';
 import { forgetPrincipals } from '../auth.js';
@@ -20,47 +21,65 @@ export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: bool
   const now = h.now();
   if (!purge) {
     if (vm.deleted) return;
-    await h.db.updateTable('vms').set({ deleted: 1, deleted_at: now, power_on: 0, updated_at: now }).where('id', '=', vm.id).execute();
+    await h.db.updateTable('vms').set({ deleted: 1, deleted_at: now, power_on: 0, updated_at: now }).where('id', '=', vm.id).where('deleted', '=', 0).execute();
   } else {
-    await h.db.transaction().execute((trx) => purgeRows(trx, vm, p.userId, now));
+    // Someone else purged it first (or moved it out of the group the path named): nothing left here.
+    const gone = await h.db.transaction().execute((trx) => purgeRows(trx, vm.id, p.userId, now, (cur) => cur.group_id === group.id));
+    if (!gone) throw new NotFound('virtual_machine');
     forgetPrincipals();
   }
   if (vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);
 }
 
-/** Remove a VM and everything hanging off it, and ask its head to destroy the discs. */
-export async function purgeRows(trx: Transaction<Database>, vm: VmRow, userId: number | null, now: number): Promise<void> {
-  const discs = await trx.selectFrom('discs').selectAll().where('vm_id', '=', vm.id).execute();
-  const discIds = discs.map((d) => d.id);
+/**
+ * Remove a VM and everything hanging off it, and ask its head to destroy the discs; false when the
+ * VM is already gone or `still` says it should no longer be purged. What is released is what the
+ * deleted rows held, read as they are deleted: a racing purge finds no row and releases nothing.
+ */
+export async function purgeRows(
+  trx: Transaction<Database>, vmId: number, userId: number | null, now: number, still: (vm: VmRow) => boolean = () => true,
+): Promise<boolean> {
+  const vm = await lockVm(trx, vmId);
+  if (!vm || !still(vm)) return false;
+  const discIds = (await trx.selectFrom('discs').select('id').where('vm_id', '=', vm.id).execute()).map((d) => d.id);
   if (discIds.length) {
     await trx.deleteFrom('backup_schedules').where('disc_id', 'in', discIds).execute();
     await trx.deleteFrom('backups').where('disc_id', 'in', discIds).execute();
-    await trx.deleteFrom('discs').where('id', 'in', discIds).execute();
   }
-  for (const d of discs) await releaseDisc(trx, d.storage_pool_id, d.size);
+  const discs = await trx.deleteFrom('discs').where('vm_id', '=', vm.id).returningAll().execute();
+  // One update per pool, in id order, so two purges sharing pools cannot deadlock on PostgreSQL.
+  const freed = new Map<number, number>();
+  for (const d of discs) if (d.storage_pool_id !== null) freed.set(d.storage_pool_id, (freed.get(d.storage_pool_id) ?? 0) + d.size);
+  for (const [pool, size] of [...freed].sort(([a], [b]) => a - b)) await releaseDisc(trx, pool, size);
   const nics = await trx.selectFrom('nics').select('id').where('vm_id', '=', vm.id).execute();
   await releaseIps(trx, nics.map((n) => n.id));
   await trx.deleteFrom('nics').where('vm_id', '=', vm.id).execute();
   await trx.deleteFrom('privileges').where('virtual_machine_id', '=', vm.id).execute();
   await trx.deleteFrom('invitations').where('virtual_machine_id', '=', vm.id).execute();
-  await trx.deleteFrom('vms').where('id', '=', vm.id).execute();
-  if (vm.head_id !== null) {
-    await claimCompute(trx, vm.head_id, -vm.cores, -vm.memory);
+  const gone = await trx.deleteFrom('vms').where('id', '=', vm.id).returning(['head_id', 'cores', 'memory']).executeTakeFirst();
+  if (!gone) return false;
+  if (gone.head_id !== null) {
+    await claimCompute(trx, gone.head_id, -gone.cores, -gone.memory);
     await enqueue(trx, {
-      kind: 'purge', vmId: vm.id, headId: vm.head_id, userId, now,
+      kind: 'purge', vmId: vm.id, headId: gone.head_id, userId, now,
       args: { discs: discs.map((d) => ({ id: d.id, vmId: vm.id, label: d.label, grade: d.storage_grade, size: d.size })) },
     });
   }
+  return true;
 }
 
 /** Deleted VMs past the undelete window are purged; returns how many. */
 export async function purgeExpired(h: Hangar): Promise<number> {
   const cutoff = h.now() - h.config.undeleteDays * 86_400_000;
-  const expired = await h.db.selectFrom('vms').selectAll().where('deleted', '=', 1).where('deleted_at', '<', cutoff).execute();
-  for (const vm of expired) {
-    await h.db.transaction().execute((trx) => purgeRows(trx, vm, null, h.now()));
+  const expired = (vm: Pick<VmRow, 'deleted' | 'deleted_at'>) => vm.deleted === 1 && vm.deleted_at !== null && vm.deleted_at < cutoff;
+  const candidates = await h.db.selectFrom('vms').select(['id', 'head_id']).where('deleted', '=', 1).where('deleted_at', '<', cutoff).execute();
+  let purged = 0;
+  for (const vm of candidates) {
+    // Checked again on the locked row: an undelete or a user's purge may have come first.
+    if (!(await h.db.transaction().execute((trx) => purgeRows(trx, vm.id, null, h.now(), expired)))) continue;
+    purged++;
     if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
   }
-  if (expired.length) forgetPrincipals();
-  return expired.length;
+  if (purged) forgetPrincipals();
+  return purged;
 }

@@ -2,7 +2,7 @@
 // change while it runs, undelete, and moving between groups.
 import type { Hangar } from '../context.js';
 import { FieldErrors } from '../field-errors.js';
-import { checkName } from '../names.js';
+import { checkName, nameTaken } from '../names.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { canSeeGroup, holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
@@ -13,6 +13,7 @@ import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
 import { sql } from 'kysely';
+import { lockVm } from '../locks.js';
 
 export interface VmPatch {
   name?: string; group_id?: number; cores?: number; memory?: number; power_on?: boolean; autoreboot_on?: boolean;
@@ -23,29 +24,23 @@ export interface VmPatch {
 /** Attributes that only take effect on a fresh boot, refused while the machine is on. */
 const COLD = ['cores', 'memory', 'hardware_profile'] as const;
 
-export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch, dialect: Dialect): Promise<VmView> {
-  const { vm, group, account } = at;
-  const place = { accountId: account.id, groupId: group.id, vmId: vm.id };
-  if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
-  const now = h.now();
+const DELETED = 'the machine is deleted: undelete it with {"deleted":false} first';
 
-  if (vm.deleted) {
-    if (patch.deleted !== false) throw Invalid.field('deleted', 'the machine is deleted: undelete it with {"deleted":false} first');
-    if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
-    if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
-      throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
-    }
-  } else if (patch.deleted === true) {
-    throw Invalid.field('deleted', 'use DELETE to delete a machine');
-  }
+export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch, dialect: Dialect): Promise<VmView> {
+  const { group, account } = at;
+  const place = { accountId: account.id, groupId: group.id, vmId: at.vm.id };
+  if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
+  if (at.vm.deleted && patch.deleted !== false) throw Invalid.field('deleted', DELETED); // said first; checked again below
   if (patch.appliance !== undefined && patch.appliance !== null) {
     throw Invalid.field('appliance', 'no appliances (such as rescue) are available on this cluster');
   }
+  const now = h.now();
 
+  // What the patch alone decides (no reading of the VM needed).
   const errs = new FieldErrors();
   const set: VmUpdate = { updated_at: now };
-  if (vm.deleted && patch.deleted === false) Object.assign(set, { deleted: 0, deleted_at: null });
-  const name = patch.name !== undefined && patch.name !== vm.name ? tryName(errs, patch.name) : undefined;
+  // A name already the machine's is not checked again (it may predate today's rules).
+  const name = patch.name !== undefined && patch.name !== at.vm.name ? tryName(errs, patch.name) : patch.name;
   if (patch.cores !== undefined) checkCores(errs, patch.cores);
   if (patch.memory !== undefined) checkMemory(errs, patch.memory);
   if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
@@ -53,27 +48,40 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url, dialect, h.config.urls);
   if (patch.hardware_profile_locked !== undefined) set.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
   errs.throwIfAny();
-
-  const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
-  if (account.suspended && power.powerOn && !vm.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
-  // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
-  const staysUp = !!vm.power_on && patch.power_on !== false;
-  for (const key of COLD) {
-    if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
-      errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
-    }
-  }
-  errs.throwIfAny();
   if (patch.hardware_profile !== undefined) set.hardware_profile = patch.hardware_profile;
   if (patch.cores !== undefined) set.cores = patch.cores;
   if (patch.memory !== undefined) set.memory = patch.memory;
-  set.power_on = power.powerOn ? 1 : 0;
-  set.autoreboot_on = power.autorebootOn ? 1 : 0;
-  if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
-  if (power.powerOn) set.head_note = null;
 
   const targetGroup = patch.group_id !== undefined && patch.group_id !== group.id ? patch.group_id : undefined;
-  await h.db.transaction().execute(async (trx) => {
+  // Everything that depends on the VM's state is decided on its row as locked here, not as resolved.
+  const { vm, power } = await h.db.transaction().execute(async (trx) => {
+    const vm = await lockVm(trx, at.vm.id);
+    if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
+    if (vm.deleted) {
+      if (patch.deleted !== false) throw Invalid.field('deleted', DELETED);
+      if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
+      if (vm.deleted_at !== null && vm.deleted_at + h.config.undeleteDays * 86_400_000 < now) {
+        throw Invalid.field('deleted', `can no longer be undeleted (deleted more than ${h.config.undeleteDays} days ago)`);
+      }
+      Object.assign(set, { deleted: 0, deleted_at: null });
+    } else if (patch.deleted === true) {
+      throw Invalid.field('deleted', 'use DELETE to delete a machine');
+    }
+    const power = nextPower({ powerOn: !!vm.power_on, autorebootOn: !!vm.autoreboot_on }, patch);
+    if (account.suspended && power.powerOn && !vm.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
+    // A change that needs a fresh boot is accepted when the machine is off, being switched off, or rebooted.
+    const staysUp = !!vm.power_on && patch.power_on !== false;
+    for (const key of COLD) {
+      if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
+        errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
+      }
+    }
+    errs.throwIfAny();
+    set.power_on = power.powerOn ? 1 : 0;
+    set.autoreboot_on = power.autorebootOn ? 1 : 0;
+    if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
+    if (power.powerOn) set.head_note = null;
+
     let groupId = group.id;
     if (targetGroup !== undefined) {
       // The source first: someone who cannot move machines out of this group learns nothing about the target.
@@ -87,7 +95,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
       set.group_id = target.id;
     }
     const finalName = name ?? vm.name;
-    if (name !== undefined || groupId !== group.id) {
+    if (finalName !== vm.name || groupId !== group.id) {
       const clash = await trx.selectFrom('vms').select('id').where('group_id', '=', groupId).where('name', '=', finalName).where('id', '!=', vm.id).executeTakeFirst();
       if (clash) throw Invalid.field('name', 'has already been taken');
       set.name = finalName;
@@ -97,9 +105,9 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     if ((dCores || dMemory) && vm.head_id !== null && !(await claimCompute(trx, vm.head_id, dCores, dMemory))) {
       throw Invalid.field('memory', 'the machine\'s head has no room for that many cores or that much memory');
     }
-    const r = await trx.updateTable('vms').set(set).where('id', '=', vm.id).executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new NotFound('virtual_machine'); // purged meanwhile
-  });
+    await trx.updateTable('vms').set(set).where('id', '=', vm.id).execute();
+    return { vm, power };
+  }).catch(nameTaken);
   if (targetGroup !== undefined) forgetPrincipals(); // group-level grants now cover a different VM
   const powerChanged = power.powerOn !== !!vm.power_on || power.cycle || (vm.deleted && patch.deleted === false);
   if (powerChanged && vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);

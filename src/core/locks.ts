@@ -1,0 +1,34 @@
+// Every change to a VM, its discs or its addresses starts by reading the VM's row again inside its
+// transaction, locked until the transaction ends. Checks and counter deltas are made against that
+// row, never against the one the request resolved earlier: two requests on one VM then run one
+// after the other, and the second sees what the first did (or that the VM is gone).
+import type { Transaction } from 'kysely';
+import type { Database, VmRow } from '../store/schema.js';
+import { forUpdate } from '../store/dialect.js';
+import { Invalid, NotFound } from './errors.js';
+import type { VmPlace } from './resolve.js';
+
+type Trx = Transaction<Database>;
+
+/** The VM as it is now, locked; undefined when it has been purged. */
+export async function lockVm(trx: Trx, id: number): Promise<VmRow | undefined> {
+  return forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', '=', id)).executeTakeFirst();
+}
+
+/** Several VMs, locked in id order (so two transactions locking the same pair cannot deadlock). */
+export async function lockVms(trx: Trx, ids: number[]): Promise<Map<number, VmRow>> {
+  const rows = await forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', 'in', ids).orderBy('id')).execute();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * The VM a request resolved, locked, for a change to it or what hangs off it: 404 when it was purged
+ * or moved to another group since (the caller's rights were checked on the old place), 400 when it
+ * was deleted since.
+ */
+export async function lockLiveVm(trx: Trx, at: VmPlace): Promise<VmRow> {
+  const vm = await lockVm(trx, at.vm.id);
+  if (!vm || vm.group_id !== at.group.id) throw new NotFound('virtual_machine');
+  if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  return vm;
+}
