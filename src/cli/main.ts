@@ -2,8 +2,8 @@
 import path from 'node:path';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import pino from 'pino';
 import { startHangar } from '../brain/start.js';
+import { makeLogger } from '../core/log.js';
 import { bootstrap } from '../brain/bootstrap.js';
 import { makeDriver } from './make-driver.js';
 import { adminCommands } from './admin.js';
@@ -33,12 +33,15 @@ dataDirOption(program.command('server'))
   .option('--auth-prefix <path>', 'also serve the auth endpoint under this path prefix', '/auth')
   .action(async (o) => {
     if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
-    const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
+    // Everything the server and the tools it runs create is its own alone (file modes are also set
+    // where files are made; this catches the rest).
+    process.umask(0o077);
+    const log = makeLogger();
     const dataDir = path.resolve(o.data);
     const imagesDir = path.join(dataDir, 'images');
     const driver = await makeDriver(o.driver, { dataDir, imagesDir, log });
     const running = await startHangar({
-      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix,
+      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), dataDir, log, authPrefix: o.authPrefix,
       heads: [{
         driver, label: o.head, zone: o.zone, managementAddress: o.listen.host === '0.0.0.0' ? os.hostname() : o.listen.host,
         network: o.bridge ? { mode: 'bridge', bridge: o.bridge } : { mode: 'user' },

@@ -4,12 +4,19 @@ import fs from 'node:fs';
 import SQLite from 'better-sqlite3';
 import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { Logger } from 'pino';
 import type { Database } from './schema.js';
+import type { SecretBox } from '../core/secrets.js';
+import { keepPrivate, PRIVATE_DIR, PRIVATE_FILE } from '../core/private-files.js';
 import * as m001 from './migrations/001_initial.js';
+import { sealSecrets } from './migrations/003_secrets_sealed.js';
 
 export type Store = Kysely<Database>;
 
-const migrations: Record<string, Migration> = { '001_initial': m001 };
+/** Migrations; the ones that touch secrets are made with the server's box. */
+function migrations(secrets: SecretBox): Record<string, Migration> {
+  return { '001_initial': m001, '003_secrets_sealed': sealSecrets(secrets) };
+}
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 
@@ -23,7 +30,25 @@ function loadPg(): Promise<typeof PgModule> {
   return pgLoaded;
 }
 
-export interface StoreOptions { /** postgres://... or a SQLite file path (':memory:' for tests). */ url: string }
+export interface StoreOptions {
+  /** postgres://... or a SQLite file path (':memory:' for tests). */
+  url: string;
+  /** The server's secret box (migrations seal secrets stored before they were sealed). */
+  secrets: SecretBox;
+  /** Warnings about store files other users could read (which are then tightened). */
+  log?: Logger;
+}
+
+/**
+ * The SQLite file and its -wal and -shm are the server's alone: a new store is created 0600 in a
+ * 0700 directory (SQLite gives -wal and -shm the mode of the database file); looser existing ones
+ * are tightened with a warning.
+ */
+function privateSqliteFiles(file: string, log?: Logger): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR });
+  keepPrivate([file, `${file}-wal`, `${file}-shm`, `${file}-journal`], log);
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE));
+}
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   let db: Store;
@@ -36,7 +61,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
-    if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
+    if (opts.url !== ':memory:') privateSqliteFiles(opts.url, opts.log);
     const sqlite = new SQLite(opts.url);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -44,7 +69,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     sqlite.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(opts.secrets) } });
   const { error } = await migrator.migrateToLatest();
   if (error) { await db.destroy(); throw error; }
   return db;

@@ -17,7 +17,7 @@ const VM = '/accounts/acme/groups/default/virtual_machines/web1';
 async function start(dataDir: string, imagesDir: string): Promise<Running> {
   const driver = await makeDriver('qemu', { dataDir, imagesDir, log });
   return startHangar({
-    storeUrl: path.join(dataDir, 'hangar.sqlite'), log,
+    storeUrl: path.join(dataDir, 'hangar.sqlite'), dataDir, log,
     heads: [{ label: 'head1', driver, resyncMs: 500 }],
     config: { headWaitMs: 60_000 },
   });
