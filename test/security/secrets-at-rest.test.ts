@@ -7,8 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { startHangar, type Running, type StartOptions } from '../../src/brain/start.js';
 import { bootstrap } from '../../src/brain/bootstrap.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
@@ -17,7 +21,8 @@ import { makeLogger } from '../../src/core/log.js';
 import { enableTotp } from '../../src/core/auth.js';
 import type { Database } from '../../src/store/schema.js';
 import * as m001 from '../../src/store/migrations/001_initial.js';
-import { tinyImage, tmpDir, until } from '../qemu/helpers.js';
+import { QemuDriver } from '../../src/drivers/qemu/index.js';
+import { repoRoot, tinyImage, tmpDir, until } from '../qemu/helpers.js';
 
 const ADMIN = { username: 'admin', password: 'Admin-Pass-7c41e' };
 const ROOT_1 = 'Root-Pass-One-93d1f';
@@ -159,53 +164,131 @@ test('the logger never writes a secret field, even inside a logged object', () =
   assert.deepEqual(found(text(), { a: ADMIN.password, b: ROOT_1, c: '$6$abc$def', d: 'VncPw123', e: 'TokenXyz' }), []);
 });
 
-test('a store written before sealing: start seals VNC passwords and TOTP secrets, finished operations lose their secrets, a looser store is tightened', async (t) => {
-  const dataDir = path.join(tmpDir('secrets-old'), 'data');
-  const file = path.join(dataDir, 'hangar.sqlite');
+/** A store of the schema before sealing (001 only): an SQLite file, or a fresh PostgreSQL database. */
+async function storeBeforeSealing(kind: 'sqlite' | 'postgres', dataDir: string): Promise<{ url: string; db: Kysely<Database>; drop(): Promise<void> }> {
+  if (kind === 'sqlite') {
+    const url = path.join(dataDir, 'hangar.sqlite');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(url) }) });
+    await sql`PRAGMA journal_mode = WAL`.execute(db);
+    return { url, db, drop: async () => {} };
+  }
+  const base = process.env.HANGAR_TEST_DATABASE_URL!;
+  const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString() }) }) });
+  return {
+    url: url.toString(), db,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  test(`a ${kind} store written before sealing: migration 003 seals VNC passwords and TOTP secrets, finished operations lose their secrets, a looser store is tightened`, async (t) => {
+    if (kind === 'postgres' && !process.env.HANGAR_TEST_DATABASE_URL) return t.skip('set HANGAR_TEST_DATABASE_URL to run it on PostgreSQL');
+    const dataDir = path.join(tmpDir('secrets-old'), 'data');
+    fs.mkdirSync(dataDir, { mode: 0o755 });
+    fs.chmodSync(dataDir, 0o755);
+    // The store as it was: schema 001 only, plain secrets in it, files 0644.
+    const { url, db: old, drop } = await storeBeforeSealing(kind, dataDir);
+    t.after(drop);
+    const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => ({ '001_initial': m001 }) } }).migrateToLatest();
+    assert.equal(error, undefined);
+    const now = Date.now();
+    const acc = await old.insertInto('accounts').values({ name: 'acme', created_at: now }).returning('id').executeTakeFirstOrThrow();
+    const grp = await old.insertInto('groups').values({ account_id: acc.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    await old.insertInto('users').values({ username: 'bob', email: '', password_hash: 'x', totp_secret: 'JBSWY3DPEHPK3PXPTOTPSECRET' as never, created_at: now }).execute();
+    const vm = await old.insertInto('vms').values({
+      group_id: grp.id, name: 'web1', cores: 1, memory: 128, power_on: 0, autoreboot_on: 0, cdrom_url: null, keymap: null,
+      hardware_profile: 'virtio2013', hardware_profile_locked: 0, zone_name: 'default', head_id: null, deleted: 0, deleted_at: null,
+      last_imaged_with: null, vnc_password: 'OldVncPw' as never, created_at: now, updated_at: now, pid: null, last_seen: null,
+      ssh_port: null, vnc_port: null, head_note: null,
+    }).returning('id').executeTakeFirstOrThrow();
+    const firstBoot = (h: string) => ({ hostname: 'web1', rootPasswordHash: h, authorizedKeys: '', firstbootScript: `echo ${SCRIPT_SECRET}`, instanceId: 'i' });
+    for (const [state, h] of [['done', '$6$old$DoneHash'], ['failed', '$6$old$FailedHash'], ['queued', '$6$old$QueuedHash']] as const) {
+      await old.insertInto('operations').values({
+        kind: 'reimage', vm_id: vm.id, head_id: null, user_id: null, state, result: null, error: null, created_at: now, updated_at: now, deadline: null,
+        args: JSON.stringify({ vmId: vm.id, distribution: 'tiny', image: 'tiny', firstBoot: firstBoot(h), afterwards: null }),
+      }).execute();
+    }
+    await old.destroy();
+    for (const f of ['hangar.sqlite', 'hangar.sqlite-wal', 'hangar.sqlite-shm'].map((f) => path.join(dataDir, f))) {
+      if (fs.existsSync(f)) fs.chmodSync(f, 0o644);
+    }
+
+    const { log, text } = capturedLog();
+    const running = await startHangar({ storeUrl: url, dataDir, log, heads: [] } as StartOptions);
+    let closed = false;
+    t.after(async () => { if (!closed) await running.close(); });
+    const box = running.hangar.secrets;
+    const row = await running.hangar.db.selectFrom('vms').select('vnc_password').where('id', '=', vm.id).executeTakeFirstOrThrow();
+    assert.equal(box.open(row.vnc_password), 'OldVncPw');
+    const bob = await running.hangar.db.selectFrom('users').select('totp_secret').where('username', '=', 'bob').executeTakeFirstOrThrow();
+    assert.equal(box.open(bob.totp_secret!), 'JBSWY3DPEHPK3PXPTOTPSECRET');
+    const ops = await running.hangar.db.selectFrom('operations').select(['state', 'args']).orderBy('id').execute();
+    for (const op of ops.filter((o) => o.state !== 'queued')) assert.doesNotMatch(op.args, /rootPasswordHash|firstbootScript/);
+    const queued = JSON.parse(ops.find((o) => o.state === 'queued')!.args);
+    assert.equal(box.open(queued.firstBoot.rootPasswordHash.$secret), '$6$old$QueuedHash', 'a queued reimage still gets its hash');
+    assert.equal(box.open(queued.firstBoot.firstbootScript.$secret), `echo ${SCRIPT_SECRET}`);
+    assert.match(text(), /was readable by other users; tightened/);
+    await running.close();
+    closed = true;
+    assertPrivateTree(dataDir);
+    const plain = { vnc: 'OldVncPw', totp: 'JBSWY3DPEHPK3PXPTOTPSECRET', done: '$6$old$DoneHash', failed: '$6$old$FailedHash', queued: '$6$old$QueuedHash', script: SCRIPT_SECRET };
+    for (const f of filesUnder(dataDir)) assert.deepEqual(found(fs.readFileSync(f), plain), [], f);
+  });
+}
+
+test('hangar server: a looser data dir is tightened with a warning; store, WAL and secret key are 0600 in it', { timeout: 60_000 }, async (t) => {
+  const dataDir = path.join(tmpDir('secrets-cli'), 'data');
   fs.mkdirSync(dataDir, { mode: 0o755 });
   fs.chmodSync(dataDir, 0o755);
-  // The store as it was: schema 001 only, plain secrets in it, files 0644.
-  const old = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(file) }) });
-  await sql`PRAGMA journal_mode = WAL`.execute(old);
-  const { error } = await new Migrator({ db: old, provider: { getMigrations: async () => ({ '001_initial': m001 }) } }).migrateToLatest();
-  assert.equal(error, undefined);
-  const now = Date.now();
-  const acc = await old.insertInto('accounts').values({ name: 'acme', created_at: now }).returning('id').executeTakeFirstOrThrow();
-  const grp = await old.insertInto('groups').values({ account_id: acc.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
-  await old.insertInto('users').values({ username: 'bob', email: '', password_hash: 'x', totp_secret: 'JBSWY3DPEHPK3PXPTOTPSECRET' as never, created_at: now }).execute();
-  const vm = await old.insertInto('vms').values({
-    group_id: grp.id, name: 'web1', cores: 1, memory: 128, power_on: 0, autoreboot_on: 0, cdrom_url: null, keymap: null,
-    hardware_profile: 'virtio2013', hardware_profile_locked: 0, zone_name: 'default', head_id: null, deleted: 0, deleted_at: null,
-    last_imaged_with: null, vnc_password: 'OldVncPw' as never, created_at: now, updated_at: now, pid: null, last_seen: null,
-    ssh_port: null, vnc_port: null, head_note: null,
-  }).returning('id').executeTakeFirstOrThrow();
-  const firstBoot = (h: string) => ({ hostname: 'web1', rootPasswordHash: h, authorizedKeys: '', firstbootScript: `echo ${SCRIPT_SECRET}`, instanceId: 'i' });
-  for (const [state, h] of [['done', '$6$old$DoneHash'], ['failed', '$6$old$FailedHash'], ['queued', '$6$old$QueuedHash']] as const) {
-    await old.insertInto('operations').values({
-      kind: 'reimage', vm_id: vm.id, head_id: null, user_id: null, state, result: null, error: null, created_at: now, updated_at: now, deadline: null,
-      args: JSON.stringify({ vmId: vm.id, distribution: 'tiny', image: 'tiny', firstBoot: firstBoot(h), afterwards: null }),
-    }).execute();
-  }
-  await old.destroy();
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o644);
-
-  const { log, text } = capturedLog();
-  const running = await startHangar({ storeUrl: file, dataDir, log, heads: [] } as StartOptions);
-  t.after(() => running.close());
-  const box = running.hangar.secrets;
-  const row = await running.hangar.db.selectFrom('vms').select('vnc_password').where('id', '=', vm.id).executeTakeFirstOrThrow();
-  assert.equal(box.open(row.vnc_password), 'OldVncPw');
-  const bob = await running.hangar.db.selectFrom('users').select('totp_secret').where('username', '=', 'bob').executeTakeFirstOrThrow();
-  assert.equal(box.open(bob.totp_secret!), 'JBSWY3DPEHPK3PXPTOTPSECRET');
-  const ops = await running.hangar.db.selectFrom('operations').select(['state', 'args']).orderBy('id').execute();
-  for (const op of ops.filter((o) => o.state !== 'queued')) assert.doesNotMatch(op.args, /rootPasswordHash|firstbootScript/);
-  const queued = JSON.parse(ops.find((o) => o.state === 'queued')!.args);
-  assert.equal(box.open(queued.firstBoot.rootPasswordHash.$secret), '$6$old$QueuedHash', 'a queued reimage still gets its hash');
-  assert.match(text(), /was readable by other users; tightened/);
-  await running.close();
+  const { HANGAR_SECRET_KEY, HANGAR_DATABASE_URL, HANGAR_DATA, ...serverEnv } = process.env;
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--listen', '127.0.0.1:0', '--data', dataDir], {
+    env: { ...serverEnv, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => { child.kill('SIGKILL'); });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  await until('serving', () => /hangar is serving/.test(out), 30_000);
+  assert.match(out, /"path":"[^"]*data".*was readable by other users; tightened/);
+  assert.match(out, /created the secret key/);
+  assert.doesNotMatch(out, new RegExp(ADMIN.password));
+  for (const f of ['hangar.sqlite', 'hangar.sqlite-wal', 'hangar.sqlite-shm', 'secret.key']) assert.ok(fs.existsSync(path.join(dataDir, f)), f);
   assertPrivateTree(dataDir);
-  const plain = { vnc: 'OldVncPw', totp: 'JBSWY3DPEHPK3PXPTOTPSECRET', done: '$6$old$DoneHash', failed: '$6$old$FailedHash', queued: '$6$old$QueuedHash', script: SCRIPT_SECRET };
-  for (const f of filesUnder(dataDir)) assert.deepEqual(found(fs.readFileSync(f), plain), [], f);
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  assertPrivateTree(dataDir);
+});
+
+test('QEMU driver start: discs, backups and run files an older Hangar left readable are tightened, with a warning', async () => {
+  const dataDir = path.join(tmpDir('secrets-drv'), 'qemu');
+  const old = [path.join(dataDir, 'discs', 'sata', 'disc-1.qcow2'), path.join(dataDir, 'backups', 'backup-1.qcow2'), path.join(dataDir, 'run', '7', 'console.log')];
+  for (const f of old) {
+    fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(f, 'guest data', { mode: 0o644 });
+  }
+  for (const f of old) {
+    fs.chmodSync(f, 0o644);
+    fs.chmodSync(path.dirname(f), 0o755);
+  }
+  const { log, text } = capturedLog();
+  const driver = new QemuDriver({ dataDir, imagesDir: path.join(dataDir, 'none'), log, statsIntervalMs: 0 });
+  await driver.list();
+  await driver.close();
+  assertPrivateTree(dataDir);
+  for (const f of old) assert.match(text(), new RegExp(`"path":"${f}","from":"644","to":"600"`));
 });
 
 test('QEMU head: discs of every grade, backups, config drive, run dir, serial log and sockets are 0600 in 0700 dirs; no plain secret in any file', { timeout: 180_000 }, async (t) => {
