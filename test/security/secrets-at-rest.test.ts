@@ -252,7 +252,9 @@ test('hangar server: a looser data dir is tightened with a warning; store, WAL a
   const dataDir = path.join(tmpDir('secrets-cli'), 'data');
   fs.mkdirSync(dataDir, { mode: 0o755 });
   fs.chmodSync(dataDir, 0o755);
-  const { HANGAR_SECRET_KEY, HANGAR_DATABASE_URL, HANGAR_DATA, ...serverEnv } = process.env;
+  // The server finds its key and store in the data dir, whatever this shell's environment says.
+  const serverEnv = { ...process.env };
+  for (const k of ['HANGAR_SECRET_KEY', 'HANGAR_DATABASE_URL', 'HANGAR_DATA']) delete serverEnv[k];
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--listen', '127.0.0.1:0', '--data', dataDir], {
     env: { ...serverEnv, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -470,8 +470,9 @@ export class QemuDriver implements Driver {
       const tQmp = performance.now();
       m.qmp = qmp;
       this.attachQmp(m, qmp);
-      // QEMU made its sockets and pidfile with its umask; they are private like the rest.
-      for (const f of [dirs.qmp, dirs.serial, dirs.pidfile]) await makePrivate(f);
+      // QEMU made its sockets with its umask (all chardevs exist once QMP answers); they are private
+      // like the rest. Its pidfile it makes 0600 itself.
+      for (const f of [dirs.qmp, dirs.serial]) await makePrivate(f);
       await setVncPassword(qmp, spec.vncPassword);
       meta.vncPort = await vncPort(qmp);
       if (spec.nics[0]?.network.mode === 'user') meta.sshPort = await usernetSshPort(qmp);
