@@ -3,14 +3,18 @@
 // from the pools, the head's claim), in one SQLite transaction beside the running Hangar (WAL).
 // The create path itself is measured through the API in bench/scale.ts; here it only costs time.
 import crypto from 'node:crypto';
+import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { addressAt } from '../src/core/ipam.js';
 import { macFor } from '../src/core/vms/create.js';
+import { loadSecretBox } from '../src/core/secrets.js';
 
 export interface Filler { account: string; groups: number; perGroup: number; groupPrefix?: string }
 
 /** Adds `groups` × `perGroup` VMs in a new account; returns how many VMs the store now holds. */
 export function fillStore(dbFile: string, f: Filler): number {
+  // The store's VNC passwords are sealed with the key beside it (bench/lib.ts starts Hangar there).
+  const secrets = loadSecretBox({ dataDir: path.dirname(dbFile) })!;
   const db = new SQLite(dbFile);
   try {
     db.pragma('busy_timeout = 10000');
@@ -38,7 +42,7 @@ export function fillStore(dbFile: string, f: Filler): number {
       for (let g = 0; g < f.groups; g++) {
         const groupId = Number(insGroup.run(accountId, `${f.groupPrefix ?? 'g'}${g}`, now).lastInsertRowid);
         for (let i = 0; i < f.perGroup; i++) {
-          const vmId = Number(insVm.run(groupId, `vm${i}`, head.zone, head.id, crypto.randomBytes(6).toString('base64url'), now, now).lastInsertRowid);
+          const vmId = Number(insVm.run(groupId, `vm${i}`, head.zone, head.id, secrets.seal(crypto.randomBytes(6).toString('base64url')), now, now).lastInsertRowid);
           const nicId = Number(insNic.run(vmId, macFor(vmId, 0), now).lastInsertRowid);
           if (off4 > v4.last_offset) throw new Error('the IPv4 pool is too small for this fixture');
           insIp.run(v4.id, off4, addressAt(v4.cidr, off4), 4, nicId, now);

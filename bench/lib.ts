@@ -200,7 +200,7 @@ export async function startInProcess(label: string): Promise<InProcess> {
   const dbFile = path.join(dir, 'hangar.sqlite');
   const driver = new FakeDriver({ cores: 1_000_000, memory: 1_000_000_000 });
   const running = await startHangar({
-    storeUrl: dbFile, log: pino({ level: 'silent' }), authPrefix: '/auth',
+    storeUrl: dbFile, dataDir: dir, log: pino({ level: 'silent' }), authPrefix: '/auth',
     heads: [{ driver, label: 'head1', zone: 'default', resyncMs: 3_600_000 }],
   });
   await bootstrap(running.hangar, { HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_DEMO_ACCOUNT: '' });

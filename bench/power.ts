@@ -212,7 +212,7 @@ async function main(): Promise<void> {
   });
   const driver = new QemuDriver({ dataDir: path.join(dir, 'qemu'), imagesDir: path.join(dir, 'images'), log: driverLog, statsIntervalMs: 0 });
   const running = await startHangar({
-    storeUrl: path.join(dir, 'hangar.sqlite'), log: pino({ level: 'silent' }), config: { headWaitMs: 60_000 },
+    storeUrl: path.join(dir, 'hangar.sqlite'), dataDir: dir, log: pino({ level: 'silent' }), config: { headWaitMs: 60_000 },
     heads: [{ driver, label: 'head1', zone: 'default', resyncMs: 3_600_000 }],
   });
   await bootstrap(running.hangar, { HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_DEMO_ACCOUNT: '' });
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     await hangarStart();
     await hangarStop();
     phases.length = 0;
-    const link = new LocalLink(running.hangar.db, running.hangar.config.clusterDomain);
+    const link = new LocalLink(running.hangar.db, running.hangar.config.clusterDomain, running.hangar.secrets);
     link.headId = running.agents[0]!.headId;
     const desired = (await link.desired(vmId)).vm as DesiredVm;
     // The agent's own spec for this VM, with the SSH forward port left to QEMU (0) as on a first start.

@@ -6,6 +6,7 @@ import pgClient from 'pg';
 import { startHangar, type HeadSpec, type Running } from '../src/brain/start.js';
 import { bootstrap } from '../src/brain/bootstrap.js';
 import { FakeDriver } from '../src/drivers/fake/driver.js';
+import { SecretBox } from '../src/core/secrets.js';
 import type { ClusterConfig } from '../src/core/config.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-1' };
@@ -62,7 +63,7 @@ export async function startTest(opts: {
     return { resyncMs: 60_000, ...h, driver };
   });
   const running = await startHangar({
-    storeUrl: store.url, heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
+    storeUrl: store.url, secrets: SecretBox.ephemeral(), heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
     config: { headWaitMs: 2000, ...opts.config }, authPrefix: '/auth',
   }).catch(async (err) => {
     await store.drop();

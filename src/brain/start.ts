@@ -1,8 +1,11 @@
 // Composes a running Hangar: store, cluster settings, the embedded head(s) and the HTTP API.
 // `hangar server` and the tests both start Hangar through here.
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { openStore, type Store } from '../store/db.js';
+import { makeLogger } from '../core/log.js';
+import { loadSecretBox, SecretBox } from '../core/secrets.js';
+import { keepPrivate, mkdirPrivate } from '../core/private-files.js';
 import { defaultConfig, type ClusterConfig } from '../core/config.js';
 import { checkUrlPolicy } from '../core/urls.js';
 import type { Hangar } from '../core/context.js';
@@ -20,6 +23,10 @@ export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { drive
 export interface StartOptions {
   /** SQLite path, ':memory:', or postgres:// URL. */
   storeUrl: string;
+  /** The server's data directory: made 0700 (a looser one is tightened with a warning); holds secret.key. */
+  dataDir?: string;
+  /** The secret box; default: HANGAR_SECRET_KEY or `<dataDir>/secret.key` (core/secrets.ts). */
+  secrets?: SecretBox;
   config?: Partial<ClusterConfig>;
   heads: HeadSpec[];
   log?: Logger;
@@ -36,17 +43,24 @@ export interface Running {
 }
 
 export async function startHangar(opts: StartOptions): Promise<Running> {
-  const log = opts.log ?? pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
+  const log = opts.log ?? makeLogger();
   const config = { ...defaultConfig(), ...opts.config };
   checkUrlPolicy(config.urls);
-  const db: Store = await openStore({ url: opts.storeUrl });
+  if (opts.dataDir) {
+    await mkdirPrivate(opts.dataDir);
+    keepPrivate([opts.dataDir], log);
+  }
+  const secrets = opts.secrets ?? loadSecretBox({ dataDir: opts.dataDir, log }) ?? (opts.storeUrl === ':memory:' ? SecretBox.ephemeral() : null);
+  // A store that outlives this process needs a key that does too.
+  if (!secrets) throw new Error('a secret key is needed: give a data dir (its secret.key) or set HANGAR_SECRET_KEY');
+  const db: Store = await openStore({ url: opts.storeUrl, secrets, log });
   await ensurePool(db, config.ipv4Pool, config.vlanNum);
   await ensurePool(db, config.ipv6Pool, config.vlanNum);
   const dispatch = new LocalDispatch(config.headWaitMs);
-  const hangar: Hangar = { db, config, heads: dispatch, log, limiter: new LoginLimiter(db, config), now: Date.now };
+  const hangar: Hangar = { db, config, heads: dispatch, log, secrets, limiter: new LoginLimiter(db, config), now: Date.now };
   const agents: HeadAgent[] = [];
   for (const spec of opts.heads) {
-    const agent = new HeadAgent(new LocalLink(db, config.clusterDomain), spec.driver, {
+    const agent = new HeadAgent(new LocalLink(db, config.clusterDomain, secrets), spec.driver, {
       label: spec.label, zone: spec.zone ?? 'default', managementAddress: spec.managementAddress ?? '127.0.0.1',
       network: spec.network ?? { mode: 'user' }, resyncMs: spec.resyncMs ?? 5000, log: log.child({ head: spec.label }),
     });

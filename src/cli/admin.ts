@@ -2,8 +2,9 @@
 // Each command acts as a cluster admin through the same core services the API uses.
 import path from 'node:path';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { openStore } from '../store/db.js';
+import { makeLogger } from '../core/log.js';
+import { loadSecretBox } from '../core/secrets.js';
 import { defaultConfig } from '../core/config.js';
 import type { Hangar } from '../core/context.js';
 import { LoginLimiter } from '../core/login-limiter.js';
@@ -12,15 +13,19 @@ import { createAccount } from '../core/tree.js';
 import { createApiKey, createUser, deleteApiKey } from '../core/users.js';
 import { bindSessionPrivileges, findUser, grant } from '../core/grants.js';
 import { admit, invitationsOf, listInvitations, resolveInvitation, type InvitationView } from '../core/invitations.js';
-import { newTotpSecret, totpUri } from '../core/auth.js';
+import { enableTotp, totpUri } from '../core/auth.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
 
 const ROOT: Principal = { userId: 0, username: 'hangar-admin-cli', factors: ['password'], apiKeyId: null, grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }] };
 
 async function withHangar(o: { data: string; database?: string }, work: (h: Hangar) => Promise<void>): Promise<void> {
-  const db = await openStore({ url: o.database ?? path.join(path.resolve(o.data), 'hangar.sqlite') });
+  process.umask(0o077); // what this command creates (a first store, the secret key) is the server's alone
+  const dataDir = path.resolve(o.data);
+  const log = makeLogger({ level: 'warn' });
+  const secrets = loadSecretBox({ dataDir, log })!;
+  const db = await openStore({ url: o.database ?? path.join(dataDir, 'hangar.sqlite'), secrets, log });
   const config = defaultConfig();
-  const h: Hangar = { db, config, heads: { kick: async () => {} }, log: pino({ level: 'warn' }), limiter: new LoginLimiter(db, config), now: Date.now };
+  const h: Hangar = { db, config, heads: { kick: async () => {} }, log, secrets, limiter: new LoginLimiter(db, config), now: Date.now };
   try {
     await work(h);
   } finally {
@@ -95,9 +100,8 @@ export function adminCommands(program: Command): void {
 
   admin.command('totp-enable').argument('<username>').description('turn on the TOTP second factor for a user; prints the secret')
     .action((username: string) => withHangar(opts(), async (h) => {
-      const secret = newTotpSecret();
-      const r = await h.db.updateTable('users').set({ totp_secret: secret }).where('username', '=', username).executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) throw new Error(`no user ${username}`);
+      const secret = await enableTotp(h, username);
+      if (!secret) throw new Error(`no user ${username}`);
       out({ secret, uri: totpUri(secret, username) });
     }));
 

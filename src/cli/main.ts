@@ -3,8 +3,8 @@ import path from 'node:path';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import pino from 'pino';
 import { startHangar } from '../brain/start.js';
+import { makeLogger } from '../core/log.js';
 import { bootstrap } from '../brain/bootstrap.js';
 import { resolveTls, tlsPlan } from '../brain/tls.js';
 import { makeDriver } from './make-driver.js';
@@ -43,7 +43,10 @@ dataDirOption(program.command('server'))
   .option('--url-allow <list>', 'internal hosts, addresses and CIDRs that URLs handed to heads may reach (comma-separated)', process.env.HANGAR_URL_ALLOW)
   .action(async (o) => {
     if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
-    const log = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' });
+    // Everything the server and the tools it runs create is its own alone (file modes are also set
+    // where files are made; this catches the rest).
+    process.umask(0o077);
+    const log = makeLogger();
     const dataDir = path.resolve(o.data);
     // TLS first: a bad certificate or key stops the start before anything else runs.
     const tls = await resolveTls(tlsPlan({ host: o.listen.host, certFile: o.tlsCert, keyFile: o.tlsKey, force: o.tls, names: o.tlsNames }), {
@@ -54,7 +57,7 @@ dataDirOption(program.command('server'))
     await fsp.mkdir(urls.isoDir, { recursive: true });
     const driver = await makeDriver(o.driver, { dataDir, imagesDir, log, urls });
     const running = await startHangar({
-      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), log, authPrefix: o.authPrefix, config: { urls }, tls: tls ?? undefined,
+      storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), dataDir, log, authPrefix: o.authPrefix, config: { urls }, tls: tls ?? undefined,
       heads: [{
         driver, label: o.head, zone: o.zone, managementAddress: o.listen.host === '0.0.0.0' ? os.hostname() : o.listen.host,
         network: o.bridge ? { mode: 'bridge', bridge: o.bridge } : { mode: 'user' },

@@ -26,6 +26,13 @@ export function newTotpSecret(): string {
   return new OTPAuth.Secret({ size: 20 }).base32;
 }
 
+/** Turn on the TOTP second factor for a user: the new secret (kept sealed), or null for no such user. */
+export async function enableTotp(h: Hangar, username: string): Promise<string | null> {
+  const secret = newTotpSecret();
+  const r = await h.db.updateTable('users').set({ totp_secret: h.secrets.seal(secret) }).where('username', '=', username).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1 ? secret : null;
+}
+
 function totp(secret: string): OTPAuth.TOTP {
   return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
 }
@@ -86,7 +93,7 @@ export async function login(
       await h.limiter.uncount(attempt);
       throw new LoginFailed('Missing 2FA token', 403);
     }
-    if (typeof input.otp !== 'string' || totp(user.totp_secret).validate({ token: input.otp, window: 1 }) === null) {
+    if (typeof input.otp !== 'string' || totp(h.secrets.open(user.totp_secret)).validate({ token: input.otp, window: 1 }) === null) {
       throw new LoginFailed('Authentication failed: bad 2FA token', 401);
     }
     factors.push('2fa');

@@ -1,8 +1,10 @@
-// What every core service is handed: the store, the settings, the way to reach heads, a clock.
+// What every core service is handed: the store, the settings, the way to reach heads, the secret
+// box, a clock.
 import type { Logger } from 'pino';
 import type { Store } from '../store/db.js';
 import type { ClusterConfig } from './config.js';
 import type { LoginLimiter } from './login-limiter.js';
+import type { SecretBox } from './secrets.js';
 
 /** How the brain reaches the head agent that owns a VM (in-process for the embedded head). */
 export interface HeadDispatch {
@@ -18,5 +20,7 @@ export interface Hangar {
   log: Logger;
   /** Guards every credential check (core/login-limiter.ts). */
   limiter: LoginLimiter;
+  /** Seals the secrets the store keeps (core/secrets.ts). */
+  secrets: SecretBox;
   now(): number;
 }

@@ -5,13 +5,18 @@ import type { Store } from '../store/db.js';
 import { hostname } from '../core/names.js';
 import { poolGateway } from '../core/ipam.js';
 import { resolveImage } from '../images/catalogue.js';
-import { finish, pendingFor, type OperationKind } from '../operations/queue.js';
+import { finish, openArgs, pendingFor, type OperationKind } from '../operations/queue.js';
+import type { SecretBox } from '../core/secrets.js';
 import type { BrainLink, DesiredVm, Observed, PendingOperation } from './link.js';
 
 export class LocalLink implements BrainLink {
   headId = 0;
 
-  constructor(private readonly db: Store, private readonly clusterDomain: string, private readonly now: () => number = Date.now) {}
+  /** `secrets` opens what the head needs in plain (the VNC password, operations' secret args). */
+  constructor(
+    private readonly db: Store, private readonly clusterDomain: string, private readonly secrets: SecretBox,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async register(label: string, zone: string, managementAddress: string, facts: HostFacts): Promise<number> {
     const values = {
@@ -59,7 +64,7 @@ export class LocalLink implements BrainLink {
   async desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }> {
     const ops = (await pendingFor(this.db, vmId))
       .filter((o) => o.head_id === this.headId)
-      .map((o) => ({ id: o.id, kind: o.kind as OperationKind, args: JSON.parse(o.args) }));
+      .map((o) => ({ id: o.id, kind: o.kind as OperationKind, args: openArgs(this.secrets, o.args) }));
     const row = await this.db.selectFrom('vms as v')
       .innerJoin('groups as g', 'g.id', 'v.group_id')
       .innerJoin('accounts as a', 'a.id', 'g.account_id')
@@ -78,7 +83,7 @@ export class LocalLink implements BrainLink {
       vm: {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
-        cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) : null, vncPassword: row.vnc_password,
+        cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) : null, vncPassword: this.secrets.open(row.vnc_password),
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),

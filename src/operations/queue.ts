@@ -4,6 +4,7 @@
 import type { Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { Database, OperationRow } from '../store/schema.js';
+import type { Sealed, SecretBox } from '../core/secrets.js';
 
 type Db = Store | Transaction<Database>;
 
@@ -24,13 +25,40 @@ export async function enqueue(
   return row.id;
 }
 
+/**
+ * A secret inside an operation's args (a root password hash, a firstboot script): sealed where the
+ * args are built, opened only for the head that runs the operation (openArgs), and removed from the
+ * row when the operation finishes, done or failed.
+ */
+export interface SecretArg { $secret: Sealed }
+
+export function secretArg(box: SecretBox, value: string): SecretArg {
+  return { $secret: box.seal(value) };
+}
+
+const isSecretArg = (v: unknown): v is SecretArg =>
+  typeof v === 'object' && v !== null && typeof (v as SecretArg).$secret === 'string' && Object.keys(v).length === 1;
+
+/** An operation's stored args with every secret opened (for the head). */
+export function openArgs(box: SecretBox, args: string): any {
+  return JSON.parse(args, (_k, v) => (isSecretArg(v) ? box.open(v.$secret) : v));
+}
+
+/** An operation's stored args without its secrets. */
+export function withoutSecrets(args: string): string {
+  return JSON.stringify(JSON.parse(args, (_k, v) => (isSecretArg(v) ? undefined : v)));
+}
+
 export async function pendingFor(db: Db, vmId: number): Promise<OperationRow[]> {
   return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', '=', 'queued').orderBy('id').execute();
 }
 
+/** Record how an operation ended; its secrets leave the store with it. */
 export async function finish(db: Db, id: number, now: number, outcome: { error: string | null; result?: unknown }): Promise<void> {
+  const op = await db.selectFrom('operations').select('args').where('id', '=', id).executeTakeFirst();
+  if (!op) return;
   await db.updateTable('operations').set({
-    state: outcome.error === null ? 'done' : 'failed', error: outcome.error,
+    state: outcome.error === null ? 'done' : 'failed', error: outcome.error, args: withoutSecrets(op.args),
     result: outcome.result === undefined ? null : JSON.stringify(outcome.result), updated_at: now,
   }).where('id', '=', id).execute();
 }

@@ -4,16 +4,26 @@ import fs from 'node:fs';
 import SQLite from 'better-sqlite3';
 import type PgModule from 'pg';
 import { Kysely, SqliteDialect, PostgresDialect, Migrator, type Migration, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { Logger } from 'pino';
 import type { Database } from './schema.js';
+import type { SecretBox } from '../core/secrets.js';
+import { keepPrivate, PRIVATE_DIR, PRIVATE_FILE } from '../core/private-files.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_home_accounts.js';
+import { sealSecrets } from './migrations/003_secrets_sealed.js';
 import * as m004 from './migrations/004_login_failures.js';
 import * as m006 from './migrations/006_head_images.js';
 import { attachCounterDriver } from './counters.js';
 
 export type Store = Kysely<Database>;
 
-export const migrations: Record<string, Migration> = { '001_initial': m001, '002_home_accounts': m002, '004_login_failures': m004, '006_head_images': m006 };
+/** Migrations; the ones that touch secrets are made with the server's box. */
+export function migrations(secrets: SecretBox): Record<string, Migration> {
+  return {
+    '001_initial': m001, '002_home_accounts': m002, '003_secrets_sealed': sealSecrets(secrets),
+    '004_login_failures': m004, '006_head_images': m006,
+  };
+}
 
 let pgLoaded: Promise<typeof PgModule> | undefined;
 
@@ -27,7 +37,25 @@ function loadPg(): Promise<typeof PgModule> {
   return pgLoaded;
 }
 
-export interface StoreOptions { /** postgres://... or a SQLite file path (':memory:' for tests). */ url: string }
+export interface StoreOptions {
+  /** postgres://... or a SQLite file path (':memory:' for tests). */
+  url: string;
+  /** The server's secret box (migrations seal secrets stored before they were sealed). */
+  secrets: SecretBox;
+  /** Warnings about store files other users could read (which are then tightened). */
+  log?: Logger;
+}
+
+/**
+ * The SQLite file and its -wal and -shm are the server's alone: a new store is created 0600 in a
+ * 0700 directory (SQLite gives -wal and -shm the mode of the database file); looser existing ones
+ * are tightened with a warning.
+ */
+function privateSqliteFiles(file: string, log?: Logger): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR });
+  keepPrivate([file, `${file}-wal`, `${file}-shm`, `${file}-journal`], log);
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE));
+}
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   let db: Store;
@@ -41,7 +69,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     attachCounterDriver(db, { pool });
   } else {
-    if (opts.url !== ':memory:') fs.mkdirSync(path.dirname(opts.url), { recursive: true });
+    if (opts.url !== ':memory:') privateSqliteFiles(opts.url, opts.log);
     const sqlite = new SQLite(opts.url);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -50,7 +78,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     attachCounterDriver(db, { sqlite });
   }
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(opts.secrets) } });
   const { error } = await migrator.migrateToLatest();
   if (error) { await db.destroy(); throw error; }
   return db;

@@ -2,6 +2,7 @@
 // timestamps as epoch milliseconds on both SQLite and PostgreSQL, so rows look the same
 // whichever store is behind them; repositories turn them into domain values.
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Sealed } from '../core/secrets.js';
 
 type Id = Generated<number>;
 type Flag = number; // 0 | 1
@@ -11,7 +12,10 @@ export interface GroupsTable { id: Id; account_id: number; name: string; vlan_nu
 
 export interface UsersTable {
   id: Id; username: string; email: string; password_hash: string;
-  authorized_keys: Generated<string>; totp_secret: string | null; created_at: number;
+  authorized_keys: Generated<string>;
+  /** Sealed with the server's secret key (core/secrets.ts), like every secret the store keeps. */
+  totp_secret: Sealed | null;
+  created_at: number;
   /** The user's own account: their default account in every dialect (null: they have none). */
   home_account_id: number | null;
 }
@@ -66,7 +70,8 @@ export interface VmsTable {
   last_imaged_with: string | null;
   /** Bumped to ask the head for a fresh boot (BigV "reboot": power_on=false with autoreboot_on=true). */
   power_cycle: Generated<number>;
-  vnc_password: string;
+  /** Sealed (core/secrets.ts); opened only to hand it to the head that starts the machine. */
+  vnc_password: Sealed;
   created_at: number; updated_at: number;
   // Observed state, written only by the head that owns the VM.
   run_state: Generated<string>;
@@ -105,7 +110,10 @@ export interface IpsTable {
 
 export interface OperationsTable {
   id: Id; kind: string; vm_id: number | null; head_id: number | null; user_id: number | null;
-  state: string; args: string; result: string | null; error: string | null;
+  state: string;
+  /** JSON; its secrets are sealed while queued and removed once finished (operations/queue.ts). */
+  args: string;
+  result: string | null; error: string | null;
   created_at: number; updated_at: number; deadline: number | null;
 }
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { account, ADMIN, SSH_KEY, startTest, type TestHangar } from '../helpers.js';
-import { newTotpSecret, tokenHash, totpCode } from '../../src/core/auth.js';
+import { enableTotp, tokenHash, totpCode } from '../../src/core/auth.js';
 
 const form = (t: TestHangar, url: string, fields: Record<string, string>) =>
   t.req('POST', url, { raw: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -110,8 +110,7 @@ test('TOTP second factor: "Missing 2FA" without it, a "2fa" factor with it', asy
   const t = await startTest();
   try {
     await t.user('alice');
-    const secret = newTotpSecret();
-    await t.running.hangar.db.updateTable('users').set({ totp_secret: secret }).where('username', '=', 'alice').execute();
+    const secret = (await enableTotp(t.running.hangar, 'alice'))!;
     const pw = 'alice-password-1';
 
     let r = await t.req('POST', '/session', { body: { username: 'alice', password: pw, validity: '1800' } });
@@ -153,8 +152,7 @@ test('a privilege with yubikey_required applies only to sessions with a second f
     assert.equal((await t.req('GET', '/accounts/acme', { token: plain })).status, 404);
     assert.deepEqual((await t.req('GET', '/accounts', { token: plain })).body, []);
     // With TOTP on the login it applies.
-    const secret = newTotpSecret();
-    await t.running.hangar.db.updateTable('users').set({ totp_secret: secret }).where('username', '=', 'plain').execute();
+    const secret = (await enableTotp(t.running.hangar, 'plain'))!;
     const strong = await t.login('plain', 'plain-password-1', { '2fa': totpCode(secret) });
     assert.equal((await t.req('GET', '/accounts/acme', { token: strong })).status, 200);
   } finally {

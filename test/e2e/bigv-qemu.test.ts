@@ -21,7 +21,7 @@ async function start(dataDir: string, imagesDir: string): Promise<Running> {
   const urls = { isoDir: isoLibrary(dataDir), allow: [] };
   const driver = await makeDriver('qemu', { dataDir, imagesDir, log, urls });
   return startHangar({
-    storeUrl: path.join(dataDir, 'hangar.sqlite'), log,
+    storeUrl: path.join(dataDir, 'hangar.sqlite'), dataDir, log,
     heads: [{ label: 'head1', driver, resyncMs: 500 }],
     config: { headWaitMs: 60_000, urls },
   });

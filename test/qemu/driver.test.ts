@@ -8,7 +8,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DriverError, type MachineEvent, type MachineSpec } from '../../src/drivers/driver.js';
 import { QemuDriver } from '../../src/drivers/qemu/index.js';
-import { processAlive } from '../../src/drivers/qemu/process.js';
+import { processAlive, runDirFor, spawnQemu, writeMeta } from '../../src/drivers/qemu/process.js';
+import { qemuArgs } from '../../src/drivers/qemu/args.js';
 import { qemuMissing, tmpDir, until, vncAuth } from './helpers.js';
 
 function blankSpec(vmId: number, over: Partial<MachineSpec> = {}): MachineSpec {
@@ -168,5 +169,34 @@ test('a QEMU started by another process (a server that exited) is adopted, and i
   process.kill(st.pid, 'SIGKILL');
   assert.deepEqual(await until('crash event', () => events.find((e) => e.kind === 'stopped'), 3000, 10), { vmId: 3, kind: 'stopped', reason: 'crash' });
   assert.deepEqual(await d.list(), []);
+  await d.close();
+});
+
+test('a start cut short before cont (no VNC password on the head to finish it with) is ended on adoption and started anew', async (t) => {
+  const missing = qemuMissing();
+  if (missing) { t.skip(missing); return; }
+  const dir = tmpDir('cut');
+  const spec = blankSpec(4);
+  const d0 = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  await d0.createDisc(spec.discs[0]!);
+  await d0.close();
+  // What a server killed between spawn and `cont` leaves: QEMU in prelaunch (-S) and its run files.
+  const dirs = runDirFor(path.join(dir, 'run'), spec.vmId);
+  fs.mkdirSync(dirs.dir, { recursive: true, mode: 0o700 });
+  const args = qemuArgs({
+    spec, accel: 'tcg', paths: dirs, discs: [{ disc: spec.discs[0]!, file: path.join(dir, 'discs', 'sata', 'disc-40.qcow2') }],
+    configDrive: null, cdrom: null, boot: null, taps: [null], vnc: { host: '127.0.0.1', display: 0, to: 1000 },
+  });
+  const child = spawnQemu({ binary: 'qemu-system-x86_64', args, netns: null, logFile: dirs.qemuLog });
+  t.after(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  await writeMeta(dirs.meta, { vmId: spec.vmId, pid: child.pid!, name: spec.name, startedAt: Date.now(), taps: [], netns: null, discs: spec.discs, sshPort: null, vncPort: null });
+  await until('QMP socket', () => fs.existsSync(dirs.qmp), 10_000);
+
+  const d = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  assert.deepEqual(await d.list(), [], 'the half-started machine is not adopted');
+  await until('the half-started QEMU is gone', () => !processAlive(child.pid!), 5000);
+  const st = await d.start(spec);
+  assert.equal(await vncAuth(st.vncPort!, 'sesame12'), 'ok', 'started anew with the password from the spec');
+  await d.stop(spec.vmId);
   await d.close();
 });

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { openStore, type Store } from '../../src/store/db.js';
+import { SecretBox } from '../../src/core/secrets.js';
 import { LocalLink } from '../../src/heads/local-link.js';
 import { HeadAgent } from '../../src/heads/agent.js';
 import { enqueue, getOperation } from '../../src/operations/queue.js';
@@ -36,14 +37,15 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
   const iso = path.join(dir, 'hello.iso');
   execFileSync('genisoimage', ['-quiet', '-o', iso, '-V', 'HELLO', '-J', '-r', isoTree]);
 
-  const db: Store = await openStore({ url: ':memory:' });
+  const secrets = SecretBox.ephemeral();
+  const db: Store = await openStore({ url: ':memory:', secrets });
   const now = Date.now();
   const account = await db.insertInto('accounts').values({ name: 'acme', created_at: now }).returning('id').executeTakeFirstOrThrow();
   const group = await db.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
 
   const head = (): { driver: QemuDriver; agent: HeadAgent } => {
     const driver = new QemuDriver({ dataDir: path.join(dir, 'head'), imagesDir: img.imagesDir, log, statsIntervalMs: 0, urls: { isoDir: dir, allow: [] } });
-    const agent = new HeadAgent(new LocalLink(db, 'hangar.local'), driver, { label: 'head1', zone: 'z', managementAddress: '127.0.0.1', network: { mode: 'user' }, resyncMs: 1000, log });
+    const agent = new HeadAgent(new LocalLink(db, 'hangar.local', secrets), driver, { label: 'head1', zone: 'z', managementAddress: '127.0.0.1', network: { mode: 'user' }, resyncMs: 1000, log });
     return { driver, agent };
   };
   let h = head();
@@ -59,7 +61,7 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
   const vm = await db.insertInto('vms').values({
     group_id: group.id, name: 'web', cores: 1, memory: 192, power_on: 0, autoreboot_on: 1, cdrom_url: pathToFileURL(iso).href,
     keymap: null, hardware_profile: 'virtio2013', hardware_profile_locked: 0, zone_name: 'z', head_id: headId, deleted: 0,
-    deleted_at: null, last_imaged_with: null, vnc_password: 'vncpw', created_at: now, updated_at: now, pid: null, last_seen: null,
+    deleted_at: null, last_imaged_with: null, vnc_password: secrets.seal('vncpw'), created_at: now, updated_at: now, pid: null, last_seen: null,
     ssh_port: null, vnc_port: null, head_note: null,
   }).returning('id').executeTakeFirstOrThrow();
   const discRow = await db.insertInto('discs').values({ vm_id: vm.id, label: 'vda', storage_grade: 'sata', size: 256, storage_pool_id: null, created_at: now })

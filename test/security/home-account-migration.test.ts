@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { migrations } from '../../src/store/db.js';
+import { SecretBox } from '../../src/core/secrets.js';
 import { freshStore } from '../helpers.js';
 
 test('migration 002 fills each existing user\'s home account from their privileges', async () => {
@@ -17,7 +18,7 @@ test('migration 002 fills each existing user\'s home account from their privileg
       : new PostgresDialect({ pool: new pg.Pool({ connectionString: store.url, max: 2 }) }),
   });
   try {
-    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SecretBox.ephemeral()) } });
     assert.equal((await migrator.migrateTo('001_initial')).error, undefined);
     const t = 1_700_000_000_000;
     const ids: Record<string, number> = {};

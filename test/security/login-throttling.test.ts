@@ -12,7 +12,7 @@ import { ADMIN, freshStore, startTest, type Reply, type TestHangar } from '../he
 import { startHangar, type Running } from '../../src/brain/start.js';
 import { bootstrap } from '../../src/brain/bootstrap.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
-import { newTotpSecret, totpCode } from '../../src/core/auth.js';
+import { enableTotp, totpCode } from '../../src/core/auth.js';
 
 const ATTACKER = '198.51.100.7';
 const VICTIM = '203.0.113.9';
@@ -82,8 +82,7 @@ test('login delays grow (1, 1, 2, 3 s), a wrong second factor counts, and a succ
   const t = await startTest({ config: { loginFreePerUser: 2, loginFreePerAddress: 50 } });
   try {
     await t.user('alice');
-    const secret = newTotpSecret();
-    await t.running.hangar.db.updateTable('users').set({ totp_secret: secret }).where('username', '=', 'alice').execute();
+    const secret = (await enableTotp(t.running.hangar, 'alice'))!;
     const pw = 'alice-password-1';
     assert.equal((await session(t, 'alice', 'wrong-1')).status, 401);
     assert.equal((await session(t, 'alice', pw, ATTACKER, { '2fa': '000000' === totpCode(secret) ? '111111' : '000000' })).status, 401, 'a wrong code is a failure');

@@ -67,7 +67,7 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Rei
     await enqueue(trx, {
       kind: 'reimage', vmId: cur.id, headId: cur.head_id, userId: p.userId, now: h.now(),
       // Afterwards the machine is on, with autoreboot off (BigV docs).
-      args: { vmId: cur.id, distribution: input.distribution, image, firstBoot: firstBootFor(hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+      args: { vmId: cur.id, distribution: input.distribution, image, firstBoot: firstBootFor(h.secrets, hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
     });
   });
   if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);

@@ -13,7 +13,8 @@ import { scheduleStart } from '../schedule-start.js';
 import { resolveImage } from '../../images/catalogue.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
-import { enqueue } from '../../operations/queue.js';
+import { enqueue, secretArg, type SecretArg } from '../../operations/queue.js';
+import type { SecretBox } from '../secrets.js';
 import type { DiscRef, FirstBoot } from '../../drivers/driver.js';
 import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
@@ -55,12 +56,16 @@ export function checkReimage(errs: FieldErrors, r: ReimageInput): string | null 
   return image;
 }
 
-export function firstBootFor(hostname: string, r: ReimageInput): FirstBoot {
+/** A reimage operation's FirstBoot: the root password hash and the firstboot script (which users
+ *  fill with their own secrets) are sealed secrets of the operation (operations/queue.ts). */
+export type FirstBootArgs = Omit<FirstBoot, 'rootPasswordHash' | 'firstbootScript'> & { rootPasswordHash: SecretArg | null; firstbootScript: SecretArg };
+
+export function firstBootFor(box: SecretBox, hostname: string, r: ReimageInput): FirstBootArgs {
   return {
     hostname,
-    rootPasswordHash: r.root_password ? hashRootPassword(r.root_password) : null,
+    rootPasswordHash: r.root_password ? secretArg(box, hashRootPassword(r.root_password)) : null,
     authorizedKeys: r.ssh_public_key ?? '',
-    firstbootScript: r.firstboot_script ?? '',
+    firstbootScript: secretArg(box, r.firstboot_script ?? ''),
     instanceId: crypto.randomUUID(),
   };
 }
@@ -133,7 +138,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
       cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: vm.hardware_profile_locked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
-      vnc_password: crypto.randomBytes(6).toString('base64url').slice(0, 8),
+      vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
     }).returning('id').executeTakeFirstOrThrow();
     const vmId = row.id;
@@ -164,7 +169,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     if (input.reimage) {
       await enqueue(trx, {
         kind: 'reimage', vmId, headId: placement.headId, userId: p.userId, now,
-        args: { vmId, distribution: input.reimage.distribution, image, firstBoot: firstBootFor(hostname, input.reimage), afterwards: null },
+        args: { vmId, distribution: input.reimage.distribution, image, firstBoot: firstBootFor(h.secrets, hostname, input.reimage), afterwards: null },
       });
     }
     return { vmId, headId: placement.headId };

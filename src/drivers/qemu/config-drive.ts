@@ -7,6 +7,7 @@ import path from 'node:path';
 import os from 'node:os';
 import type { FirstBoot, MachineSpec, NicSpec } from '../driver.js';
 import { run } from './exec.js';
+import { makePrivate } from '../../core/private-files.js';
 
 /** The `network` file: shell variables describing the first NIC. */
 export function networkFile(nic: NicSpec | undefined): string {
@@ -54,8 +55,9 @@ export async function writeConfigDrive(isoPath: string, files: Record<string, st
     }
     const tmp = `${isoPath}.tmp`;
     await run(genisoimage, ['-quiet', '-output', tmp, '-volid', 'cidata', '-joliet', '-rock', tree]);
+    await makePrivate(tmp); // it carries the root password hash and the firstboot script
     await fs.rename(tmp, isoPath);
-    await fs.writeFile(hashFile, hash);
+    await fs.writeFile(hashFile, hash, { mode: 0o600 });
     return true;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -1,10 +1,12 @@
 // Discs as qcow2 files, one directory per storage grade, driven with qemu-img. Live growth of a
 // running machine's disc goes through QMP block_resize (index.ts); everything here is offline.
+// Guests' data is the server's alone: every file made here is 0600 in a 0700 directory.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { DriverError, type DiscRef } from '../driver.js';
 import { run } from './exec.js';
+import { makePrivate, mkdirPrivate } from '../../core/private-files.js';
 
 const MiB = 1024 * 1024;
 
@@ -41,7 +43,7 @@ export class DiscStore {
   /** MiB free for new discs in a grade (what its filesystem has available). */
   async freeMiB(grade: string): Promise<number> {
     const dir = this.gradeDir(grade);
-    await fsp.mkdir(dir, { recursive: true });
+    await mkdirPrivate(dir);
     const st = await fsp.statfs(dir);
     return Math.floor((st.bavail * st.bsize) / MiB);
   }
@@ -71,6 +73,7 @@ export class DiscStore {
     await this.ensureFits(disc.grade, disc.size, `a disc`);
     const tmp = `${file}.new`;
     await run(this.opts.qemuImg, ['create', '-q', '-f', 'qcow2', tmp, `${disc.size}M`]);
+    await makePrivate(tmp);
     await fsp.rename(tmp, file);
   }
 
@@ -96,10 +99,11 @@ export class DiscStore {
     if (src.virtualSize > disc.size * MiB) {
       throw new DriverError(`image ${imageName} needs ${Math.ceil(src.virtualSize / MiB)} MiB; the disc has ${disc.size} MiB`, 'size');
     }
-    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await mkdirPrivate(path.dirname(file));
     const tmp = `${file}.image`;
     try {
       await run(this.opts.qemuImg, ['convert', '-q', '-f', src.format, '-O', 'qcow2', source, tmp], { timeoutMs: 30 * 60_000 });
+      await makePrivate(tmp);
       await run(this.opts.qemuImg, ['resize', '-q', tmp, `${disc.size}M`]);
       await fsp.rename(tmp, file);
     } catch (err) {
@@ -112,11 +116,12 @@ export class DiscStore {
   async backup(disc: DiscRef, backupId: number, opts: { shareLock?: boolean } = {}): Promise<void> {
     const file = this.path(disc);
     if (!fs.existsSync(file)) throw new DriverError(`disc ${disc.label} has no file on this head`);
-    await fsp.mkdir(this.opts.backupsDir, { recursive: true });
+    await mkdirPrivate(this.opts.backupsDir);
     const target = this.backupPath(backupId);
     const tmp = `${target}.new`;
     try {
       await run(this.opts.qemuImg, ['convert', '-q', ...(opts.shareLock ? ['-U'] : []), '-O', 'qcow2', file, tmp], { timeoutMs: 60 * 60_000 });
+      await makePrivate(tmp);
       await fsp.rename(tmp, target);
     } catch (err) {
       await fsp.rm(tmp, { force: true });
@@ -131,6 +136,7 @@ export class DiscStore {
     const tmp = `${file}.restore`;
     try {
       await run(this.opts.qemuImg, ['convert', '-q', '-O', 'qcow2', source, tmp], { timeoutMs: 60 * 60_000 });
+      await makePrivate(tmp);
       const { virtualSize } = await this.info(tmp);
       if (virtualSize < disc.size * MiB) await run(this.opts.qemuImg, ['resize', '-q', tmp, `${disc.size}M`]);
       await fsp.rename(tmp, file);

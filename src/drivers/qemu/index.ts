@@ -28,6 +28,7 @@ import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
+import { keepTreePrivate, makePrivate, mkdirPrivate } from '../../core/private-files.js';
 import {
   createTap, deleteTap, isQemuFor, lastLines, MAX_SOCKET_PATH, processAlive, readMeta, runDirFor, runDirIds,
   spawnQemu, tapName, writeMeta, type RunDir, type RunMeta,
@@ -165,7 +166,11 @@ export class QemuDriver implements Driver {
 
   private async init(): Promise<void> {
     this.log.info({ accel: this.accelDecision.accel, why: this.accelDecision.reason }, 'QEMU acceleration');
-    await fsp.mkdir(this.runRoot, { recursive: true });
+    // Guests' discs, their config drives and consoles are the server's alone: the driver's
+    // directories are made 0700, and anything looser found in them (an older Hangar) is tightened.
+    const dirs = [this.opts.dataDir, this.runRoot, ...this.discStore.grades.map((g) => this.discStore.gradeDir(g))];
+    for (const dir of [...dirs, ...['backups', 'vms', 'cdroms'].map((d) => path.join(this.opts.dataDir, d))]) await mkdirPrivate(dir);
+    for (const dir of dirs) keepTreePrivate(dir, this.log);
     for (const id of await runDirIds(this.runRoot)) {
       await this.withLock(id, () => this.adopt(id));
     }
@@ -274,11 +279,19 @@ export class QemuDriver implements Driver {
       m.qmp = await QmpClient.connect(dirs.qmp, { timeoutMs: 3000, greetingTimeoutMs: 2000, abort: () => (m.gone ? 'exited' : null) });
       this.attachQmp(m, m.qmp);
       const status = await m.qmp.execute<{ status: string }>('query-status');
-      if (status.status === 'prelaunch' || status.status === 'paused') {
-        // a start that was cut short between spawn and `cont`: finish it
-        await setVncPassword(m.qmp, meta.vncPassword);
-        await m.qmp.execute('cont');
+      if (status.status === 'prelaunch') {
+        // A start cut short between spawn and `cont`: no guest ran yet. Its VNC password is not kept
+        // on the head (only the brain holds it, sealed), so it is ended and the agent starts it anew.
+        m.stopping = true;
+        await m.qmp.execute('quit').catch(() => undefined);
+        await Promise.race([m.ended, sleep(5000)]);
+        if (!m.gone) {
+          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+          await this.onGone(m);
+        }
+        return null;
       }
+      if (status.status === 'paused') await m.qmp.execute('cont');
       meta.vncPort = await vncPort(m.qmp).catch(() => meta.vncPort);
       if (meta.sshPort !== null) meta.sshPort = (await usernetSshPort(m.qmp).catch(() => null)) ?? meta.sshPort;
       await writeMeta(dirs.meta, meta);
@@ -417,10 +430,12 @@ export class QemuDriver implements Driver {
     const { boot, firstBoot } = await this.prepareBoot(spec);
     const cdrom = spec.cdromUrl ? await fetchCdrom(spec.cdromUrl, { cacheDir: path.join(this.opts.dataDir, 'cdroms'), urls: this.opts.urls ?? CLOSED_POLICY }) : null;
 
-    await fsp.mkdir(dirs.dir, { recursive: true, mode: 0o700 });
+    await mkdirPrivate(dirs.dir);
     for (const f of [dirs.qmp, dirs.serial, dirs.pidfile, dirs.meta]) await fsp.rm(f, { force: true });
     await fsp.rename(dirs.consoleLog, `${dirs.consoleLog}.1`).catch(() => undefined);
     await fsp.rename(dirs.qemuLog, `${dirs.qemuLog}.1`).catch(() => undefined);
+    // QEMU appends the serial log to this file: made here, it is 0600 whatever QEMU's umask.
+    await fsp.writeFile(dirs.consoleLog, '', { mode: 0o600 });
     await writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage);
 
     const bridged = spec.nics.some((n) => n.network.mode === 'bridge');
@@ -428,7 +443,7 @@ export class QemuDriver implements Driver {
     const taps: (string | null)[] = [];
     const meta: RunMeta = {
       vmId: spec.vmId, pid: 0, name: spec.name, startedAt: Date.now(), taps: [], netns, discs: spec.discs,
-      sshPort: null, vncPort: null, vncPassword: spec.vncPassword,
+      sshPort: null, vncPort: null,
     };
     let child: ChildProcess | null = null;
     let m: Machine | null = null;
@@ -463,6 +478,9 @@ export class QemuDriver implements Driver {
       const tQmp = performance.now();
       m.qmp = qmp;
       this.attachQmp(m, qmp);
+      // QEMU made its sockets with its umask (all chardevs exist once QMP answers); they are private
+      // like the rest. Its pidfile it makes 0600 itself.
+      for (const f of [dirs.qmp, dirs.serial]) await makePrivate(f);
       await setVncPassword(qmp, spec.vncPassword);
       meta.vncPort = await vncPort(qmp);
       if (spec.nics[0]?.network.mode === 'user') meta.sshPort = await usernetSshPort(qmp);
@@ -651,7 +669,7 @@ export class QemuDriver implements Driver {
     const img = await loadImage(this.opts.imagesDir, image);
     await this.discStore.writeImage(disc, img.disc, img.name);
     const file = this.firstBootFile(vmId);
-    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await mkdirPrivate(path.dirname(file));
     const stored: StoredFirstBoot = { image: img.name, firstBoot, at: Date.now() };
     await fsp.writeFile(`${file}.tmp`, JSON.stringify(stored), { mode: 0o600 });
     await fsp.rename(`${file}.tmp`, file);
@@ -670,10 +688,11 @@ export class QemuDriver implements Driver {
   /** Consistent copy of a disc in use, with a QMP backup job. */
   private async liveBackup(qmp: QmpClient, disc: DiscRef, backupId: number): Promise<void> {
     const target = this.discStore.backupPath(backupId);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await mkdirPrivate(path.dirname(target));
     const tmp = `${target}.new`;
     const { virtualSize } = await this.discStore.info(this.discStore.path(disc));
     await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', tmp, String(virtualSize)]);
+    await makePrivate(tmp);
     const node = `backup${backupId}`;
     try {
       await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': node, file: { driver: 'file', filename: tmp } });

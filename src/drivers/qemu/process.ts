@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { DiscRef } from '../driver.js';
 import { run } from './exec.js';
 
+/** Everything in a run directory is the server's alone: the directory is 0700, files and sockets 0600. */
 export interface RunDir {
   dir: string;
   qmp: string;
@@ -47,8 +48,6 @@ export interface RunMeta {
   discs: DiscRef[];
   sshPort: number | null;
   vncPort: number | null;
-  /** Kept so a start cut short before `cont` can be finished by the next driver. */
-  vncPassword: string;
 }
 
 export async function readMeta(file: string): Promise<RunMeta | null> {
@@ -123,7 +122,7 @@ export interface SpawnOptions {
 
 /** Start QEMU detached (own process group, output to a file) so it survives the server. */
 export function spawnQemu(opts: SpawnOptions): ChildProcess {
-  const log = fs.openSync(opts.logFile, 'a');
+  const log = fs.openSync(opts.logFile, 'a', 0o600);
   try {
     const [file, argv] = opts.netns
       ? ['ip', ['netns', 'exec', opts.netns, opts.binary, ...opts.args]]
