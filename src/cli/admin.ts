@@ -1,5 +1,6 @@
 // `hangar admin ...`: cluster administration on the store directly (run on a brain host).
 // Each command acts as a cluster admin through the same core services the API uses.
+import pino from 'pino';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { openStore } from '../store/db.js';
@@ -21,7 +22,8 @@ const ROOT: Principal = { userId: 0, username: 'hangar-admin-cli', factors: ['pa
 async function withHangar(o: { data: string; database?: string }, work: (h: Hangar) => Promise<void>): Promise<void> {
   process.umask(0o077); // what this command creates (a first store, the secret key) is the server's alone
   const dataDir = path.resolve(o.data);
-  const log = makeLogger({ level: 'warn' });
+  // Warnings go to stderr: stdout carries the command's JSON answer.
+  const log = makeLogger({ level: 'warn' }, pino.destination(2));
   const secrets = loadSecretBox({ dataDir, log })!;
   const db = await openStore({ url: o.database ?? path.join(dataDir, 'hangar.sqlite'), secrets, log });
   const config = defaultConfig();

@@ -38,7 +38,8 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   const missing = qemuMissing();
   if (missing) { t.skip(missing); return; }
   const dir = tmpDir('drv');
-  const d1 = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
+  // The ISO below is in the ISO library: the only place file:// URLs may name.
+  const d1 = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0, urls: { isoDir: dir, allow: [] } });
   const events: MachineEvent[] = [];
   d1.onEvent((e) => events.push(e));
   const facts = await d1.probe();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { ADMIN, freshStore, startTest, type Reply, type TestHangar } from '../helpers.js';
 import { startHangar, type Running } from '../../src/brain/start.js';
+import { SecretBox } from '../../src/core/secrets.js';
 import { bootstrap } from '../../src/brain/bootstrap.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
 import { enableTotp, totpCode } from '../../src/core/auth.js';
@@ -173,8 +174,11 @@ test('behind a trusted proxy (HANGAR_TRUST_PROXY) the forwarded address is count
   }
 });
 
+// One key for every brain of a test: they share a store, so they share its secrets too.
+const secrets = SecretBox.ephemeral();
+
 async function brain(url: string, config: Record<string, number>): Promise<Running> {
-  return startHangar({ storeUrl: url, heads: [{ driver: new FakeDriver(), label: 'head1', resyncMs: 60_000 }], log: pino({ level: 'silent' }), config });
+  return startHangar({ storeUrl: url, secrets, heads: [{ driver: new FakeDriver(), label: 'head1', resyncMs: 60_000 }], log: pino({ level: 'silent' }), config });
 }
 
 const inject = (b: Running, username: string, password: string) =>
