@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import SQLite from 'better-sqlite3';
 import { ADMIN, call, expectOk, fmt, log, login, machine, machineLine, median, pool, quantile, record, ROOT, sequential, SMOKE, today } from './lib.js';
 
 const cfg = SMOKE
@@ -35,7 +34,9 @@ interface Brain { child: ChildProcess; startedAt: number; exited: Promise<void> 
 function startBrain(dataDir: string, port: number, logFile: string): Brain {
   const out = fs.openSync(logFile, 'a');
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--data', dataDir, '--listen', `127.0.0.1:${port}`], {
+  // The default fake head (64 cores, 1 TiB) is too small for 100,000 VMs: placement claims cores and memory.
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--data', dataDir, '--listen', `127.0.0.1:${port}`,
+    '--fake-cores', '1000000', '--fake-memory', '1000000000'], {
     stdio: ['ignore', out, out],
     env: { ...process.env, HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_LOG_LEVEL: 'warn' },
   });
@@ -83,13 +84,6 @@ async function main(): Promise<void> {
     const first = await until(brain, 'serving', async () => (await call(base, 'GET', '/definitions', { timeoutMs: 1000 })).status === 200);
     log(`first start (empty store): serving after ${fmt(first)} ms`);
     const token = await login(base);
-    // `--driver fake` models one 64-core, 1 TiB head; 100,000 VMs need a bigger one (placement claims
-    // cores and memory). Only its capacity changes, in the store beside the running brain.
-    const db = new SQLite(path.join(dataDir, 'hangar.sqlite'));
-    db.pragma('busy_timeout = 10000');
-    db.prepare('UPDATE heads SET cpu_overcommit = 1000000, memory = 1000000000').run();
-    db.close();
-
     await expectOk(call(base, 'POST', '/accounts', { token, body: { name: 's' } }), 'account');
     const groups = await pool(cfg.groups, 8, 120_000, async (g) => {
       await expectOk(call(base, 'POST', '/accounts/s/groups', { token, body: { name: `g${g}` } }), `group g${g}`);
@@ -171,7 +165,7 @@ async function main(): Promise<void> {
     log(`\n${rows.join('\n')}\n\n${curve.join('\n')}`);
     record('scale', [
       `Run ${today()} with \`npm run bench:scale\` on ${machineLine(m)}.`,
-      `The brain is \`hangar server --driver fake\` (a child process, SQLite in a temp dir, log level warn); the benchmark creates through HTTP on 127.0.0.1. ` +
+      `The brain is \`hangar server --driver fake --fake-cores 1000000 --fake-memory 1000000000\` (a child process, SQLite in a temp dir, log level warn); the benchmark creates through HTTP on 127.0.0.1. ` +
         `Latencies are ${cfg.samples} sequential requests on one keep-alive connection; VMs are created round-robin over the groups, so a group holds ${perGroup} VMs at the end.`,
       '',
       ...rows,

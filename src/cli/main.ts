@@ -2,12 +2,12 @@
 import path from 'node:path';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHangar } from '../brain/start.js';
 import { makeLogger } from '../core/log.js';
 import { bootstrap } from '../brain/bootstrap.js';
 import { resolveTls, tlsPlan } from '../brain/tls.js';
-import { makeDriver } from './make-driver.js';
+import { gradeSpace, makeDriver, positiveInteger } from './make-driver.js';
 import { allowList } from '../core/config.js';
 import { adminCommands } from './admin.js';
 import { buildableImages, buildImage, listBuiltImages } from '../images/build.js';
@@ -35,6 +35,11 @@ dataDirOption(program.command('server'))
     (process.env.HANGAR_TLS_NAMES ?? '').split(',').map((n) => n.trim()).filter(Boolean))
   .option('--database <url>', 'postgres://... to keep state in PostgreSQL (default: SQLite under --data)', process.env.HANGAR_DATABASE_URL)
   .option('--driver <kind>', 'hypervisor driver of the embedded head: qemu or fake', process.env.HANGAR_DRIVER ?? 'qemu')
+  // The fake head's size, so benchmarks and users never edit the store by hand (re-read on every start).
+  .addOption(new Option('--fake-cores <n>', 'cores of the fake head (VMs may claim 4 times as many)').env('HANGAR_FAKE_CORES').argParser(positiveInteger))
+  .addOption(new Option('--fake-memory <MiB>', 'memory of the fake head').env('HANGAR_FAKE_MEMORY').argParser(positiveInteger))
+  .addOption(new Option('--fake-grade <grade=MiB>', 'disc space of one storage grade on the fake head (repeatable; the env var takes a comma-separated list)')
+    .env('HANGAR_FAKE_GRADES').argParser(gradeSpace))
   .option('--head <label>', 'label of the embedded head', process.env.HANGAR_HEAD_LABEL ?? 'head1')
   .option('--zone <zone>', 'zone of the embedded head', process.env.HANGAR_ZONE ?? 'default')
   .option('--bridge <name>', 'attach guest NICs to this bridge (default: user-mode networking with an SSH forward)', process.env.HANGAR_BRIDGE)
@@ -43,6 +48,9 @@ dataDirOption(program.command('server'))
   .option('--url-allow <list>', 'internal hosts, addresses and CIDRs that URLs handed to heads may reach (comma-separated)', process.env.HANGAR_URL_ALLOW)
   .action(async (o) => {
     if (o.driver !== 'qemu' && o.driver !== 'fake') throw new InvalidArgumentError('--driver must be qemu or fake');
+    if (o.driver !== 'fake' && [o.fakeCores, o.fakeMemory, o.fakeGrade].some((v) => v !== undefined)) {
+      throw new InvalidArgumentError('--fake-cores, --fake-memory and --fake-grade (HANGAR_FAKE_*) size the fake driver\'s head: use them with --driver fake');
+    }
     // Everything the server and the tools it runs create is its own alone (file modes are also set
     // where files are made; this catches the rest).
     process.umask(0o077);
@@ -55,7 +63,7 @@ dataDirOption(program.command('server'))
     const imagesDir = path.join(dataDir, 'images');
     const urls = { isoDir: path.resolve(o.isoDir ?? path.join(dataDir, 'isos')), allow: allowList(o.urlAllow) };
     await fsp.mkdir(urls.isoDir, { recursive: true });
-    const driver = await makeDriver(o.driver, { dataDir, imagesDir, log, urls });
+    const driver = await makeDriver(o.driver, { dataDir, imagesDir, log, urls, fake: { cores: o.fakeCores, memory: o.fakeMemory, grades: o.fakeGrade } });
     const running = await startHangar({
       storeUrl: o.database ?? path.join(dataDir, 'hangar.sqlite'), dataDir, log, authPrefix: o.authPrefix, config: { urls }, tls: tls ?? undefined,
       heads: [{

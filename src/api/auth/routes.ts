@@ -27,17 +27,17 @@ export function authRoutes(h: Hangar): FastifyPluginAsync {
       return reply.code(500).type('text/plain').send('Internal error');
     });
 
-    app.post('/session', { schema: { tags: ['auth'], params: NoParams, querystring: NoQuery } }, async (req, reply) => {
+    app.post('/session', { schema: { tags: ['auth'], summary: 'Log in (JSON or form: username, password, validity, 2fa): a session token as text', produces: ['text/plain'], params: NoParams, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp }, req.ip);
       return reply.type('text/plain').send(token);
     });
 
-    app.get('/session/:token', { schema: { tags: ['auth'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
+    app.get('/session/:token', { schema: { tags: ['auth'], summary: 'What a session is: username, factors proved, group memberships', params: TokenP, querystring: NoQuery } }, async (req, reply) => {
       return reply.type('application/json').send(await readSession(h, req.params.token, req.ip));
     });
 
-    app.post('/session/:token', { schema: { tags: ['auth'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
+    app.post('/session/:token', { schema: { tags: ['auth'], summary: 'Impersonate a user (cluster admin): a new session token as text', produces: ['text/plain'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username, req.ip));
     });

@@ -29,7 +29,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
 
-    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
+    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 
     await app.register(treeRoutes(h));
     await app.register(vmRoutes(h));

@@ -21,7 +21,7 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     }, async (req) => (await listInvitations(h, req.principal)).map(presentInvitation));
 
     app.post('/invitations/:id/accept', {
-      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', params: IdP, querystring: NoQuery },
+      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', success: 201, params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       const privilege = await acceptInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       reply.code(201);
@@ -29,7 +29,7 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.delete('/invitations/:id', {
-      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', params: IdP, querystring: NoQuery },
+      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', success: 204, params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       await removeInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       return reply.code(204).send();

@@ -20,21 +20,21 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
     const vmAt = (p: Static<typeof VmP>, principal: Principal) => resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted: true });
     const base = '/accounts/:acc/groups/:grp/virtual_machines/:vm/nics';
 
-    app.get(base, { schema: { params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req.params, req.principal))).map(presentNic));
-    app.get(`${base}/:nic`, { schema: { params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req.params, req.principal), req.params.nic)));
-    app.post(`${base}/:nic/ip_create`, { schema: { params: NicP, querystring: NoQuery, body: IpCreate } }, async (req) => {
+    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s network interfaces', params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req.params, req.principal))).map(presentNic));
+    app.get(`${base}/:nic`, { schema: { tags: ['bigv'], summary: 'One network interface of the VM', params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req.params, req.principal), req.params.nic)));
+    app.post(`${base}/:nic/ip_create`, { schema: { tags: ['bigv'], summary: 'Add extra IPs, routed via the interface\'s primary address', params: NicP, querystring: NoQuery, body: IpCreate } }, async (req) => {
       const at = await vmAt(req.params, req.principal);
       const ips = await createIps(h, req.principal, at, await resolveNic(h, at, req.params.nic), req.body);
       return { ...req.body, ips };
     });
 
-    app.get('/nics', { schema: { params: NoParams, querystring: VmFilterQ } }, async (req) => {
+    app.get('/nics', { schema: { tags: ['bigv'], summary: 'The network interfaces of one VM (vm_id)', params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined || !isIdSegment(vmId)) return [];
       const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
       return at ? (await listNics(h, at)).map(presentNic) : [];
     });
-    app.get('/nics/:id', { schema: { params: IdP, querystring: NoQuery } }, async (req) => {
+    app.get('/nics/:id', { schema: { tags: ['bigv'], summary: 'One network interface by id', params: IdP, querystring: NoQuery } }, async (req) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('network_interface');
       const row = await h.db.selectFrom('nics').select('vm_id').where('id', '=', rowId(req.params.id)).executeTakeFirst();
       if (!row) throw new NotFound('network_interface');
@@ -42,15 +42,15 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
       return presentNic(await resolveNic(h, at, req.params.id));
     });
 
-    app.get('/ips/:address', { schema: { params: AddressP, querystring: NoQuery } }, async (req) => presentIp(await resolveIp(h, req.principal, req.params.address)));
-    app.put('/ips/:address', { schema: { params: AddressP, querystring: NoQuery, body: IpPut } }, async (req) => {
+    app.get('/ips/:address', { schema: { tags: ['bigv'], summary: 'One IP address', params: AddressP, querystring: NoQuery } }, async (req) => presentIp(await resolveIp(h, req.principal, req.params.address)));
+    app.put('/ips/:address', { schema: { tags: ['bigv'], summary: 'Set an IP\'s reverse DNS name', params: AddressP, querystring: NoQuery, body: IpPut } }, async (req) => {
       return presentIp(await setRdns(h, req.principal, await resolveIp(h, req.principal, req.params.address), req.body.rdns));
     });
-    app.delete('/ips/:address', { schema: { params: AddressP, querystring: NoQuery } }, async (req, reply) => {
+    app.delete('/ips/:address', { schema: { tags: ['bigv'], summary: 'Release an extra IP', success: 204, params: AddressP, querystring: NoQuery } }, async (req, reply) => {
       await deleteIp(h, req.principal, await resolveIp(h, req.principal, req.params.address));
       return reply.code(204).send();
     });
-    app.post('/ips/swap_virtual_machine_ips', { schema: { params: NoParams, querystring: NoQuery, body: IpSwap } }, async (req) => {
+    app.post('/ips/swap_virtual_machine_ips', { schema: { tags: ['bigv'], summary: 'Swap the IPs of two VMs (both off)', params: NoParams, querystring: NoQuery, body: IpSwap } }, async (req) => {
       await swapIps(h, req.principal, req.body);
       return req.body;
     });

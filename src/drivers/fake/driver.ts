@@ -12,9 +12,18 @@ interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
 
 export type FakeOp = 'start' | 'stop' | 'signal' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc';
 
+/** The head a FakeDriver reports unless told otherwise: 64 cores, 1 TiB of memory, 64 TiB per grade (MiB). */
+export const FAKE_HEAD = {
+  cores: 64,
+  memory: 1024 * 1024,
+  grades: { sata: 64 * 1024 * 1024, ssd: 64 * 1024 * 1024, archive: 64 * 1024 * 1024 } as Record<string, number>,
+};
+
 export interface FakeDriverOptions {
   cores?: number;
+  /** MiB */
   memory?: number;
+  /** MiB of disc space per grade; the head has exactly these grades. */
   grades?: Record<string, number>;
   /** Whether the guest OS answers the ACPI power button (a guest without acpid ignores it). */
   acpi?: boolean;
@@ -76,8 +85,8 @@ export class FakeDriver implements Driver {
   async probe(): Promise<HostFacts> {
     return {
       driver: 'fake', accel: 'fake',
-      cores: this.opts.cores ?? 64, memory: this.opts.memory ?? 1024 * 1024,
-      grades: this.opts.grades ?? { sata: 64 * 1024 * 1024, ssd: 64 * 1024 * 1024, archive: 64 * 1024 * 1024 },
+      cores: this.opts.cores ?? FAKE_HEAD.cores, memory: this.opts.memory ?? FAKE_HEAD.memory,
+      grades: { ...(this.opts.grades ?? FAKE_HEAD.grades) },
       problem: this.opts.problem ?? null,
     };
   }
