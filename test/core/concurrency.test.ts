@@ -237,5 +237,6 @@ test('a restore decides on the VM as it is now: a VM powered on since the reques
     assert.equal((await purge(t, 'rs')).status, 204);
     await assert.rejects(restoreBackup(h, admin, at, backup), NotFound);
     assert.equal(await countOperations(h.db, 'backup.restore', id), 0);
+    await assertInvariants(h.db, 'after restores refused');
   });
 });
