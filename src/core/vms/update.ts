@@ -59,7 +59,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
   const { vm, power } = await withTransaction(h.db, async (trx) => {
     // Built afresh on each run of the transaction (it may run again: core/transaction.ts).
     const set: VmUpdate = { ...fixed };
-    const errs = new FieldErrors();
+    const stateErrs = new FieldErrors();
     const vm = await lockVm(trx, at.vm.id);
     if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
     if (vm.deleted) {
@@ -78,10 +78,10 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     const staysUp = !!vm.power_on && patch.power_on !== false;
     for (const key of COLD) {
       if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
-        errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
+        stateErrs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
       }
     }
-    errs.throwIfAny();
+    stateErrs.throwIfAny();
     set.power_on = power.powerOn ? 1 : 0;
     set.autoreboot_on = power.autorebootOn ? 1 : 0;
     if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
