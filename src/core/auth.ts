@@ -10,6 +10,8 @@ import type { UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound, Unauthorized } from './errors.js';
 import { isClusterAdmin, loadPrincipal, type Principal } from './principal.js';
 import type { Hangar } from './context.js';
+import { keepRow } from './locks.js';
+import { withTransaction } from './transaction.js';
 
 export const hashPassword = (password: string): Promise<string> => argon2Hash(password);
 
@@ -105,10 +107,14 @@ export async function login(
 async function createSession(h: Hangar, userId: number, factors: string[], validity: number, impersonator: number | null): Promise<string> {
   const token = newSecret();
   const now = h.now();
-  await h.db.insertInto('sessions').values({
-    token_hash: tokenHash(token), user_id: userId, impersonator_id: impersonator, factors: JSON.stringify(factors),
-    validity, expires_at: now + validity * 1000, created_at: now,
-  }).execute();
+  await withTransaction(h.db, async (trx) => {
+    // A user deleted since their password was checked gets no session.
+    if (!(await keepRow(trx, 'users', userId))) throw new LoginFailed('Bad login credentials', 401);
+    await trx.insertInto('sessions').values({
+      token_hash: tokenHash(token), user_id: userId, impersonator_id: impersonator, factors: JSON.stringify(factors),
+      validity, expires_at: now + validity * 1000, created_at: now,
+    }).execute();
+  });
   return token;
 }
 

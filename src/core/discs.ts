@@ -13,6 +13,7 @@ import { claimDisc, releaseDisc } from '../scheduler/place.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
+import { withTransaction } from './transaction.js';
 
 export interface DiscPlace extends VmPlace { disc: DiscRow }
 
@@ -68,7 +69,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   const sizeErr = input.size === undefined ? "can't be blank" : checkDiscSize(input.size);
   if (sizeErr) throw Invalid.field('size', sizeErr);
   const now = h.now();
-  const { disc, opId } = await h.db.transaction().execute(async (trx) => {
+  const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
     if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
@@ -98,7 +99,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     const size = input.size;
     const now = h.now();
     // The delta is taken from the disc as it is inside the transaction: a grow that raced this one counts.
-    const opId = await h.db.transaction().execute(async (trx) => {
+    const opId = await withTransaction(h.db, async (trx) => {
       await lockLiveVm(trx, at);
       const cur = await trx.selectFrom('discs').selectAll().where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
       if (!cur) throw new NotFound('disc');
@@ -125,7 +126,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     requireAdmin(p, target);
     if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
     if (at.vm.head_id !== target.vm.head_id) throw Invalid.field('virtual_machine_id', 'the machines are on different heads');
-    await h.db.transaction().execute(async (trx) => {
+    await withTransaction(h.db, async (trx) => {
       // Both machines as they are now: either may have been purged, deleted or powered on since.
       const locked = await lockVms(trx, [at.vm.id, target.vm.id]);
       const [from, to] = [locked.get(at.vm.id), locked.get(target.vm.id)];
@@ -151,7 +152,7 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
   if (!purge) throw Invalid.field('purge', 'must be true: discs cannot be undeleted');
   const { disc } = at;
   const now = h.now();
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
     await trx.deleteFrom('backup_schedules').where('disc_id', '=', disc.id).execute();
     await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
@@ -180,7 +181,7 @@ export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): 
 export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Promise<BackupRow> {
   requireAdmin(p, at);
   const now = h.now();
-  const { backup, opId } = await h.db.transaction().execute(async (trx) => {
+  const { backup, opId } = await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
     const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
     if (!disc) throw new NotFound('disc');
@@ -197,9 +198,17 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
 
 export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, backup: BackupRow): Promise<BackupRow> {
   requireAdmin(p, at);
-  if (at.vm.power_on) throw Invalid.field('restore', 'the machine must be powered off to restore a backup');
-  const opId = await enqueue(h.db, { kind: 'backup.restore', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now: h.now() });
-  await waitFor(h, at.vm.head_id, at.vm.id, opId, 'restore');
+  // Decided on the VM as it is now, locked until the restore is queued: a power-on racing it waits.
+  const { opId, headId } = await withTransaction(h.db, async (trx) => {
+    const vm = await lockLiveVm(trx, at);
+    if (vm.power_on) throw Invalid.field('restore', 'the machine must be powered off to restore a backup');
+    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', vm.id).executeTakeFirst();
+    if (!disc) throw new NotFound('disc');
+    if (!(await trx.selectFrom('backups').select('id').where('id', '=', backup.id).where('disc_id', '=', disc.id).executeTakeFirst())) throw new NotFound('backup');
+    const opId = await enqueue(trx, { kind: 'backup.restore', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now: h.now() });
+    return { opId, headId: vm.head_id };
+  });
+  await waitFor(h, headId, at.vm.id, opId, 'restore');
   return backup;
 }
 
@@ -207,7 +216,7 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
   requireAdmin(p, at);
   if (!purge) throw Invalid.field('purge', 'must be true: backups cannot be undeleted');
   const now = h.now();
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
     const gone = await trx.deleteFrom('backups').where('id', '=', backup.id).where('disc_id', '=', at.disc.id).returning('id').executeTakeFirst();
     if (!gone) throw new NotFound('backup'); // a racing delete took it: one operation per backup deleted
     await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
@@ -222,7 +231,7 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   const start = scheduleStart(input.start_at, h.now());
   if (start === null) throw Invalid.field('start_at', 'is invalid');
   const interval = input.interval_seconds;
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);
     if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');

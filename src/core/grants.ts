@@ -9,6 +9,11 @@ import {
 import { forgetPrincipals } from './auth.js';
 import { rowId } from './resolve.js';
 import { invite, isInsider, type InvitationView } from './invitations.js';
+import { keepRow } from './locks.js';
+import { forKeyShare } from '../store/dialect.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
+import { withTransaction } from './transaction.js';
 
 export interface PrivilegeView {
   id: number; userId: number; username: string; level: string;
@@ -134,11 +139,14 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     return { invitation: await invite(h, p, who.segment, user, terms) };
   }
   if (!user) throw new NotFound('user');
-  if (input.api_key_id) {
-    const key = await h.db.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id).executeTakeFirst();
-    if (!key || key.user_id !== user.id) throw notTheirKey();
-  }
-  const id = await h.db.transaction().execute(async (trx) => {
+  const id = await withTransaction(h.db, async (trx) => {
+    // Everything the privilege points at is held until it is written (a racing delete waits, then removes it too).
+    await keepTarget(trx, terms);
+    if (!(await keepRow(trx, 'users', user.id))) throw new NotFound('user');
+    if (input.api_key_id) {
+      const key = await forKeyShare(trx, trx.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id)).executeTakeFirst();
+      if (!key || key.user_id !== user.id) throw notTheirKey();
+    }
     const row = await trx.insertInto('privileges').values({
       ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
       password_required: terms.password_required ? 1 : 0, yubikey_required: terms.yubikey_required ? 1 : 0,
@@ -151,7 +159,15 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     return row.id;
   });
   forgetPrincipals();
-  return { privilege: (await loadPrivileges(h, { kind: 'ids', ids: [id] }))[0]! };
+  const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
+  if (!privilege) throw new NotFound('privilege'); // revoked, or deleted with its target, the moment it was made
+  return { privilege };
+}
+
+/** A privilege's (or invitation's) target, held until the transaction ends: a 400 when it has been deleted. */
+export async function keepTarget(trx: Transaction<Database>, t: { group_id: number | null; virtual_machine_id: number | null }): Promise<void> {
+  if (t.group_id !== null && !(await keepRow(trx, 'groups', t.group_id))) throw Invalid.field('group_id', 'is not a group you can see');
+  if (t.virtual_machine_id !== null && !(await keepRow(trx, 'vms', t.virtual_machine_id))) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
 }
 
 /**

@@ -8,8 +8,10 @@ import type { UserRow } from '../store/schema.js';
 import { Forbidden, NotFound } from './errors.js';
 import { isClusterAdmin, isLevel, mayGrant, type Level, type Place, type Principal } from './principal.js';
 import { forgetPrincipals } from './auth.js';
-import { loadPrivileges, type PrivilegeView } from './grants.js';
+import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
+import { keepRow } from './locks.js';
 import { rowId } from './resolve.js';
+import { withTransaction } from './transaction.js';
 
 export interface InvitationView {
   id: number;
@@ -51,14 +53,21 @@ export interface InviteInput {
 export async function invite(h: Hangar, p: Principal, username: string, user: UserRow | undefined, input: InviteInput): Promise<InvitationView> {
   await sweep(h);
   const now = h.now();
-  const row = await h.db.insertInto('invitations').values({
-    user_id: user?.id ?? null, username, level: input.level,
-    account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
-    password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
-    yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
-    creating_user_id: p.userId, created_at: now, expires_at: now + h.config.invitationDays * 86_400_000,
-  }).returning('id').executeTakeFirstOrThrow();
-  return (await loadInvitations(h, { ids: [row.id] }))[0]!;
+  const row = await withTransaction(h.db, async (trx) => {
+    await keepTarget(trx, { group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null });
+    // A user deleted meanwhile is nobody: the invitation is stored, and answered, like one to a name nobody has.
+    const invitee = user && (await keepRow(trx, 'users', user.id)) ? user.id : null;
+    return trx.insertInto('invitations').values({
+      user_id: invitee, username, level: input.level,
+      account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
+      password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
+      yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
+      creating_user_id: p.userId, created_at: now, expires_at: now + h.config.invitationDays * 86_400_000,
+    }).returning('id').executeTakeFirstOrThrow();
+  });
+  const [view] = await loadInvitations(h, { ids: [row.id] });
+  if (!view) throw new NotFound('invitation'); // deleted with its target the moment it was made
+  return view;
 }
 
 /** Expired invitations are deleted whenever invitations are read or written. */
@@ -135,7 +144,11 @@ export async function acceptInvitation(h: Hangar, p: Principal, v: InvitationVie
 
 /** The invitation becomes the privilege it offered, once: the row is gone in the same transaction. */
 export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView> {
-  const id = await h.db.transaction().execute(async (trx) => {
+  const id = await withTransaction(h.db, async (trx) => {
+    // The target first (core/locks.ts: a purge or group delete locks it, then deletes its invitations).
+    for (const [table, target] of [['groups', v.groupId], ['vms', v.vmId]] as const) {
+      if (target !== null && !(await keepRow(trx, table, target))) throw new NotFound('invitation');
+    }
     const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
       .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
     if (!row || row.user_id === null) throw new NotFound('invitation');
@@ -147,7 +160,9 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
     }).returning('id').executeTakeFirstOrThrow()).id;
   });
   forgetPrincipals();
-  return (await loadPrivileges(h, { kind: 'ids', ids: [id] }))[0]!;
+  const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
+  if (!privilege) throw new NotFound('invitation'); // deleted with its target the moment it was accepted
+  return privilege;
 }
 
 /**

@@ -2,9 +2,14 @@
 // transaction, locked until the transaction ends. Checks and counter deltas are made against that
 // row, never against the one the request resolved earlier: two requests on one VM then run one
 // after the other, and the second sees what the first did (or that the VM is gone).
+//
+// Lock order, so that two transactions never wait for each other: a VM (several: by id), then its
+// head, then the head's storage pools. A row that new rows will point at (a group, VM, user or API
+// key) is held with keepRow before they are written; whoever deletes such a row locks it (lockRow)
+// before looking for what points at it. Whichever comes second waits, then sees the first's work.
 import type { Transaction } from 'kysely';
 import type { Database, VmRow } from '../store/schema.js';
-import { forUpdate } from '../store/dialect.js';
+import { forKeyShare, forUpdate } from '../store/dialect.js';
 import { Invalid, NotFound } from './errors.js';
 import type { VmPlace } from './resolve.js';
 
@@ -31,4 +36,20 @@ export async function lockLiveVm(trx: Trx, at: VmPlace): Promise<VmRow> {
   if (!vm || vm.group_id !== at.group.id) throw new NotFound('virtual_machine');
   if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
   return vm;
+}
+
+/** Tables whose rows other rows point at and that requests delete or lock. */
+type Parent = 'groups' | 'vms' | 'users' | 'api_keys' | 'heads';
+
+/**
+ * Whether the row is still there, held until the transaction ends (FOR KEY SHARE on PostgreSQL) so that
+ * rows this transaction writes pointing at it stay valid: a racing delete waits, then finds them.
+ */
+export async function keepRow(trx: Trx, table: Parent, id: number): Promise<boolean> {
+  return (await forKeyShare(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
+}
+
+/** Whether the row is still there, locked until the transaction ends: for deleting it (or changing its counters). */
+export async function lockRow(trx: Trx, table: Parent, id: number): Promise<boolean> {
+  return (await forUpdate(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
 }

@@ -9,6 +9,7 @@ import { LIMITS } from './definitions.js';
 import { allocateIp } from './ipam.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { loadVmViews, type NicView } from './views.js';
+import { withTransaction } from './transaction.js';
 
 export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
   const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [at.vm.id] }, { includeDeleted: true, children: true });
@@ -35,7 +36,7 @@ export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicVi
   const fam = family === 'ipv4' ? 4 : 6;
   const via = nic.ips.find((a) => net.isIP(a) === fam);
   if (!via) throw Invalid.field('family', `the interface has no primary ${family} address to route via`);
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     // Locked, so that two requests cannot both pass the limit check, nor add to a VM being purged.
     await lockLiveVm(trx, at);
     if (!(await trx.selectFrom('nics').select('id').where('id', '=', nic.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('network_interface');
@@ -92,7 +93,7 @@ export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_
   requireVmAdmin(p, b);
   if (a.vm.id === b.vm.id) throw Invalid.field('virtual_machine_2_id', 'must be a different machine');
   if (a.vm.power_on || b.vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
     const locked = await lockVms(trx, [a.vm.id, b.vm.id]);
     for (const [field, vm] of [['virtual_machine_1_id', locked.get(a.vm.id)], ['virtual_machine_2_id', locked.get(b.vm.id)]] as const) {
       if (!vm || vm.deleted) throw Invalid.field(field, 'is not a machine you can see');

@@ -115,7 +115,9 @@ export async function resolveVmPath(
 export async function resolveVmById(db: Store, p: Principal, id: number, opts: { includeDeleted: boolean }): Promise<VmPlace> {
   const row = await db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFound('virtual_machine');
-  const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirstOrThrow();
+  // The group is gone if the VM was moved out of it and it was deleted since the VM was read.
+  const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirst();
+  if (!group) throw new NotFound('virtual_machine');
   const account = await db.selectFrom('accounts').selectAll().where('id', '=', group.account_id).executeTakeFirstOrThrow();
   if ((row.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: row.id })) {
     throw new NotFound('virtual_machine');

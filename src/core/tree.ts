@@ -1,12 +1,14 @@
 // Accounts and groups: the tree VMs live in. Every account has a `default` group.
 import type { Hangar } from './context.js';
 import type { AccountRow, GroupRow } from '../store/schema.js';
-import { Forbidden, Invalid } from './errors.js';
+import { Forbidden, Invalid, NotFound } from './errors.js';
+import { lockRow } from './locks.js';
 import { checkName } from './names.js';
 import { canSeeGroup, canSeeVm, holds, isClusterAdmin, type Principal } from './principal.js';
 import { defaultAccount, visibleAccounts } from './resolve.js';
 import { loadVmViews, type VmView } from './views.js';
 import { forgetPrincipals } from './auth.js';
+import { withTransaction } from './transaction.js';
 
 export interface GroupTree { group: GroupRow; vms: VmView[] }
 export interface AccountTree { account: AccountRow; groups: GroupTree[] }
@@ -47,7 +49,7 @@ export async function createAccount(h: Hangar, p: Principal, input: { name?: unk
   if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may create accounts');
   const name = checkName('name', input.name);
   const now = h.now();
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw Invalid.field('name', 'has already been taken');
     const account = await trx.insertInto('accounts').values({ name, created_at: now }).returningAll().executeTakeFirstOrThrow();
     await trx.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
@@ -67,7 +69,7 @@ export async function updateAccount(h: Hangar, p: Principal, account: AccountRow
 export async function createGroup(h: Hangar, p: Principal, account: AccountRow, input: { name?: unknown }): Promise<GroupRow> {
   if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Creating groups needs account_admin');
   const name = checkName('name', input.name);
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
       throw Invalid.field('name', 'has already been taken');
     }
@@ -80,11 +82,13 @@ export async function renameGroup(h: Hangar, p: Principal, account: AccountRow, 
   if (input.name === undefined || input.name === group.name) return group;
   if (group.name === 'default') throw Invalid.field('name', 'the default group cannot be renamed');
   const name = checkName('name', input.name);
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
       throw Invalid.field('name', 'has already been taken');
     }
-    return trx.updateTable('groups').set({ name }).where('id', '=', group.id).returningAll().executeTakeFirstOrThrow();
+    const renamed = await trx.updateTable('groups').set({ name }).where('id', '=', group.id).returningAll().executeTakeFirst();
+    if (!renamed) throw new NotFound('group'); // deleted meanwhile
+    return renamed;
   });
 }
 
@@ -92,7 +96,9 @@ export async function renameGroup(h: Hangar, p: Principal, account: AccountRow, 
 export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, group: GroupRow): Promise<void> {
   if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Deleting groups needs account_admin');
   if (group.name === 'default') throw Invalid.field('group', 'the default group cannot be deleted');
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
+    // Locked before looking for VMs: a create or move into the group racing this waits, or is waited for and seen.
+    if (!(await lockRow(trx, 'groups', group.id))) throw new NotFound('group');
     const vm = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).executeTakeFirst();
     if (vm) throw Invalid.field('group', 'is not empty: purge its virtual machines first (deleted ones too)');
     await trx.deleteFrom('privileges').where('group_id', '=', group.id).execute();

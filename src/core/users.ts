@@ -5,6 +5,8 @@ import { Forbidden, Invalid, NotFound } from './errors.js';
 import { canSeeAccount, isClusterAdmin, type Principal } from './principal.js';
 import { checkPasswordStrength, forgetPrincipals, hashPassword, newSecret, tokenHash } from './auth.js';
 import { findUser } from './grants.js';
+import { keepRow, lockRow } from './locks.js';
+import { withTransaction } from './transaction.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
@@ -52,7 +54,7 @@ export async function createUser(
   const keys = typeof input.authorized_keys === 'string' ? checkAuthorizedKeys(input.authorized_keys) : '';
   const home = input.home_account_id === undefined ? null : await checkHome(h, input.home_account_id, () => true);
   const passwordHash = await hashPassword(password);
-  return h.db.transaction().execute(async (trx) => {
+  return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
       throw Invalid.field('username', 'has already been taken');
     }
@@ -94,7 +96,9 @@ export async function updateUser(
 export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promise<void> {
   if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may delete users');
   if (user.id === p.userId) throw Invalid.field('user', 'you cannot delete yourself');
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
+    // Locked first: a grant, invitation, API key or session for the user racing this waits, then is removed here.
+    if (!(await lockRow(trx, 'users', user.id))) throw new NotFound('user');
     await trx.deleteFrom('privileges').where('user_id', '=', user.id).execute();
     // Their pending invitations stay, as ones to nobody: the granters' lists do not change.
     await trx.updateTable('invitations').set({ user_id: null }).where('user_id', '=', user.id).execute();
@@ -142,7 +146,8 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
   if (!input.label.trim()) throw Invalid.field('label', "can't be blank");
   const expires = input.expires_at ? parseExpiry(input.expires_at, h.now()) : null;
   const key = newSecret();
-  const row = await h.db.transaction().execute(async (trx) => {
+  const row = await withTransaction(h.db, async (trx) => {
+    if (!(await keepRow(trx, 'users', userId))) throw Invalid.field('user_id', 'is not a user'); // deleted meanwhile
     if (await trx.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('label', '=', input.label).executeTakeFirst()) {
       throw Invalid.field('label', 'has already been taken');
     }
@@ -153,7 +158,9 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
 }
 
 export async function deleteApiKey(h: Hangar, key: ApiKeyView): Promise<void> {
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
+    // Locked first: a privilege being bound to the key meanwhile is waited for, then deleted with it.
+    if (!(await lockRow(trx, 'api_keys', key.row.id))) throw new NotFound('api_key');
     await trx.deleteFrom('privileges').where('api_key_id', '=', key.row.id).execute();
     await trx.deleteFrom('api_keys').where('id', '=', key.row.id).execute();
   });

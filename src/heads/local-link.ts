@@ -8,6 +8,7 @@ import { resolveImage } from '../images/catalogue.js';
 import { finish, openArgs, pendingFor, type OperationKind } from '../operations/queue.js';
 import type { SecretBox } from '../core/secrets.js';
 import type { BrainLink, DesiredVm, Observed, PendingOperation } from './link.js';
+import { withTransaction } from '../core/transaction.js';
 
 export class LocalLink implements BrainLink {
   headId = 0;
@@ -104,7 +105,7 @@ export class LocalLink implements BrainLink {
 
   async finishOperation(op: PendingOperation, error: string | null): Promise<void> {
     const now = this.now();
-    await this.db.transaction().execute(async (trx) => {
+    await withTransaction(this.db, async (trx) => {
       await finish(trx, op.id, now, { error });
       if (op.kind === 'reimage' && error === null) {
         const after = op.args.afterwards as { power_on: number; autoreboot_on: number } | null;

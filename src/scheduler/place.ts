@@ -34,10 +34,13 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
       : `is not available in any zone (no head has the ${req.image} image)`);
   }
   for (const head of candidates) {
-    const pools = await poolsFor(trx, head.id, req.discs);
-    if (!pools) continue;
+    // The head's row first, then its pools (the lock order of core/locks.ts): two creates, or a create
+    // and a purge, taking one head's pools in different orders then wait on the head, not on each other.
     if (!(await claimCompute(trx, head.id, req.cores, req.memory))) continue;
-    return { headId: head.id, zone: head.zone, poolIds: pools };
+    const pools = await poolsFor(trx, head.id, req.discs);
+    if (pools) return { headId: head.id, zone: head.zone, poolIds: pools };
+    // Not this head after all: what was claimed on it is given back before the next one is tried.
+    await claimCompute(trx, head.id, -req.cores, -req.memory);
   }
   throw Invalid.field('memory', 'no head in the zone has room for this machine (cores, memory or disc space)');
 }
@@ -52,7 +55,11 @@ async function poolsFor(trx: Trx, headId: number, discs: { grade: string; size: 
   const ids: number[] = [];
   for (const d of discs) {
     const id = await claimDisc(trx, headId, d.grade, d.size);
-    if (id === null) return null; // the enclosing transaction rolls back earlier claims on failure
+    if (id === null) {
+      // The transaction goes on (to another head): the discs already claimed here are released.
+      for (const [i, pool] of ids.entries()) await releaseDisc(trx, pool, discs[i]!.size);
+      return null;
+    }
     ids.push(id);
   }
   return ids;

@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { account, startTest, type TestHangar } from '../helpers.js';
 import { assertInvariants, countOperations } from '../invariants.js';
 import { purgeExpired } from '../../src/core/vms/delete.js';
+import { resolveBackup, resolveDisc, restoreBackup } from '../../src/core/discs.js';
+import { resolveVmById } from '../../src/core/resolve.js';
+import { Invalid, NotFound } from '../../src/core/errors.js';
+import type { Principal } from '../../src/core/principal.js';
 
 const ROUNDS = 20;
 const vms = '/accounts/acme/groups/default/virtual_machines';
@@ -212,5 +216,27 @@ test('the purge sweeper purges deleted VMs past the window only, releasing what 
     assert.deepEqual((await db.selectFrom('vms').select('id').orderBy('id').execute()).map((r) => r.id), [live, recent]);
     assert.equal(await purgeExpired(h), 0, 'a second sweep finds nothing');
     await assertInvariants(db, 'after sweeps');
+  });
+});
+
+test('a restore decides on the VM as it is now: a VM powered on since the request resolved it is refused', async () => {
+  await withHangar(async (t) => {
+    const id = await vm(t, 'rs');
+    const b = await t.req('POST', `${vms}/rs/discs/disc-1/backups`, { token: t.adminToken });
+    assert.equal(b.status, 201, b.text);
+    const h = t.running.hangar;
+    const admin: Principal = { userId: 1, username: 'admin', factors: ['password'], apiKeyId: null, grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }] };
+    const at = await resolveDisc(h, await resolveVmById(h.db, admin, id, { includeDeleted: false }), 'disc-1');
+    const backup = await resolveBackup(h, at, String(b.body.id));
+    // Powered on between the request's resolution and its write (what a racing PUT power_on does).
+    await h.db.updateTable('vms').set({ power_on: 1 }).where('id', '=', id).execute();
+    await assert.rejects(restoreBackup(h, admin, at, backup), (err: unknown) => err instanceof Invalid && 'restore' in err.fields);
+    assert.equal(await countOperations(h.db, 'backup.restore', id), 0, 'no restore queued for a running machine');
+    // And one purged meanwhile is a 404, not a restore queued for nothing.
+    await h.db.updateTable('vms').set({ power_on: 0 }).where('id', '=', id).execute();
+    assert.equal((await purge(t, 'rs')).status, 204);
+    await assert.rejects(restoreBackup(h, admin, at, backup), NotFound);
+    assert.equal(await countOperations(h.db, 'backup.restore', id), 0);
+    await assertInvariants(h.db, 'after restores refused');
   });
 });

@@ -11,6 +11,7 @@ import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
 import { hasImage } from '../../scheduler/place.js';
+import { withTransaction } from '../transaction.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
 
@@ -36,7 +37,7 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
   }
   errs.throwIfAny();
   // Queued only for the machine as it is now (it may have been powered off or purged since it was read).
-  const { opId, headId } = await h.db.transaction().execute(async (trx) => {
+  const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const cur = await lockVm(trx, vm.id);
     if (!cur || cur.deleted || !cur.power_on || cur.head_id === null) throw Invalid.field('signal', 'the machine is not powered on');
     return { opId: await enqueue(trx, { kind: 'signal', vmId: cur.id, headId: cur.head_id, userId: p.userId, args: { signal }, now: h.now() }), headId: cur.head_id };
@@ -54,7 +55,7 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Rei
   const image = checkReimage(errs, input);
   errs.throwIfAny();
   if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
-  await h.db.transaction().execute(async (trx) => {
+  await withTransaction(h.db, async (trx) => {
     const cur = await lockLiveVm(trx, at);
     if (cur.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
     const disc = await trx.selectFrom('discs').select('id').where('vm_id', '=', cur.id).executeTakeFirst();

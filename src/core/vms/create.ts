@@ -6,7 +6,8 @@ import type { Hangar } from '../context.js';
 import type { AccountRow, DiscRow, GroupRow } from '../../store/schema.js';
 import { FieldErrors } from '../field-errors.js';
 import { checkName, nameTaken } from '../names.js';
-import { Forbidden, Invalid } from '../errors.js';
+import { Forbidden, Invalid, NotFound } from '../errors.js';
+import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
 import { scheduleStart } from '../schedule-start.js';
@@ -25,6 +26,7 @@ import net from 'node:net';
 import { uniqueViolation } from '../../store/dialect.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
+import { withTransaction } from '../transaction.js';
 
 export interface VmAttrs {
   name?: string; cores?: number; memory?: number; autoreboot_on?: boolean; power_on?: boolean;
@@ -127,7 +129,9 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   errs.throwIfAny();
 
   const power = powerAtCreate(vm, !!input.reimage);
-  const { vmId, headId } = await h.db.transaction().execute(async (trx) => {
+  const { vmId, headId } = await withTransaction(h.db, async (trx) => {
+    // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
+    if (!(await keepRow(trx, 'groups', group.id))) throw new NotFound('group');
     const taken = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).where('name', '=', name).executeTakeFirst();
     if (taken) throw Invalid.field('name', 'has already been taken');
     const placement = await place(trx, {

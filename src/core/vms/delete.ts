@@ -8,10 +8,11 @@ import { Forbidden, NotFound } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { releaseIps } from '../ipam.js';
-import { lockVm } from '../locks.js';
+import { lockRow, lockVm } from '../locks.js';
 import { claimCompute, releaseDisc } from '../../scheduler/place.js';
 import { enqueue } from '../../operations/queue.js';
 import { forgetPrincipals } from '../auth.js';
+import { withTransaction } from '../transaction.js';
 
 export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: boolean): Promise<void> {
   const { vm, group, account } = at;
@@ -24,7 +25,7 @@ export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: bool
     await h.db.updateTable('vms').set({ deleted: 1, deleted_at: now, power_on: 0, updated_at: now }).where('id', '=', vm.id).where('deleted', '=', 0).execute();
   } else {
     // Someone else purged it first (or moved it out of the group the path named): nothing left here.
-    const gone = await h.db.transaction().execute((trx) => purgeRows(trx, vm.id, p.userId, now, (cur) => cur.group_id === group.id));
+    const gone = await withTransaction(h.db, (trx) => purgeRows(trx, vm.id, p.userId, now, (cur) => cur.group_id === group.id));
     if (!gone) throw new NotFound('virtual_machine');
     forgetPrincipals();
   }
@@ -41,6 +42,8 @@ export async function purgeRows(
 ): Promise<boolean> {
   const vm = await lockVm(trx, vmId);
   if (!vm || !still(vm)) return false;
+  // The head before its pools (core/locks.ts), as a create takes them.
+  if (vm.head_id !== null) await lockRow(trx, 'heads', vm.head_id);
   const discIds = (await trx.selectFrom('discs').select('id').where('vm_id', '=', vm.id).execute()).map((d) => d.id);
   if (discIds.length) {
     await trx.deleteFrom('backup_schedules').where('disc_id', 'in', discIds).execute();
@@ -76,7 +79,7 @@ export async function purgeExpired(h: Hangar): Promise<number> {
   let purged = 0;
   for (const vm of candidates) {
     // Checked again on the locked row: an undelete or a user's purge may have come first.
-    if (!(await h.db.transaction().execute((trx) => purgeRows(trx, vm.id, null, h.now(), expired)))) continue;
+    if (!(await withTransaction(h.db, (trx) => purgeRows(trx, vm.id, null, h.now(), expired)))) continue;
     purged++;
     if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
   }

@@ -14,6 +14,8 @@ import type { Dialect } from '../urls.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
 import { sql } from 'kysely';
 import { lockVm } from '../locks.js';
+import { forKeyShare } from '../../store/dialect.js';
+import { withTransaction } from '../transaction.js';
 
 export interface VmPatch {
   name?: string; group_id?: number; cores?: number; memory?: number; power_on?: boolean; autoreboot_on?: boolean;
@@ -38,23 +40,26 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
 
   // What the patch alone decides (no reading of the VM needed).
   const errs = new FieldErrors();
-  const set: VmUpdate = { updated_at: now };
+  const fixed: VmUpdate = { updated_at: now };
   // A name already the machine's is not checked again (it may predate today's rules).
   const name = patch.name !== undefined && patch.name !== at.vm.name ? tryName(errs, patch.name) : patch.name;
   if (patch.cores !== undefined) checkCores(errs, patch.cores);
   if (patch.memory !== undefined) checkMemory(errs, patch.memory);
   if (patch.hardware_profile !== undefined) checkHardwareProfile(errs, patch.hardware_profile);
-  if (patch.keymap !== undefined) set.keymap = checkKeymap(errs, patch.keymap);
-  if ('cdrom_url' in patch) set.cdrom_url = checkCdromUrl(errs, patch.cdrom_url, dialect, h.config.urls);
-  if (patch.hardware_profile_locked !== undefined) set.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
+  if (patch.keymap !== undefined) fixed.keymap = checkKeymap(errs, patch.keymap);
+  if ('cdrom_url' in patch) fixed.cdrom_url = checkCdromUrl(errs, patch.cdrom_url, dialect, h.config.urls);
+  if (patch.hardware_profile_locked !== undefined) fixed.hardware_profile_locked = patch.hardware_profile_locked ? 1 : 0;
   errs.throwIfAny();
-  if (patch.hardware_profile !== undefined) set.hardware_profile = patch.hardware_profile;
-  if (patch.cores !== undefined) set.cores = patch.cores;
-  if (patch.memory !== undefined) set.memory = patch.memory;
+  if (patch.hardware_profile !== undefined) fixed.hardware_profile = patch.hardware_profile;
+  if (patch.cores !== undefined) fixed.cores = patch.cores;
+  if (patch.memory !== undefined) fixed.memory = patch.memory;
 
   const targetGroup = patch.group_id !== undefined && patch.group_id !== group.id ? patch.group_id : undefined;
   // Everything that depends on the VM's state is decided on its row as locked here, not as resolved.
-  const { vm, power } = await h.db.transaction().execute(async (trx) => {
+  const { vm, power } = await withTransaction(h.db, async (trx) => {
+    // Built afresh on each run of the transaction (it may run again: core/transaction.ts).
+    const set: VmUpdate = { ...fixed };
+    const stateErrs = new FieldErrors();
     const vm = await lockVm(trx, at.vm.id);
     if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
     if (vm.deleted) {
@@ -73,10 +78,10 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     const staysUp = !!vm.power_on && patch.power_on !== false;
     for (const key of COLD) {
       if (patch[key] !== undefined && patch[key] !== vm[key] && staysUp) {
-        errs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
+        stateErrs.add(key, 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)');
       }
     }
-    errs.throwIfAny();
+    stateErrs.throwIfAny();
     set.power_on = power.powerOn ? 1 : 0;
     set.autoreboot_on = power.autorebootOn ? 1 : 0;
     if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
@@ -86,7 +91,8 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     if (targetGroup !== undefined) {
       // The source first: someone who cannot move machines out of this group learns nothing about the target.
       if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw new Forbidden('Moving a machine needs group_admin on both groups');
-      const target = await trx.selectFrom('groups').selectAll().where('id', '=', targetGroup).executeTakeFirst();
+      // Held until the move is written: a racing delete of the target group waits, then finds the VM in it.
+      const target = await forKeyShare(trx, trx.selectFrom('groups').selectAll().where('id', '=', targetGroup)).executeTakeFirst();
       if (!target || !canSeeGroup(p, target.account_id, target.id)) throw Invalid.field('group_id', 'is not a group you can see');
       if (!holds(p, { accountId: target.account_id, groupId: target.id }, 'group_admin')) throw new Forbidden('Moving a machine needs group_admin on both groups');
       if (vm.power_on || vm.run_state === 'running' || power.powerOn) throw Invalid.field('group_id', 'the machine must be powered off to move it to another group');
