@@ -84,3 +84,9 @@ export function installInputGuard(app: FastifyInstance): void {
   });
 }
 
+
+/** Does the request change something (any method but GET and HEAD)? Resolving a machine for such a
+ *  request needs the right to change it (`forChange` in src/core/resolve.ts). */
+export function changes(req: { method: string }): boolean {
+  return req.method !== 'GET' && req.method !== 'HEAD';
+}
