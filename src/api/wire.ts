@@ -2,6 +2,7 @@
 // `//` collapsed, JSON bodies that may be empty, and `Content-Type: application/json` with no
 // charset (bigv-python parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Unauthorized } from '../core/errors.js';
 
 /**
  * Collapse repeated slashes (`//accounts/...` from an endpoint configured with a trailing slash),
@@ -89,4 +90,16 @@ export function installInputGuard(app: FastifyInstance): void {
  *  request needs the right to change it (`forChange` in src/core/resolve.ts). */
 export function changes(req: { method: string }): boolean {
   return req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+/**
+ * The request's one Authorization header. Node keeps only the first of several in `req.headers`,
+ * while a proxy or log in front may read the last: which credential counts must not depend on
+ * header order, so more than one is a 401.
+ */
+export function authorizationOf(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | undefined {
+  let count = 0;
+  for (let i = 0; i < req.raw.rawHeaders.length; i += 2) if (req.raw.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new Unauthorized('Give exactly one Authorization header');
+  return req.headers.authorization;
 }
