@@ -2,6 +2,7 @@
 // `//` collapsed, JSON bodies that may be empty, and `Content-Type: application/json` with no
 // charset (bigv-python parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import secureJson from 'secure-json-parse';
 import { Unauthorized } from '../core/errors.js';
 
 /**
@@ -19,14 +20,18 @@ export function collapseSlashes(url: string): string {
   return q < 0 ? collapsed : collapsed + url.slice(q);
 }
 
-/** An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON. */
+/**
+ * An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON, and
+ * holds no `__proto__` or `constructor.prototype` key (refused as Fastify's own parser does: such
+ * a key becomes a prototype wherever a body is copied field by field).
+ */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim();
     if (text === '') return done(null, {});
     try {
-      done(null, JSON.parse(text));
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch {
       const err = new Error('Body is not valid JSON') as Error & { statusCode: number; code: string };
       err.statusCode = 400;
