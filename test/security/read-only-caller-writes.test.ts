@@ -12,6 +12,8 @@ import { registeredRoutes } from '../../src/api/app.js';
 const CHANGES = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 /** Routes that change something at or below a machine (their path names one, directly or by id). */
 const ON_A_MACHINE = /\/virtual_machines\/:vm(\/|$)|^\/discs\/:id$|^\/ips\/:address$/;
+/** Routes that change the account or group a vm_console caller can see (above its machine). */
+const ABOVE_THE_MACHINE = /^\/accounts\/:acc(\/groups(\/:grp(\/(virtual_machines|vm_create))?)?)?$/;
 
 test('a vm_console caller changes nothing on its machine, whatever the body (403 on every route that writes there)', async () => {
   const t = await startTest();
@@ -49,6 +51,18 @@ test('a vm_console caller changes nothing on its machine, whatever the body (403
     }
     assert.deepEqual(seen.filter((s) => !s.endsWith('-> 403')), [], 'every change refused with 403');
     assert.deepEqual(await snapshot(t), before, 'nothing changed');
+    // Above the machine: refused too (400 when the body fails the route's schema, before any rule).
+    const above = registeredRoutes(t.running.app).filter((r) => CHANGES.has(r.method) && ABOVE_THE_MACHINE.test(r.url));
+    assert.ok(above.length >= 6, `routes above a machine: ${above.length}`);
+    const answered: string[] = [];
+    for (const r of above) {
+      const url = r.url.replace(/:(\w+)/g, (_m, name: string) => values[name]!);
+      for (const body of r.method === 'DELETE' ? [undefined] : [{}, { name: 'x' }, { suspended: false }, { virtual_machine: { name: 'x' } }]) {
+        answered.push(`${r.method} ${r.url} ${JSON.stringify(body)} -> ${(await t.req(r.method, url, { token: cons, body })).status}`);
+      }
+    }
+    assert.deepEqual(answered.filter((s) => !/-> 40[03]$/.test(s)), [], 'every change above the machine refused');
+    assert.deepEqual(await snapshot(t), before, 'nothing changed above the machine');
   } finally {
     await t.close();
   }
