@@ -11,10 +11,11 @@ import { account, startTest } from '../helpers.js';
 /** One raw HTTP/1.1 exchange over loopback (fetch and inject cannot send a header twice). */
 function exchange(port: number, request: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(request));
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request)); // `Connection: close`: the server ends it
     let out = '';
     socket.on('data', (d) => (out += d));
     socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')));
     socket.on('close', () => resolve({ status: Number(out.split(' ')[1]), body: out.slice(out.indexOf('\r\n\r\n') + 4) }));
   });
 }
