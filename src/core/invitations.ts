@@ -6,7 +6,7 @@ import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
 import { Forbidden, NotFound } from './errors.js';
-import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, type Level, type Place, type Principal } from './principal.js';
+import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, SESSION_FACTORS, type Level, type Place, type Principal } from './principal.js';
 import { forgetPrincipals } from './auth.js';
 import { loadPrivileges, type PrivilegeView } from './grants.js';
 import { rowId } from './resolve.js';
@@ -142,7 +142,7 @@ async function granterStillMay(h: Hangar, v: InvitationView): Promise<boolean> {
   const row = await h.db.selectFrom('invitations as i').innerJoin('users as u', 'u.id', 'i.creating_user_id')
     .select(['u.id', 'u.username']).where('i.id', '=', v.id).executeTakeFirst();
   if (!row || !isLevel(v.level)) return false;
-  return mayGrant(await loadPrincipal(h.db, row, ['password', '2fa'], null), v.level, v.place);
+  return mayGrant(await loadPrincipal(h.db, row, SESSION_FACTORS, null), v.level, v.place);
 }
 
 /** The invitation becomes the privilege it offered, once: the row is gone in the same transaction.

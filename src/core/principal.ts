@@ -118,7 +118,7 @@ function applies(
 }
 
 /** The strongest login a user's sessions can make (password and second factor, no API key). */
-const SESSION_FACTORS = ['password', '2fa'];
+export const SESSION_FACTORS = ['password', '2fa'];
 
 export async function loadPrincipal(
   db: Store, user: { id: number; username: string }, factors: string[], apiKeyId: number | null,
