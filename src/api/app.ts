@@ -47,9 +47,11 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
     rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
-    // A path that cannot be decoded (`%ff`) names nothing: 404 in the dialect's shape, not Fastify's.
+    // A path that cannot be decoded (`%ff`) or whose segment is longer than any name, id or token
+    // names nothing: 404 in the dialect's shape, not Fastify's. No answer echoes the request.
     frameworkErrors: (err, _req, reply) => {
-      const [status, body] = err.code === 'FST_ERR_BAD_URL' ? [404, { error: 'Not found' }] : [400, { error: err.message }];
+      const namesNothing = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const [status, body] = namesNothing ? [404, { error: 'Not found' }] : [400, { error: 'Bad request' }];
       const text = JSON.stringify(body);
       reply.raw.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       reply.raw.end(text);

@@ -2,6 +2,8 @@
 // `//` collapsed, JSON bodies that may be empty, and `Content-Type: application/json` with no
 // charset (bigv-python parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { Unauthorized } from '../core/errors.js';
 
 /**
  * Collapse repeated slashes (`//accounts/...` from an endpoint configured with a trailing slash),
@@ -18,14 +20,18 @@ export function collapseSlashes(url: string): string {
   return q < 0 ? collapsed : collapsed + url.slice(q);
 }
 
-/** An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON. */
+/**
+ * An empty body (bytemark-client's backup POST) parses as {}; anything else must be JSON, and
+ * holds no `__proto__` or `constructor.prototype` key (refused as Fastify's own parser does: such
+ * a key becomes a prototype wherever a body is copied field by field).
+ */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim();
     if (text === '') return done(null, {});
     try {
-      done(null, JSON.parse(text));
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch {
       const err = new Error('Body is not valid JSON') as Error & { statusCode: number; code: string };
       err.statusCode = 400;
@@ -84,3 +90,21 @@ export function installInputGuard(app: FastifyInstance): void {
   });
 }
 
+
+/** Does the request change something (any method but GET and HEAD)? Resolving a machine for such a
+ *  request needs the right to change it (`forChange` in src/core/resolve.ts). */
+export function changes(req: { method: string }): boolean {
+  return req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+/**
+ * The request's one Authorization header. Node keeps only the first of several in `req.headers`,
+ * while a proxy or log in front may read the last: which credential counts must not depend on
+ * header order, so more than one is a 401.
+ */
+export function authorizationOf(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | undefined {
+  let count = 0;
+  for (let i = 0; i < req.raw.rawHeaders.length; i += 2) if (req.raw.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new Unauthorized('Give exactly one Authorization header');
+  return req.headers.authorization;
+}

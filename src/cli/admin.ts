@@ -81,7 +81,7 @@ export function adminCommands(program: Command): void {
     }));
 
   const showInvitation = (v: InvitationView) => ({
-    id: v.id, username: v.username, level: v.level, target: v.target, invited_by: v.creatingUsername,
+    invitation_id: v.id, username: v.username, level: v.level, target: v.target, invited_by: v.creatingUsername,
     expires_at: new Date(v.expiresAt).toISOString(), acceptable: v.userId !== null,
   });
   admin.command('invitations').argument('[username]').description('list pending invitations (all, or those addressed to a user)')

@@ -135,14 +135,22 @@ async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise
 
 async function liveSession(h: Hangar, token: string, address: string) {
   const row = await lookUpBearer(h, address, () => h.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
-    .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.validity', 'u.username'])
+    .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.validity', 's.impersonator_id', 'u.username'])
     .where('s.token_hash', '=', tokenHash(token)).executeTakeFirst());
   const now = h.now();
   if (!row || row.expires_at <= now) return null;
+  if (row.impersonator_id !== null && !(await stillImpersonates(h, row.impersonator_id, JSON.parse(row.factors) as string[]))) return null;
   if (row.expires_at < now + EXTEND_MS - 60_000) {
     await h.db.updateTable('sessions').set({ expires_at: now + EXTEND_MS }).where('id', '=', row.id).execute();
   }
   return { userId: row.user_id, username: row.username, factors: JSON.parse(row.factors) as string[] };
+}
+
+/** An impersonated session is only as good as its impersonator: still a user, still a cluster admin
+ *  (over the factors they logged in with). Checked on every use, so a revoked admin's ends at once. */
+async function stillImpersonates(h: Hangar, impersonatorId: number, factors: string[]): Promise<boolean> {
+  const admin = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', impersonatorId).executeTakeFirst();
+  return admin !== undefined && isClusterAdmin(await loadPrincipal(h.db, admin, factors.filter((f) => f !== 'impersonated'), null));
 }
 
 /** GET /session/{token}. */

@@ -6,7 +6,7 @@ import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
 import { Forbidden, NotFound } from './errors.js';
-import { isClusterAdmin, isLevel, mayGrant, type Level, type Place, type Principal } from './principal.js';
+import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, SESSION_FACTORS, type Level, type Place, type Principal } from './principal.js';
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
 import { keepRow } from './locks.js';
@@ -142,8 +142,25 @@ export async function acceptInvitation(h: Hangar, p: Principal, v: InvitationVie
   return admit(h, v);
 }
 
-/** The invitation becomes the privilege it offered, once: the row is gone in the same transaction. */
+/**
+ * Could the granter still grant what the invitation offers? An invitation is only as good as its
+ * granter's authority when it is accepted, judged over their strongest login (password and second
+ * factor, no API key): a granter since revoked or deleted leaves nothing to accept.
+ */
+async function granterStillMay(h: Hangar, v: InvitationView): Promise<boolean> {
+  const row = await h.db.selectFrom('invitations as i').innerJoin('users as u', 'u.id', 'i.creating_user_id')
+    .select(['u.id', 'u.username']).where('i.id', '=', v.id).executeTakeFirst();
+  if (!row || !isLevel(v.level)) return false;
+  return mayGrant(await loadPrincipal(h.db, row, SESSION_FACTORS, null), v.level, v.place);
+}
+
+/** The invitation becomes the privilege it offered, once: the row is gone in the same transaction.
+ *  One its granter could no longer grant is void: deleted, and answered like an expired one. */
 export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView> {
+  if (!(await granterStillMay(h, v))) {
+    await h.db.deleteFrom('invitations').where('id', '=', v.id).execute();
+    throw new NotFound('invitation');
+  }
   const id = await withTransaction(h.db, async (trx) => {
     // The target first (core/locks.ts: a purge or group delete locks it, then deletes its invitations).
     for (const [table, target] of [['groups', v.groupId], ['vms', v.vmId]] as const) {

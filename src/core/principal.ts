@@ -117,6 +117,9 @@ function applies(
   return true;
 }
 
+/** The strongest login a user's sessions can make (password and second factor, no API key). */
+export const SESSION_FACTORS = ['password', '2fa'];
+
 export async function loadPrincipal(
   db: Store, user: { id: number; username: string }, factors: string[], apiKeyId: number | null,
 ): Promise<Principal> {
@@ -125,21 +128,27 @@ export async function loadPrincipal(
     .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
     .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
     .select([
-      'p.id', 'p.level', 'p.account_id', 'p.group_id', 'p.virtual_machine_id', 'p.api_key_id',
+      'p.id', 'p.level', 'p.account_id', 'p.group_id', 'p.virtual_machine_id', 'p.api_key_id', 'p.creating_user_id',
       'p.password_required', 'p.yubikey_required', 'g.id as resolved_group', 'g.account_id as resolved_account',
     ])
     .where('p.user_id', '=', user.id)
     .execute();
-  const grants: Grant[] = [];
-  for (const r of rows) {
-    if (!isLevel(r.level) || !applies(r, factors, apiKeyId)) continue;
-    grants.push({
-      id: r.id,
-      level: r.level,
-      accountId: r.account_id ?? r.resolved_account ?? null,
-      groupId: r.virtual_machine_id !== null || r.group_id !== null ? r.resolved_group ?? null : null,
-      vmId: r.virtual_machine_id,
-    });
+  const grantOf = (r: (typeof rows)[number]): Grant | null => (isLevel(r.level) ? {
+    id: r.id,
+    level: r.level,
+    accountId: r.account_id ?? r.resolved_account ?? null,
+    groupId: r.virtual_machine_id !== null || r.group_id !== null ? r.resolved_group ?? null : null,
+    vmId: r.virtual_machine_id,
+  } : null);
+  const grantsFor = (f: string[], key: number | null) => rows.filter((r) => applies(r, f, key)).map(grantOf).filter((g): g is Grant => g !== null);
+  let grants = grantsFor(factors, apiKeyId);
+  // A privilege a user bound to their own API key is only as good as their authority to grant it:
+  // it counts while their sessions could still grant it (a revoked admin's key loses it too).
+  if (apiKeyId !== null && rows.some((r) => r.api_key_id === apiKeyId && r.creating_user_id === user.id)) {
+    const session: Principal = { userId: user.id, username: user.username, factors: SESSION_FACTORS, apiKeyId: null, grants: grantsFor(SESSION_FACTORS, null) };
+    const selfBound = new Set(rows.filter((r) => r.creating_user_id === user.id).map((r) => r.id));
+    grants = grants.filter((g) => !selfBound.has(g.id)
+      || mayGrant(session, g.level, g.accountId === null ? null : { accountId: g.accountId, ...(g.groupId !== null ? { groupId: g.groupId } : {}), ...(g.vmId !== null ? { vmId: g.vmId } : {}) }));
   }
   return { userId: user.id, username: user.username, factors, apiKeyId, grants };
 }

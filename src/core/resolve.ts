@@ -2,9 +2,9 @@
 // cannot read is NotFound, exactly like anything that does not exist.
 import type { Store } from '../store/db.js';
 import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
-import { NotFound } from './errors.js';
+import { Forbidden, NotFound } from './errors.js';
 import { isIdSegment } from './names.js';
-import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
+import { canSeeAccount, canSeeGroup, canSeeVm, holds, isClusterAdmin, type Place, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
 /** Turns NotFound into null (for list filters that name nothing); any other error still fails. */
@@ -69,20 +69,33 @@ export async function resolveGroup(db: Store, p: Principal, account: AccountRow,
 
 export interface VmPlace { vm: VmRow; group: GroupRow; account: AccountRow }
 
+/**
+ * How a machine is looked up. `forChange`: the request changes the machine or something on it
+ * (any method but GET/HEAD), so a caller who can only read it (vm_console) is refused here, before
+ * any body is read: no route's write check can then depend on what the body asks for.
+ */
+export interface VmLookup { includeDeleted: boolean; forChange?: boolean }
+
+/** A visible machine resolved for a change needs vm_admin on it (403: the caller can see it). */
+function checkChange(p: Principal, place: Required<Place>, opts: VmLookup): void {
+  if (opts.forChange && !holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine or anything on it needs vm_admin');
+}
+
 export async function resolveVmIn(
-  db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: { includeDeleted: boolean },
+  db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: VmLookup,
 ): Promise<VmPlace> {
   const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
   const vm = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
   if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
     throw new NotFound('virtual_machine');
   }
+  checkChange(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, opts);
   return { vm, group, account };
 }
 
 /** The nested path /accounts/{a}/groups/{g}/virtual_machines/{vm}. */
 export async function resolveVmPath(
-  db: Store, p: Principal, acc: string, grp: string, vm: string, opts: { includeDeleted: boolean },
+  db: Store, p: Principal, acc: string, grp: string, vm: string, opts: VmLookup,
 ): Promise<VmPlace> {
   // The hot path: one joined query. Only when it finds nothing the caller may see does the
   // step-by-step resolution run, to answer exactly as it would (always NotFound).
@@ -99,6 +112,7 @@ export async function resolveVmPath(
     const hit = await q.executeTakeFirst();
     if (hit && (!hit.deleted || opts.includeDeleted) && canSeeVm(p, { accountId: hit.g_account_id, groupId: hit.group_id, vmId: hit.id })) {
       const { g_account_id, g_name, g_vlan_num, g_created_at, a_name, a_suspended, a_created_at, ...row } = hit;
+      checkChange(p, { accountId: g_account_id, groupId: row.group_id, vmId: row.id }, opts);
       return {
         vm: row,
         group: { id: row.group_id, account_id: g_account_id, name: g_name, vlan_num: g_vlan_num, created_at: g_created_at },
@@ -112,7 +126,7 @@ export async function resolveVmPath(
 }
 
 /** The non-nested /virtual_machines/{id}. */
-export async function resolveVmById(db: Store, p: Principal, id: number, opts: { includeDeleted: boolean }): Promise<VmPlace> {
+export async function resolveVmById(db: Store, p: Principal, id: number, opts: VmLookup): Promise<VmPlace> {
   const row = await db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new NotFound('virtual_machine');
   // The group is gone if the VM was moved out of it and it was deleted since the VM was read.
@@ -122,6 +136,7 @@ export async function resolveVmById(db: Store, p: Principal, id: number, opts: {
   if ((row.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: row.id })) {
     throw new NotFound('virtual_machine');
   }
+  checkChange(p, { accountId: account.id, groupId: group.id, vmId: row.id }, opts);
   return { vm: row, group, account };
 }
 

@@ -242,7 +242,7 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
     // The tenant may grant on web1: a grant to a name outside acme is an invitation, answered as one
     // to bob (a user outside acme) whatever the name, so that it tells nothing (docs/privileges.md).
     const invite = (seg: string) => fx.t.req('POST', `/users/${seg}/privileges`, { token: fx.tenant, body: { level: 'vm_console', virtual_machine_id: id.web1 } });
-    const shape = (r: Reply) => ({ status: r.status, body: { ...r.body, id: 0, username: '', created_at: '', expires_at: '', _links: null } });
+    const shape = (r: Reply) => ({ status: r.status, body: { ...r.body, invitation_id: 0, username: '', created_at: '', expires_at: '', _links: null } });
     const asBob = shape(await invite('bob'));
     assert.equal(asBob.status, 201);
     for (const [what, seg] of badSegments('', null)) {

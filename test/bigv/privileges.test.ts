@@ -140,7 +140,7 @@ async function revokeAll(fx: Fx, username: string) {
 /** aadmin (account_admin on acme) invites otheruser, who belongs to `other`, to vm_console on web1. */
 async function inviteOtheruser(fx: Fx) {
   const r = await ok(await fx.t.req('POST', '/users/otheruser/privileges', { token: fx.token.account, body: { level: 'vm_console', virtual_machine_id: fx.id.web1 } }), 201, 'invitation');
-  fx.id.invitation = r.body.id;
+  fx.id.invitation = r.body.invitation_id;
 }
 
 /** Back to the fixture: no invitations, and otheruser holds only its privilege on x1. */

@@ -52,7 +52,7 @@ const offer = (x: Tenants, username: string): Promise<Reply> =>
 function comparable(r: Reply) {
   const { date: _date, ...headers } = r.headers;
   const body = r.body && typeof r.body === 'object' && !Array.isArray(r.body)
-    ? { ...r.body, id: 'ID', username: 'USER', created_at: 'TIME', expires_at: 'TIME', _links: 'LINK' }
+    ? { ...r.body, id: 'ID', invitation_id: 'ID', username: 'USER', created_at: 'TIME', expires_at: 'TIME', _links: 'LINK' }
     : r.body;
   return { status: r.status, headers, body };
 }
@@ -137,25 +137,25 @@ test('only the invitee accepts an invitation, which then becomes a privilege; th
   const ghost = (await offer(x, 'ghost1')).body;
   const mine = await t.req('GET', '/invitations', { token: x.victor });
   assert.equal(mine.status, 200);
-  assert.deepEqual(mine.body.map((i: any) => [i.id, i.level, i.group_id, i.target, i.creating_username]),
-    [[inv.id, 'group_admin', x.alpha.defaultGroupId, 'default.alpha', 'mallory']]);
+  assert.deepEqual(mine.body.map((i: any) => [i.invitation_id, i.level, i.group_id, i.target, i.creating_username]),
+    [[inv.invitation_id, 'group_admin', x.alpha.defaultGroupId, 'default.alpha', 'mallory']]);
   assert.deepEqual((await t.req('GET', '/invitations', { token: x.eve })).body, []);
 
   // The granter may revoke it but not accept it; anyone else does not see it.
-  assert.equal((await t.req('POST', `/invitations/${inv.id}/accept`, { token: x.mallory })).status, 403);
-  assert.equal((await t.req('POST', `/invitations/${inv.id}/accept`, { token: x.eve })).status, 404);
-  assert.equal((await t.req('DELETE', `/invitations/${inv.id}`, { token: x.eve })).status, 404);
+  assert.equal((await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: x.mallory })).status, 403);
+  assert.equal((await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: x.eve })).status, 404);
+  assert.equal((await t.req('DELETE', `/invitations/${inv.invitation_id}`, { token: x.eve })).status, 404);
   // An invitation to a name that did not exist can never be accepted, by anyone.
-  for (const token of [x.victor, x.eve, x.mallory]) assert.notEqual((await t.req('POST', `/invitations/${ghost.id}/accept`, { token })).status, 201);
-  assert.equal((await t.req('POST', `/invitations/${ghost.id}/accept`, { token: x.victor })).status, 404);
+  for (const token of [x.victor, x.eve, x.mallory]) assert.notEqual((await t.req('POST', `/invitations/${ghost.invitation_id}/accept`, { token })).status, 201);
+  assert.equal((await t.req('POST', `/invitations/${ghost.invitation_id}/accept`, { token: x.victor })).status, 404);
   // Nor through an API key of the invitee: accepting takes a session.
   const key = (await t.req('POST', '/api_keys', { token: x.victor, body: { label: 'ci' } })).body;
-  assert.equal((await t.req('POST', `/invitations/${inv.id}/accept`, { token: `apikey.${key.api_key}` })).status, 404);
+  assert.equal((await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: `apikey.${key.api_key}` })).status, 404);
 
-  const ok = await t.req('POST', `/invitations/${inv.id}/accept`, { token: x.victor });
+  const ok = await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: x.victor });
   assert.equal(ok.status, 201, ok.text);
   assert.deepEqual([ok.body.username, ok.body.level, ok.body.group_id, ok.body.creating_username], ['victor', 'group_admin', x.alpha.defaultGroupId, 'mallory']);
-  assert.equal((await t.req('POST', `/invitations/${inv.id}/accept`, { token: x.victor })).status, 404, 'accepted once');
+  assert.equal((await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: x.victor })).status, 404, 'accepted once');
   assert.deepEqual((await t.req('GET', '/invitations', { token: x.victor })).body, []);
   assert.equal((await t.req('GET', '/accounts/alpha/groups/default', { token: x.victor })).status, 200);
   assert.deepEqual(names(await t.req('GET', '/accounts', { token: x.victor })), ['victimco', 'alpha'], 'home first');
@@ -174,14 +174,14 @@ test('declining, revoking and expiry remove an invitation; a declined one looks 
   const expiring = (await offer(x, 'victor')).body;
   const ghost = (await offer(x, 'ghost1')).body;
 
-  assert.equal((await t.req('DELETE', `/invitations/${declined.id}`, { token: x.victor })).status, 204);
-  assert.equal((await t.req('POST', `/invitations/${declined.id}/accept`, { token: x.victor })).status, 404);
-  assert.equal((await t.req('DELETE', `/invitations/${revoked.id}`, { token: x.mallory })).status, 204);
-  assert.equal((await t.req('POST', `/invitations/${revoked.id}/accept`, { token: x.victor })).status, 404);
-  assert.deepEqual((await t.req('GET', '/invitations', { token: x.victor })).body.map((i: any) => i.id), [expiring.id]);
+  assert.equal((await t.req('DELETE', `/invitations/${declined.invitation_id}`, { token: x.victor })).status, 204);
+  assert.equal((await t.req('POST', `/invitations/${declined.invitation_id}/accept`, { token: x.victor })).status, 404);
+  assert.equal((await t.req('DELETE', `/invitations/${revoked.invitation_id}`, { token: x.mallory })).status, 204);
+  assert.equal((await t.req('POST', `/invitations/${revoked.invitation_id}/accept`, { token: x.victor })).status, 404);
+  assert.deepEqual((await t.req('GET', '/invitations', { token: x.victor })).body.map((i: any) => i.invitation_id), [expiring.invitation_id]);
   // Until it expires, mallory sees the declined invitation as she sees the one to a name that does not exist.
   const granter = (await t.req('GET', '/invitations', { token: x.mallory })).body as any[];
-  assert.deepEqual(granter.map((i) => i.id), [declined.id, expiring.id, ghost.id]);
+  assert.deepEqual(granter.map((i) => i.invitation_id), [declined.invitation_id, expiring.invitation_id, ghost.invitation_id]);
   const strip = (i: any) => comparable({ status: 200, headers: {}, text: '', body: i }).body;
   assert.deepEqual(strip(granter[0]), strip(granter[2]));
 
@@ -195,7 +195,7 @@ test('declining, revoking and expiry remove an invitation; a declined one looks 
   const mallory = await t.login('mallory', 'mallory-password-1');
   assert.deepEqual((await t.req('GET', '/invitations', { token: victor })).body, []);
   assert.deepEqual((await t.req('GET', '/invitations', { token: mallory })).body, []);
-  assert.equal((await t.req('POST', `/invitations/${expiring.id}/accept`, { token: victor })).status, 404);
+  assert.equal((await t.req('POST', `/invitations/${expiring.invitation_id}/accept`, { token: victor })).status, 404);
   const rows = await t.running.hangar.db.selectFrom('invitations').select('id').execute();
   assert.deepEqual(rows, [], 'expired invitations are deleted');
   assert.equal((await t.req('GET', '/accounts/alpha', { token: victor })).status, 404);
@@ -215,7 +215,7 @@ test('the home account changes only by its user (to an account where they hold a
   assert.equal((await t.req('PUT', '/users/victor', { token: x.victor, body: me })).status, 200);
 
   const inv = (await offer(x, 'victor')).body;
-  assert.equal((await t.req('POST', `/invitations/${inv.id}/accept`, { token: x.victor })).status, 201);
+  assert.equal((await t.req('POST', `/invitations/${inv.invitation_id}/accept`, { token: x.victor })).status, 201);
   const moved = await t.req('PUT', '/users/victor', { token: x.victor, body: toAlpha });
   assert.equal(moved.status, 200, moved.text);
   assert.equal(moved.body.home_account_id, x.alpha.id);

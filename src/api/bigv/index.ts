@@ -6,6 +6,7 @@ import { authenticate } from '../../core/auth.js';
 import type { Principal } from '../../core/principal.js';
 import { definitions } from '../../core/definitions.js';
 import { NoParams, NoQuery } from '../parameters.js';
+import { authorizationOf } from '../wire.js';
 import { bigvErrorHandler } from './errors.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
@@ -26,7 +27,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (req: FastifyRequest) => {
       if (req.routeOptions.config?.public) return;
-      req.principal = await authenticate(h, req.headers.authorization, req.ip);
+      req.principal = await authenticate(h, authorizationOf(req), req.ip);
     });
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));

@@ -9,6 +9,7 @@ import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps,
 import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
 import { NoParams, NoQuery } from '../parameters.js';
+import { changes } from '../wire.js';
 import { presentNic } from './present.js';
 import { AddressP, IdP, IpCreate, IpPut, IpSwap, NicP, VmFilterQ, VmP } from './schemas.js';
 
@@ -17,13 +18,14 @@ const presentIp = (ip: IpPlace) => ({ address: ip.address, ip: ip.address, rdns:
 export function networkRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-    const vmAt = (p: Static<typeof VmP>, principal: Principal) => resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted: true });
+    const vmAt = (req: { params: Static<typeof VmP>; principal: Principal; method: string }) =>
+      resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true, forChange: changes(req) });
     const base = '/accounts/:acc/groups/:grp/virtual_machines/:vm/nics';
 
-    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s network interfaces', params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req.params, req.principal))).map(presentNic));
-    app.get(`${base}/:nic`, { schema: { tags: ['bigv'], summary: 'One network interface of the VM', params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req.params, req.principal), req.params.nic)));
+    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s network interfaces', params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req))).map(presentNic));
+    app.get(`${base}/:nic`, { schema: { tags: ['bigv'], summary: 'One network interface of the VM', params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req), req.params.nic)));
     app.post(`${base}/:nic/ip_create`, { schema: { tags: ['bigv'], summary: 'Add extra IPs, routed via the interface\'s primary address', params: NicP, querystring: NoQuery, body: IpCreate } }, async (req) => {
-      const at = await vmAt(req.params, req.principal);
+      const at = await vmAt(req);
       const ips = await createIps(h, req.principal, at, await resolveNic(h, at, req.params.nic), req.body);
       return { ...req.body, ips };
     });

@@ -89,9 +89,12 @@ export function presentPrivilege(p: PrivilegeView) {
  * A pending invitation: the privilege's fields (what a BigV client expects back from a grant), and
  * `pending`, its `target`, when it was made and when it expires. Nothing tells whether the invitee exists.
  */
+/** A pending invitation. It is no privilege yet, so `id` (a privilege's id in this very shape) is
+ *  null: a client revoking the 201 of a grant as a privilege must not hit the privilege that
+ *  happens to have the invitation's number. The number is `invitation_id`, used under /invitations. */
 export function presentInvitation(v: InvitationView) {
   return {
-    id: v.id, username: v.username, level: v.level,
+    id: null, invitation_id: v.id, username: v.username, level: v.level,
     account_id: v.accountId, account_name: v.accountName,
     group_id: v.groupId, group_name: v.groupName,
     virtual_machine_id: v.vmId, virtual_machine_name: v.vmName,

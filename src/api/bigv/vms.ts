@@ -16,13 +16,14 @@ import { NotFound } from '../../core/errors.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
 import { NoParams, NoQuery } from '../parameters.js';
+import { changes } from '../wire.js';
 import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-    const vmPath = (p: Static<typeof VmP>, principal: Parameters<typeof resolveVmPath>[1], includeDeleted: boolean) =>
-      resolveVmPath(h.db, principal, p.acc, p.grp, p.vm, { includeDeleted });
+    const vmPath = (req: { params: Static<typeof VmP>; principal: Parameters<typeof resolveVmPath>[1]; method: string }, includeDeleted: boolean) =>
+      resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted, forChange: changes(req) });
     const one = async (vmId: number) => {
       const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [vmId] }, { includeDeleted: true, children: true });
       if (!view) throw new NotFound('virtual_machine');
@@ -67,24 +68,24 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'One VM with its discs and NICs', params: VmP, querystring: IncludeDeletedQ } }, async (req) => {
-      const at = await vmPath(req.params, req.principal, req.query.include_deleted ?? false);
+      const at = await vmPath(req, req.query.include_deleted ?? false);
       return one(at.vm.id);
     });
 
     app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', params: VmP, querystring: NoQuery, body: VmPut } }, async (req) => {
-      const at = await vmPath(req.params, req.principal, true);
+      const at = await vmPath(req, true);
       const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv');
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
     app.delete('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Delete a VM (undeletable for a while), or purge it', success: 204, params: VmP, querystring: PurgeQ } }, async (req, reply) => {
-      const at = await vmPath(req.params, req.principal, true);
+      const at = await vmPath(req, true);
       await deleteVm(h, req.principal, at, req.query.purge ?? false);
       return reply.code(204).send();
     });
 
     app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/signal', { schema: { tags: ['bigv'], summary: 'Send a signal: powerdown, reset, nmi or sendkey (body or query string)', params: VmP, querystring: Signal, body: Signal } }, async (req) => {
-      const at = await vmPath(req.params, req.principal, false);
+      const at = await vmPath(req, false);
       // The docs' own example passes the signal in the query string; the clients use the body.
       const body = { signal: req.body.signal ?? req.query.signal, data: req.body.data ?? req.query.data };
       await signalVm(h, req.principal, at, body);
@@ -92,7 +93,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', params: VmP, querystring: NoQuery, body: Reimage } }, async (req) => {
-      const at = await vmPath(req.params, req.principal, false);
+      const at = await vmPath(req, false);
       await reimageVm(h, req.principal, at, req.body);
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
