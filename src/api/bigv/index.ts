@@ -7,6 +7,7 @@ import type { Principal } from '../../core/principal.js';
 import { definitions } from '../../core/definitions.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { bigvErrorHandler } from './errors.js';
+import { installIdempotency } from '../idempotency.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
@@ -28,6 +29,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       if (req.routeOptions.config?.public) return;
       req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
+    installIdempotency(app, h);
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 
