@@ -114,6 +114,8 @@ test('a 5xx answer is not recorded: the request can be retried with the same key
     assert.equal(a.status, 503, a.text);
     const rows = await t.running.hangar.db.selectFrom('idempotency_records').select('key').execute();
     assert.deepEqual(rows, [], 'nothing is kept for a failed request');
+    const again = await t.req('POST', url, keyed('sig', { token: t.adminToken, body: { signal: 'reset' } }));
+    assert.equal(again.status, 503, `the key is free for another try: ${again.text}`);
   });
 });
 
@@ -172,4 +174,19 @@ test('a retry after the brain restarts, and a retry to another brain on the same
     await store.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a replayed PUT answers with the first answer\'s ETag and changes the VM once', async () => {
+  await withHangar(async (t) => {
+    assert.equal((await t.req('POST', create, { token: t.adminToken, body: vmBody('grow') })).status, 202);
+    const url = '/accounts/acme/groups/default/virtual_machines/grow';
+    const a = await t.req('PUT', url, keyed('grow-1', { token: t.adminToken, body: { cores: 2 } }));
+    assert.equal(a.status, 200, a.text);
+    const b = await t.req('PUT', url, keyed('grow-1', { token: t.adminToken, body: { cores: 2 } }));
+    assert.equal(b.status, 200, b.text);
+    assert.equal(b.headers.etag, a.headers.etag);
+    assert.equal(b.headers['content-type'], a.headers['content-type']);
+    assert.deepEqual(b.body, a.body);
+    assert.equal((await t.req('GET', url, { token: t.adminToken })).headers.etag, a.headers.etag, 'one change, one new version');
+  });
 });
