@@ -54,8 +54,12 @@ export async function startTest(opts: {
   heads?: Omit<HeadSpec, 'driver'>[]; config?: Partial<ClusterConfig>; driver?: () => FakeDriver;
   /** Keep a SQLite store in this file, so another process (the `hangar` CLI) can open it. */
   sqliteFile?: string;
+  /** Open this existing store instead of a fresh one (a second brain, or a restart); it is not dropped on close. */
+  storeUrl?: string;
+  /** The secret box (a restarted or second brain needs the first one's to open what it sealed). */
+  secrets?: SecretBox;
 } = {}): Promise<TestHangar> {
-  const store = await freshStore({ sqliteFile: opts.sqliteFile });
+  const store = opts.storeUrl ? { url: opts.storeUrl, drop: async () => {} } : await freshStore({ sqliteFile: opts.sqliteFile });
   const drivers: FakeDriver[] = [];
   const heads = (opts.heads ?? [{ label: 'head1', zone: 'default' }]).map((h) => {
     const driver = opts.driver ? opts.driver() : new FakeDriver();
@@ -63,7 +67,7 @@ export async function startTest(opts: {
     return { resyncMs: 60_000, ...h, driver };
   });
   const running = await startHangar({
-    storeUrl: store.url, secrets: SecretBox.ephemeral(), heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
+    storeUrl: store.url, secrets: opts.secrets ?? SecretBox.ephemeral(), heads, log: pg({ level: process.env.HANGAR_TEST_LOG ?? 'silent' }),
     config: { headWaitMs: 2000, ...opts.config }, authPrefix: '/auth',
   }).catch(async (err) => {
     await store.drop();

@@ -17,6 +17,7 @@ import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
 import { LocalLink } from '../heads/local-link.js';
 import { LocalDispatch } from '../heads/local-dispatch.js';
 import { buildApp } from '../api/app.js';
+import { forgetExpiredIdempotency } from '../api/idempotency.js';
 
 export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { driver: Driver; label: string }
 
@@ -73,6 +74,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
   const sweeper = setInterval(() => {
     void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));
     void hangar.limiter.forgetExpired(hangar.now()).catch((err) => log.error({ err }, 'login failure sweep failed'));
+    void forgetExpiredIdempotency(hangar).catch((err) => log.error({ err }, 'idempotency record sweep failed'));
   }, 3_600_000);
   sweeper.unref();
   return {

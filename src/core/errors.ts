@@ -27,6 +27,14 @@ export class Forbidden extends Error {
   }
 }
 
+/** 412: the caller's precondition (the version it last read, If-Match) no longer holds; nothing was changed. */
+export class PreconditionFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PreconditionFailed';
+  }
+}
+
 /** 401: no valid credentials. */
 export class Unauthorized extends Error {
   constructor(message = 'Authentication required') {

@@ -18,6 +18,7 @@ export interface NicView {
 export const VIEW_COLUMNS = [
   'id', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile',
   'hardware_profile_locked', 'zone_name', 'head_id', 'deleted', 'last_imaged_with', 'run_state', 'ssh_port', 'vnc_port', 'head_note',
+  'version',
 ] as const;
 export type VmViewRow = Pick<VmRow, (typeof VIEW_COLUMNS)[number]>;
 const SELECTED = VIEW_COLUMNS.map((c) => `v.${c}` as `v.${(typeof VIEW_COLUMNS)[number]}`);

@@ -73,6 +73,8 @@ export interface VmsTable {
   /** Sealed (core/secrets.ts); opened only to hand it to the head that starts the machine. */
   vnc_password: Sealed;
   created_at: number; updated_at: number;
+  /** Bumped by a trigger whenever a desired-state column changes (migration 008): the VM's ETag. */
+  version: Generated<number>;
   // Observed state, written only by the head that owns the VM.
   run_state: Generated<string>;
   observed_cycle: Generated<number>;
@@ -122,6 +124,16 @@ export interface LoginFailuresTable {
   key: string; points: number; expire: number | null;
 }
 
+/**
+ * An Idempotency-Key's record (api/idempotency.ts): `pending` while its first request acts, then
+ * `done` with the answer (status, JSON of the headers that matter, sealed body). Kept until `expires_at`.
+ */
+export interface IdempotencyRecordsTable {
+  caller: string; key: string; fingerprint: string; state: 'pending' | 'done';
+  status: number | null; headers: string | null; body: Sealed | null;
+  created_at: number; expires_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -141,6 +153,7 @@ export interface Database {
   ips: IpsTable;
   operations: OperationsTable;
   login_failures: LoginFailuresTable;
+  idempotency_records: IdempotencyRecordsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -8,6 +8,7 @@ import { definitions } from '../../core/definitions.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { authorizationOf } from '../wire.js';
 import { bigvErrorHandler } from './errors.js';
+import { installIdempotency } from '../idempotency.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
@@ -29,6 +30,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       if (req.routeOptions.config?.public) return;
       req.principal = await authenticate(h, authorizationOf(req), req.ip);
     });
+    installIdempotency(app, h);
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 

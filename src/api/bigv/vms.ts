@@ -1,6 +1,6 @@
 // Virtual machines: nested and non-nested reads, create (bare and vm_create), PUT, DELETE,
 // signal and reimage.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
@@ -17,6 +17,7 @@ import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
+import { ifMatchVersions, versionTag } from '../etag.js';
 import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
@@ -24,9 +25,11 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
     const vmPath = (req: { params: Static<typeof VmP>; principal: Parameters<typeof resolveVmPath>[1]; method: string }, includeDeleted: boolean) =>
       resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted, forChange: changes(req) });
-    const one = async (vmId: number) => {
+    /** One VM, with its version as the reply's ETag. */
+    const one = async (vmId: number, reply: FastifyReply) => {
       const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [vmId] }, { includeDeleted: true, children: true });
       if (!view) throw new NotFound('virtual_machine');
+      reply.header('etag', versionTag(view.row.version));
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     };
     const list = async (principal: Parameters<typeof canSeeVm>[0], filter: VmFilter, query: Static<typeof ReadQ>) => {
@@ -67,14 +70,15 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       };
     });
 
-    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'One VM with its discs and NICs', params: VmP, querystring: IncludeDeletedQ } }, async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'One VM with its discs and NICs', params: VmP, querystring: IncludeDeletedQ } }, async (req, reply) => {
       const at = await vmPath(req, req.query.include_deleted ?? false);
-      return one(at.vm.id);
+      return one(at.vm.id, reply);
     });
 
-    app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', params: VmP, querystring: NoQuery, body: VmPut } }, async (req) => {
+    app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', params: VmP, querystring: NoQuery, body: VmPut } }, async (req, reply) => {
       const at = await vmPath(req, true);
-      const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv');
+      const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv', ifMatchVersions(req.headers['if-match']));
+      reply.header('etag', versionTag(view.row.version));
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
@@ -104,10 +108,10 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return filter ? list(req.principal, filter, req.query) : [];
     });
 
-    app.get('/virtual_machines/:id', { schema: { tags: ['bigv'], summary: 'One VM by id', params: IdP, querystring: IncludeDeletedQ } }, async (req) => {
+    app.get('/virtual_machines/:id', { schema: { tags: ['bigv'], summary: 'One VM by id', params: IdP, querystring: IncludeDeletedQ } }, async (req, reply) => {
       if (!isIdSegment(req.params.id)) throw new NotFound('virtual_machine');
       const at = await resolveVmById(h.db, req.principal, rowId(req.params.id), { includeDeleted: req.query.include_deleted ?? false });
-      return one(at.vm.id);
+      return one(at.vm.id, reply);
     });
   };
 }

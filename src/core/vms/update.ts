@@ -3,7 +3,7 @@
 import type { Hangar } from '../context.js';
 import { FieldErrors } from '../field-errors.js';
 import { checkName, nameTaken } from '../names.js';
-import { Forbidden, Invalid, NotFound } from '../errors.js';
+import { Forbidden, Invalid, NotFound, PreconditionFailed } from '../errors.js';
 import { canSeeGroup, holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import type { VmUpdate } from '../../store/schema.js';
@@ -28,7 +28,13 @@ const COLD = ['cores', 'memory', 'hardware_profile'] as const;
 
 const DELETED = 'the machine is deleted: undelete it with {"deleted":false} first';
 
-export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPatch, dialect: Dialect): Promise<VmView> {
+/**
+ * `ifVersion`: the versions (migration 008: bumped on every change of the VM's desired state) the
+ * caller's change was based on; when the locked row has another, nothing changes (412). Absent: any.
+ */
+export async function updateVm(
+  h: Hangar, p: Principal, at: VmPlace, patch: VmPatch, dialect: Dialect, ifVersion?: readonly number[],
+): Promise<VmView> {
   const { group, account } = at;
   const place = { accountId: account.id, groupId: group.id, vmId: at.vm.id };
   if (!holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine needs vm_admin');
@@ -62,6 +68,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, patch: VmPa
     const stateErrs = new FieldErrors();
     const vm = await lockVm(trx, at.vm.id);
     if (!vm || vm.group_id !== group.id) throw new NotFound('virtual_machine'); // purged, or moved away, meanwhile
+    if (ifVersion && !ifVersion.includes(vm.version)) throw new PreconditionFailed('The machine has changed since you read it: read it again (its ETag) and retry');
     if (vm.deleted) {
       if (patch.deleted !== false) throw Invalid.field('deleted', DELETED);
       if (!holds(p, place, 'group_admin')) throw new Forbidden('Undeleting needs group_admin');
