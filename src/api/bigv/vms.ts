@@ -16,6 +16,7 @@ import { NotFound } from '../../core/errors.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
 import { NoParams, NoQuery } from '../parameters.js';
+import { operationUrl } from '../operations.js';
 import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
@@ -47,7 +48,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body }, 'bigv');
-      reply.code(202);
+      reply.code(202).header('location', operationUrl(created.operation));
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
@@ -57,7 +58,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       const input = req.body as CreateInput;
       const created = await createVm(h, req.principal, account, group, input, 'bigv');
       const pools = await poolLabels(h.db);
-      reply.code(202);
+      reply.code(202).header('location', operationUrl(created.operation));
       return {
         virtual_machine: presentVm(created.view, { overview: true, poolLabels: pools }),
         discs: created.discs.map((d) => presentDisc(d, pools, created.view.schedules.filter((s) => s.disc_id === d.id))),
@@ -91,9 +92,9 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return body.data === undefined ? { signal: body.signal } : body;
     });
 
-    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { params: VmP, querystring: NoQuery, body: Reimage } }, async (req) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { params: VmP, querystring: NoQuery, body: Reimage } }, async (req, reply) => {
       const at = await vmPath(req.params, req.principal, false);
-      await reimageVm(h, req.principal, at, req.body);
+      reply.header('location', operationUrl(await reimageVm(h, req.principal, at, req.body)));
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
 
