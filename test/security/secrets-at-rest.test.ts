@@ -235,8 +235,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     assert.equal(box.open(row.vnc_password), 'OldVncPw');
     const bob = await running.hangar.db.selectFrom('users').select('totp_secret').where('username', '=', 'bob').executeTakeFirstOrThrow();
     assert.equal(box.open(bob.totp_secret!), 'JBSWY3DPEHPK3PXPTOTPSECRET');
-    const ops = await running.hangar.db.selectFrom('operations').select(['state', 'args']).orderBy('id').execute();
+    const ops = await running.hangar.db.selectFrom('operations').select(['state', 'args', 'uuid', 'finished_at']).orderBy('id').execute();
     for (const op of ops.filter((o) => o.state !== 'queued')) assert.doesNotMatch(op.args, /rootPasswordHash|firstbootScript/);
+    // Migration 007 gave every earlier operation a public id, and the finished ones their finish time.
+    assert.equal(new Set(ops.map((o) => o.uuid).filter((u) => /^[0-9a-f-]{36}$/.test(u))).size, ops.length);
+    assert.deepEqual(ops.map((o) => [o.state, o.finished_at !== null]), [['done', true], ['failed', true], ['queued', false]]);
     const queued = JSON.parse(ops.find((o) => o.state === 'queued')!.args);
     assert.equal(box.open(queued.firstBoot.rootPasswordHash.$secret), '$6$old$QueuedHash', 'a queued reimage still gets its hash');
     assert.equal(box.open(queued.firstBoot.firstbootScript.$secret), `echo ${SCRIPT_SECRET}`);

@@ -44,7 +44,7 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
   await h.heads.kick(headId, vm.id);
   const op = await getOperation(h.db, opId);
   if (op?.state === 'failed') throw Invalid.field('signal', op.error ?? 'failed');
-  if (op?.state === 'queued') throw new Unavailable('the machine\'s head did not answer in time; the signal will be sent when it does');
+  if (op?.state === 'queued' || op?.state === 'running') throw new Unavailable('the machine\'s head did not answer in time; the signal will be sent when it does');
 }
 
 /** Queues the reimage; its operation's public id. */
