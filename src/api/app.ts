@@ -8,6 +8,8 @@ import { collapseSlashes, installExactJsonType, installJsonParser, installInputG
 import { installQueryBooleans, NoParams, NoQuery } from './parameters.js';
 import { authRoutes } from './auth/routes.js';
 import { bigvRoutes } from './bigv/index.js';
+import { operationRoutes } from './operations.js';
+import { eventRoutes } from './events.js';
 
 export interface AppOptions {
   /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */
@@ -68,7 +70,7 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   installQueryBooleans(app);
   await app.register(formbody);
   await app.register(swagger, {
-    openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect and the auth endpoint' } },
+    openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect, the auth endpoint and Hangar\'s own operations' } },
     // The documented success status as the operation's response (the document only: no response
     // schema is compiled, so no reply is ever filtered by one).
     transform: ({ schema, url }) => {
@@ -82,5 +84,7 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   await app.register(authRoutes(h));
   if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
   await app.register(bigvRoutes(h));
+  await app.register(operationRoutes(h));
+  await app.register(eventRoutes(h));
   return app as unknown as FastifyInstance;
 }

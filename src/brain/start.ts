@@ -12,6 +12,7 @@ import type { Hangar } from '../core/context.js';
 import { LoginLimiter } from '../core/login-limiter.js';
 import { ensurePool } from '../core/ipam.js';
 import { purgeExpired } from '../core/vms/delete.js';
+import { sweepOperations } from '../operations/sweeper.js';
 import type { Driver } from '../drivers/driver.js';
 import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
 import { LocalLink } from '../heads/local-link.js';
@@ -61,7 +62,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
   const hangar: Hangar = { db, config, heads: dispatch, log, secrets, limiter: new LoginLimiter(db, config), now: Date.now };
   const agents: HeadAgent[] = [];
   for (const spec of opts.heads) {
-    const agent = new HeadAgent(new LocalLink(db, config.clusterDomain, secrets), spec.driver, {
+    const agent = new HeadAgent(new LocalLink(db, config.clusterDomain, secrets, () => hangar.now(), config.operationLeaseMs), spec.driver, {
       label: spec.label, zone: spec.zone ?? 'default', managementAddress: spec.managementAddress ?? '127.0.0.1',
       network: spec.network ?? { mode: 'user' }, resyncMs: spec.resyncMs ?? 5000, log: log.child({ head: spec.label }),
     });
@@ -77,10 +78,15 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     void forgetExpiredIdempotency(hangar).catch((err) => log.error({ err }, 'idempotency record sweep failed'));
   }, 3_600_000);
   sweeper.unref();
+  const opSweeper = setInterval(() => {
+    void sweepOperations(hangar).catch((err) => log.error({ err }, 'operation sweep failed'));
+  }, config.operationSweepMs);
+  opSweeper.unref();
   return {
     hangar, app, agents,
     async close() {
       clearInterval(sweeper);
+      clearInterval(opSweeper);
       await app.close();
       for (const a of agents) await a.stop();
       await db.destroy();

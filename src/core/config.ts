@@ -31,6 +31,12 @@ export interface ClusterConfig {
   /** Fastify's trustProxy: take the client address from X-Forwarded-For when the peer is one of
    *  these proxies (false: the peer's own address). */
   trustProxy: boolean | string;
+  /** Operations (docs/operations.md): a running one's lease, renewed by its head every third of it;
+   *  how often the sweeper looks; the longest `?wait=` in seconds; days a finished one is kept. */
+  operationLeaseMs: number;
+  operationSweepMs: number;
+  operationWaitMax: number;
+  operationRetentionDays: number;
 }
 
 /** HANGAR_URL_ALLOW: host names, addresses and CIDRs separated by commas or spaces. */
@@ -55,6 +61,10 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     loginMaxDelay: Number(env.HANGAR_LOGIN_MAX_DELAY ?? 900),
     loginWindow: Number(env.HANGAR_LOGIN_WINDOW ?? 86400),
     trustProxy: trustProxy(env.HANGAR_TRUST_PROXY),
+    operationLeaseMs: Number(env.HANGAR_OPERATION_LEASE_MS ?? 60_000),
+    operationSweepMs: Number(env.HANGAR_OPERATION_SWEEP_MS ?? 30_000),
+    operationWaitMax: Number(env.HANGAR_OPERATION_WAIT_MAX ?? 60),
+    operationRetentionDays: Number(env.HANGAR_OPERATION_RETENTION_DAYS ?? 7),
   };
 }
 

@@ -43,6 +43,15 @@ export class Unauthorized extends Error {
   }
 }
 
+/** 409: an imperative act that conflicts with an operation not yet ended on the same object
+ *  (a reimage while one is queued or running); `operation` is that operation's public id. */
+export class Conflict extends Error {
+  constructor(message: string, readonly operation: string) {
+    super(message);
+    this.name = 'Conflict';
+  }
+}
+
 /** 503: a head needed for the request did not answer in time. */
 export class Unavailable extends Error {
   constructor(message: string) {

@@ -3,7 +3,7 @@
 // It never trusts memory over the world: after any crash it converges again from the store
 // and from what the driver finds running (adopting guests, never starting a second copy).
 import type { Logger } from 'pino';
-import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type Signal, type StopReason } from '../drivers/driver.js';
+import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type StopReason } from '../drivers/driver.js';
 import type { BrainLink, DesiredVm, PendingOperation } from './link.js';
 
 export interface HeadAgentOptions {
@@ -82,12 +82,20 @@ export class HeadAgent {
   private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {
     const { vm, ops } = await this.link.desired(vmId);
     for (const op of ops) {
+      const leaseMs = await this.link.startOperation(op);
+      if (leaseMs === null) continue;
+      const renew = setInterval(() => {
+        void this.link.renewLease(op).catch((err) => this.opts.log.warn({ err, vmId, op: op.kind }, 'lease renewal failed'));
+      }, Math.max(10, Math.floor(leaseMs / 3)));
+      renew.unref();
       let error: string | null = null;
       try {
         await this.runOperation(vmId, vm, op);
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ vmId, op: op.kind, error }, 'operation failed');
+      } finally {
+        clearInterval(renew);
       }
       await this.link.finishOperation(op, error);
     }
@@ -139,37 +147,36 @@ export class HeadAgent {
 
   private async runOperation(vmId: number, vm: DesiredVm | null, op: PendingOperation): Promise<void> {
     const running = (await this.driver.status(vmId)).state === 'running';
-    const args = op.args;
     switch (op.kind) {
       case 'signal': {
         if (!running) throw new DriverError('the machine is not running');
-        await this.driver.signal(vmId, args.signal as Signal);
+        await this.driver.signal(vmId, op.args.signal);
         return;
       }
       case 'reimage': {
         const disc = vm?.discs[0];
         if (!vm || !disc) throw new DriverError('the machine has no disc to image');
         if (running) await this.driver.stop(vmId);
-        await this.driver.reimage(vmId, disc, args.image, args.firstBoot);
+        await this.driver.reimage(vmId, disc, op.args.image, op.args.firstBoot);
         return;
       }
       case 'disc.create':
-        return this.driver.createDisc(args.disc);
+        return this.driver.createDisc(op.args.disc);
       case 'disc.grow':
-        return this.driver.growDisc(args.disc, args.size, running);
+        return this.driver.growDisc(op.args.disc, op.args.size, running);
       case 'disc.delete':
-        return this.driver.deleteDisc(args.disc);
+        return this.driver.deleteDisc(op.args.disc);
       case 'purge': {
         if (running) await this.driver.stop(vmId);
-        for (const disc of args.discs) await this.driver.deleteDisc(disc);
+        for (const disc of op.args.discs) await this.driver.deleteDisc(disc);
         return;
       }
       case 'backup.create':
-        return this.driver.backupDisc(args.disc, args.backupId);
+        return this.driver.backupDisc(op.args.disc, op.args.backupId);
       case 'backup.restore':
-        return this.driver.restoreDisc(args.disc, args.backupId);
+        return this.driver.restoreDisc(op.args.disc, op.args.backupId);
       case 'backup.delete':
-        return this.driver.deleteBackup(args.disc, args.backupId);
+        return this.driver.deleteBackup(op.args.disc, op.args.backupId);
     }
   }
 

@@ -2,7 +2,7 @@
 // observed state and events go up. The embedded head uses LocalLink (the store, in-process);
 // a remote head will speak the same calls over the network.
 import type { HostFacts, MachineSpec, NicSpec } from '../drivers/driver.js';
-import type { OperationKind } from '../operations/queue.js';
+import type { HeadOperation } from '../operations/kinds.js';
 
 /** A VM's desired state as the brain holds it: what to boot (a MachineSpec less the head's own
  *  network choice) and how it should be powered. */
@@ -20,7 +20,8 @@ export interface DesiredVm extends Omit<MachineSpec, 'vmId' | 'nics'> {
   sshPort: number | null;
 }
 
-export interface PendingOperation { id: number; kind: OperationKind; args: any }
+/** A queued operation as the head runs it: its kind with its args, secrets opened. */
+export type PendingOperation = HeadOperation;
 
 export interface Observed {
   running: boolean;
@@ -42,6 +43,11 @@ export interface BrainLink {
   /** VMs the brain believes are running on this head. */
   believedRunning(): Promise<number[]>;
   desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }>;
+  /** Take a queued operation (running, leased to this head, holding its VM): the lease's length in
+   *  ms, to be renewed before it passes; null when it is not to be run now (ended, or the VM is held). */
+  startOperation(op: PendingOperation): Promise<number | null>;
+  /** Keep the lease; false when the operation is no longer this head's (the sweeper failed it). */
+  renewLease(op: PendingOperation): Promise<boolean>;
   finishOperation(op: PendingOperation, error: string | null): Promise<void>;
   report(vmId: number, observed: Observed): Promise<void>;
   /** The machine went off by itself and is not coming back: power_on becomes false (with why, if it failed). */

@@ -5,7 +5,8 @@ import type { Store } from '../store/db.js';
 import { hostname } from '../core/names.js';
 import { poolGateway } from '../core/ipam.js';
 import { resolveImage } from '../images/catalogue.js';
-import { finish, openArgs, pendingFor, type OperationKind } from '../operations/queue.js';
+import { finishOperation, pendingFor, renewLease, startOperation } from '../operations/queue.js';
+import { openOperation } from '../operations/kinds.js';
 import type { SecretBox } from '../core/secrets.js';
 import type { BrainLink, DesiredVm, Observed, PendingOperation } from './link.js';
 import { withTransaction } from '../core/transaction.js';
@@ -14,10 +15,15 @@ export class LocalLink implements BrainLink {
   headId = 0;
 
   /** `secrets` opens what the head needs in plain (the VNC password, operations' secret args). */
+  /** `leaseMs`: how long an operation this head takes stays its own without a renewal. */
   constructor(
     private readonly db: Store, private readonly clusterDomain: string, private readonly secrets: SecretBox,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = Date.now, private readonly leaseMs = 60_000,
   ) {}
+
+  private get owner(): string {
+    return `head:${this.headId}`;
+  }
 
   async register(label: string, zone: string, managementAddress: string, facts: HostFacts): Promise<number> {
     const values = {
@@ -65,7 +71,7 @@ export class LocalLink implements BrainLink {
   async desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }> {
     const ops = (await pendingFor(this.db, vmId))
       .filter((o) => o.head_id === this.headId)
-      .map((o) => ({ id: o.id, kind: o.kind as OperationKind, args: openArgs(this.secrets, o.args) }));
+      .map((o) => openOperation(this.secrets, o));
     const row = await this.db.selectFrom('vms as v')
       .innerJoin('groups as g', 'g.id', 'v.group_id')
       .innerJoin('accounts as a', 'a.id', 'g.account_id')
@@ -103,22 +109,16 @@ export class LocalLink implements BrainLink {
     };
   }
 
+  async startOperation(op: PendingOperation): Promise<number | null> {
+    return (await startOperation(this.db, op.id, this.owner, this.now(), this.leaseMs)) ? this.leaseMs : null;
+  }
+
+  renewLease(op: PendingOperation): Promise<boolean> {
+    return renewLease(this.db, op.id, this.owner, this.now(), this.leaseMs);
+  }
+
   async finishOperation(op: PendingOperation, error: string | null): Promise<void> {
-    const now = this.now();
-    await withTransaction(this.db, async (trx) => {
-      await finish(trx, op.id, now, { error });
-      if (op.kind === 'reimage' && error === null) {
-        const after = op.args.afterwards as { power_on: number; autoreboot_on: number } | null;
-        await trx.updateTable('vms').set({ last_imaged_with: op.args.distribution, updated_at: now, head_note: null, ...(after ?? {}) })
-          .where('id', '=', op.args.vmId).execute();
-      } else if (op.kind === 'reimage') {
-        // A machine whose image could not be written is not started on a blank disc.
-        await trx.updateTable('vms').set({ power_on: 0, head_note: `reimage failed: ${error}`, updated_at: now })
-          .where('id', '=', op.args.vmId).execute();
-      } else if (error !== null && op.kind !== 'signal') {
-        await trx.updateTable('vms').set({ head_note: `${op.kind} failed: ${error}` }).where('id', '=', op.args.disc?.vmId ?? -1).execute();
-      }
-    });
+    await finishOperation(this.db, op.id, this.now(), { error, owner: this.owner });
   }
 
   async report(vmId: number, o: Observed): Promise<void> {

@@ -13,6 +13,7 @@ import * as m002 from './migrations/002_home_accounts.js';
 import { sealSecrets } from './migrations/003_secrets_sealed.js';
 import * as m004 from './migrations/004_login_failures.js';
 import * as m006 from './migrations/006_head_images.js';
+import * as m007 from './migrations/007_operations.js';
 import * as m008 from './migrations/008_idempotency_versions.js';
 import { attachCounterDriver } from './counters.js';
 
@@ -22,7 +23,7 @@ export type Store = Kysely<Database>;
 export function migrations(secrets: SecretBox): Record<string, Migration> {
   return {
     '001_initial': m001, '002_home_accounts': m002, '003_secrets_sealed': sealSecrets(secrets),
-    '004_login_failures': m004, '006_head_images': m006,
+    '004_login_failures': m004, '006_head_images': m006, '007_operations': m007,
     '008_idempotency_versions': m008,
   };
 }

@@ -75,6 +75,8 @@ export interface VmsTable {
   created_at: number; updated_at: number;
   /** Bumped by a trigger whenever a desired-state column changes (migration 008): the VM's ETag. */
   version: Generated<number>;
+  /** The imperative operation (the top of its intent) holding the VM while it runs (Gigas `locked`). */
+  lock_operation_id: Generated<number | null>;
   // Observed state, written only by the head that owns the VM.
   run_state: Generated<string>;
   observed_cycle: Generated<number>;
@@ -117,6 +119,15 @@ export interface OperationsTable {
   args: string;
   result: string | null; error: string | null;
   created_at: number; updated_at: number; deadline: number | null;
+  /** The public id (`GET /operations/{uuid}`). */
+  uuid: string;
+  /** The intent this operation is a step of (vm.create: disc creates and the reimage). */
+  parent_id: number | null;
+  dialect: string | null;
+  progress: number | null;
+  started_at: number | null; finished_at: number | null;
+  /** Who runs it (`head:<id>`) and until when, renewed while it runs; the sweeper fails expired ones. */
+  lease_owner: string | null; lease_until: number | null;
 }
 
 /** rate-limiter-flexible's counters (src/store/counters.ts): `expire` in epoch ms, null never. */

@@ -26,6 +26,8 @@ interface Fx {
   tenant: string;
   id: Record<string, number>;
   ip: Record<string, string>;
+  /** The public id of x1's vm_create operation (another tenant's). */
+  x1Operation: string;
 }
 
 async function fixture(opts: Parameters<typeof startTest>[0] = {}): Promise<Fx> {
@@ -41,9 +43,10 @@ async function fixture(opts: Parameters<typeof startTest>[0] = {}): Promise<Fx> 
     virtual_machine: { name: 'web2' }, discs: Array.from({ length: 8 }, (_, i) => ({ label: `disc-${i + 1}`, size: 64 })),
   })).body.virtual_machine;
   const bare = (await admin('POST', VMS, { name: 'bare' })).body;
-  const x1 = (await admin('POST', '/accounts/other/groups/default/vm_create', {
+  const x1Created = await admin('POST', '/accounts/other/groups/default/vm_create', {
     virtual_machine: { name: 'x1' }, discs: [{ label: 'disc-1', size: 1024 }],
-  })).body.virtual_machine;
+  });
+  const x1 = x1Created.body.virtual_machine;
   await admin('POST', `${ACC}/groups`, { name: 'shop' });
   await admin('POST', `${ACC}/groups/shop/virtual_machines`, { name: 'db1' });
   await runningNow(t, web1.id);
@@ -63,6 +66,7 @@ async function fixture(opts: Parameters<typeof startTest>[0] = {}): Promise<Fx> 
       web2Nic: web2.network_interfaces[0].id, bobKey: bobKey.id, priv: priv.id, backup: backup.id, schedule: schedule.id,
     },
     ip: { web1: ipv4(web1), x1: ipv4(x1), extra },
+    x1Operation: String(x1Created.headers.location).replace('/operations/', ''),
   };
 }
 
@@ -229,11 +233,12 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
       ['GET', '/users/{}'], ['PUT', '/users/{}', { email: 'a@b.c' }], ['DELETE', '/users/{}'], ['GET', '/users/{}/privileges'],
       ['GET', '/privileges/{}'], ['PUT', '/privileges/{}', { yubikey_required: false }], ['DELETE', '/privileges/{}'],
       ['GET', '/api_keys/{}'], ['DELETE', '/api_keys/{}'], ['GET', '/ips/{}'], ['PUT', '/ips/{}', { rdns: 'a.example.com' }], ['DELETE', '/ips/{}'],
-      ['POST', '/invitations/{}/accept', {}], ['DELETE', '/invitations/{}'],
+      ['POST', '/invitations/{}/accept', {}], ['DELETE', '/invitations/{}'], ['GET', '/operations/{}'],
     ];
     for (const [method, tpl, body] of flat) {
       const theirs = tpl.startsWith('/virtual_machines') ? String(id.x1) : tpl.startsWith('/discs') ? String(id.x1Disc) : tpl.startsWith('/nics') ? String(id.x1Nic)
-        : tpl.startsWith('/users') && !tpl.endsWith('privileges') ? 'bob' : tpl.startsWith('/api_keys') ? String(id.bobKey) : tpl.startsWith('/ips') ? fx.ip.x1! : null;
+        : tpl.startsWith('/users') && !tpl.endsWith('privileges') ? 'bob' : tpl.startsWith('/api_keys') ? String(id.bobKey) : tpl.startsWith('/ips') ? fx.ip.x1!
+          : tpl.startsWith('/operations') ? fx.x1Operation : null;
       for (const [what, seg] of badSegments('', theirs)) {
         cases.push({ name: `${tpl}: ${what}`, method, url: tpl.replace('{}', seg), body, as: 'tenant', status: 404 });
       }

@@ -18,6 +18,8 @@ const USERS: Record<Role, string> = {
 
 interface Fx {
   t: TestHangar;
+  /** Public ids of the vm_create operations of web1 and x1. */
+  op: Record<string, string>;
   token: Record<Role, string>;
   uid: Record<string, number>;
   id: Record<string, number>;
@@ -39,10 +41,12 @@ async function fixture(): Promise<Fx> {
   const other = await account(t, 'other');
   const shop = (await ok(await admin('POST', '/accounts/acme/groups', { name: 'shop' }), 201, 'shop')).body.id;
   const withDisc = (name: string) => ({ virtual_machine: { name, power_on: true, autoreboot_on: true }, discs: [{ label: 'disc-1', storage_grade: 'sata', size: 1024 }] });
-  const web1 = (await ok(await admin('POST', '/accounts/acme/groups/default/vm_create', withDisc('web1')), 202, 'web1')).body.virtual_machine;
+  const web1Created = await ok(await admin('POST', '/accounts/acme/groups/default/vm_create', withDisc('web1')), 202, 'web1');
+  const web1 = web1Created.body.virtual_machine;
   const web2 = (await ok(await admin('POST', `${A}`, { name: 'web2' }), 202, 'web2')).body;
   const db1 = (await ok(await admin('POST', '/accounts/acme/groups/shop/virtual_machines', { name: 'db1' }), 202, 'db1')).body;
-  const x1 = (await ok(await admin('POST', '/accounts/other/groups/default/vm_create', withDisc('x1')), 202, 'x1')).body.virtual_machine;
+  const x1Created = await ok(await admin('POST', '/accounts/other/groups/default/vm_create', withDisc('x1')), 202, 'x1');
+  const x1 = x1Created.body.virtual_machine;
   await runningNow(t, web1.id);
   await runningNow(t, x1.id);
 
@@ -70,8 +74,9 @@ async function fixture(): Promise<Fx> {
   const privs = (await admin('GET', `/users/${USERS.console}/privileges`)).body;
   const otherPrivs = (await admin('GET', '/users/otheruser/privileges')).body;
   const ipOf = (vm: any) => vm.network_interfaces[0].ips.find((a: string) => a.includes('.'));
+  const opOf = (r: Reply) => String(r.headers.location).replace('/operations/', '');
   return {
-    t, token, uid,
+    t, token, uid, op: { web1: opOf(web1Created), x1: opOf(x1Created) },
     id: {
       acme: acme.id, other: other.id, acmeDefault: acme.defaultGroupId, shop, otherDefault: other.defaultGroupId,
       web1: web1.id, web2: web2.id, db1: db1.id, x1: x1.id,
@@ -110,7 +115,7 @@ async function restart(fx: Fx, path: string) {
   const vm = (await admin(fx, 'GET', `${path}?include_deleted=true`)).body;
   if (vm.deleted) await admin(fx, 'PUT', path, { deleted: false });
   await until(`${vm.name} operations done`, async () => {
-    const q = await fx.t.running.hangar.db.selectFrom('operations').select('id').where('vm_id', '=', vm.id).where('state', '=', 'queued').execute();
+    const q = await fx.t.running.hangar.db.selectFrom('operations').select('id').where('vm_id', '=', vm.id).where('state', 'in', ['queued', 'running']).execute();
     return q.length === 0;
   });
   await admin(fx, 'PUT', path, { power_on: true, autoreboot_on: true });
@@ -628,6 +633,26 @@ const ROUTES: Record<string, Route> = {
   },
 
   'GET /definitions': { req: () => ({ method: 'GET', url: '/definitions' }) },
+
+  // Operations (docs/operations.md): readable by whoever may read their VM -------------------
+  'GET /operations/{web1 create}': {
+    req: (fx) => ({ method: 'GET', url: `/operations/${fx.op.web1}` }),
+    check: (fx, _role, r) => assert.deepEqual(r.body.target, { type: 'virtual_machine', id: fx.id.web1 }),
+  },
+  'GET /operations/{x1 create}': { req: (fx) => ({ method: 'GET', url: `/operations/${fx.op.x1}` }) },
+  'GET /operations?vm_id={web1 id}': { req: (fx) => ({ method: 'GET', url: `/operations?vm_id=${fx.id.web1}` }) },
+  'GET /operations?vm_id={x1 id}': { req: (fx) => ({ method: 'GET', url: `/operations?vm_id=${fx.id.x1}` }) },
+  'GET /events?max_seconds=0': { req: () => ({ method: 'GET', url: '/events?max_seconds=0' }) },
+  'GET /operations': {
+    req: () => ({ method: 'GET', url: '/operations' }),
+    check: (fx, role, r) => {
+      const targets = new Set((r.body as any[]).map((o) => o.target?.id));
+      if (role === 'cluster') assert.ok(targets.has(fx.id.x1), 'a cluster admin sees every tenant\'s');
+      else assert.ok(!targets.has(fx.id.x1), `${role} sees no other tenant's operations`);
+      if (role === 'vm' || role === 'console' || role === 'key') assert.deepEqual([...targets], [fx.id.web1]);
+      if (role === 'none') assert.deepEqual(r.body, []);
+    },
+  },
 };
 
 // The matrix. Columns: cluster_admin, account_admin on acme, group_admin on acme/default,
@@ -802,6 +827,13 @@ const PEOPLE: Row[] = [
   ['DELETE /api_keys/{spare key}',                      204, 404, 404, 404, 404, 404, 404],
 
   ['GET /definitions',                                  200, 200, 200, 200, 200, 200, 200],
+
+  ['GET /operations/{web1 create}',                     200, 200, 200, 200, 200, 404, 200],
+  ['GET /operations/{x1 create}',                       200, 404, 404, 404, 404, 404, 404],
+  ['GET /operations?vm_id={web1 id}',                   200, 200, 200, 200, 200, 404, 200],
+  ['GET /operations?vm_id={x1 id}',                     200, 404, 404, 404, 404, 404, 404],
+  ['GET /operations',                                   200, 200, 200, 200, 200, 200, 200],
+  ['GET /events?max_seconds=0',                         200, 200, 200, 200, 200, 200, 200],
 ];
 
 const MATRIX = [...TREE, ...VMS, ...DEVICES, ...PEOPLE];

@@ -132,8 +132,8 @@ export class MemoryLink implements BrainLink {
     this.images = images;
   }
 
-  queue(vmId: number, kind: PendingOperation['kind'], args: unknown): PendingOperation {
-    const op = { id: this.nextOp++, kind, args };
+  queue<K extends PendingOperation['kind']>(vmId: number, kind: K, args: Extract<PendingOperation, { kind: K }>['args']): PendingOperation {
+    const op = { id: this.nextOp++, kind, args } as PendingOperation;
     this.ops.set(vmId, [...(this.ops.get(vmId) ?? []), op]);
     return op;
   }
@@ -158,12 +158,20 @@ export class MemoryLink implements BrainLink {
     return { vm: copy, ops: [...(this.ops.get(vmId) ?? [])] };
   }
 
+  async startOperation(): Promise<number | null> {
+    return 60_000;
+  }
+
+  async renewLease(): Promise<boolean> {
+    return true;
+  }
+
   async finishOperation(op: PendingOperation, error: string | null): Promise<void> {
     for (const [vmId, list] of this.ops) this.ops.set(vmId, list.filter((o) => o.id !== op.id));
     this.finished.push({ op, error });
     if (op.kind === 'reimage' && error === null) {
-      const vm = this.vms.get(op.args.vmId as number);
-      if (vm) vm.image = (op.args.image ?? op.args.distribution) as string;
+      const vm = this.vms.get(op.args.vmId);
+      if (vm) vm.image = op.args.image;
     }
   }
 

@@ -37,7 +37,7 @@ test('power semantics with a real guest through the head agent', { timeout: 300_
   // create the disc and image it, with a key and a firstboot script
   const create = link.queue(1, 'disc.create', { disc });
   const reimage = link.queue(1, 'reimage', {
-    vmId: 1, distribution: 'tiny', image: 'tiny',
+    vmId: 1, distribution: 'tiny', image: 'tiny', afterwards: null,
     firstBoot: firstBoot({ authorizedKeys: key.public, firstbootScript: '#!/bin/sh\necho firstboot-ran > /root/firstboot-marker\n' }),
   });
   await agent.kick(1);

@@ -13,6 +13,7 @@ import { SecretBox } from '../../src/core/secrets.js';
 import { LocalLink } from '../../src/heads/local-link.js';
 import { HeadAgent } from '../../src/heads/agent.js';
 import { enqueue, getOperation } from '../../src/operations/queue.js';
+import { secretArg } from '../../src/operations/kinds.js';
 import { QemuDriver } from '../../src/drivers/qemu/index.js';
 import { firstBoot, sshKeyPair, sshWhenReady, tinyImage, tmpDir, until, ssh } from './helpers.js';
 
@@ -73,7 +74,7 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
     kind: 'reimage', vmId: vm.id, headId, userId: null, now: Date.now(),
     args: {
       vmId: vm.id, distribution: 'tiny', image: 'tiny', afterwards: { power_on: 1, autoreboot_on: 0 },
-      firstBoot: firstBoot({ hostname: 'web', authorizedKeys: key.public, firstbootScript: script }),
+      firstBoot: { ...firstBoot({ hostname: 'web', authorizedKeys: key.public }), firstbootScript: secretArg(secrets, script), rootPasswordHash: null },
     },
   });
   const row = () => db.selectFrom('vms').selectAll().where('id', '=', vm.id).executeTakeFirstOrThrow();

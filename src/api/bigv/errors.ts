@@ -1,7 +1,7 @@
 // BigV's error shapes (spec §1.1-1.2): 400 bodies are Rails-style `{"field":["message"]}`,
 // `vm_create` disc errors are an array aligned with the request's `discs`.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { Forbidden, Invalid, NotFound, PreconditionFailed, Throttled, Unauthorized, Unavailable } from '../../core/errors.js';
+import { Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, Throttled, Unauthorized, Unavailable } from '../../core/errors.js';
 import { UnusableInput } from '../wire.js';
 import { QUERY_BOOL_WORDS } from '../parameters.js';
 
@@ -70,6 +70,7 @@ export function bigvErrorHandler(err: FastifyError & { validation?: AjvError[]; 
   if (err instanceof PreconditionFailed) return reply.code(412).send({ error: err.message });
   if (err instanceof Unauthorized) return reply.code(401).send({ error: err.message });
   if (err instanceof Throttled) return reply.code(429).header('retry-after', String(err.retryAfter)).send({ error: err.message });
+  if (err instanceof Conflict) return reply.code(409).send({ error: err.message });
   if (err instanceof Unavailable) return reply.code(503).send({ error: err.message });
   if (err instanceof UnusableInput) {
     // A name with a NUL in a path names nothing; in a query or body it is a bad value.

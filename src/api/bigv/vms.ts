@@ -18,6 +18,7 @@ import { poolLabels } from './pools.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { ifMatchVersions, versionTag } from '../etag.js';
+import { operationUrl } from '../operations.js';
 import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
@@ -51,7 +52,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body }, 'bigv');
-      reply.code(202);
+      reply.code(202).header('location', operationUrl(created.operation));
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
@@ -61,7 +62,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       const input = req.body as CreateInput;
       const created = await createVm(h, req.principal, account, group, input, 'bigv');
       const pools = await poolLabels(h.db);
-      reply.code(202);
+      reply.code(202).header('location', operationUrl(created.operation));
       return {
         virtual_machine: presentVm(created.view, { overview: true, poolLabels: pools }),
         discs: created.discs.map((d) => presentDisc(d, pools, created.view.schedules.filter((s) => s.disc_id === d.id))),
@@ -96,9 +97,9 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return body.data === undefined ? { signal: body.signal } : body;
     });
 
-    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', params: VmP, querystring: NoQuery, body: Reimage } }, async (req) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', params: VmP, querystring: NoQuery, body: Reimage } }, async (req, reply) => {
       const at = await vmPath(req, false);
-      await reimageVm(h, req.principal, at, req.body);
+      reply.header('location', operationUrl(await reimageVm(h, req.principal, at, req.body)));
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
 

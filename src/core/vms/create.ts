@@ -14,9 +14,10 @@ import { scheduleStart } from '../schedule-start.js';
 import { resolveImage } from '../../images/catalogue.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
-import { enqueue, secretArg, type SecretArg } from '../../operations/queue.js';
+import { enqueue, finishIn, getOperation } from '../../operations/queue.js';
+import { secretArg, type SealedFirstBoot } from '../../operations/kinds.js';
 import type { SecretBox } from '../secrets.js';
-import type { DiscRef, FirstBoot } from '../../drivers/driver.js';
+import type { DiscRef } from '../../drivers/driver.js';
 import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
 import {
@@ -38,7 +39,8 @@ export interface DiscInput { label?: string; storage_grade?: string; size?: numb
 export interface ReimageInput { distribution?: string; root_password?: string; ssh_public_key?: string; firstboot_script?: string }
 export interface CreateInput { virtual_machine: VmAttrs; discs?: DiscInput[]; reimage?: ReimageInput; ips?: { ipv4?: string; ipv6?: string } }
 
-export interface Created { view: VmView; discs: DiscRow[] }
+/** `operation`: the public id of the vm.create intent (its steps build the machine). */
+export interface Created { view: VmView; discs: DiscRow[]; operation: string }
 
 export function macFor(vmId: number, index: number): string {
   const n = (vmId * 8 + index) >>> 0;
@@ -58,11 +60,8 @@ export function checkReimage(errs: FieldErrors, r: ReimageInput): string | null 
   return image;
 }
 
-/** A reimage operation's FirstBoot: the root password hash and the firstboot script (which users
- *  fill with their own secrets) are sealed secrets of the operation (operations/queue.ts). */
-export type FirstBootArgs = Omit<FirstBoot, 'rootPasswordHash' | 'firstbootScript'> & { rootPasswordHash: SecretArg | null; firstbootScript: SecretArg };
-
-export function firstBootFor(box: SecretBox, hostname: string, r: ReimageInput): FirstBootArgs {
+/** A reimage operation's FirstBoot, its secrets sealed (operations/kinds.ts). */
+export function firstBootFor(box: SecretBox, hostname: string, r: ReimageInput): SealedFirstBoot {
   return {
     hostname,
     rootPasswordHash: r.root_password ? secretArg(box, hashRootPassword(r.root_password)) : null,
@@ -129,7 +128,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   errs.throwIfAny();
 
   const power = powerAtCreate(vm, !!input.reimage);
-  const { vmId, headId } = await withTransaction(h.db, async (trx) => {
+  const { vmId, headId, parentId } = await withTransaction(h.db, async (trx) => {
     // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
     if (!(await keepRow(trx, 'groups', group.id))) throw new NotFound('group');
     const taken = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).where('name', '=', name).executeTakeFirst();
@@ -147,6 +146,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     }).returning('id').executeTakeFirstOrThrow();
     const vmId = row.id;
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
+    const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
       const disc = await trx.insertInto('discs').values({
         vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
@@ -159,7 +159,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
         }).execute();
       }
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
-      await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now });
+      await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now, parentId, dialect });
     }
     const nic = await trx.insertInto('nics').values({
       vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
@@ -172,11 +172,13 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     }
     if (input.reimage) {
       await enqueue(trx, {
-        kind: 'reimage', vmId, headId: placement.headId, userId: p.userId, now,
-        args: { vmId, distribution: input.reimage.distribution, image, firstBoot: firstBootFor(h.secrets, hostname, input.reimage), afterwards: null },
+        kind: 'reimage', vmId, headId: placement.headId, userId: p.userId, now, parentId, dialect,
+        args: { vmId, distribution: input.reimage.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input.reimage), afterwards: null },
       });
     }
-    return { vmId, headId: placement.headId };
+    // A machine with nothing to build is built already.
+    if (!discs.length && !input.reimage) await finishIn(trx, parentId, now, { error: null });
+    return { vmId, headId: placement.headId, parentId };
   }).catch((err) => {
     // Another create took the same chosen address between the check and the insert.
     if (uniqueViolation(err) === 'ips(address)') throw Invalid.field('ips', 'an address is already in use');
@@ -185,7 +187,8 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   // The machine is built in the background (202): the head runs the disc and image operations, then powers it on.
   if (discs.length || power.powerOn) void h.heads.kick(headId, vmId);
   const view = await loadVmView(h.db, h.config.clusterDomain, vmId);
-  return { view, discs: view.discs };
+  const op = await getOperation(h.db, parentId);
+  return { view, discs: view.discs, operation: op!.uuid };
 }
 
 /** Addresses the user picked on a private VLAN: recorded on the NIC, outside any pool. */

@@ -1,6 +1,6 @@
 // An in-memory hypervisor with the Driver interface, for fast tests and scale benchmarks.
 // Deterministic: a guest reacts to ACPI powerdown and ctrl-alt-del on the next tick. Faults are
-// injected per operation with `failNext`, and a test can crash a machine with `crash`.
+// injected per operation with `failNext`, an operation can be held mid-way with `holdNext`, and a test can crash a machine with `crash`.
 import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
@@ -45,6 +45,8 @@ export class FakeDriver implements Driver {
   readonly calls: string[] = [];
   private readonly events = new EventEmitter();
   private readonly faults = new Map<FakeOp, string[]>();
+  private readonly releases: (() => void)[] = [];
+  private readonly holds = new Map<FakeOp, { released: Promise<void>; reached(): void }[]>();
   private readonly lastStops = new Map<number, StopReason>();
   private nextPid = 1000;
   acpi: boolean;
@@ -61,6 +63,26 @@ export class FakeDriver implements Driver {
     this.faults.set(op, list);
   }
 
+  /**
+   * The next `op` stops inside the driver until `release()` (then fails if a fault is queued), as a
+   * slow image write would: the operation is running meanwhile. `reached` resolves once it is held.
+   */
+  holdNext(op: FakeOp): { reached: Promise<void>; release(): void } {
+    let release!: () => void;
+    let reached!: () => void;
+    const hold = { released: new Promise<void>((r) => { release = r; }), reached: () => reached() };
+    const reachedP = new Promise<void>((r) => { reached = r; });
+    this.holds.set(op, [...(this.holds.get(op) ?? []), hold]);
+    this.releases.push(release);
+    return { reached: reachedP, release };
+  }
+
+  /** Let every held operation go (a test ending). */
+  releaseAll(): void {
+    for (const list of this.holds.values()) for (const h of list.splice(0)) h.reached();
+    for (const release of this.releases.splice(0)) release();
+  }
+
   /** The QEMU process dies without a SHUTDOWN event, as with kill -9. */
   crash(vmId: number): void {
     if (this.machines.delete(vmId)) this.stopped(vmId, 'crash');
@@ -71,7 +93,12 @@ export class FakeDriver implements Driver {
     this.emit({ vmId, kind: 'stopped', reason });
   }
 
-  private check(op: FakeOp): void {
+  private async check(op: FakeOp): Promise<void> {
+    const held = this.holds.get(op)?.shift();
+    if (held) {
+      held.reached();
+      await held.released;
+    }
     const list = this.faults.get(op);
     const message = list?.shift();
     if (message !== undefined) throw new DriverError(message);
@@ -110,7 +137,7 @@ export class FakeDriver implements Driver {
 
   async start(spec: MachineSpec): Promise<MachineState> {
     this.calls.push(`start ${spec.vmId}`);
-    this.check('start');
+    await this.check('start');
     if (!this.machines.has(spec.vmId)) {
       const pid = this.nextPid++;
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
@@ -122,13 +149,13 @@ export class FakeDriver implements Driver {
 
   async stop(vmId: number): Promise<void> {
     this.calls.push(`stop ${vmId}`);
-    this.check('stop');
+    await this.check('stop');
     if (this.machines.delete(vmId)) this.stopped(vmId, 'host');
   }
 
   async signal(vmId: number, signal: Signal): Promise<void> {
     this.calls.push(`signal ${vmId} ${signal.kind}${signal.kind === 'sendkey' ? ' ' + signal.keys.join('-') : ''}`);
-    this.check('signal');
+    await this.check('signal');
     const m = this.machines.get(vmId);
     if (!m) throw new DriverError('machine is not running');
     if (signal.kind === 'powerdown' && this.acpi) {
@@ -148,32 +175,32 @@ export class FakeDriver implements Driver {
 
   async createDisc(disc: DiscRef): Promise<void> {
     this.calls.push(`createDisc ${disc.id}`);
-    this.check('createDisc');
+    await this.check('createDisc');
     this.discs.set(disc.id, { ...disc });
   }
 
   async growDisc(disc: DiscRef, newSize: number): Promise<void> {
     this.calls.push(`growDisc ${disc.id} ${newSize}`);
-    this.check('growDisc');
+    await this.check('growDisc');
     this.discs.set(disc.id, { ...disc, size: newSize });
   }
 
   async deleteDisc(disc: DiscRef): Promise<void> {
     this.calls.push(`deleteDisc ${disc.id}`);
-    this.check('deleteDisc');
+    await this.check('deleteDisc');
     this.discs.delete(disc.id);
   }
 
   async reimage(vmId: number, disc: DiscRef, image: string, firstBoot: FirstBoot): Promise<void> {
     this.calls.push(`reimage ${vmId} ${image}`);
-    this.check('reimage');
+    await this.check('reimage');
     if (this.machines.has(vmId)) throw new DriverError('cannot reimage a running machine');
     this.images.set(disc.id, { image, firstBoot });
   }
 
   async backupDisc(disc: DiscRef, backupId: number): Promise<void> {
     this.calls.push(`backupDisc ${disc.id} ${backupId}`);
-    this.check('backupDisc');
+    await this.check('backupDisc');
     this.backups.set(backupId, disc.id);
   }
 

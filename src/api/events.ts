@@ -1,0 +1,78 @@
+// GET /events: a Server-Sent Events stream of operation changes (docs/operations.md), each caller
+// seeing only operations it may read. The stream reads the store (not this process's memory), so
+// it shows changes made by any brain or head sharing the store.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Hangar } from '../core/context.js';
+import { authenticate } from '../core/auth.js';
+import type { Principal } from '../core/principal.js';
+import { presentOperations, visibleOn } from '../operations/view.js';
+import { bigvErrorHandler } from './bigv/errors.js';
+import { NoParams } from './parameters.js';
+
+const EventsQ = Type.Object({
+  max_seconds: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'end the stream after this many seconds (default: never)' })),
+});
+
+const POLL_MS = 250;
+const HEARTBEAT_MS = 15_000;
+
+export function eventRoutes(h: Hangar): FastifyPluginAsync {
+  return async (app) => {
+    app.setErrorHandler(bigvErrorHandler);
+    app.decorateRequest('principal', null as unknown as Principal);
+    app.addHook('onRequest', async (req: FastifyRequest) => {
+      req.principal = await authenticate(h, req.headers.authorization, req.ip);
+    });
+
+    app.get('/events', {
+      schema: {
+        tags: ['hangar'], summary: 'Server-Sent Events: `operation` events, one per change of an operation you may read',
+        params: NoParams, querystring: EventsQ, produces: ['text/event-stream'], response: { 200: Type.String() },
+      },
+    }, async (req, reply) => {
+      const p = req.principal;
+      const { max_seconds: maxSeconds } = req.query as { max_seconds?: string };
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      reply.raw.write(': operations\n\n');
+      // What was last sent of each operation changed since `since`: a lease renewal alone is no event.
+      let since = h.now();
+      const sent = new Map<number, string>();
+      let busy = false;
+      const poll = async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const rows = await h.db.selectFrom('operations').selectAll().where('updated_at', '>=', since).orderBy('updated_at').orderBy('id').execute();
+          for (const row of rows) {
+            if (reply.raw.writableEnded) return;
+            const signature = `${row.state}|${row.progress}|${row.error}`;
+            if (sent.get(row.id) === signature) continue;
+            sent.set(row.id, signature);
+            if (!(await visibleOn(h.db, p, row))) continue;
+            const [view] = await presentOperations(h.db, [row]);
+            reply.raw.write(`event: operation\nid: ${row.uuid}\ndata: ${JSON.stringify(view)}\n\n`);
+          }
+          const newest = rows.at(-1)?.updated_at;
+          if (newest !== undefined && newest > since) {
+            since = newest;
+            for (const row of rows) if (row.updated_at < since) sent.delete(row.id);
+          }
+        } catch (err) {
+          req.log.error({ err }, 'event stream poll failed');
+        } finally {
+          busy = false;
+        }
+      };
+      const timer = setInterval(() => void poll(), POLL_MS);
+      const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const end = maxSeconds === undefined ? null : setTimeout(() => void poll().then(() => reply.raw.end()), Number(maxSeconds) * 1000);
+      reply.raw.on('close', () => {
+        clearInterval(timer);
+        clearInterval(heartbeat);
+        if (end) clearTimeout(end);
+      });
+    });
+  };
+}

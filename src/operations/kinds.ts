@@ -1,0 +1,88 @@
+// What each kind of operation carries (typed per kind), how long it may take, whether it holds
+// its VM, and the secrets inside its args (sealed while it waits, removed when it ends).
+import type { Sealed, SecretBox } from '../core/secrets.js';
+import type { DiscRef, FirstBoot, Signal } from '../drivers/driver.js';
+
+/**
+ * A secret inside an operation's args (a root password hash, a firstboot script): sealed where the
+ * args are built, opened only for the head that runs the operation (openArgs), and removed from the
+ * row when the operation finishes, however it ends.
+ */
+export interface SecretArg { $secret: Sealed }
+
+export function secretArg(box: SecretBox, value: string): SecretArg {
+  return { $secret: box.seal(value) };
+}
+
+/** Args as the head gets them: every SecretArg opened to its plain string. */
+export type Opened<T> = T extends SecretArg ? string
+  : T extends (infer U)[] ? Opened<U>[]
+  : T extends object ? { [K in keyof T]: Opened<T[K]> } : T;
+
+/** FirstBoot as stored in a reimage: its password hash and script (which users fill with their own secrets) sealed. */
+export type SealedFirstBoot = Omit<FirstBoot, 'rootPasswordHash' | 'firstbootScript'> & { rootPasswordHash: SecretArg | null; firstbootScript: SecretArg };
+
+export interface OperationArgs {
+  /** An intent: its steps are the operations whose parent it is (disc creates, then the reimage). */
+  'vm.create': Record<string, never>;
+  'disc.create': { disc: DiscRef };
+  'disc.grow': { disc: DiscRef; size: number };
+  'disc.delete': { disc: DiscRef };
+  reimage: {
+    vmId: number; distribution: string; image: string; firstBoot: SealedFirstBoot;
+    /** Desired power set when it succeeds (BigV: on, autoreboot off), or nothing (within vm.create). */
+    afterwards: { power_on: number; autoreboot_on: number } | null;
+  };
+  signal: { signal: Signal };
+  purge: { discs: DiscRef[] };
+  'backup.create': { disc: DiscRef; backupId: number };
+  'backup.restore': { disc: DiscRef; backupId: number };
+  'backup.delete': { disc: DiscRef; backupId: number };
+}
+
+export type OperationKind = keyof OperationArgs;
+/** Kinds a head runs (an intent is finished by its steps). */
+export type HeadKind = Exclude<OperationKind, 'vm.create'>;
+export type OperationState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export const FINISHED: readonly OperationState[] = ['done', 'failed', 'cancelled'];
+
+const MINUTE = 60_000;
+/** How long each kind may take from being asked for (queued included) before the sweeper fails it. */
+export const DEADLINES: Record<OperationKind, number> = {
+  'vm.create': 120 * MINUTE, reimage: 60 * MINUTE, 'disc.create': 30 * MINUTE, 'disc.grow': 30 * MINUTE,
+  'disc.delete': 30 * MINUTE, signal: 5 * MINUTE, purge: 60 * MINUTE,
+  'backup.create': 360 * MINUTE, 'backup.restore': 360 * MINUTE, 'backup.delete': 60 * MINUTE,
+};
+
+/** Kinds that hold their VM while they run (a signal is a moment's act and never conflicts). */
+export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>(['vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete']);
+
+/** Imperative kinds refused (409) while an operation of a listed kind is queued or running on the
+ *  same VM. Desired-state changes (power, autoreboot) are not operations and are always accepted:
+ *  the head converges them when the running operation ends. */
+export const CONFLICTS: Partial<Record<OperationKind, readonly OperationKind[]>> = {
+  reimage: ['reimage'],
+};
+
+/** A PendingOperation as the head runs it: its kind and its opened args, typed together. */
+export type HeadOperation = { [K in HeadKind]: { id: number; kind: K; args: Opened<OperationArgs[K]> } }[HeadKind];
+
+const isSecretArg = (v: unknown): v is SecretArg =>
+  typeof v === 'object' && v !== null && typeof (v as SecretArg).$secret === 'string' && Object.keys(v).length === 1;
+
+/** An operation's stored args with every secret opened (for the head). */
+export function openOperation(box: SecretBox, row: { id: number; kind: string; args: string }): HeadOperation {
+  const args: unknown = JSON.parse(row.args, (_k, v) => (isSecretArg(v) ? box.open(v.$secret) : v));
+  // The row was written by enqueue with the args of its kind.
+  return { id: row.id, kind: row.kind, args } as HeadOperation;
+}
+
+/** An operation's stored args without its secrets. */
+export function withoutSecrets(args: string): string {
+  return JSON.stringify(JSON.parse(args, (_k, v) => (isSecretArg(v) ? undefined : v)));
+}
+
+/** The stored (sealed) args of a row of kind K. */
+export function storedArgs<K extends OperationKind>(_kind: K, args: string): OperationArgs[K] {
+  return JSON.parse(args) as OperationArgs[K];
+}
