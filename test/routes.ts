@@ -1,7 +1,7 @@
 // The app's registered routes, for suites that must cover every route: a hand list of requests is
 // checked against them, so a new route fails those suites until it is listed.
 import type { FastifyInstance } from 'fastify';
-import { registeredRoutes } from '../src/api/app.js';
+import { registeredRoutes, type RegisteredRoute } from '../src/api/app.js';
 
 /** "METHOD /template" of every BigV route (HEAD twins, hidden routes and the auth endpoint left out). */
 export function bigvRouteKeys(app: FastifyInstance): string[] {
@@ -17,4 +17,13 @@ export function routeKeyOf(app: FastifyInstance, method: string, url: string): s
     && new RegExp(`^${r.url.replace(/:\w+/g, '[^/]*')}$`).test(path));
   hits.sort((a, b) => (a.url.match(/:/g)?.length ?? 0) - (b.url.match(/:/g)?.length ?? 0));
   return hits[0] ? `${method} ${hits[0].url}` : null;
+}
+
+/**
+ * The query to send to route `r`: an event stream never ends by itself, so it is asked to end at
+ * once (`max_seconds=0`) unless the query already bounds it.
+ */
+export function boundedQuery(r: RegisteredRoute, query: string): string {
+  const stream = (r.schema as { produces?: string[] } | undefined)?.produces?.includes('text/event-stream');
+  return stream && !/(^|&)max_seconds=/.test(query) ? [query, 'max_seconds=0'].filter(Boolean).join('&') : query;
 }

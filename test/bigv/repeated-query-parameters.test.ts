@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { account, startTest, type Reply, type TestHangar } from '../helpers.js';
 import { runningNow, snapshot } from '../snapshot.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/api/app.js';
+import { boundedQuery } from '../routes.js';
 
 const WEB1 = '/accounts/acme/groups/default/virtual_machines/web1';
 
@@ -145,11 +146,9 @@ test('every GET route: each declared query parameter given twice or as garbage i
       for (const caller of ['admin', 'tenant'] as const) {
         const token = fx.callers[caller];
         const path = fx.fill(r.url, caller);
-        // An event stream is asked to end (it never ends by itself) unless the query already bounds it.
-        const stream = (r.schema as { produces?: string[] } | undefined)?.produces?.includes('text/event-stream');
         const send = async (query: string) => {
           sent++;
-          const q = stream && !/(^|&)max_seconds=/.test(query) ? [query, 'max_seconds=0'].filter(Boolean).join('&') : query;
+          const q = boundedQuery(r, query);
           return fx.t.req('GET', q ? `${path}?${q}` : path, { token: r.url.startsWith('/session') ? null : token });
         };
         const check = (what: string, fn: () => void) => {

@@ -10,6 +10,7 @@ import { account, startTest } from '../helpers.js';
 import { runningNow } from '../snapshot.js';
 import { assertInvariants } from '../invariants.js';
 import { registeredRoutes } from '../../src/api/app.js';
+import { boundedQuery } from '../routes.js';
 
 /** A small deterministic generator (a linear congruential one): the same seed, the same requests. */
 function generator(seed: number) {
@@ -66,7 +67,8 @@ for (const seed of [1, 2]) {
         for (const field of Object.keys(schema?.properties ?? { name: 1, level: 1 })) if (next() < 0.5) body[field] = pick(values);
         if (next() < 0.1) body.virtual_machine = { name: `z${i}`, cores: pick(values), memory: pick(values) };
         if (next() < 0.1) body.discs = [{ size: pick(values), storage_grade: pick(values) }];
-        const query = next() < 0.3 ? `?${pick(queries)}` : '';
+        const q = boundedQuery(r, next() < 0.3 ? pick(queries) : '');
+        const query = q ? `?${q}` : '';
         const token = pick(tokens);
         const payload = r.method === 'GET' || r.method === 'DELETE' ? undefined : JSON.stringify(body);
         const res = await t.running.app.inject({
