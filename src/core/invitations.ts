@@ -2,6 +2,7 @@
 // its invitee accepts it (then it becomes a privilege) or it expires (config.invitationDays).
 // Whether the named user exists is never told: an invitation to a name nobody has is stored and
 // answered exactly like any other, and can never be accepted.
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
@@ -10,7 +11,8 @@ import { isClusterAdmin, isLevel, mayGrant, type Level, type Place, type Princip
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
 import { keepRow } from './locks.js';
-import { rowId } from './resolve.js';
+import { whereRef } from './ids.js';
+import { IDS_ONLY } from './resolve.js';
 import { withTransaction } from './transaction.js';
 
 export interface InvitationView {
@@ -57,7 +59,7 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
     await keepTarget(trx, { group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null });
     // A user deleted meanwhile is nobody: the invitation is stored, and answered, like one to a name nobody has.
     const invitee = user && (await keepRow(trx, 'users', user.id)) ? user.id : null;
-    return trx.insertInto('invitations').values({
+    return trx.insertInto('invitations').values({ uuid: randomUUID(),
       user_id: invitee, username, level: input.level,
       account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
       password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
@@ -126,7 +128,8 @@ export async function listInvitations(h: Hangar, p: Principal): Promise<Invitati
 /** An invitation the caller may see (its invitee or a manager); anything else is NotFound. */
 export async function resolveInvitation(h: Hangar, p: Principal, segment: string): Promise<InvitationView> {
   await sweep(h);
-  const [v] = /^[0-9]+$/.test(segment) ? await loadInvitations(h, { ids: [rowId(segment)] }) : [];
+  const row = await whereRef(h.db.selectFrom('invitations').select('id'), segment, IDS_ONLY).executeTakeFirst();
+  const [v] = row ? await loadInvitations(h, { ids: [row.id] }) : [];
   if (!v || !(isInvitee(p, v) || manages(p, v))) throw new NotFound('invitation');
   return v;
 }
@@ -152,7 +155,7 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
     const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
       .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
     if (!row || row.user_id === null) throw new NotFound('invitation');
-    return (await trx.insertInto('privileges').values({
+    return (await trx.insertInto('privileges').values({ uuid: randomUUID(),
       user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
       virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
       yubikey_required: row.yubikey_required, yubikey_otp_max_age: row.yubikey_otp_max_age,

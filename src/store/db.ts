@@ -13,6 +13,7 @@ import * as m002 from './migrations/002_home_accounts.js';
 import { sealSecrets } from './migrations/003_secrets_sealed.js';
 import * as m004 from './migrations/004_login_failures.js';
 import * as m006 from './migrations/006_head_images.js';
+import * as m009 from './migrations/009_public_ids.js';
 import { attachCounterDriver } from './counters.js';
 
 export type Store = Kysely<Database>;
@@ -21,7 +22,7 @@ export type Store = Kysely<Database>;
 export function migrations(secrets: SecretBox): Record<string, Migration> {
   return {
     '001_initial': m001, '002_home_accounts': m002, '003_secrets_sealed': sealSecrets(secrets),
-    '004_login_failures': m004, '006_head_images': m006,
+    '004_login_failures': m004, '006_head_images': m006, '009_public_ids': m009,
   };
 }
 

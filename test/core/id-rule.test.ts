@@ -113,7 +113,11 @@ test('every resource is reachable by its id, its name and its public id, in ever
     assert.equal(r.status, 201, r.text);
     const backup = r.body;
     const backupU = await uuidOf(t, 'backups', backup.id);
-    for (const b of [String(backup.id), backup.label, backupU]) await get(`${A}/web1/discs/root/backups/${b}`, backup.id);
+    for (const b of [String(backup.id), backup.label, backupU]) {
+      r = await t.req('PUT', `${A}/web1/discs/root/backups/${b}`, { token: t.adminToken, body: { restore: true } });
+      assert.equal(r.status, 200, `${b}: ${r.text}`);
+      assert.equal(r.body.id, backup.id);
+    }
     r = await t.req('POST', `${A}/web1/discs/root/backup_schedules`, { token: t.adminToken, body: { start_at: '00:00:00', interval_seconds: 86400 } });
     assert.ok(r.status >= 200 && r.status < 300, r.text);
     const scheduleU = await uuidOf(t, 'backup_schedules', r.body.id);

@@ -1,11 +1,13 @@
 // Creating a VM: bare (a machine with one NIC and no disc) or the one-call vm_create with discs
 // and an image. One transaction: placement claim, rows, addresses, and the head's operations.
+import { randomUUID } from 'node:crypto';
 import crypto from 'node:crypto';
 import { encrypt as sha512crypt } from 'unixcrypt';
 import type { Hangar } from '../context.js';
 import type { AccountRow, DiscRow, GroupRow } from '../../store/schema.js';
 import { FieldErrors } from '../field-errors.js';
 import { checkName, nameTaken } from '../names.js';
+import { looksLikeId } from '../ids.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
@@ -107,7 +109,8 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const starts = discs.map(() => [] as string[]);
   if (!tooMany) discs.forEach((d, i) => {
     const label = d.label || `disc-${i + 1}`;
-    if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
+    if (looksLikeId(label)) errs.disc(i, discs.length, 'label', 'is invalid: it cannot be only digits or have the shape of a UUID (that is an id)');
+    else if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
     labels.add(label);
     const gradeErr = checkGrade(d.storage_grade ?? 'sata');
     if (gradeErr) errs.disc(i, discs.length, 'storage_grade', gradeErr);
@@ -138,7 +141,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       zone: vm.zone_name ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.storage_grade ?? 'sata', size: d.size! })),
     });
-    const row = await trx.insertInto('vms').values({
+    const row = await trx.insertInto('vms').values({ uuid: randomUUID(),
       group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
       cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: vm.hardware_profile_locked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
@@ -148,12 +151,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const vmId = row.id;
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     for (const [i, d] of discs.entries()) {
-      const disc = await trx.insertInto('discs').values({
+      const disc = await trx.insertInto('discs').values({ uuid: randomUUID(),
         vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
         storage_pool_id: placement.poolIds[i]!, created_at: now,
       }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
       for (const [j, s] of (d.backup_schedules ?? []).entries()) {
-        await trx.insertInto('backup_schedules').values({
+        await trx.insertInto('backup_schedules').values({ uuid: randomUUID(),
           disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
           capacity: Math.max(1, s.capacity ?? 1), created_at: now,
         }).execute();
@@ -161,7 +164,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now });
     }
-    const nic = await trx.insertInto('nics').values({
+    const nic = await trx.insertInto('nics').values({ uuid: randomUUID(),
       vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
