@@ -8,7 +8,7 @@ const DIGITS = /^[0-9]+$/;
 export type Ref = { id: number } | { uuid: string } | { name: string };
 
 /** The row id an all-digit segment names; 0, which names no row, when it is past the store's 32-bit ids. */
-export function rowId(segment: string): number {
+function rowId(segment: string): number {
   const n = Number(segment);
   return Number.isSafeInteger(n) && n <= 2147483647 ? n : 0;
 }
@@ -20,15 +20,17 @@ export function readRef(segment: string): Ref {
   return { name: segment };
 }
 
-/** True when a segment would be read as an id, so could never name anything. */
-export function looksLikeId(value: string): boolean {
-  return !('name' in readRef(value));
+/** Why a name or label cannot be used (the rule would read it as an id, so it could never name anything), or null. */
+export function idShapeError(value: string): string | null {
+  if (DIGITS.test(value)) return 'is invalid: it cannot be only digits (that is an id)';
+  if (UUID.test(value)) return 'is invalid: it cannot have the shape of a UUID (that is a public id)';
+  return null;
 }
 
 /** Refuses (400 on `field`) a name or label the rule would read as an id. */
 export function checkNotId(field: string, value: string): string {
-  if (DIGITS.test(value)) throw Invalid.field(field, 'is invalid: it cannot be only digits (that is an id)');
-  if (UUID.test(value)) throw Invalid.field(field, 'is invalid: it cannot have the shape of a UUID (that is a public id)');
+  const err = idShapeError(value);
+  if (err) throw Invalid.field(field, err);
   return value;
 }
 

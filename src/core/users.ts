@@ -147,6 +147,7 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
   const user = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', userId).executeTakeFirst();
   if (!user) throw Invalid.field('user_id', 'is not a user');
   if (!input.label.trim()) throw Invalid.field('label', "can't be blank");
+  checkNotId('label', input.label);
   const expires = input.expires_at ? parseExpiry(input.expires_at, h.now()) : null;
   const key = newSecret();
   const row = await withTransaction(h.db, async (trx) => {

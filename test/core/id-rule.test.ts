@@ -30,7 +30,7 @@ test('an all-digit or UUID-shaped username is refused (4242 was created, then un
   }
 });
 
-test('UUID-shaped names are refused for accounts, groups, VMs and disc labels; all-digit disc labels too', async () => {
+test('UUID-shaped names are refused for accounts, groups, VMs, disc and API key labels; all-digit disc and API key labels too', async () => {
   const t = await startTest();
   try {
     let r = await t.req('POST', '/accounts', { token: t.adminToken, body: { name: UUID } });
@@ -63,6 +63,12 @@ test('UUID-shaped names are refused for accounts, groups, VMs and disc labels; a
     r = await t.req('PUT', `${A}/web1`, { token: t.adminToken, body: { name: UUID } });
     assert.equal(r.status, 400, r.text);
     assert.ok(r.body.name, r.text);
+    // API keys are resolved by label in a path too.
+    for (const label of ['42', UUID]) {
+      r = await t.req('POST', '/api_keys', { token: t.adminToken, body: { label } });
+      assert.equal(r.status, 400, `${label}: ${r.text}`);
+      assert.deepEqual(Object.keys(r.body), ['label']);
+    }
   } finally {
     await t.close();
   }

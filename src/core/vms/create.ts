@@ -7,7 +7,7 @@ import type { Hangar } from '../context.js';
 import type { AccountRow, DiscRow, GroupRow } from '../../store/schema.js';
 import { FieldErrors } from '../field-errors.js';
 import { checkName, nameTaken } from '../names.js';
-import { looksLikeId } from '../ids.js';
+import { idShapeError } from '../ids.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
@@ -109,7 +109,8 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const starts = discs.map(() => [] as string[]);
   if (!tooMany) discs.forEach((d, i) => {
     const label = d.label || `disc-${i + 1}`;
-    if (looksLikeId(label)) errs.disc(i, discs.length, 'label', 'is invalid: it cannot be only digits or have the shape of a UUID (that is an id)');
+    const shapeErr = idShapeError(label);
+    if (shapeErr) errs.disc(i, discs.length, 'label', shapeErr);
     else if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
     labels.add(label);
     const gradeErr = checkGrade(d.storage_grade ?? 'sata');
