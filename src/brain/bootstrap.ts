@@ -15,8 +15,8 @@ export async function bootstrap(h: Hangar, env: NodeJS.ProcessEnv = process.env)
   const password = given || crypto.randomBytes(12).toString('base64url');
   const user = await createUser(h, { username, password, email: '' });
   const now = h.now();
-  await h.db.insertInto('privileges').values({ uuid: randomUUID(),
-    user_id: user.id, level: 'cluster_admin', account_id: null, group_id: null, virtual_machine_id: null, api_key_id: null,
+  await h.db.insertInto('privileges').values({
+    uuid: randomUUID(), user_id: user.id, level: 'cluster_admin', account_id: null, group_id: null, virtual_machine_id: null, api_key_id: null,
     password_required: 0, yubikey_required: 0, yubikey_otp_max_age: 900, ip_restrictions: null, creating_user_id: null, created_at: now,
   }).execute();
   let account: string | null = null;

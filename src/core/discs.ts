@@ -5,8 +5,8 @@ import type { Hangar } from './context.js';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId, whereRef } from './ids.js';
-import { IDS_ONLY, resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
+import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
+import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { scheduleStart } from './schedule-start.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
@@ -192,8 +192,8 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
     const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
     if (!disc) throw new NotFound('disc');
     const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
-    const backup = await trx.insertInto('backups').values({ uuid: randomUUID(),
-      disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
+    const backup = await trx.insertInto('backups').values({
+      uuid: randomUUID(), disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
     }).returningAll().executeTakeFirstOrThrow();
     const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now });
     return { backup, opId };
@@ -241,8 +241,8 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);
     if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
-    return trx.insertInto('backup_schedules').values({ uuid: randomUUID(),
-      disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
+    return trx.insertInto('backup_schedules').values({
+      uuid: randomUUID(), disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
   });
 }

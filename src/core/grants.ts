@@ -8,8 +8,7 @@ import {
   canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isClusterAdmin, isLevel, mayGrant, type Principal,
 } from './principal.js';
 import { forgetPrincipals } from './auth.js';
-import { whereRef } from './ids.js';
-import { IDS_ONLY } from './resolve.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { invite, isInsider, type InvitationView } from './invitations.js';
 import { keepRow } from './locks.js';
 import { forKeyShare } from '../store/dialect.js';
@@ -18,7 +17,7 @@ import type { Database } from '../store/schema.js';
 import { withTransaction } from './transaction.js';
 
 export interface PrivilegeView {
-  id: number; userId: number; username: string; level: string;
+  id: number; uuid: string; userId: number; username: string; level: string;
   accountId: number | null; accountName: string | null;
   groupId: number | null; groupName: string | null;
   vmId: number | null; vmName: string | null;
@@ -56,7 +55,7 @@ export async function loadPrivileges(h: Hangar, scope: Scope): Promise<Privilege
   }
   const rows = await q.orderBy('p.id').execute();
   return rows.map((r) => ({
-    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
     groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
     vmId: r.virtual_machine_id, vmName: r.vm_name,
@@ -150,8 +149,8 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
       const key = await forKeyShare(trx, trx.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id)).executeTakeFirst();
       if (!key || key.user_id !== user.id) throw notTheirKey();
     }
-    const row = await trx.insertInto('privileges').values({ uuid: randomUUID(),
-      ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
+    const row = await trx.insertInto('privileges').values({
+      uuid: randomUUID(), ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
       password_required: terms.password_required ? 1 : 0, yubikey_required: terms.yubikey_required ? 1 : 0,
       creating_user_id: p.userId, created_at: h.now(),
     }).returning('id').executeTakeFirstOrThrow();

@@ -51,6 +51,9 @@ export function whereRef<Q extends Filterable<Q>>(
   return q.where(cols.name, '=', cols.lower ? ref.name.toLowerCase() : ref.name);
 }
 
+/** Columns of rows reached only by id or public id (no name): a name names nothing. */
+export const IDS_ONLY = { id: 'id', uuid: 'uuid', name: null };
+
 /** The same rule over rows already loaded (small per-user lists: API keys, NICs of one VM). */
 export function matchesRef(row: { id: number; uuid: string }, name: string | null, segment: string): boolean {
   const ref = readRef(segment);

@@ -11,12 +11,11 @@ import { isClusterAdmin, isLevel, mayGrant, type Level, type Place, type Princip
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
 import { keepRow } from './locks.js';
-import { whereRef } from './ids.js';
-import { IDS_ONLY } from './resolve.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { withTransaction } from './transaction.js';
 
 export interface InvitationView {
-  id: number;
+  id: number; uuid: string;
   /** null: nobody had the name when it was made, or the invitee declined. Never shown. */
   userId: number | null;
   /** The name as the granter gave it. */
@@ -59,8 +58,8 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
     await keepTarget(trx, { group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null });
     // A user deleted meanwhile is nobody: the invitation is stored, and answered, like one to a name nobody has.
     const invitee = user && (await keepRow(trx, 'users', user.id)) ? user.id : null;
-    return trx.insertInto('invitations').values({ uuid: randomUUID(),
-      user_id: invitee, username, level: input.level,
+    return trx.insertInto('invitations').values({
+      uuid: randomUUID(), user_id: invitee, username, level: input.level,
       account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
       password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
       yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
@@ -94,7 +93,7 @@ async function loadInvitations(h: Hangar, scope: { ids?: number[]; userId?: numb
   }
   const rows = await q.orderBy('i.id').execute();
   return rows.map((r) => ({
-    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
     groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
     vmId: r.virtual_machine_id, vmName: r.vm_name,
@@ -155,8 +154,8 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
     const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
       .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
     if (!row || row.user_id === null) throw new NotFound('invitation');
-    return (await trx.insertInto('privileges').values({ uuid: randomUUID(),
-      user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
+    return (await trx.insertInto('privileges').values({
+      uuid: randomUUID(), user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
       virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
       yubikey_required: row.yubikey_required, yubikey_otp_max_age: row.yubikey_otp_max_age,
       ip_restrictions: row.ip_restrictions, creating_user_id: row.creating_user_id, created_at: h.now(),

@@ -3,7 +3,7 @@
 import type { Store } from '../store/db.js';
 import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
 import { NotFound } from './errors.js';
-import { whereRef } from './ids.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, isClusterAdmin, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
@@ -23,8 +23,6 @@ export function whenNotFound(make: () => Error): (err: unknown) => never {
 
 /** Accounts, groups and VMs: by id, public id, or name (a DNS label, compared in lower case). */
 const NAMED = { id: 'id', uuid: 'uuid', name: 'name', lower: true };
-/** Rows reached only by id or public id. */
-export const IDS_ONLY = { id: 'id', uuid: 'uuid', name: null };
 
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
   let row: AccountRow | undefined;

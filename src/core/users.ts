@@ -61,8 +61,8 @@ export async function createUser(
     if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
       throw Invalid.field('username', 'has already been taken');
     }
-    return trx.insertInto('users').values({ uuid: randomUUID(),
-      username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
+    return trx.insertInto('users').values({
+      uuid: randomUUID(), username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
       home_account_id: home, created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
   });

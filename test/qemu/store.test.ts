@@ -59,8 +59,8 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
     await db.destroy();
   });
 
-  const vm = await db.insertInto('vms').values({ uuid: randomUUID(),
-    group_id: group.id, name: 'web', cores: 1, memory: 192, power_on: 0, autoreboot_on: 1, cdrom_url: pathToFileURL(iso).href,
+  const vm = await db.insertInto('vms').values({
+    uuid: randomUUID(), group_id: group.id, name: 'web', cores: 1, memory: 192, power_on: 0, autoreboot_on: 1, cdrom_url: pathToFileURL(iso).href,
     keymap: null, hardware_profile: 'virtio2013', hardware_profile_locked: 0, zone_name: 'z', head_id: headId, deleted: 0,
     deleted_at: null, last_imaged_with: null, vnc_password: secrets.seal('vncpw'), created_at: now, updated_at: now, pid: null, last_seen: null,
     ssh_port: null, vnc_port: null, head_note: null,

@@ -142,8 +142,8 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       zone: vm.zone_name ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.storage_grade ?? 'sata', size: d.size! })),
     });
-    const row = await trx.insertInto('vms').values({ uuid: randomUUID(),
-      group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
+    const row = await trx.insertInto('vms').values({
+      uuid: randomUUID(), group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
       cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: vm.hardware_profile_locked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
@@ -152,21 +152,21 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const vmId = row.id;
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     for (const [i, d] of discs.entries()) {
-      const disc = await trx.insertInto('discs').values({ uuid: randomUUID(),
-        vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
+      const disc = await trx.insertInto('discs').values({
+        uuid: randomUUID(), vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
         storage_pool_id: placement.poolIds[i]!, created_at: now,
       }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
       for (const [j, s] of (d.backup_schedules ?? []).entries()) {
-        await trx.insertInto('backup_schedules').values({ uuid: randomUUID(),
-          disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
+        await trx.insertInto('backup_schedules').values({
+          uuid: randomUUID(), disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
           capacity: Math.max(1, s.capacity ?? 1), created_at: now,
         }).execute();
       }
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now });
     }
-    const nic = await trx.insertInto('nics').values({ uuid: randomUUID(),
-      vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
+    const nic = await trx.insertInto('nics').values({
+      uuid: randomUUID(), vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
       await addPrivateIps(trx, nic.id, input.ips, now);
