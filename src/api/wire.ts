@@ -54,7 +54,7 @@ export function installExactJsonType(app: FastifyInstance): void {
  * A request refused before any route sees it: a NUL character (no name, label or text here may
  * hold one, and PostgreSQL text cannot). In a path segment it names nothing (404); in a query or
  * body it is a bad value (400). Ids past the store's 32-bit ids name nothing too: `rowId` in
- * src/core/resolve.ts is the one place that says so.
+ * src/core/ids.ts is the one place that says so.
  */
 export class UnusableInput extends Error {
   readonly statusCode = 400;

@@ -1,11 +1,12 @@
 // Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
 // Backups and backup schedules hang off discs.
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { isIdSegment } from './names.js';
-import { resolveVmById, rowId, whenNotFound, type VmPlace } from './resolve.js';
+import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
+import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { scheduleStart } from './schedule-start.js';
 import { checkDiscSize, checkGrade } from './vms/attributes.js';
@@ -16,6 +17,9 @@ import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
 
 export interface DiscPlace extends VmPlace { disc: DiscRow }
+
+/** Discs and backups: by id, public id, or label (as given). */
+const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
 
 const ref = (d: DiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
 
@@ -34,13 +38,14 @@ export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
 
 export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
   const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
-  const disc = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  const disc = await whereRef(q, segment, LABELLED).executeTakeFirst();
   if (!disc) throw new NotFound('disc');
   return { ...at, disc };
 }
 
-export async function resolveDiscById(h: Hangar, p: Principal, id: number): Promise<DiscPlace> {
-  const disc = await h.db.selectFrom('discs').selectAll().where('id', '=', id).executeTakeFirst();
+/** The non-nested /discs/{id}: by id or public id. */
+export async function resolveDiscById(h: Hangar, p: Principal, segment: string): Promise<DiscPlace> {
+  const disc = await whereRef(h.db.selectFrom('discs').selectAll(), segment, IDS_ONLY).executeTakeFirst();
   if (!disc) throw new NotFound('disc');
   const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('disc')));
   return { ...at, disc };
@@ -68,18 +73,19 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   if (gradeErr) throw Invalid.field('storage_grade', gradeErr);
   const sizeErr = input.size === undefined ? "can't be blank" : checkDiscSize(input.size);
   if (sizeErr) throw Invalid.field('size', sizeErr);
+  const given = input.label ? checkNotId('label', input.label) : undefined;
   const now = h.now();
   const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
     if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
-    let label = input.label;
+    let label = given;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
     if (existing.some((e) => e.label === label)) throw Invalid.field('label', 'has already been taken');
     if (vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
     const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
     if (pool === null) throw Invalid.field('size', `there is not enough ${grade} space on the machine's head`);
-    const disc = await trx.insertInto('discs').values({ vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
+    const disc = await trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
       .returningAll().executeTakeFirstOrThrow();
     const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
     return { disc, opId };
@@ -173,7 +179,7 @@ export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]
 
 export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
   const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
-  const b = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('label', '=', segment)).executeTakeFirst();
+  const b = await whereRef(q, segment, LABELLED).executeTakeFirst();
   if (!b) throw new NotFound('backup');
   return b;
 }
@@ -187,7 +193,7 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
     if (!disc) throw new NotFound('disc');
     const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
     const backup = await trx.insertInto('backups').values({
-      disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
+      uuid: randomUUID(), disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
     }).returningAll().executeTakeFirstOrThrow();
     const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now });
     return { backup, opId };
@@ -236,14 +242,13 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
     await lockLiveVm(trx, at);
     if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
     return trx.insertInto('backup_schedules').values({
-      disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
+      uuid: randomUUID(), disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
   });
 }
 
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
   requireAdmin(p, at);
-  if (!isIdSegment(segment)) throw new NotFound('backup_schedule');
-  const r = await h.db.deleteFrom('backup_schedules').where('id', '=', rowId(segment)).where('disc_id', '=', at.disc.id).executeTakeFirst();
+  const r = await whereRef(h.db.deleteFrom('backup_schedules').where('disc_id', '=', at.disc.id), segment, IDS_ONLY).executeTakeFirst();
   if (Number(r.numDeletedRows) !== 1) throw new NotFound('backup_schedule');
 }

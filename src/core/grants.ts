@@ -1,5 +1,6 @@
 // Privileges as objects: listing, granting, updating and revoking them. A caller may only grant
 // or revoke a level strictly below the one they hold over the target (spec §2.4).
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { PrivilegeRow, UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
@@ -7,7 +8,7 @@ import {
   canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isClusterAdmin, isLevel, mayGrant, type Principal,
 } from './principal.js';
 import { forgetPrincipals } from './auth.js';
-import { rowId } from './resolve.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { invite, isInsider, type InvitationView } from './invitations.js';
 import { keepRow } from './locks.js';
 import { forKeyShare } from '../store/dialect.js';
@@ -16,7 +17,7 @@ import type { Database } from '../store/schema.js';
 import { withTransaction } from './transaction.js';
 
 export interface PrivilegeView {
-  id: number; userId: number; username: string; level: string;
+  id: number; uuid: string; userId: number; username: string; level: string;
   accountId: number | null; accountName: string | null;
   groupId: number | null; groupName: string | null;
   vmId: number | null; vmName: string | null;
@@ -54,7 +55,7 @@ export async function loadPrivileges(h: Hangar, scope: Scope): Promise<Privilege
   }
   const rows = await q.orderBy('p.id').execute();
   return rows.map((r) => ({
-    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
     groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
     vmId: r.virtual_machine_id, vmName: r.vm_name,
@@ -79,7 +80,8 @@ export async function privilegesOfUser(h: Hangar, p: Principal, user: UserRow | 
 
 export async function findUser(h: Hangar, segment: string): Promise<UserRow | undefined> {
   const q = h.db.selectFrom('users').selectAll();
-  return (/^[0-9]+$/.test(segment) ? q.where('id', '=', rowId(segment)) : q.where('username', '=', segment)).executeTakeFirst();
+  // Usernames made before the rule may be all digits: those are reached by their id or public id.
+  return whereRef(q, segment, { id: 'id', uuid: 'uuid', name: 'username' }).executeTakeFirst();
 }
 
 export interface GrantInput {
@@ -148,7 +150,7 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
       if (!key || key.user_id !== user.id) throw notTheirKey();
     }
     const row = await trx.insertInto('privileges').values({
-      ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
+      uuid: randomUUID(), ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
       password_required: terms.password_required ? 1 : 0, yubikey_required: terms.yubikey_required ? 1 : 0,
       creating_user_id: p.userId, created_at: h.now(),
     }).returning('id').executeTakeFirstOrThrow();
@@ -191,8 +193,8 @@ export async function bindSessionPrivileges(h: Hangar, p: Principal, user: UserR
 }
 
 export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
-  if (!/^[0-9]+$/.test(segment)) throw new NotFound('privilege');
-  const [v] = await loadPrivileges(h, { kind: 'ids', ids: [rowId(segment)] });
+  const row = await whereRef(h.db.selectFrom('privileges').select('id'), segment, IDS_ONLY).executeTakeFirst();
+  const [v] = row ? await loadPrivileges(h, { kind: 'ids', ids: [row.id] }) : [];
   if (!v || !canSeePrivilege(p, v)) throw new NotFound('privilege');
   return v;
 }

@@ -2,6 +2,7 @@
 // its invitee accepts it (then it becomes a privilege) or it expires (config.invitationDays).
 // Whether the named user exists is never told: an invitation to a name nobody has is stored and
 // answered exactly like any other, and can never be accepted.
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
@@ -10,11 +11,11 @@ import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, SESSION_FACTORS, type
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
 import { keepRow } from './locks.js';
-import { rowId } from './resolve.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { withTransaction } from './transaction.js';
 
 export interface InvitationView {
-  id: number;
+  id: number; uuid: string;
   /** null: nobody had the name when it was made, or the invitee declined. Never shown. */
   userId: number | null;
   /** The name as the granter gave it. */
@@ -58,7 +59,7 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
     // A user deleted meanwhile is nobody: the invitation is stored, and answered, like one to a name nobody has.
     const invitee = user && (await keepRow(trx, 'users', user.id)) ? user.id : null;
     return trx.insertInto('invitations').values({
-      user_id: invitee, username, level: input.level,
+      uuid: randomUUID(), user_id: invitee, username, level: input.level,
       account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
       password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
       yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
@@ -92,7 +93,7 @@ async function loadInvitations(h: Hangar, scope: { ids?: number[]; userId?: numb
   }
   const rows = await q.orderBy('i.id').execute();
   return rows.map((r) => ({
-    id: r.id, userId: r.user_id, username: r.username, level: r.level,
+    id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
     groupId: r.group_id, groupName: r.group_id !== null ? r.g_name : null,
     vmId: r.virtual_machine_id, vmName: r.vm_name,
@@ -126,7 +127,8 @@ export async function listInvitations(h: Hangar, p: Principal): Promise<Invitati
 /** An invitation the caller may see (its invitee or a manager); anything else is NotFound. */
 export async function resolveInvitation(h: Hangar, p: Principal, segment: string): Promise<InvitationView> {
   await sweep(h);
-  const [v] = /^[0-9]+$/.test(segment) ? await loadInvitations(h, { ids: [rowId(segment)] }) : [];
+  const row = await whereRef(h.db.selectFrom('invitations').select('id'), segment, IDS_ONLY).executeTakeFirst();
+  const [v] = row ? await loadInvitations(h, { ids: [row.id] }) : [];
   if (!v || !(isInvitee(p, v) || manages(p, v))) throw new NotFound('invitation');
   return v;
 }
@@ -170,7 +172,7 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
       .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
     if (!row || row.user_id === null) throw new NotFound('invitation');
     return (await trx.insertInto('privileges').values({
-      user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
+      uuid: randomUUID(), user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
       virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
       yubikey_required: row.yubikey_required, yubikey_otp_max_age: row.yubikey_otp_max_age,
       ip_restrictions: row.ip_restrictions, creating_user_id: row.creating_user_id, created_at: h.now(),

@@ -1,13 +1,9 @@
 // Names of accounts, groups and VMs become DNS labels in `name.group.account.<cluster>`.
 import { Invalid } from './errors.js';
 import { uniqueViolation } from '../store/dialect.js';
+import { checkNotId } from './ids.js';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** An all-digit segment in a path is an id, so names may never be all digits. */
-export function isIdSegment(segment: string): boolean {
-  return /^[0-9]+$/.test(segment);
-}
 
 export function checkName(field: string, value: unknown): string {
   if (value === undefined || value === null || value === '') throw Invalid.field(field, "can't be blank");
@@ -16,8 +12,7 @@ export function checkName(field: string, value: unknown): string {
   const name = value;
   if (name !== name.toLowerCase()) throw Invalid.field(field, 'is invalid: use lower-case letters (names are DNS labels)');
   if (!LABEL.test(name)) throw Invalid.field(field, 'is invalid: use letters, digits and hyphens (a DNS label, at most 63 characters)');
-  if (isIdSegment(name)) throw Invalid.field(field, 'is invalid: a name cannot be only digits');
-  return name;
+  return checkNotId(field, name);
 }
 
 export function hostname(vm: string, group: string, account: string, clusterDomain: string): string {

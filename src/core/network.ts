@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { Hangar } from './context.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, type Principal } from './principal.js';
-import { isIdSegment } from './names.js';
+import { matchesRef } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { allocateIp } from './ipam.js';
@@ -17,7 +17,7 @@ export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
 }
 
 export async function resolveNic(h: Hangar, at: VmPlace, segment: string): Promise<NicView> {
-  const nic = (await listNics(h, at)).find((n) => String(n.id) === segment || n.label === segment);
+  const nic = (await listNics(h, at)).find((n) => matchesRef(n, n.label, segment));
   if (!nic) throw new NotFound('network_interface');
   return nic;
 }

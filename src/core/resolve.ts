@@ -3,7 +3,7 @@
 import type { Store } from '../store/db.js';
 import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
 import { Forbidden, NotFound } from './errors.js';
-import { isIdSegment } from './names.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, holds, isClusterAdmin, type Place, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
@@ -21,11 +21,8 @@ export function whenNotFound(make: () => Error): (err: unknown) => never {
   };
 }
 
-/** The row id an all-digit segment names; 0, which names no row, when it is past the store's 32-bit ids. */
-export function rowId(segment: string): number {
-  const n = Number(segment);
-  return Number.isSafeInteger(n) && n <= 2147483647 ? n : 0;
-}
+/** Accounts, groups and VMs: by id, public id, or name (a DNS label, compared in lower case). */
+const NAMED = { id: 'id', uuid: 'uuid', name: 'name', lower: true };
 
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
   let row: AccountRow | undefined;
@@ -34,7 +31,7 @@ export async function resolveAccount(db: Store, p: Principal, segment: string): 
     row = await defaultAccount(db, p);
   } else {
     const q = db.selectFrom('accounts').selectAll();
-    row = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+    row = await whereRef(q, segment, NAMED).executeTakeFirst();
   }
   if (!row || !canSeeAccount(p, row.id)) throw new NotFound('account');
   return row;
@@ -62,7 +59,7 @@ export async function visibleAccounts(db: Store, p: Principal): Promise<AccountR
 
 export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {
   const q = db.selectFrom('groups').selectAll().where('account_id', '=', account.id);
-  const row = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  const row = await whereRef(q, segment, NAMED).executeTakeFirst();
   if (!row || !canSeeGroup(p, account.id, row.id)) throw new NotFound('group');
   return row;
 }
@@ -85,7 +82,7 @@ export async function resolveVmIn(
   db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: VmLookup,
 ): Promise<VmPlace> {
   const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
-  const vm = await (isIdSegment(segment) ? q.where('id', '=', rowId(segment)) : q.where('name', '=', segment.toLowerCase())).executeTakeFirst();
+  const vm = await whereRef(q, segment, NAMED).executeTakeFirst();
   if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
     throw new NotFound('virtual_machine');
   }
@@ -104,19 +101,19 @@ export async function resolveVmPath(
       .innerJoin('groups as g', 'g.id', 'v.group_id')
       .innerJoin('accounts as a', 'a.id', 'g.account_id')
       .selectAll('v')
-      .select(['g.account_id as g_account_id', 'g.name as g_name', 'g.vlan_num as g_vlan_num', 'g.created_at as g_created_at',
-        'a.name as a_name', 'a.suspended as a_suspended', 'a.created_at as a_created_at']);
-    q = isIdSegment(acc) ? q.where('a.id', '=', rowId(acc)) : q.where('a.name', '=', acc.toLowerCase());
-    q = isIdSegment(grp) ? q.where('g.id', '=', rowId(grp)) : q.where('g.name', '=', grp.toLowerCase());
-    q = isIdSegment(vm) ? q.where('v.id', '=', rowId(vm)) : q.where('v.name', '=', vm.toLowerCase());
+      .select(['g.account_id as g_account_id', 'g.uuid as g_uuid', 'g.name as g_name', 'g.vlan_num as g_vlan_num', 'g.created_at as g_created_at',
+        'a.uuid as a_uuid', 'a.name as a_name', 'a.suspended as a_suspended', 'a.created_at as a_created_at']);
+    q = whereRef(q, acc, { id: 'a.id', uuid: 'a.uuid', name: 'a.name', lower: true });
+    q = whereRef(q, grp, { id: 'g.id', uuid: 'g.uuid', name: 'g.name', lower: true });
+    q = whereRef(q, vm, { id: 'v.id', uuid: 'v.uuid', name: 'v.name', lower: true });
     const hit = await q.executeTakeFirst();
     if (hit && (!hit.deleted || opts.includeDeleted) && canSeeVm(p, { accountId: hit.g_account_id, groupId: hit.group_id, vmId: hit.id })) {
-      const { g_account_id, g_name, g_vlan_num, g_created_at, a_name, a_suspended, a_created_at, ...row } = hit;
+      const { g_account_id, g_uuid, g_name, g_vlan_num, g_created_at, a_uuid, a_name, a_suspended, a_created_at, ...row } = hit;
       checkChange(p, { accountId: g_account_id, groupId: row.group_id, vmId: row.id }, opts);
       return {
         vm: row,
-        group: { id: row.group_id, account_id: g_account_id, name: g_name, vlan_num: g_vlan_num, created_at: g_created_at },
-        account: { id: g_account_id, name: a_name, suspended: a_suspended, created_at: a_created_at },
+        group: { id: row.group_id, uuid: g_uuid, account_id: g_account_id, name: g_name, vlan_num: g_vlan_num, created_at: g_created_at },
+        account: { id: g_account_id, uuid: a_uuid, name: a_name, suspended: a_suspended, created_at: a_created_at },
       };
     }
   }
@@ -125,9 +122,10 @@ export async function resolveVmPath(
   return resolveVmIn(db, p, account, group, vm, opts);
 }
 
-/** The non-nested /virtual_machines/{id}. */
-export async function resolveVmById(db: Store, p: Principal, id: number, opts: VmLookup): Promise<VmPlace> {
-  const row = await db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
+/** The non-nested /virtual_machines/{id}: a VM by its id, or by its public id when given a segment (a name names nothing here). */
+export async function resolveVmById(db: Store, p: Principal, id: number | string, opts: VmLookup): Promise<VmPlace> {
+  const q = db.selectFrom('vms').selectAll();
+  const row = await (typeof id === 'number' ? q.where('id', '=', id) : whereRef(q, id, IDS_ONLY)).executeTakeFirst();
   if (!row) throw new NotFound('virtual_machine');
   // The group is gone if the VM was moved out of it and it was deleted since the VM was read.
   const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirst();
@@ -160,7 +158,7 @@ export async function vmListFilter(db: Store, p: Principal, acc: string | undefi
   if (accounts !== null && accounts.length === 0) return null;
   if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
   let q = db.selectFrom('groups').select('id');
-  q = isIdSegment(grp) ? q.where('id', '=', rowId(grp)) : q.where('name', '=', grp.toLowerCase());
+  q = whereRef(q, grp, NAMED);
   if (accounts !== null) q = q.where('account_id', 'in', accounts);
   const groupIds = (await q.execute()).map((g) => g.id);
   return groupIds.length ? { kind: 'groups', groupIds } : null;

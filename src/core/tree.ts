@@ -1,4 +1,5 @@
 // Accounts and groups: the tree VMs live in. Every account has a `default` group.
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { AccountRow, GroupRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
@@ -51,8 +52,8 @@ export async function createAccount(h: Hangar, p: Principal, input: { name?: unk
   const now = h.now();
   return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw Invalid.field('name', 'has already been taken');
-    const account = await trx.insertInto('accounts').values({ name, created_at: now }).returningAll().executeTakeFirstOrThrow();
-    await trx.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
+    const account = await trx.insertInto('accounts').values({ uuid: randomUUID(), name, created_at: now }).returningAll().executeTakeFirstOrThrow();
+    await trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
     return account;
   });
 }
@@ -73,7 +74,7 @@ export async function createGroup(h: Hangar, p: Principal, account: AccountRow, 
     if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
       throw Invalid.field('name', 'has already been taken');
     }
-    return trx.insertInto('groups').values({ account_id: account.id, name, vlan_num: null, created_at: h.now() }).returningAll().executeTakeFirstOrThrow();
+    return trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name, vlan_num: null, created_at: h.now() }).returningAll().executeTakeFirstOrThrow();
   });
 }
 

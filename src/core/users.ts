@@ -1,4 +1,5 @@
 // Users (with their SSH keys as one newline-separated string) and API keys.
+import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { ApiKeyRow, UserRow } from '../store/schema.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
@@ -7,6 +8,7 @@ import { checkPasswordStrength, forgetPrincipals, hashPassword, newSecret, token
 import { findUser } from './grants.js';
 import { keepRow, lockRow } from './locks.js';
 import { withTransaction } from './transaction.js';
+import { checkNotId, matchesRef } from './ids.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
@@ -48,6 +50,7 @@ export async function createUser(
   h: Hangar, input: { username?: unknown; email?: unknown; password?: unknown; authorized_keys?: unknown; home_account_id?: unknown },
 ): Promise<UserRow> {
   if (typeof input.username !== 'string' || !USERNAME.test(input.username)) throw Invalid.field('username', 'is invalid');
+  checkNotId('username', input.username);
   const password = checkPasswordStrength(input.password);
   const email = typeof input.email === 'string' ? input.email : '';
   if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw Invalid.field('email', 'is invalid');
@@ -59,7 +62,7 @@ export async function createUser(
       throw Invalid.field('username', 'has already been taken');
     }
     return trx.insertInto('users').values({
-      username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
+      uuid: randomUUID(), username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
       home_account_id: home, created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
   });
@@ -133,7 +136,7 @@ export async function listApiKeys(h: Hangar, p: Principal): Promise<ApiKeyView[]
 }
 
 export async function resolveApiKey(h: Hangar, p: Principal, segment: string): Promise<ApiKeyView> {
-  const key = (await listApiKeys(h, p)).find((k) => String(k.row.id) === segment || k.row.label === segment);
+  const key = (await listApiKeys(h, p)).find((k) => matchesRef(k.row, k.row.label, segment));
   if (!key) throw new NotFound('api_key');
   return key;
 }
@@ -144,6 +147,7 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
   const user = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', userId).executeTakeFirst();
   if (!user) throw Invalid.field('user_id', 'is not a user');
   if (!input.label.trim()) throw Invalid.field('label', "can't be blank");
+  checkNotId('label', input.label);
   const expires = input.expires_at ? parseExpiry(input.expires_at, h.now()) : null;
   const key = newSecret();
   const row = await withTransaction(h.db, async (trx) => {
@@ -151,7 +155,7 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
     if (await trx.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('label', '=', input.label).executeTakeFirst()) {
       throw Invalid.field('label', 'has already been taken');
     }
-    return trx.insertInto('api_keys').values({ user_id: userId, label: input.label, key_hash: tokenHash(key), expires_at: expires, created_at: h.now() })
+    return trx.insertInto('api_keys').values({ uuid: randomUUID(), user_id: userId, label: input.label, key_hash: tokenHash(key), expires_at: expires, created_at: h.now() })
       .returningAll().executeTakeFirstOrThrow();
   });
   return { row, username: user.username, key };

@@ -5,7 +5,7 @@ import type { BackupScheduleRow, DiscRow, VmRow } from '../store/schema.js';
 import { hostname } from './names.js';
 
 export interface NicView {
-  id: number; vmId: number; label: string | null; mac: string; vlanNum: number;
+  id: number; uuid: string; vmId: number; label: string | null; mac: string; vlanNum: number;
   ips: string[];
   /** Extra IP -> the primary IP it is routed via. */
   extraIps: Record<string, string>;
@@ -16,7 +16,7 @@ export interface NicView {
  * ~40% more on a 1,000-VM list (bench/api.ts); add a column here to use it from a view.
  */
 export const VIEW_COLUMNS = [
-  'id', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile',
+  'id', 'uuid', 'group_id', 'name', 'cores', 'memory', 'power_on', 'autoreboot_on', 'cdrom_url', 'keymap', 'hardware_profile',
   'hardware_profile_locked', 'zone_name', 'head_id', 'deleted', 'last_imaged_with', 'run_state', 'ssh_port', 'vnc_port', 'head_note',
   'version',
 ] as const;
@@ -25,6 +25,8 @@ const SELECTED = VIEW_COLUMNS.map((c) => `v.${c}` as `v.${(typeof VIEW_COLUMNS)[
 
 export interface VmView {
   row: VmViewRow;
+  /** The public id (core/ids.ts). */
+  uuid: string;
   groupName: string;
   accountId: number;
   accountName: string;
@@ -55,7 +57,7 @@ function baseQueries(db: Store) {
     schedules: db.selectFrom('backup_schedules as s').innerJoin('discs as d', 'd.id', 's.disc_id').selectAll('s').select('d.vm_id'),
     nics: db.selectFrom('nics as n')
       .leftJoin('ips as i', 'i.nic_id', 'n.id')
-      .select(['n.id', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via']),
+      .select(['n.id', 'n.uuid', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via']),
   };
 }
 
@@ -88,7 +90,7 @@ export async function loadVmViews(
   // The row is used as it comes (its joined columns ride along unread): copying ~35 columns out of
   // every row with a rest pattern cost as much as the query itself on a 1,000-VM list (bench/api.ts).
   const views: VmView[] = rows.map((r) => ({
-    row: r, groupName: r.group_name, accountId: r.account_id, accountName: r.account_name,
+    row: r, uuid: r.uuid, groupName: r.group_name, accountId: r.account_id, accountName: r.account_name,
     headLabel: r.head_label, managementAddress: r.management_address,
     hostname: hostname(r.name, r.group_name, r.account_name, clusterDomain), discs: [], schedules: [], nics: [],
   }));
@@ -110,7 +112,7 @@ async function attachChildren(db: Store, views: VmView[]): Promise<void> {
     let nic: NicView | undefined;
     for (const r of rows) {
       if (!nic || nic.id !== r.id) {
-        nic = { id: r.id, vmId: r.vm_id, label: r.label, mac: r.mac, vlanNum: r.vlan_num, ips: [], extraIps: {} };
+        nic = { id: r.id, uuid: r.uuid, vmId: r.vm_id, label: r.label, mac: r.mac, vlanNum: r.vlan_num, ips: [], extraIps: {} };
         byId.get(r.vm_id)!.nics.push(nic);
       }
       if (r.address === null) continue;

@@ -6,12 +6,14 @@ import type { Sealed } from '../core/secrets.js';
 
 type Id = Generated<number>;
 type Flag = number; // 0 | 1
+/** A UUID v4, unique per table and never changed (migration 009; `randomUUID()` at every insert). */
+type PublicId = string;
 
-export interface AccountsTable { id: Id; name: string; suspended: Generated<Flag>; created_at: number }
-export interface GroupsTable { id: Id; account_id: number; name: string; vlan_num: number | null; created_at: number }
+export interface AccountsTable { id: Id; uuid: PublicId; name: string; suspended: Generated<Flag>; created_at: number }
+export interface GroupsTable { id: Id; uuid: PublicId; account_id: number; name: string; vlan_num: number | null; created_at: number }
 
 export interface UsersTable {
-  id: Id; username: string; email: string; password_hash: string;
+  id: Id; uuid: PublicId; username: string; email: string; password_hash: string;
   authorized_keys: Generated<string>;
   /** Sealed with the server's secret key (core/secrets.ts), like every secret the store keeps. */
   totp_secret: Sealed | null;
@@ -21,7 +23,7 @@ export interface UsersTable {
 }
 
 export interface PrivilegesTable {
-  id: Id; user_id: number; level: string;
+  id: Id; uuid: PublicId; user_id: number; level: string;
   account_id: number | null; group_id: number | null; virtual_machine_id: number | null;
   api_key_id: number | null;
   password_required: Flag; yubikey_required: Flag; yubikey_otp_max_age: number;
@@ -34,7 +36,7 @@ export interface PrivilegesTable {
  * declined): such a row can never be accepted, and looks to the granter like any other.
  */
 export interface InvitationsTable {
-  id: Id; user_id: number | null; username: string; level: string;
+  id: Id; uuid: PublicId; user_id: number | null; username: string; level: string;
   account_id: number | null; group_id: number | null; virtual_machine_id: number | null;
   password_required: Flag; yubikey_required: Flag; yubikey_otp_max_age: number;
   ip_restrictions: string | null; creating_user_id: number | null; created_at: number; expires_at: number;
@@ -46,7 +48,7 @@ export interface SessionsTable {
 }
 
 export interface ApiKeysTable {
-  id: Id; user_id: number; label: string; key_hash: string; expires_at: number | null; created_at: number;
+  id: Id; uuid: PublicId; user_id: number; label: string; key_hash: string; expires_at: number | null; created_at: number;
 }
 
 export interface HeadsTable {
@@ -62,7 +64,7 @@ export interface HeadsTable {
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
 
 export interface VmsTable {
-  id: Id; group_id: number; name: string;
+  id: Id; uuid: PublicId; group_id: number; name: string;
   cores: number; memory: number; power_on: Flag; autoreboot_on: Flag;
   cdrom_url: string | null; keymap: string | null;
   hardware_profile: string; hardware_profile_locked: Flag; zone_name: string;
@@ -85,19 +87,19 @@ export interface VmsTable {
 }
 
 export interface DiscsTable {
-  id: Id; vm_id: number; label: string; storage_grade: string; size: number;
+  id: Id; uuid: PublicId; vm_id: number; label: string; storage_grade: string; size: number;
   storage_pool_id: number | null; created_at: number;
 }
 
 export interface BackupsTable {
-  id: Id; disc_id: number; label: string; size: number; storage_grade: string; manual: Flag; created_at: number;
+  id: Id; uuid: PublicId; disc_id: number; label: string; size: number; storage_grade: string; manual: Flag; created_at: number;
 }
 
 export interface BackupSchedulesTable {
-  id: Id; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
+  id: Id; uuid: PublicId; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
 }
 
-export interface NicsTable { id: Id; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number }
+export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number }
 
 export interface IpRangesTable {
   id: Id; cidr: string; family: number; vlan_num: number; zone: string | null;

@@ -2,6 +2,7 @@
 // deadlock or a serialization failure runs again, a bounded number of times; every other error is
 // the answer at once (SQLite's SQLITE_BUSY included: busy_timeout has already waited); a write
 // pointing at a row that is gone is a 404. Runs on SQLite and PostgreSQL (scripts/test.mjs).
+import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTest, type TestHangar } from '../helpers.js';
@@ -25,7 +26,7 @@ test('a transaction aborted for a deadlock or a serialization failure runs again
     const db = t.running.hangar.db;
     let runs = 0;
     const id = await withTransaction(db, async (trx) => {
-      const row = await trx.insertInto('accounts').values({ name: `retried${runs}`, created_at: 0 }).returning('id').executeTakeFirstOrThrow();
+      const row = await trx.insertInto('accounts').values({ uuid: randomUUID(), name: `retried${runs}`, created_at: 0 }).returning('id').executeTakeFirstOrThrow();
       if (++runs <= 2) throw coded(runs === 1 ? '40P01' : '40001');
       return row.id;
     });
@@ -53,8 +54,8 @@ test('other errors are not retried: a refusal, SQLITE_BUSY, a unique violation',
     let runs = 0;
     await assert.rejects(withTransaction(db, async (trx) => {
       runs++;
-      await trx.insertInto('accounts').values({ name: 'twin', created_at: 0 }).execute();
-      await trx.insertInto('accounts').values({ name: 'twin', created_at: 0 }).execute();
+      await trx.insertInto('accounts').values({ uuid: randomUUID(), name: 'twin', created_at: 0 }).execute();
+      await trx.insertInto('accounts').values({ uuid: randomUUID(), name: 'twin', created_at: 0 }).execute();
     }), (e: { code?: string }) => e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE');
     assert.equal(runs, 1);
   });
@@ -63,7 +64,7 @@ test('other errors are not retried: a refusal, SQLITE_BUSY, a unique violation',
 test('a write pointing at a row that is gone is a 404, not a foreign-key 500', async () => {
   await withHangar(async (t) => {
     await assert.rejects(
-      withTransaction(t.running.hangar.db, (trx) => trx.insertInto('groups').values({ account_id: 987654, name: 'orphan', vlan_num: null, created_at: 0 }).execute()),
+      withTransaction(t.running.hangar.db, (trx) => trx.insertInto('groups').values({ uuid: randomUUID(), account_id: 987654, name: 'orphan', vlan_num: null, created_at: 0 }).execute()),
       (e) => e instanceof NotFound,
     );
   });
@@ -74,7 +75,7 @@ test('two transactions locking two rows in opposite orders both commit (PostgreS
     const db = t.running.hangar.db;
     if (!isPostgres(db)) return ctx.skip('SQLite runs one transaction at a time: no deadlock');
     const [a, b] = await Promise.all(['lock-a', 'lock-b'].map(async (name) =>
-      (await db.insertInto('accounts').values({ name, created_at: 0 }).returning('id').executeTakeFirstOrThrow()).id));
+      (await db.insertInto('accounts').values({ uuid: randomUUID(), name, created_at: 0 }).returning('id').executeTakeFirstOrThrow()).id));
     // Each first run takes its first row, waits until the other has taken its own, then asks for the other's.
     let firstRowsTaken = 0;
     const bothHold = async () => {

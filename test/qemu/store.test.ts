@@ -1,6 +1,7 @@
 // A real guest through the head agent on the real LocalLink and a SQLite store: reimage with a key
 // then boot to SSH, a cdrom_url ISO (file://) readable in the guest, a server restart while the
 // guest runs (adopted, not duplicated), and reimaging again (the disc really is replaced).
+import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -41,8 +42,8 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
   const secrets = SecretBox.ephemeral();
   const db: Store = await openStore({ url: ':memory:', secrets });
   const now = Date.now();
-  const account = await db.insertInto('accounts').values({ name: 'acme', created_at: now }).returning('id').executeTakeFirstOrThrow();
-  const group = await db.insertInto('groups').values({ account_id: account.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
+  const account = await db.insertInto('accounts').values({ uuid: randomUUID(), name: 'acme', created_at: now }).returning('id').executeTakeFirstOrThrow();
+  const group = await db.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name: 'default', vlan_num: null, created_at: now }).returning('id').executeTakeFirstOrThrow();
 
   const head = (): { driver: QemuDriver; agent: HeadAgent } => {
     const driver = new QemuDriver({ dataDir: path.join(dir, 'head'), imagesDir: img.imagesDir, log, statsIntervalMs: 0, urls: { isoDir: dir, allow: [] } });
@@ -60,14 +61,14 @@ test('reimage, SSH, cdrom_url, server restart with a running guest, reimage agai
   });
 
   const vm = await db.insertInto('vms').values({
-    group_id: group.id, name: 'web', cores: 1, memory: 192, power_on: 0, autoreboot_on: 1, cdrom_url: pathToFileURL(iso).href,
+    uuid: randomUUID(), group_id: group.id, name: 'web', cores: 1, memory: 192, power_on: 0, autoreboot_on: 1, cdrom_url: pathToFileURL(iso).href,
     keymap: null, hardware_profile: 'virtio2013', hardware_profile_locked: 0, zone_name: 'z', head_id: headId, deleted: 0,
     deleted_at: null, last_imaged_with: null, vnc_password: secrets.seal('vncpw'), created_at: now, updated_at: now, pid: null, last_seen: null,
     ssh_port: null, vnc_port: null, head_note: null,
   }).returning('id').executeTakeFirstOrThrow();
-  const discRow = await db.insertInto('discs').values({ vm_id: vm.id, label: 'vda', storage_grade: 'sata', size: 256, storage_pool_id: null, created_at: now })
+  const discRow = await db.insertInto('discs').values({ uuid: randomUUID(), vm_id: vm.id, label: 'vda', storage_grade: 'sata', size: 256, storage_pool_id: null, created_at: now })
     .returning('id').executeTakeFirstOrThrow();
-  await db.insertInto('nics').values({ vm_id: vm.id, label: null, mac: '52:54:00:20:00:01', vlan_num: 1, created_at: now }).execute();
+  await db.insertInto('nics').values({ uuid: randomUUID(), vm_id: vm.id, label: null, mac: '52:54:00:20:00:01', vlan_num: 1, created_at: now }).execute();
   const disc = { id: discRow.id, vmId: vm.id, label: 'vda', grade: 'sata', size: 256 };
 
   const reimage = (script: string): Promise<number> => enqueue(db, {

@@ -165,10 +165,13 @@ test('the logger never writes a secret field, even inside a logged object', () =
 });
 
 /** A store of the schema before sealing (001 only): an SQLite file, or a fresh PostgreSQL database. */
-async function storeBeforeSealing(kind: 'sqlite' | 'postgres', dataDir: string): Promise<{ url: string; db: Kysely<Database>; drop(): Promise<void> }> {
+/** The schema of a store written before public ids (migration 009). */
+type BeforePublicIds = { [T in keyof Database]: Omit<Database[T], 'uuid'> };
+
+async function storeBeforeSealing(kind: 'sqlite' | 'postgres', dataDir: string): Promise<{ url: string; db: Kysely<BeforePublicIds>; drop(): Promise<void> }> {
   if (kind === 'sqlite') {
     const url = path.join(dataDir, 'hangar.sqlite');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SQLite(url) }) });
+    const db = new Kysely<BeforePublicIds>({ dialect: new SqliteDialect({ database: new SQLite(url) }) });
     await sql`PRAGMA journal_mode = WAL`.execute(db);
     return { url, db, drop: async () => {} };
   }
@@ -180,7 +183,7 @@ async function storeBeforeSealing(kind: 'sqlite' | 'postgres', dataDir: string):
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString() }) }) });
+  const db = new Kysely<BeforePublicIds>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString() }) }) });
   return {
     url: url.toString(), db,
     drop: async () => {

@@ -4,9 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { notFoundAsNull, resolveVmById, resolveVmPath, rowId } from '../../core/resolve.js';
-import { isIdSegment } from '../../core/names.js';
-import { NotFound } from '../../core/errors.js';
+import { notFoundAsNull, resolveVmById, resolveVmPath } from '../../core/resolve.js';
 import {
   createBackup, createDisc, createSchedule, deleteBackup, deleteDisc, deleteSchedule, listBackups, listDiscs,
   resolveBackup, resolveDisc, resolveDiscById, restoreBackup, schedulesOf, updateDisc,
@@ -50,14 +48,11 @@ export function discRoutes(h: Hangar): FastifyPluginAsync {
     // Non-nested.
     app.get('/discs', { schema: { tags: ['bigv'], summary: 'The discs of one VM (vm_id)', params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
-      if (vmId === undefined || !isIdSegment(vmId)) return [];
-      const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
+      if (vmId === undefined) return [];
+      const at = await resolveVmById(h.db, req.principal, vmId, { includeDeleted: true }).catch(notFoundAsNull);
       return at ? show(await listDiscs(h, at)) : [];
     });
-    const byId = (id: string, principal: Principal) => {
-      if (!isIdSegment(id)) throw new NotFound('disc');
-      return resolveDiscById(h, principal, rowId(id));
-    };
+    const byId = (id: string, principal: Principal) => resolveDiscById(h, principal, id);
     app.get('/discs/:id', { schema: { tags: ['bigv'], summary: 'One disc by id', params: IdP, querystring: NoQuery } }, async (req) => showOne((await byId(req.params.id, req.principal)).disc));
     app.put('/discs/:id', { schema: { tags: ['bigv'], summary: 'Grow a disc, or move it to another VM, by id', params: IdP, querystring: NoQuery, body: DiscPut } }, async (req) => {
       return showOne(await updateDisc(h, req.principal, await byId(req.params.id, req.principal), req.body));

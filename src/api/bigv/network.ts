@@ -4,9 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { notFoundAsNull, resolveVmById, resolveVmPath, rowId, whenNotFound } from '../../core/resolve.js';
+import { notFoundAsNull, resolveVmById, resolveVmPath, whenNotFound } from '../../core/resolve.js';
 import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps, type IpPlace } from '../../core/network.js';
-import { isIdSegment } from '../../core/names.js';
+import { IDS_ONLY, whereRef } from '../../core/ids.js';
 import { NotFound } from '../../core/errors.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
@@ -32,13 +32,12 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
 
     app.get('/nics', { schema: { tags: ['bigv'], summary: 'The network interfaces of one VM (vm_id)', params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
-      if (vmId === undefined || !isIdSegment(vmId)) return [];
-      const at = await resolveVmById(h.db, req.principal, rowId(vmId), { includeDeleted: true }).catch(notFoundAsNull);
+      if (vmId === undefined) return [];
+      const at = await resolveVmById(h.db, req.principal, vmId, { includeDeleted: true }).catch(notFoundAsNull);
       return at ? (await listNics(h, at)).map(presentNic) : [];
     });
     app.get('/nics/:id', { schema: { tags: ['bigv'], summary: 'One network interface by id', params: IdP, querystring: NoQuery } }, async (req) => {
-      if (!isIdSegment(req.params.id)) throw new NotFound('network_interface');
-      const row = await h.db.selectFrom('nics').select('vm_id').where('id', '=', rowId(req.params.id)).executeTakeFirst();
+      const row = await whereRef(h.db.selectFrom('nics').select('vm_id'), req.params.id, IDS_ONLY).executeTakeFirst();
       if (!row) throw new NotFound('network_interface');
       const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('network_interface')));
       return presentNic(await resolveNic(h, at, req.params.id));

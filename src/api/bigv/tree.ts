@@ -1,4 +1,5 @@
 // Accounts and groups.
+import { matchesRef } from '../../core/ids.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
@@ -84,7 +85,7 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
       const trees = await listAccounts(h, req.principal, { overview: true, includeDeleted: false });
       const wanted = req.query.account_id;
       return trees
-        .filter((t) => wanted === undefined || String(t.account.id) === wanted || t.account.name === wanted)
+        .filter((t) => wanted === undefined || matchesRef(t.account, t.account.name, wanted.toLowerCase()))
         .flatMap((t) => t.groups.map((g) => presentGroup(g.group)));
     });
   };

@@ -4,14 +4,13 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, rowId, vmListFilter } from '../../core/resolve.js';
+import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, vmListFilter } from '../../core/resolve.js';
 import { canSeeVm } from '../../core/principal.js';
 import { createVm, type CreateInput } from '../../core/vms/create.js';
 import { updateVm, type VmPatch } from '../../core/vms/update.js';
 import { deleteVm } from '../../core/vms/delete.js';
 import { reimageVm, signalVm } from '../../core/vms/actions.js';
 import { loadVmViews, type VmFilter } from '../../core/views.js';
-import { isIdSegment } from '../../core/names.js';
 import { NotFound } from '../../core/errors.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
@@ -110,8 +109,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.get('/virtual_machines/:id', { schema: { tags: ['bigv'], summary: 'One VM by id', params: IdP, querystring: IncludeDeletedQ } }, async (req, reply) => {
-      if (!isIdSegment(req.params.id)) throw new NotFound('virtual_machine');
-      const at = await resolveVmById(h.db, req.principal, rowId(req.params.id), { includeDeleted: req.query.include_deleted ?? false });
+      const at = await resolveVmById(h.db, req.principal, req.params.id, { includeDeleted: req.query.include_deleted ?? false });
       return one(at.vm.id, reply);
     });
   };

@@ -1,11 +1,13 @@
 // Creating a VM: bare (a machine with one NIC and no disc) or the one-call vm_create with discs
 // and an image. One transaction: placement claim, rows, addresses, and the head's operations.
+import { randomUUID } from 'node:crypto';
 import crypto from 'node:crypto';
 import { encrypt as sha512crypt } from 'unixcrypt';
 import type { Hangar } from '../context.js';
 import type { AccountRow, DiscRow, GroupRow } from '../../store/schema.js';
 import { FieldErrors } from '../field-errors.js';
 import { checkName, nameTaken } from '../names.js';
+import { idShapeError } from '../ids.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
@@ -106,7 +108,9 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const starts = discs.map(() => [] as string[]);
   if (!tooMany) discs.forEach((d, i) => {
     const label = d.label || `disc-${i + 1}`;
-    if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
+    const shapeErr = idShapeError(label);
+    if (shapeErr) errs.disc(i, discs.length, 'label', shapeErr);
+    else if (labels.has(label)) errs.disc(i, discs.length, 'label', 'has already been taken');
     labels.add(label);
     const gradeErr = checkGrade(d.storage_grade ?? 'sata');
     if (gradeErr) errs.disc(i, discs.length, 'storage_grade', gradeErr);
@@ -138,7 +142,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       discs: discs.map((d) => ({ grade: d.storage_grade ?? 'sata', size: d.size! })),
     });
     const row = await trx.insertInto('vms').values({
-      group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
+      uuid: randomUUID(), group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
       cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: vm.hardware_profile_locked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
@@ -149,12 +153,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
       const disc = await trx.insertInto('discs').values({
-        vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
+        uuid: randomUUID(), vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.storage_grade ?? 'sata', size: d.size!,
         storage_pool_id: placement.poolIds[i]!, created_at: now,
       }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
       for (const [j, s] of (d.backup_schedules ?? []).entries()) {
         await trx.insertInto('backup_schedules').values({
-          disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
+          uuid: randomUUID(), disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.interval_seconds!,
           capacity: Math.max(1, s.capacity ?? 1), created_at: now,
         }).execute();
       }
@@ -162,7 +166,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now, parentId, dialect });
     }
     const nic = await trx.insertInto('nics').values({
-      vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
+      uuid: randomUUID(), vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
       await addPrivateIps(trx, nic.id, input.ips, now);
