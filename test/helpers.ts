@@ -134,3 +134,14 @@ export async function account(t: TestHangar, name: string): Promise<{ id: number
 }
 
 export const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test@hangar';
+
+/** Run `fn` against a fresh Hangar holding an account `acme`, closed afterwards whatever happens. */
+export async function withAcme(fn: (t: TestHangar) => Promise<void>, opts: Parameters<typeof startTest>[0] = {}): Promise<void> {
+  const t = await startTest(opts);
+  try {
+    await account(t, 'acme');
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}

@@ -4,7 +4,7 @@
 // Runs on SQLite and, with HANGAR_TEST_STORE=postgres, on PostgreSQL (scripts/test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { account, startTest, type TestHangar } from '../helpers.js';
+import { type TestHangar, withAcme } from '../helpers.js';
 import { assertInvariants, countOperations } from '../invariants.js';
 import { purgeExpired } from '../../src/core/vms/delete.js';
 import { resolveBackup, resolveDisc, restoreBackup } from '../../src/core/discs.js';
@@ -14,16 +14,6 @@ import type { Principal } from '../../src/core/principal.js';
 
 const ROUNDS = 20;
 const vms = '/accounts/acme/groups/default/virtual_machines';
-
-async function withHangar(fn: (t: TestHangar) => Promise<void>): Promise<void> {
-  const t = await startTest();
-  try {
-    await account(t, 'acme');
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** A powered-off VM with 2 cores, 2 GiB and one disc; its id. */
 async function vm(t: TestHangar, name: string): Promise<number> {
@@ -43,7 +33,7 @@ const both = <A, B>(round: number, a: () => Promise<A>, b: () => Promise<B>) =>
 const oneOf = (status: number, allowed: number[], text: string) => assert.ok(allowed.includes(status), `status ${status}: ${text}`);
 
 test('two concurrent purges of one VM leave the head\'s counters equal to the sums and queue one purge operation', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const id = await vm(t, `pp${i}`);
       const [a, b] = await both(i, () => purge(t, `pp${i}`), () => purge(t, `pp${i}`));
@@ -55,7 +45,7 @@ test('two concurrent purges of one VM leave the head\'s counters equal to the su
 });
 
 test('a purge racing a cores/memory update releases what the VM holds at the purge, not what it held before', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `pu${i}`);
       const [p, u] = await both(i, () => purge(t, `pu${i}`), () => put(t, `pu${i}`, { cores: 3, memory: 4096 }));
@@ -67,7 +57,7 @@ test('a purge racing a cores/memory update releases what the VM holds at the pur
 });
 
 test('two concurrent cores/memory updates of a powered-off VM claim the difference from what the VM holds', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `uu${i}`);
       const [a, b] = await both(i, () => put(t, `uu${i}`, { cores: 3, memory: 3072 }), () => put(t, `uu${i}`, { cores: 5, memory: 6144 }));
@@ -79,7 +69,7 @@ test('two concurrent cores/memory updates of a powered-off VM claim the differen
 });
 
 test('two concurrent creates of one name: one is created, the other is a 400 naming the clash, counters equal the sums', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const create = () => t.req('POST', '/accounts/acme/groups/default/vm_create', {
         token: t.adminToken,
@@ -95,7 +85,7 @@ test('two concurrent creates of one name: one is created, the other is a 400 nam
 });
 
 test('two VMs renamed to one name at once: one is renamed, the other is a 400 naming the clash', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `ra${i}`);
       await vm(t, `rb${i}`);
@@ -108,7 +98,7 @@ test('two VMs renamed to one name at once: one is renamed, the other is a 400 na
 });
 
 test('two concurrent ip_create on one VM never hand out more extra addresses than its limit', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `ip${i}`);
       const nics = await t.req('GET', `${vms}/ip${i}/nics`, { token: t.adminToken });
@@ -121,7 +111,7 @@ test('two concurrent ip_create on one VM never hand out more extra addresses tha
 });
 
 test('an ip_create racing a purge either goes with the VM or is refused', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `ipp${i}`);
       const nics = await t.req('GET', `${vms}/ipp${i}/nics`, { token: t.adminToken });
@@ -135,7 +125,7 @@ test('an ip_create racing a purge either goes with the VM or is refused', async 
 });
 
 test('two concurrent grows of one disc claim the pool space the disc really grew by, one operation per grow', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const id = await vm(t, `gg${i}`);
       const grow = (size: number) => t.req('PUT', `${vms}/gg${i}/discs/disc-1`, { token: t.adminToken, body: { size } });
@@ -149,7 +139,7 @@ test('two concurrent grows of one disc claim the pool space the disc really grew
 });
 
 test('two concurrent deletes of one disc release its space once and queue one disc.delete', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const id = await vm(t, `dd${i}`);
       const del = () => t.req('DELETE', `${vms}/dd${i}/discs/disc-1?purge=true`, { token: t.adminToken });
@@ -162,7 +152,7 @@ test('two concurrent deletes of one disc release its space once and queue one di
 });
 
 test('a disc added while its VM is purged either goes with the VM or is refused, never left behind', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       await vm(t, `ap${i}`);
       const add = () => t.req('POST', `${vms}/ap${i}/discs`, { token: t.adminToken, body: { label: 'extra', storage_grade: 'sata', size: 10240 } });
@@ -178,7 +168,7 @@ test('a disc added while its VM is purged either goes with the VM or is refused,
 const later = (t: TestHangar) => ({ ...t.running.hangar, now: () => Date.now() + (t.running.hangar.config.undeleteDays + 1) * 86_400_000 });
 
 test('the purge sweeper racing a user purge purges once', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const id = await vm(t, `sp${i}`);
       assert.equal((await t.req('DELETE', `${vms}/sp${i}`, { token: t.adminToken })).status, 204);
@@ -191,7 +181,7 @@ test('the purge sweeper racing a user purge purges once', async () => {
 });
 
 test('the purge sweeper racing an undelete never purges the VM it gave back', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const id = await vm(t, `su${i}`);
       assert.equal((await t.req('DELETE', `${vms}/su${i}`, { token: t.adminToken })).status, 204);
@@ -206,7 +196,7 @@ test('the purge sweeper racing an undelete never purges the VM it gave back', as
 });
 
 test('the purge sweeper purges deleted VMs past the window only, releasing what they held', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const [live, recent, old] = [await vm(t, 'live'), await vm(t, 'recent'), await vm(t, 'old')];
     for (const name of ['recent', 'old']) assert.equal((await t.req('DELETE', `${vms}/${name}`, { token: t.adminToken })).status, 204);
     const db = t.running.hangar.db;
@@ -220,7 +210,7 @@ test('the purge sweeper purges deleted VMs past the window only, releasing what 
 });
 
 test('a restore decides on the VM as it is now: a VM powered on since the request resolved it is refused', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const id = await vm(t, 'rs');
     const b = await t.req('POST', `${vms}/rs/discs/disc-1/backups`, { token: t.adminToken });
     assert.equal(b.status, 201, b.text);

@@ -5,21 +5,11 @@
 // Runs on SQLite and, with HANGAR_TEST_STORE=postgres, on PostgreSQL (scripts/test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { account, startTest, type TestHangar } from '../helpers.js';
+import { type TestHangar, withAcme } from '../helpers.js';
 import { assertInvariants } from '../invariants.js';
 
 const ROUNDS = 12;
 const vms = '/accounts/acme/groups/default/virtual_machines';
-
-async function withHangar(fn: (t: TestHangar) => Promise<void>): Promise<void> {
-  const t = await startTest();
-  try {
-    await account(t, 'acme');
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** A powered-off VM whose discs are on the given grades, in that order. */
 const create = (t: TestHangar, name: string, grades: string[]) => t.req('POST', '/accounts/acme/groups/default/vm_create', {
@@ -30,7 +20,7 @@ const both = <A, B>(round: number, a: () => Promise<A>, b: () => Promise<B>) =>
   round % 2 ? Promise.all([a(), b()]) : Promise.all([b(), a()]).then(([y, x]) => [x, y] as [A, B]);
 
 test('two creates claiming the ssd and sata pools in opposite orders both succeed (no 500 from a deadlock)', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const [a, b] = await both(i, () => create(t, `ab${i}`, ['ssd', 'sata', 'ssd']), () => create(t, `ba${i}`, ['sata', 'ssd', 'sata']));
       assert.equal(a.status, 202, `round ${i}: ${a.text}`);
@@ -41,7 +31,7 @@ test('two creates claiming the ssd and sata pools in opposite orders both succee
 });
 
 test('a create racing a purge that releases the same pools both succeed (no 500 from a deadlock)', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       assert.equal((await create(t, `old${i}`, ['sata', 'ssd', 'sata'])).status, 202);
       const purge = () => t.req('DELETE', `${vms}/old${i}?purge=true`, { token: t.adminToken });
