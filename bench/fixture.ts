@@ -25,25 +25,25 @@ export function fillStore(dbFile: string, f: Filler): number {
         { id: number; cidr: string; next_offset: number; last_offset: number };
     const v4 = range(4);
     const v6 = range(6);
-    const insAccount = db.prepare('INSERT INTO accounts (name, suspended, created_at) VALUES (?, 0, ?)');
-    const insGroup = db.prepare('INSERT INTO groups (account_id, name, vlan_num, created_at) VALUES (?, ?, NULL, ?)');
-    const insVm = db.prepare(`INSERT INTO vms (group_id, name, cores, memory, power_on, autoreboot_on, cdrom_url, keymap,
+    const insAccount = db.prepare('INSERT INTO accounts (uuid, name, suspended, created_at) VALUES (?, ?, 0, ?)');
+    const insGroup = db.prepare('INSERT INTO groups (uuid, account_id, name, vlan_num, created_at) VALUES (?, ?, ?, NULL, ?)');
+    const insVm = db.prepare(`INSERT INTO vms (uuid, group_id, name, cores, memory, power_on, autoreboot_on, cdrom_url, keymap,
       hardware_profile, hardware_profile_locked, zone_name, head_id, deleted, deleted_at, last_imaged_with, vnc_password,
       created_at, updated_at, pid, last_seen, ssh_port, vnc_port, head_note)
-      VALUES (?, ?, 1, 128, 0, 0, NULL, NULL, 'virtio2013', 0, ?, ?, 0, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)`);
-    const insNic = db.prepare('INSERT INTO nics (vm_id, label, mac, vlan_num, created_at) VALUES (?, NULL, ?, 1, ?)');
+      VALUES (?, ?, ?, 1, 128, 0, 0, NULL, NULL, 'virtio2013', 0, ?, ?, 0, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)`);
+    const insNic = db.prepare('INSERT INTO nics (uuid, vm_id, label, mac, vlan_num, created_at) VALUES (?, ?, NULL, ?, 1, ?)');
     const insIp = db.prepare(`INSERT INTO ips (range_id, "offset", address, family, nic_id, routed_via, rdns, reason, created_at)
       VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?)`);
     const fill = db.transaction(() => {
-      const accountId = Number(insAccount.run(f.account, now).lastInsertRowid);
-      insGroup.run(accountId, 'default', now);
+      const accountId = Number(insAccount.run(crypto.randomUUID(), f.account, now).lastInsertRowid);
+      insGroup.run(crypto.randomUUID(), accountId, 'default', now);
       let off4 = v4.next_offset;
       let off6 = v6.next_offset;
       for (let g = 0; g < f.groups; g++) {
-        const groupId = Number(insGroup.run(accountId, `${f.groupPrefix ?? 'g'}${g}`, now).lastInsertRowid);
+        const groupId = Number(insGroup.run(crypto.randomUUID(), accountId, `${f.groupPrefix ?? 'g'}${g}`, now).lastInsertRowid);
         for (let i = 0; i < f.perGroup; i++) {
-          const vmId = Number(insVm.run(groupId, `vm${i}`, head.zone, head.id, secrets.seal(crypto.randomBytes(6).toString('base64url')), now, now).lastInsertRowid);
-          const nicId = Number(insNic.run(vmId, macFor(vmId, 0), now).lastInsertRowid);
+          const vmId = Number(insVm.run(crypto.randomUUID(), groupId, `vm${i}`, head.zone, head.id, secrets.seal(crypto.randomBytes(6).toString('base64url')), now, now).lastInsertRowid);
+          const nicId = Number(insNic.run(crypto.randomUUID(), vmId, macFor(vmId, 0), now).lastInsertRowid);
           if (off4 > v4.last_offset) throw new Error('the IPv4 pool is too small for this fixture');
           insIp.run(v4.id, off4, addressAt(v4.cidr, off4), 4, nicId, now);
           off4++;
