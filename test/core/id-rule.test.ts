@@ -153,7 +153,7 @@ test('every resource is reachable by its id, its name and its public id, in ever
     r = await t.req('POST', '/users/carol/privileges', { token: bobSession, body: { level: 'vm_console', virtual_machine_id: vm.id } });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.body.pending, true, r.text);
-    const invU = await uuidOf(t, 'invitations', r.body.id);
+    const invU = await uuidOf(t, 'invitations', r.body.invitation_id); // an invitation's id is null: it is no privilege
     r = await t.req('DELETE', `/invitations/${invU}`, { token: bobSession });
     assert.equal(r.status, 204, r.text);
 
