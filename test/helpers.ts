@@ -3,10 +3,13 @@
 import crypto from 'node:crypto';
 import pg from 'pino';
 import pgClient from 'pg';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { migrations } from '../src/store/db.js';
+import { SecretBox } from '../src/core/secrets.js';
 import { startHangar, type HeadSpec, type Running } from '../src/brain/start.js';
 import { bootstrap } from '../src/brain/bootstrap.js';
 import { FakeDriver } from '../src/drivers/fake/driver.js';
-import { SecretBox } from '../src/core/secrets.js';
 import type { ClusterConfig } from '../src/core/config.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-1' };
@@ -144,4 +147,19 @@ export async function withAcme(fn: (t: TestHangar) => Promise<void>, opts: Param
   } finally {
     await t.close();
   }
+}
+
+/**
+ * A bare store (no migration run yet) and a migrator over every migration, for tests that write
+ * rows as an older Hangar did and then migrate them: PostgreSQL or SQLite as `freshStore` picks.
+ */
+export async function migratableStore(): Promise<{ db: Kysely<any>; migrator: Migrator; close(): Promise<void> }> {
+  const store = await freshStore();
+  const db = new Kysely<any>({
+    dialect: store.url === ':memory:'
+      ? new SqliteDialect({ database: new SQLite(':memory:') })
+      : new PostgresDialect({ pool: new pgClient.Pool({ connectionString: store.url, max: 2 }) }),
+  });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SecretBox.ephemeral()) } });
+  return { db, migrator, close: async () => { await db.destroy(); await store.drop(); } };
 }

@@ -2,12 +2,10 @@
 // every row already stored, and every insert sets one. Before, no table had a `uuid` column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import { migrations } from '../../src/store/db.js';
 import { SecretBox } from '../../src/core/secrets.js';
-import { account, freshStore, startTest } from '../helpers.js';
+import { account, migratableStore, startTest } from '../helpers.js';
 
 const TABLES = ['accounts', 'groups', 'vms', 'discs', 'nics', 'users', 'privileges', 'api_keys', 'backups', 'backup_schedules', 'invitations'];
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -58,14 +56,8 @@ test('every row made through the API has a unique public id: accounts, groups, V
 });
 
 test('migration 009 gives every existing row a public id, and refuses a row without one afterwards', async () => {
-  const store = await freshStore();
-  const db = new Kysely<any>({
-    dialect: store.url === ':memory:'
-      ? new SqliteDialect({ database: new SQLite(':memory:') })
-      : new PostgresDialect({ pool: new pg.Pool({ connectionString: store.url, max: 2 }) }),
-  });
+  const { db, migrator, close } = await migratableStore();
   try {
-    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SecretBox.ephemeral()) } });
     const all = Object.keys(migrations(SecretBox.ephemeral())).sort();
     const before = all.filter((m) => m < '009');
     assert.ok(all.includes('009_public_ids'), 'migration 009 is registered');
@@ -102,7 +94,6 @@ test('migration 009 gives every existing row a public id, and refuses a row with
     await assert.rejects(db.insertInto('accounts').values({ name: 'copy', created_at: t, uuid: taken }).execute());
     await assert.rejects(db.insertInto('accounts').values({ name: 'none', created_at: t }).execute());
   } finally {
-    await db.destroy();
-    await store.drop();
+    await close();
   }
 });

@@ -3,22 +3,11 @@
 // default account was the lowest-id account a user could see, which anyone's grant could change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import { migrations } from '../../src/store/db.js';
-import { SecretBox } from '../../src/core/secrets.js';
-import { freshStore } from '../helpers.js';
+import { migratableStore } from '../helpers.js';
 
 test('migration 002 fills each existing user\'s home account from their privileges', async () => {
-  const store = await freshStore();
-  const db = new Kysely<any>({
-    dialect: store.url === ':memory:'
-      ? new SqliteDialect({ database: new SQLite(':memory:') })
-      : new PostgresDialect({ pool: new pg.Pool({ connectionString: store.url, max: 2 }) }),
-  });
+  const { db, migrator, close } = await migratableStore();
   try {
-    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(SecretBox.ephemeral()) } });
     assert.equal((await migrator.migrateTo('001_initial')).error, undefined);
     const t = 1_700_000_000_000;
     const ids: Record<string, number> = {};
@@ -55,7 +44,6 @@ test('migration 002 fills each existing user\'s home account from their privileg
     assert.deepEqual(rows.map((r) => [r.username, r.home_account_id]), [['oldest', ids.a3], ['seer', ids.a1], ['root', ids.a1], ['nobody', null]]);
     assert.deepEqual(await db.selectFrom('invitations').selectAll().execute(), []);
   } finally {
-    await db.destroy();
-    await store.drop();
+    await close();
   }
 });
