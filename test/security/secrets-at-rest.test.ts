@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -23,6 +22,7 @@ import type { Database } from '../../src/store/schema.js';
 import * as m001 from '../../src/store/migrations/001_initial.js';
 import { QemuDriver } from '../../src/drivers/qemu/index.js';
 import { repoRoot, tinyImage, tmpDir, until } from '../qemu/helpers.js';
+import { freshStore } from '../helpers.js';
 
 const ADMIN = { username: 'admin', password: 'Admin-Pass-7c41e' };
 const ROOT_1 = 'Root-Pass-One-93d1f';
@@ -175,24 +175,9 @@ async function storeBeforeSealing(kind: 'sqlite' | 'postgres', dataDir: string):
     await sql`PRAGMA journal_mode = WAL`.execute(db);
     return { url, db, drop: async () => {} };
   }
-  const base = process.env.HANGAR_TEST_DATABASE_URL!;
-  const name = `hangar_test_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const db = new Kysely<BeforePublicIds>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString() }) }) });
-  return {
-    url: url.toString(), db,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const store = await freshStore({ postgres: true });
+  const db = new Kysely<BeforePublicIds>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: store.url }) }) });
+  return { url: store.url, db, drop: store.drop };
 }
 
 for (const kind of ['sqlite', 'postgres'] as const) {
