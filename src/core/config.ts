@@ -37,6 +37,9 @@ export interface ClusterConfig {
   operationSweepMs: number;
   operationWaitMax: number;
   operationRetentionDays: number;
+  /** How long a shutdown or reboot waits for the guest to halt after the ACPI power button before it
+   *  forces it (docs/domain.md §13.3, G9): HANGAR_SHUTDOWN_TIMEOUT seconds, 240 by default. */
+  shutdownTimeoutMs: number;
 }
 
 /** HANGAR_URL_ALLOW: host names, addresses and CIDRs separated by commas or spaces. */
@@ -65,6 +68,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     operationSweepMs: Number(env.HANGAR_OPERATION_SWEEP_MS ?? 30_000),
     operationWaitMax: Number(env.HANGAR_OPERATION_WAIT_MAX ?? 60),
     operationRetentionDays: Number(env.HANGAR_OPERATION_RETENTION_DAYS ?? 7),
+    shutdownTimeoutMs: Number(env.HANGAR_SHUTDOWN_TIMEOUT ?? 240) * 1000,
   };
 }
 

@@ -122,6 +122,15 @@ export interface Driver {
   /** Hard stop, the mains plug. Resolves once the machine is gone. No-op when not running. */
   stop(vmId: number): Promise<void>;
   signal(vmId: number, signal: Signal): Promise<void>;
+  /**
+   * Press the ACPI power button and wait up to `timeoutMs` for the guest to halt: true once the
+   * machine is gone (or was not running), false when it still runs at the timeout (a guest that
+   * ignores ACPI, or is too slow). It is left running then: forcing it is the caller's choice.
+   */
+  acpiShutdown(vmId: number, timeoutMs: number): Promise<boolean>;
+  /** Hard reset. Resolves once the running boot is over: under `-action reboot=shutdown` a reset
+   *  ends the QEMU process (reason `guest-reset`), and the caller starts the machine again. */
+  reset(vmId: number): Promise<void>;
   /** Subscribe to events of all machines of this driver. */
   onEvent(listener: (event: MachineEvent) => void): void;
 

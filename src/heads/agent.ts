@@ -4,6 +4,7 @@
 // and from what the driver finds running (adopting guests, never starting a second copy).
 import type { Logger } from 'pino';
 import { DriverError, type Driver, type MachineEvent, type MachineSpec, type NetworkMode, type StopReason } from '../drivers/driver.js';
+import type { OperationResult } from '../operations/kinds.js';
 import type { BrainLink, DesiredVm, PendingOperation } from './link.js';
 
 export interface HeadAgentOptions {
@@ -89,15 +90,16 @@ export class HeadAgent {
       }, Math.max(10, Math.floor(leaseMs / 3)));
       renew.unref();
       let error: string | null = null;
+      let result: OperationResult | null = null;
       try {
-        await this.runOperation(vmId, vm, op);
+        result = (await this.runOperation(vmId, vm, op)) ?? null;
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ vmId, op: op.kind, error }, 'operation failed');
       } finally {
         clearInterval(renew);
       }
-      await this.link.finishOperation(op, error);
+      await this.link.finishOperation(op, error, result);
     }
     // Operations (a reimage) may have changed what is wanted; read it again.
     const current = ops.length ? (await this.link.desired(vmId)).vm : vm;
@@ -131,11 +133,7 @@ export class HeadAgent {
     }
     if (running) await this.driver.stop(vmId); // a fresh boot was asked for
     try {
-      const started = await this.driver.start(this.spec(current));
-      await this.link.report(vmId, {
-        running: true, pid: started.pid, observedCycle: current.powerCycle, booted: true,
-        sshPort: started.sshPort, vncPort: started.vncPort, note: null,
-      });
+      await this.boot(current);
     } catch (err) {
       // Never leave a VM "starting" forever: it is off, and the reason is kept for the user.
       const note = `power on failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -145,9 +143,61 @@ export class HeadAgent {
     }
   }
 
-  private async runOperation(vmId: number, vm: DesiredVm | null, op: PendingOperation): Promise<void> {
+  /** Start the machine as wanted now and report it running, a fresh boot. */
+  private async boot(vm: DesiredVm): Promise<void> {
+    const started = await this.driver.start(this.spec(vm));
+    await this.link.report(vm.id, {
+      running: true, pid: started.pid, observedCycle: vm.powerCycle, booted: true,
+      sshPort: started.sshPort, vncPort: started.vncPort, note: null,
+    });
+  }
+
+  /** The machine as wanted now (an operation before this one may have changed it, a reimage its image). */
+  private async wanted(vmId: number): Promise<DesiredVm> {
+    const vm = (await this.link.desired(vmId)).vm;
+    if (!vm) throw new DriverError('the machine is no longer on this head');
+    return vm;
+  }
+
+  private async runOperation(vmId: number, vm: DesiredVm | null, op: PendingOperation): Promise<OperationResult | void> {
     const running = (await this.driver.status(vmId)).state === 'running';
     switch (op.kind) {
+      // Power intents (core/vms/power.ts). Each ends with the machine as the intent leaves it, reported.
+      case 'vm.power.start': {
+        if (!running) await this.boot(await this.wanted(vmId));
+        return;
+      }
+      case 'vm.power.stop': {
+        if (running) await this.driver.stop(vmId);
+        await this.link.report(vmId, { running: false, pid: null });
+        return;
+      }
+      case 'vm.power.shutdown': {
+        // ACPI first; a guest that has not halted when the timeout passes is switched off.
+        const halted = !running || await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.stop(vmId);
+        await this.link.report(vmId, { running: false, pid: null });
+        return { forced: !halted };
+      }
+      case 'vm.power.reboot': {
+        if (!running) throw new DriverError('the machine is not running');
+        // ACPI first, then a new boot once the guest halts; one that ignores the button is reset at the timeout.
+        const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.reset(vmId);
+        await this.boot(await this.wanted(vmId));
+        return { forced: !halted };
+      }
+      case 'vm.power.reset': {
+        if (!running) throw new DriverError('the machine is not running');
+        await this.driver.reset(vmId);
+        await this.boot(await this.wanted(vmId));
+        return;
+      }
+      case 'vm.power.cycle': {
+        if (running) await this.driver.stop(vmId);
+        await this.boot(await this.wanted(vmId));
+        return;
+      }
       case 'signal': {
         if (!running) throw new DriverError('the machine is not running');
         await this.driver.signal(vmId, op.args.signal);

@@ -38,7 +38,19 @@ export interface OperationArgs {
   'backup.create': { disc: DiscRef; backupId: number };
   'backup.restore': { disc: DiscRef; backupId: number };
   'backup.delete': { disc: DiscRef; backupId: number };
+  // Power intents (core/vms/power.ts, docs/domain.md §13.3). `timeoutMs`: how long the guest has to
+  // halt after the ACPI power button before it is forced (shutdown: off; reboot: hard reset).
+  'vm.power.start': Record<string, never>;
+  'vm.power.stop': Record<string, never>;
+  'vm.power.shutdown': { timeoutMs: number };
+  'vm.power.reboot': { timeoutMs: number };
+  'vm.power.reset': Record<string, never>;
+  'vm.power.cycle': Record<string, never>;
 }
+
+/** What a finished operation reports besides its error (`operations.result`): a shutdown or reboot
+ *  whose guest did not halt within its timeout was `forced`. */
+export interface OperationResult { forced?: boolean }
 
 export type OperationKind = keyof OperationArgs;
 /** Kinds a head runs (an intent is finished by its steps). */
@@ -52,10 +64,20 @@ export const DEADLINES: Record<OperationKind, number> = {
   'vm.create': 120 * MINUTE, reimage: 60 * MINUTE, 'disc.create': 30 * MINUTE, 'disc.grow': 30 * MINUTE,
   'disc.delete': 30 * MINUTE, signal: 5 * MINUTE, purge: 60 * MINUTE,
   'backup.create': 360 * MINUTE, 'backup.restore': 360 * MINUTE, 'backup.delete': 60 * MINUTE,
+  // A shutdown or reboot waits at most MAX_POWER_TIMEOUT_MS for its guest, then acts at once.
+  'vm.power.start': 5 * MINUTE, 'vm.power.stop': 5 * MINUTE, 'vm.power.reset': 5 * MINUTE, 'vm.power.cycle': 5 * MINUTE,
+  'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
 };
 
-/** Kinds that hold their VM while they run (a signal is a moment's act and never conflicts). */
-export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>(['vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete']);
+/** The longest shutdown or reboot timeout a caller may ask for (its deadline leaves room to force). */
+export const MAX_POWER_TIMEOUT_MS = 30 * MINUTE;
+
+/** Kinds that hold their VM while they run (a signal is a moment's act and never conflicts; start
+ *  and stop are desired-state changes, accepted during another operation and converged after it). */
+export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
+  'vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete',
+  'vm.power.shutdown', 'vm.power.reboot', 'vm.power.reset', 'vm.power.cycle',
+]);
 
 /** Imperative kinds refused (409) while an operation of a listed kind is queued or running on the
  *  same VM. Desired-state changes (power, autoreboot) are not operations and are always accepted:

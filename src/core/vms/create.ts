@@ -23,8 +23,9 @@ import type { DiscRef } from '../../drivers/driver.js';
 import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
 import {
-  checkCdromUrl, checkCores, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory, powerAtCreate,
+  checkCdromUrl, checkCores, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory,
 } from './attributes.js';
+import { powerAtCreate } from '../../api/bigv/power.js';
 import net from 'node:net';
 import { uniqueViolation } from '../../store/dialect.js';
 import type { Transaction } from 'kysely';

@@ -1,5 +1,6 @@
 // An in-memory hypervisor with the Driver interface, for fast tests and scale benchmarks.
-// Deterministic: a guest reacts to ACPI powerdown and ctrl-alt-del on the next tick. Faults are
+// Deterministic: a guest reacts to ACPI powerdown and ctrl-alt-del on the next tick, unless `acpi`
+// is switched off (a guest that ignores the power button). Faults are
 // injected per operation with `failNext`, an operation can be held mid-way with `holdNext`, and a test can crash a machine with `crash`.
 import { EventEmitter } from 'node:events';
 import {
@@ -10,7 +11,7 @@ import { IMAGES } from '../../images/catalogue.js';
 
 interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
 
-export type FakeOp = 'start' | 'stop' | 'signal' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc';
+export type FakeOp = 'start' | 'stop' | 'signal' | 'reset' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc';
 
 /** The head a FakeDriver reports unless told otherwise: 64 cores, 1 TiB of memory, 64 TiB per grade (MiB). */
 export const FAKE_HEAD = {
@@ -25,7 +26,8 @@ export interface FakeDriverOptions {
   memory?: number;
   /** MiB of disc space per grade; the head has exactly these grades. */
   grades?: Record<string, number>;
-  /** Whether the guest OS answers the ACPI power button (a guest without acpid ignores it). */
+  /** Whether the guest OS answers the ACPI power button (a guest without acpid ignores it); the
+   *  `acpi` property switches it while machines run. */
   acpi?: boolean;
   /** Pretend the host cannot run machines (as when QEMU is missing). */
   problem?: string;
@@ -167,6 +169,26 @@ export class FakeDriver implements Driver {
       this.machines.delete(vmId);
       this.stopped(vmId, 'guest-reset');
     }
+  }
+
+  async acpiShutdown(vmId: number, timeoutMs: number): Promise<boolean> {
+    this.calls.push(`acpiShutdown ${vmId}`);
+    await this.check('signal');
+    if (!this.machines.has(vmId)) return true;
+    if (this.acpi) {
+      this.machines.delete(vmId);
+      this.stopped(vmId, 'guest-shutdown');
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, timeoutMs)); // the guest ignores the button: the whole timeout passes
+    return !this.machines.has(vmId);
+  }
+
+  async reset(vmId: number): Promise<void> {
+    this.calls.push(`reset ${vmId}`);
+    await this.check('reset');
+    // As QEMU under reboot=shutdown: the reset ends the process.
+    if (this.machines.delete(vmId)) this.stopped(vmId, 'guest-reset');
   }
 
   onEvent(listener: (event: MachineEvent) => void): void {

@@ -561,6 +561,30 @@ export class QemuDriver implements Driver {
     }
   }
 
+  async acpiShutdown(vmId: number, timeoutMs: number): Promise<boolean> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return true;
+    await this.signal(vmId, { kind: 'powerdown' });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    const halted = await Promise.race([m.ended.then(() => true as const), late]);
+    clearTimeout(timer);
+    return halted;
+  }
+
+  async reset(vmId: number): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return;
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    await m.qmp.execute('system_reset');
+    // reboot=shutdown: QEMU exits on the reset (host-qmp-system-reset). If it does not, it is stopped.
+    const timeout = this.opts.stopTimeoutMs ?? 5000;
+    const gone = await Promise.race([m.ended.then(() => true), sleep(timeout).then(() => false)]);
+    if (!gone) await this.stop(vmId);
+  }
+
   private pressAgainWhileBooting(m: Machine): void {
     const window = this.opts.powerdownRetryMs ?? 90_000;
     if (m.pressing || window <= 0 || m.readyAt !== null || Date.now() - m.meta.startedAt > window) return;
