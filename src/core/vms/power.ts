@@ -52,7 +52,7 @@ const NEEDS_ON: ReadonlySet<PowerIntentName> = new Set(['shutdown', 'reboot', 'r
 export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIntent, dialect: Dialect | null = null): Promise<string> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Powering a machine needs vm_admin');
-  const timeoutMs = 'timeoutMs' in req ? checkTimeout(req.timeoutMs ?? h.config.shutdownTimeoutMs) : 0;
+  const timeoutMs = req.intent === 'shutdown' || req.intent === 'reboot' ? checkTimeout(req.timeoutMs ?? h.config.shutdownTimeoutMs) : 0;
   const now = h.now();
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const cur = await lockLiveVm(trx, at);
