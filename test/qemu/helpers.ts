@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FirstBoot, HostFacts } from '../../src/drivers/driver.js';
 import type { BrainLink, DesiredVm, Observed, PendingOperation } from '../../src/heads/link.js';
+import type { OperationResult } from '../../src/operations/kinds.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -116,7 +117,7 @@ export class MemoryLink implements BrainLink {
   readonly vms = new Map<number, DesiredVm>();
   readonly ops = new Map<number, PendingOperation[]>();
   readonly observed = new Map<number, Observed & { bootCount: number }>();
-  readonly finished: { op: PendingOperation; error: string | null }[] = [];
+  readonly finished: { op: PendingOperation; error: string | null; result: OperationResult | null }[] = [];
   readonly notes = new Map<number, string | null>();
   facts: HostFacts | null = null;
   private nextOp = 1;
@@ -166,9 +167,15 @@ export class MemoryLink implements BrainLink {
     return true;
   }
 
-  async finishOperation(op: PendingOperation, error: string | null): Promise<void> {
-    for (const [vmId, list] of this.ops) this.ops.set(vmId, list.filter((o) => o.id !== op.id));
-    this.finished.push({ op, error });
+  async finishOperation(op: PendingOperation, error: string | null, result: OperationResult | null = null): Promise<void> {
+    for (const [vmId, list] of this.ops) {
+      if (!list.some((o) => o.id === op.id)) continue;
+      this.ops.set(vmId, list.filter((o) => o.id !== op.id));
+      // The brain's effect (core/vms/power.ts): a shutdown that worked leaves the machine off.
+      const vm = this.vms.get(vmId);
+      if (vm && op.kind === 'vm.power.shutdown' && error === null) vm.powerOn = false;
+    }
+    this.finished.push({ op, error, result });
     if (op.kind === 'reimage' && error === null) {
       const vm = this.vms.get(op.args.vmId);
       if (vm) vm.image = op.args.image;
@@ -192,8 +199,13 @@ export class MemoryLink implements BrainLink {
 
   /** Wait until the head has finished an operation; its error (null when it worked). */
   async opResult(op: PendingOperation, timeoutMs = 60_000): Promise<string | null> {
-    const done = await until(`operation ${op.kind}`, () => this.finished.find((f) => f.op.id === op.id), timeoutMs);
-    return done.error;
+    return (await this.opEnd(op, timeoutMs)).error;
+  }
+
+  /** Wait until the head has finished an operation; its error and result. */
+  async opEnd(op: PendingOperation, timeoutMs = 60_000): Promise<{ error: string | null; result: OperationResult | null }> {
+    const { error, result } = await until(`operation ${op.kind}`, () => this.finished.find((f) => f.op.id === op.id), timeoutMs);
+    return { error, result };
   }
 }
 
