@@ -152,11 +152,12 @@ export class HeadAgent {
     });
   }
 
-  /** The machine as wanted now (an operation before this one may have changed it, a reimage its image). */
-  private async wanted(vmId: number): Promise<DesiredVm> {
+  /** Boot the machine as wanted now (an operation before this one may have changed it, a reimage its
+   *  image), unless it is no longer wanted on (a stop asked for since: converge leaves it off). */
+  private async bootIfWanted(vmId: number): Promise<void> {
     const vm = (await this.link.desired(vmId)).vm;
     if (!vm) throw new DriverError('the machine is no longer on this head');
-    return vm;
+    if (vm.powerOn && !vm.deleted) await this.boot(vm);
   }
 
   private async runOperation(vmId: number, vm: DesiredVm | null, op: PendingOperation): Promise<OperationResult | void> {
@@ -164,7 +165,7 @@ export class HeadAgent {
     switch (op.kind) {
       // Power intents (core/vms/power.ts). Each ends with the machine as the intent leaves it, reported.
       case 'vm.power.start': {
-        if (!running) await this.boot(await this.wanted(vmId));
+        if (!running) await this.bootIfWanted(vmId);
         return;
       }
       case 'vm.power.stop': {
@@ -184,18 +185,18 @@ export class HeadAgent {
         // ACPI first, then a new boot once the guest halts; one that ignores the button is reset at the timeout.
         const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
         if (!halted) await this.driver.reset(vmId);
-        await this.boot(await this.wanted(vmId));
+        await this.bootIfWanted(vmId);
         return { forced: !halted };
       }
       case 'vm.power.reset': {
         if (!running) throw new DriverError('the machine is not running');
         await this.driver.reset(vmId);
-        await this.boot(await this.wanted(vmId));
+        await this.bootIfWanted(vmId);
         return;
       }
       case 'vm.power.cycle': {
         if (running) await this.driver.stop(vmId);
-        await this.boot(await this.wanted(vmId));
+        await this.bootIfWanted(vmId);
         return;
       }
       case 'signal': {
