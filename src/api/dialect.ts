@@ -40,16 +40,17 @@ export interface Dialect {
 
 /**
  * The usual setup of a dialect's context: its error renderer, its 404 body, and its credential
- * extractor on every route but those with `config: { public: true }`. A plugin registered under a
- * prefix may set its own 404 handler; the root dialect sets it once (Fastify allows one per prefix).
+ * extractor on every route but those with `config: { public: true }`. Fastify allows one 404
+ * handler per prefix: a dialect under its own prefix sets it here. `credentialsAfterBody`: the
+ * extractor needs the body (a signature over it), so it runs once the body is parsed, not before.
  */
 export function installDialect(app: FastifyInstance, h: Hangar, rules: {
-  credentials: CredentialExtractor; renderError: ErrorRenderer; notFoundBody?: unknown;
+  credentials: CredentialExtractor; renderError: ErrorRenderer; notFoundBody?: unknown; credentialsAfterBody?: boolean;
 }): void {
   app.setErrorHandler(rules.renderError);
   if (rules.notFoundBody !== undefined) app.setNotFoundHandler((_req, reply) => reply.code(404).send(rules.notFoundBody));
   app.decorateRequest('principal', null as unknown as Principal);
-  app.addHook('onRequest', async (req) => {
+  app.addHook(rules.credentialsAfterBody ? 'preValidation' : 'onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.config?.public) return;
     req.principal = await rules.credentials(h, req);
   });
