@@ -212,18 +212,20 @@ export interface NewKeyPair { id: string; accessKeyId: string; secret: string }
 /**
  * Make a signing key pair for the caller. Only from a session of their own that proved every factor
  * their user requires (a password, and a second factor when they have one or a privilege asks for a
- * yubikey): a request signed with the pair proves those factors, so a weaker login cannot mint a
- * stronger credential. Not from an API key, a signature, or an impersonated session.
+ * yubikey), or from a key pair made so (it passes its factors on): a request signed with the pair
+ * proves those factors, so a weaker login cannot mint a stronger credential. Not from an API key or
+ * an impersonated session.
  */
 export async function createKeyPair(h: Hangar, p: Principal): Promise<NewKeyPair> {
-  if (p.apiKeyId !== null || !p.factors.includes('password') || p.factors.includes('impersonated') || p.factors.includes('signature')) {
+  const factors = p.factors.filter((f) => f !== 'signature');
+  if (p.apiKeyId !== null || !factors.includes('password') || factors.includes('impersonated')) {
     throw new Forbidden('Key pairs are made from a session logged in with a password (and a second factor when you have one)');
   }
-  const missing = (await keys.factorsRequiredOf(h.db, p.userId)).filter((f) => !p.factors.includes(f));
+  const missing = (await keys.factorsRequiredOf(h.db, p.userId)).filter((f) => !factors.includes(f));
   if (missing.length > 0) throw new Forbidden(`Key pairs need a session that proved ${missing.join(' and ')}`);
   const accessKeyId = `HK${crypto.randomBytes(10).toString('hex').toUpperCase()}`;
   const secret = crypto.randomBytes(32).toString('base64url');
-  const id = await keys.insertKeyPair(h.db, { userId: p.userId, accessKeyId, secret: h.secrets.seal(secret), factors: p.factors, now: h.now() });
+  const id = await keys.insertKeyPair(h.db, { userId: p.userId, accessKeyId, secret: h.secrets.seal(secret), factors, now: h.now() });
   return { id, accessKeyId, secret };
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { account, freshStore, startTest, until, type TestHangar } from '../helpers.js';
 import { buildApp } from '../../src/api/app.js';
-import { createKeyPair, enableTotp, sessionPrincipal, totpCode, type NewKeyPair } from '../../src/core/auth.js';
+import { createKeyPair, enableTotp, sessionPrincipal, signedPrincipal, totpCode, type NewKeyPair } from '../../src/core/auth.js';
 import { SecretBox } from '../../src/core/secrets.js';
 import { authenticate } from '../../src/api/credentials/bearer.js';
 import { TOY_PREFIX, TOY_SCHEME, toyDialect, toySignature } from './toy.js';
@@ -188,6 +188,11 @@ test('a key pair\'s secret is stored sealed, and a key pair is made only from a 
     assert.ok(!JSON.stringify(row).includes(key.secret), 'the secret is nowhere in the row in clear');
     assert.equal(h.secrets.open(row.secret), key.secret);
     assert.equal(row.uuid, key.id);
+    // A signed request proves what the creating session proved, and may make a pair with the same factors.
+    const viaPair = await signedPrincipal(h, { accessKeyId: key.accessKeyId, date: Date.now(), nonce: 'n1', verify: (s) => s === key.secret }, '127.0.0.1');
+    assert.deepEqual(viaPair.factors, ['password', 'signature']);
+    const chained = await createKeyPair(h, viaPair);
+    assert.equal((await h.db.selectFrom('key_pairs').select('factors').where('uuid', '=', chained.id).executeTakeFirstOrThrow()).factors, '["password"]');
     const acme = await h.db.selectFrom('accounts').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow();
     // A privilege that asks for a second factor: a password-only session may not make a key pair.
     const token = await t.user('yuki', { level: 'account_admin', account_id: acme.id, yubikey_required: true });

@@ -22,11 +22,6 @@ export async function keyPairByAccessKey(db: Store, accessKeyId: string): Promis
   return row && { id: row.id, uuid: row.uuid, userId: row.user_id, username: row.username, secret: row.secret, factors: JSON.parse(row.factors) as string[] };
 }
 
-export async function deleteKeyPair(db: Store, userId: number, uuid: string): Promise<boolean> {
-  const r = await db.deleteFrom('key_pairs').where('user_id', '=', userId).where('uuid', '=', uuid).executeTakeFirst();
-  return Number(r.numDeletedRows) === 1;
-}
-
 /**
  * Record a signed request's nonce for this key until `expiresAt`: false when it was already seen
  * (a replay), on any brain sharing the store (the primary key decides, not a read before the write).
