@@ -1,21 +1,20 @@
-// The HTTP server: one Fastify instance serving every dialect at its real paths.
+// The HTTP server: one Fastify instance serving every dialect at its real paths, each in its own
+// encapsulated context (src/api/dialect.ts). Only what Fastify does before routing is the root's:
+// the URL rewrite and the answer to a request refused before routing, both dispatched by prefix.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
-import { collapseSlashes, installExactJsonType, installJsonParser, installInputGuard } from './wire.js';
-import { installQueryBooleans, NoParams, NoQuery } from './parameters.js';
-import { authRoutes } from './auth/routes.js';
-import { bigvRoutes } from './bigv/index.js';
-import { operationRoutes } from './operations.js';
-import { eventRoutes } from './events.js';
+import { dialectOf, rewriteFor, type Dialect } from './dialect.js';
+import { bigvDialect } from './bigv/index.js';
 
 export interface AppOptions {
   /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */
   authPrefix?: string;
   /** PEM certificate (chain) and key: the API and the auth endpoint are then served over HTTPS only. */
   tls?: { cert: string; key: string };
+  /** More dialects, each under its own prefix, beside the root one (BigV, auth, Hangar's own routes). */
+  dialects?: Dialect[];
 }
 
 declare module 'fastify' {
@@ -39,6 +38,7 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
 }
 
 export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const dialects = [bigvDialect({ authPrefix: opts.authPrefix }), ...(opts.dialects ?? [])];
   const app = Fastify({
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     loggerInstance: h.log as FastifyBaseLogger,
@@ -46,14 +46,16 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
     trustProxy: h.config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    rewriteUrl: (req) => collapseSlashes(req.url ?? '/'),
+    // The one server-wide hook: each dialect rewrites only its own URLs (req.originalUrl keeps the URL as sent).
+    rewriteUrl: (req) => rewriteFor(dialects, req.url ?? '/'),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
     // A path that cannot be decoded (`%ff`) or whose segment is longer than any name, id or token
     // names nothing: 404 in the dialect's shape, not Fastify's. No answer echoes the request.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, req, reply) => {
       const namesNothing = err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH';
-      const [status, body] = namesNothing ? [404, { error: 'Not found' }] : [400, { error: 'Bad request' }];
+      const { refusedBodies } = dialectOf(dialects, req.originalUrl ?? req.url);
+      const [status, body] = namesNothing ? [404, refusedBodies.notFound] : [400, refusedBodies.badRequest];
       const text = JSON.stringify(body);
       reply.raw.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       reply.raw.end(text);
@@ -64,11 +66,6 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema, handler: r.handler });
   });
-  installJsonParser(app);
-  installExactJsonType(app);
-  installInputGuard(app);
-  installQueryBooleans(app);
-  await app.register(formbody);
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect, the auth endpoint and Hangar\'s own operations' } },
     // The documented success status as the operation's response (the document only: no response
@@ -80,11 +77,6 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
       return { schema: { ...rest, response: { [success]: response } }, url };
     },
   });
-  app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, params: NoParams } }, async () => app.swagger());
-  await app.register(authRoutes(h));
-  if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
-  await app.register(bigvRoutes(h));
-  await app.register(operationRoutes(h));
-  await app.register(eventRoutes(h));
+  for (const d of dialects) await app.register(d.plugin(h), { prefix: d.prefix });
   return app as unknown as FastifyInstance;
 }

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
-import { authenticate } from '../core/auth.js';
+import { authenticate } from './credentials/bearer.js';
 import type { Principal } from '../core/principal.js';
 import { presentOperations, visibleOn } from '../operations/view.js';
 import { bigvErrorHandler } from './bigv/errors.js';

@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
-import { authenticate } from '../core/auth.js';
+import { authenticate } from './credentials/bearer.js';
 import { NotFound } from '../core/errors.js';
 import { resolveVmById } from '../core/resolve.js';
 import { ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';

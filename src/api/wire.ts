@@ -1,6 +1,7 @@
-// Wire rules the real clients depend on (spec §1), applied to the whole server once:
-// `//` collapsed, JSON bodies that may be empty, and `Content-Type: application/json` with no
-// charset (bigv-python parses nothing else). Query booleans are in parameters.ts.
+// BigV's wire rules, which the real clients depend on (spec §1), installed in the BigV dialect's
+// context only (api/bigv/index.ts): `//` collapsed (by the root's rewrite, for BigV's URLs only),
+// JSON bodies that may be empty, and `Content-Type: application/json` with no charset (bigv-python
+// parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { Unauthorized } from '../core/errors.js';

@@ -1,12 +1,14 @@
 // Credentials: passwords (argon2id), session tokens and API keys (random, stored as SHA-256
-// hashes), TOTP second factor. `authenticate` turns an Authorization header into a Principal.
+// hashes), TOTP second factor, signing key pairs (secret sealed). Each dialect's extractor
+// (src/api/credentials/) reads its own wire form and turns it into a Principal through these.
 // Every check goes through h.limiter (core/login-limiter.ts): counted before anything is verified,
 // refused while the client waits, taken back when it passes.
 import crypto from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import * as OTPAuth from 'otpauth';
-import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
+import * as sessions from '../store/repos/sessions.js';
+import * as keys from '../store/repos/keys.js';
 import { Forbidden, Invalid, NotFound, Unauthorized } from './errors.js';
 import { isClusterAdmin, loadPrincipal, type Principal } from './principal.js';
 import type { Hangar } from './context.js';
@@ -31,8 +33,7 @@ export function newTotpSecret(): string {
 /** Turn on the TOTP second factor for a user: the new secret (kept sealed), or null for no such user. */
 export async function enableTotp(h: Hangar, username: string): Promise<string | null> {
   const secret = newTotpSecret();
-  const r = await h.db.updateTable('users').set({ totp_secret: h.secrets.seal(secret) }).where('username', '=', username).executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1 ? secret : null;
+  return (await sessions.setTotpSecret(h.db, username, h.secrets.seal(secret))) ? secret : null;
 }
 
 function totp(secret: string): OTPAuth.TOTP {
@@ -85,7 +86,7 @@ export async function login(
   // Counted as a failure from here on, unless it passes.
   const attempt = { username, address };
   await h.limiter.begin(attempt);
-  const user = await h.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  const user = await sessions.userByName(h.db, username);
   if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
   const factors = ['password'];
   if (user.totp_secret) {
@@ -110,10 +111,7 @@ async function createSession(h: Hangar, userId: number, factors: string[], valid
   await withTransaction(h.db, async (trx) => {
     // A user deleted since their password was checked gets no session.
     if (!(await keepRow(trx, 'users', userId))) throw new LoginFailed('Bad login credentials', 401);
-    await trx.insertInto('sessions').values({
-      token_hash: tokenHash(token), user_id: userId, impersonator_id: impersonator, factors: JSON.stringify(factors),
-      validity, expires_at: now + validity * 1000, created_at: now,
-    }).execute();
+    await sessions.insertSession(trx, { tokenHash: tokenHash(token), userId, impersonatorId: impersonator, factors, validity, expiresAt: now + validity * 1000, now });
   });
   return token;
 }
@@ -134,22 +132,18 @@ async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise
 }
 
 async function liveSession(h: Hangar, token: string, address: string) {
-  const row = await lookUpBearer(h, address, () => h.db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
-    .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.validity', 's.impersonator_id', 'u.username'])
-    .where('s.token_hash', '=', tokenHash(token)).executeTakeFirst());
+  const row = await lookUpBearer(h, address, () => sessions.sessionByHash(h.db, tokenHash(token)));
   const now = h.now();
-  if (!row || row.expires_at <= now) return null;
-  if (row.impersonator_id !== null && !(await stillImpersonates(h, row.impersonator_id, JSON.parse(row.factors) as string[]))) return null;
-  if (row.expires_at < now + EXTEND_MS - 60_000) {
-    await h.db.updateTable('sessions').set({ expires_at: now + EXTEND_MS }).where('id', '=', row.id).execute();
-  }
-  return { userId: row.user_id, username: row.username, factors: JSON.parse(row.factors) as string[] };
+  if (!row || row.expiresAt <= now) return null;
+  if (row.impersonatorId !== null && !(await stillImpersonates(h, row.impersonatorId, row.factors))) return null;
+  if (row.expiresAt < now + EXTEND_MS - 60_000) await sessions.extendSession(h.db, row.id, now + EXTEND_MS);
+  return { userId: row.userId, username: row.username, factors: row.factors };
 }
 
 /** An impersonated session is only as good as its impersonator: still a user, still a cluster admin
  *  (over the factors they logged in with). Checked on every use, so a revoked admin's ends at once. */
 async function stillImpersonates(h: Hangar, impersonatorId: number, factors: string[]): Promise<boolean> {
-  const admin = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', impersonatorId).executeTakeFirst();
+  const admin = await sessions.userById(h.db, impersonatorId);
   return admin !== undefined && isClusterAdmin(await loadPrincipal(h.db, admin, factors.filter((f) => f !== 'impersonated'), null));
 }
 
@@ -167,43 +161,92 @@ export async function impersonate(h: Hangar, token: string, username: unknown, a
   const admin = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
   if (!isClusterAdmin(admin)) throw new LoginFailed('Authentication failed: only cluster admins may impersonate', 403);
   if (typeof username !== 'string') throw new LoginFailed('Badly-formed parameters', 400);
-  const target = await h.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+  const target = await sessions.userByName(h.db, username);
   if (!target) throw new LoginFailed('Badly-formed parameters: no such user', 400);
   const factors = [...s.factors.filter((f) => f !== 'impersonated'), 'impersonated'];
   return createSession(h, target.id, factors, h.config.sessionDefault, s.userId);
 }
 
-/** Principals are cached briefly by header; any change to credentials or privileges clears the cache. */
-const cache = new Map<string, { principal: Principal; until: number }>();
+/** Principals are cached briefly per brain, by credential; any change to credentials or privileges clears the cache. */
+const caches = new WeakMap<Hangar, Map<string, { principal: Principal; until: number }>>();
 const CACHE_MS = 1000;
 
-export function forgetPrincipals(): void {
-  cache.clear();
+/** Forget this brain's cached principals (after a change to credentials or privileges). */
+export function forgetPrincipals(h: Hangar): void {
+  caches.get(h)?.clear();
 }
 
-export async function authenticate(h: Hangar, authorization: string | undefined, address: string): Promise<Principal> {
-  if (!authorization) throw new Unauthorized();
+/** The principal a credential names, from this brain's cache (1 s) or `load`. `key`: the credential itself. */
+export async function cachedPrincipal(h: Hangar, key: string, load: () => Promise<Principal>): Promise<Principal> {
   const now = h.now();
-  const hit = cache.get(authorization);
+  let cache = caches.get(h);
+  if (!cache) caches.set(h, (cache = new Map()));
+  const hit = cache.get(key);
   if (hit && hit.until > now) return hit.principal;
-  const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-  if (!m) throw new Unauthorized('Use Authorization: Bearer <session token> or Bearer apikey.<key>');
-  const credential = m[1]!;
-  let principal: Principal;
-  if (credential.startsWith('apikey.')) {
-    const key = await lookUpBearer(h, address, () => h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
-      .select(['k.id', 'k.expires_at', 'u.id as user_id', 'u.username'])
-      .where('k.key_hash', '=', tokenHash(credential.slice('apikey.'.length))).executeTakeFirst());
-    if (!key || (key.expires_at !== null && key.expires_at <= now)) throw new Unauthorized('Invalid or expired API key');
-    principal = await loadPrincipal(h.db, { id: key.user_id, username: key.username }, ['apikey'], key.id);
-  } else {
-    const s = await liveSession(h, credential, address);
-    if (!s) throw new Unauthorized('Invalid or expired session');
-    principal = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
-  }
+  const principal = await load();
   if (cache.size > 10_000) cache.clear();
-  cache.set(authorization, { principal, until: now + CACHE_MS });
+  cache.set(key, { principal, until: now + CACHE_MS });
   return principal;
+}
+
+/** A session token's principal, with the factors its login proved. */
+export async function sessionPrincipal(h: Hangar, token: string, address: string): Promise<Principal> {
+  const s = await liveSession(h, token, address);
+  if (!s) throw new Unauthorized('Invalid or expired session');
+  return loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
+}
+
+/** An API key's principal: only the privileges bound to the key. */
+export async function apiKeyPrincipal(h: Hangar, key: string, address: string): Promise<Principal> {
+  const found = await lookUpBearer(h, address, () => sessions.apiKeyByHash(h.db, tokenHash(key)));
+  if (!found || (found.expiresAt !== null && found.expiresAt <= h.now())) throw new Unauthorized('Invalid or expired API key');
+  return loadPrincipal(h.db, { id: found.userId, username: found.username }, ['apikey'], found.id);
+}
+
+/** How long a signed request's date may be from the server's clock, either way. */
+export const SIGNATURE_WINDOW_MS = 5 * 60 * 1000;
+
+/** A new signing key pair: the access key id, and the secret, shown this once (it is stored sealed). */
+export interface NewKeyPair { id: string; accessKeyId: string; secret: string }
+
+/**
+ * Make a signing key pair for the caller. Only from a session of their own that proved every factor
+ * their user requires (a password, and a second factor when they have one or a privilege asks for a
+ * yubikey), or from a key pair made so (it passes its factors on): a request signed with the pair
+ * proves those factors, so a weaker login cannot mint a stronger credential. Not from an API key or
+ * an impersonated session.
+ */
+export async function createKeyPair(h: Hangar, p: Principal): Promise<NewKeyPair> {
+  const factors = p.factors.filter((f) => f !== 'signature');
+  if (p.apiKeyId !== null || !factors.includes('password') || factors.includes('impersonated')) {
+    throw new Forbidden('Key pairs are made from a session logged in with a password (and a second factor when you have one)');
+  }
+  const missing = (await keys.factorsRequiredOf(h.db, p.userId)).filter((f) => !factors.includes(f));
+  if (missing.length > 0) throw new Forbidden(`Key pairs need a session that proved ${missing.join(' and ')}`);
+  const accessKeyId = `HK${crypto.randomBytes(10).toString('hex').toUpperCase()}`;
+  const secret = crypto.randomBytes(32).toString('base64url');
+  const id = await keys.insertKeyPair(h.db, { userId: p.userId, accessKeyId, secret: h.secrets.seal(secret), factors, now: h.now() });
+  return { id, accessKeyId, secret };
+}
+
+/**
+ * A signed request's principal. The dialect parses its own scheme and gives `verify`, which checks
+ * the signature with the pair's secret (opened here, never stored in the clear); `date` is when the
+ * request says it was signed (it must be within SIGNATURE_WINDOW_MS of now) and `nonce` what makes
+ * it unique (the signature itself will do): the same nonce twice is a replay, on every brain. A
+ * wrong key, signature, date or a replay is a failed credential check for the limiter.
+ */
+export async function signedPrincipal(
+  h: Hangar, s: { accessKeyId: string; date: number; nonce: string; verify: (secret: string) => boolean }, address: string,
+): Promise<Principal> {
+  await h.limiter.begin({ address });
+  const now = h.now();
+  const pair = await keys.keyPairByAccessKey(h.db, s.accessKeyId);
+  if (!pair || !s.verify(h.secrets.open(pair.secret))) throw new Unauthorized('Bad signature');
+  if (!Number.isFinite(s.date) || Math.abs(now - s.date) > SIGNATURE_WINDOW_MS) throw new Unauthorized('The request\'s date is too far from the server\'s clock');
+  if (!(await keys.recordNonce(h.db, pair.id, s.nonce, now, Math.max(now, s.date) + SIGNATURE_WINDOW_MS))) throw new Unauthorized('Request already seen');
+  await h.limiter.passed({ address });
+  return loadPrincipal(h.db, { id: pair.userId, username: pair.username }, [...pair.factors, 'signature'], null);
 }
 
 /** Only cluster admins may do this. Others get 403 when the thing is visible to them, else call NotFound yourself. */

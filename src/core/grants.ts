@@ -160,7 +160,7 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     }
     return row.id;
   });
-  forgetPrincipals();
+  forgetPrincipals(h);
   const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
   if (!privilege) throw new NotFound('privilege'); // revoked, or deleted with its target, the moment it was made
   return { privilege };
@@ -209,7 +209,7 @@ export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView,
   }
   if (input.ip_restrictions !== undefined) set.ip_restrictions = input.ip_restrictions;
   if (Object.keys(set).length) await h.db.updateTable('privileges').set(set).where('id', '=', v.id).execute();
-  forgetPrincipals();
+  forgetPrincipals(h);
   return (await loadPrivileges(h, { kind: 'ids', ids: [v.id] }))[0]!;
 }
 
@@ -222,7 +222,7 @@ export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise
     if (admins.length < 2) throw Invalid.field('level', 'the last cluster admin cannot be revoked');
   }
   await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
-  forgetPrincipals();
+  forgetPrincipals(h);
 }
 
 /** Privileges on an object and below it (the caller can read the object: the route resolved it), filtered

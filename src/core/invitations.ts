@@ -178,7 +178,7 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
       ip_restrictions: row.ip_restrictions, creating_user_id: row.creating_user_id, created_at: h.now(),
     }).returning('id').executeTakeFirstOrThrow()).id;
   });
-  forgetPrincipals();
+  forgetPrincipals(h);
   const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
   if (!privilege) throw new NotFound('invitation'); // deleted with its target the moment it was accepted
   return privilege;

@@ -1,6 +1,7 @@
 // Who is calling, and what their privileges let them do. Every route asks these questions;
 // this file is the one place that answers them.
 import type { Store } from '../store/db.js';
+import { privilegeRowsOf } from '../store/repos/sessions.js';
 
 export const LEVELS = ['cluster_admin', 'account_admin', 'group_admin', 'vm_admin', 'vm_console'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -26,7 +27,8 @@ export interface Grant {
 export interface Principal {
   userId: number;
   username: string;
-  /** How the caller proved who they are: password, 2fa, impersonated, apikey. */
+  /** How the caller proved who they are: password, 2fa, impersonated, apikey, signature (a key pair's
+   *  request proves what the session that made the pair proved, and `signature`). */
   factors: string[];
   apiKeyId: number | null;
   grants: Grant[];
@@ -123,16 +125,7 @@ export const SESSION_FACTORS = ['password', '2fa'];
 export async function loadPrincipal(
   db: Store, user: { id: number; username: string }, factors: string[], apiKeyId: number | null,
 ): Promise<Principal> {
-  const rows = await db
-    .selectFrom('privileges as p')
-    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
-    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
-    .select([
-      'p.id', 'p.level', 'p.account_id', 'p.group_id', 'p.virtual_machine_id', 'p.api_key_id', 'p.creating_user_id',
-      'p.password_required', 'p.yubikey_required', 'g.id as resolved_group', 'g.account_id as resolved_account',
-    ])
-    .where('p.user_id', '=', user.id)
-    .execute();
+  const rows = await privilegeRowsOf(db, user.id);
   const grantOf = (r: (typeof rows)[number]): Grant | null => (isLevel(r.level) ? {
     id: r.id,
     level: r.level,

@@ -106,5 +106,5 @@ export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, 
     await trx.deleteFrom('invitations').where('group_id', '=', group.id).execute();
     await trx.deleteFrom('groups').where('id', '=', group.id).execute();
   });
-  forgetPrincipals();
+  forgetPrincipals(h);
 }

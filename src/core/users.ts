@@ -92,7 +92,7 @@ export async function updateUser(
   }
   if (Object.keys(set).length) await h.db.updateTable('users').set(set).where('id', '=', user.id).execute();
   if (set.password_hash) await h.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
-  forgetPrincipals();
+  forgetPrincipals(h);
   return h.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
 }
 
@@ -109,7 +109,7 @@ export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promis
     await trx.deleteFrom('api_keys').where('user_id', '=', user.id).execute();
     await trx.deleteFrom('users').where('id', '=', user.id).execute();
   });
-  forgetPrincipals();
+  forgetPrincipals(h);
 }
 
 // API keys ---------------------------------------------------------------------------------------
@@ -168,5 +168,5 @@ export async function deleteApiKey(h: Hangar, key: ApiKeyView): Promise<void> {
     await trx.deleteFrom('privileges').where('api_key_id', '=', key.row.id).execute();
     await trx.deleteFrom('api_keys').where('id', '=', key.row.id).execute();
   });
-  forgetPrincipals();
+  forgetPrincipals(h);
 }

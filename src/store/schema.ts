@@ -147,6 +147,14 @@ export interface IdempotencyRecordsTable {
   created_at: number; expires_at: number;
 }
 
+/** A signing key pair (migration 010): the secret sealed; `factors` (JSON) what the session that made it proved. */
+export interface KeyPairsTable {
+  id: Id; uuid: PublicId; user_id: number; access_key_id: string; secret: Sealed; factors: string; created_at: number;
+}
+
+/** A signed request seen (its nonce: the signature), kept until its date is outside the window. */
+export interface SignedRequestsTable { key_pair_id: number; nonce: string; expires_at: number }
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -167,6 +175,8 @@ export interface Database {
   operations: OperationsTable;
   login_failures: LoginFailuresTable;
   idempotency_records: IdempotencyRecordsTable;
+  key_pairs: KeyPairsTable;
+  signed_requests: SignedRequestsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

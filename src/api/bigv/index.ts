@@ -1,14 +1,20 @@
 // The BigV (Bytemark Cloud) brain API: /accounts, /virtual_machines, discs, NICs, IPs, users,
 // privileges, API keys and /definitions. Routes translate; rules live in core/.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+// `bigvDialect` is the root dialect: BigV, its auth endpoint and Hangar's own routes (operations,
+// events, the OpenAPI document), with BigV's wire rules (wire.ts, parameters.ts) in their context only.
+import type { FastifyPluginAsync } from 'fastify';
+import formbody from '@fastify/formbody';
 import type { Hangar } from '../../core/context.js';
-import { authenticate } from '../../core/auth.js';
-import type { Principal } from '../../core/principal.js';
 import { definitions } from '../../core/definitions.js';
-import { NoParams, NoQuery } from '../parameters.js';
-import { authorizationOf } from '../wire.js';
+import { installQueryBooleans, NoParams, NoQuery } from '../parameters.js';
+import { collapseSlashes, installExactJsonType, installInputGuard, installJsonParser } from '../wire.js';
+import { installDialect, type Dialect } from '../dialect.js';
+import { bearerCredentials } from '../credentials/bearer.js';
 import { bigvErrorHandler } from './errors.js';
 import { installIdempotency } from '../idempotency.js';
+import { authRoutes } from '../auth/routes.js';
+import { operationRoutes } from '../operations.js';
+import { eventRoutes } from '../events.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
@@ -16,20 +22,31 @@ import { networkRoutes } from './network.js';
 import { userRoutes } from './users.js';
 import { invitationRoutes } from './invitations.js';
 
-declare module 'fastify' {
-  interface FastifyRequest { principal: Principal }
-  interface FastifyContextConfig { public?: boolean }
+export function bigvDialect(opts: { authPrefix?: string }): Dialect {
+  return {
+    name: 'bigv',
+    prefix: '',
+    rewriteUrl: collapseSlashes,
+    refusedBodies: { notFound: { error: 'Not found' }, badRequest: { error: 'Bad request' } },
+    plugin: (h) => async (app) => {
+      installJsonParser(app);
+      installExactJsonType(app);
+      installInputGuard(app);
+      installQueryBooleans(app);
+      await app.register(formbody);
+      app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, params: NoParams } }, async () => app.swagger());
+      await app.register(authRoutes(h));
+      if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
+      await app.register(bigvRoutes(h));
+      await app.register(operationRoutes(h));
+      await app.register(eventRoutes(h));
+    },
+  };
 }
 
 export function bigvRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
-    app.setErrorHandler(bigvErrorHandler);
-    app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not found' }));
-    app.decorateRequest('principal', null as unknown as Principal);
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (req.routeOptions.config?.public) return;
-      req.principal = await authenticate(h, authorizationOf(req), req.ip);
-    });
+    installDialect(app, h, { credentials: bearerCredentials, renderError: bigvErrorHandler, notFoundBody: { error: 'Not found' } });
     installIdempotency(app, h);
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));

@@ -27,7 +27,7 @@ export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: bool
     // Someone else purged it first (or moved it out of the group the path named): nothing left here.
     const gone = await withTransaction(h.db, (trx) => purgeRows(trx, vm.id, p.userId, now, (cur) => cur.group_id === group.id));
     if (!gone) throw new NotFound('virtual_machine');
-    forgetPrincipals();
+    forgetPrincipals(h);
   }
   if (vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);
 }
@@ -83,6 +83,6 @@ export async function purgeExpired(h: Hangar): Promise<number> {
     purged++;
     if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
   }
-  if (purged) forgetPrincipals();
+  if (purged) forgetPrincipals(h);
   return purged;
 }

@@ -122,7 +122,7 @@ export async function updateVm(
     await trx.updateTable('vms').set(set).where('id', '=', vm.id).execute();
     return { vm, power };
   }).catch(nameTaken);
-  if (targetGroup !== undefined) forgetPrincipals(); // group-level grants now cover a different VM
+  if (targetGroup !== undefined) forgetPrincipals(h); // group-level grants now cover a different VM
   const powerChanged = power.powerOn !== !!vm.power_on || power.cycle || (vm.deleted && patch.deleted === false);
   if (powerChanged && vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);
   return loadVmView(h.db, h.config.clusterDomain, vm.id);
