@@ -9,6 +9,7 @@ import { NoParams, NoQuery } from '../parameters.js';
 import { authorizationOf } from '../wire.js';
 import { bigvErrorHandler } from './errors.js';
 import { installIdempotency } from '../idempotency.js';
+import { installAudit } from '../audit.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
@@ -31,6 +32,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       req.principal = await authenticate(h, authorizationOf(req), req.ip);
     });
     installIdempotency(app, h);
+    installAudit(app, h, 'bigv');
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 
