@@ -14,6 +14,7 @@ import { cancelOperation, getOperation, type CancelRefusal } from '../operations
 import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
 import { auditRoutes, installAudit } from './audit.js';
+import { installIdempotency } from './idempotency.js';
 import { NoParams, NoQuery } from './parameters.js';
 import type { Principal } from '../core/principal.js';
 
@@ -43,6 +44,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     app.addHook('onRequest', async (req: FastifyRequest) => {
       req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
+    installIdempotency(app, h);
     installAudit(app, h, 'hangar');
     auditRoutes(app, h);
     const tags = ['hangar'];
