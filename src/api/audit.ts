@@ -7,6 +7,7 @@ import type { Hangar } from '../core/context.js';
 import { tokenHash } from '../core/auth.js';
 import { readAudit, recordAudit, type AuditQuery } from '../core/audit.js';
 import { Invalid } from '../core/errors.js';
+import { readRef } from '../core/ids.js';
 import { impersonatorOf, targetsByPath, targetsOfVm, vmOfOperation } from '../store/repos/audit.js';
 import { NoParams, QueryRef } from './parameters.js';
 
@@ -43,12 +44,12 @@ async function audit(h: Hangar, dialect: string, req: FastifyRequest, reply: Fas
   });
 }
 
-const Uuid = Type.String({ pattern: '^[0-9a-fA-F-]{36}$' });
+const IdOrUuid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z-]+$' });
 const AuditQ = Type.Object({
   account: Type.Optional({ ...QueryRef, description: 'only rows about this account (name, id or public id)' }),
-  virtual_machine: Type.Optional({ ...Uuid, description: 'only rows about this virtual machine (public id)' }),
+  virtual_machine: Type.Optional({ ...IdOrUuid, description: 'only rows about this virtual machine (id or public id)' }),
   user_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'only rows of this user\'s requests' })),
-  operation: Type.Optional({ ...Uuid, description: 'only the row of the request that started this operation' }),
+  operation: Type.Optional({ ...IdOrUuid, description: 'only the row of the request that started (or cancelled) this operation (public id)' }),
   dialect: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: 'only rows of this dialect (bigv, hangar, ...)' })),
   since: Type.Optional(Type.String({ maxLength: 40, description: 'only rows at or after this time (ISO 8601)' })),
   until: Type.Optional(Type.String({ maxLength: 40, description: 'only rows before this time (ISO 8601)' })),
@@ -69,9 +70,13 @@ export function auditRoutes(plain: FastifyInstance, h: Hangar): void {
     schema: { tags: ['hangar'], summary: 'Audit rows of mutating requests, newest first (cluster admins: all; account admins: their accounts\')', params: NoParams, querystring: AuditQ },
   }, async (req) => {
     const q = req.query;
+    // What names nothing matches no row ('').
     const account = q.account === undefined ? undefined : (await targetsByPath(h.db, q.account)).account ?? '';
+    // A public id is taken as given (its VM may be purged since); an id names a VM that still exists.
+    const vm = q.virtual_machine === undefined ? undefined
+      : 'uuid' in readRef(q.virtual_machine) ? q.virtual_machine.toLowerCase() : (await targetsOfVm(h.db, q.virtual_machine)).vm ?? '';
     const query: AuditQuery = {
-      accountUuid: account, vmUuid: q.virtual_machine?.toLowerCase(), operationUuid: q.operation?.toLowerCase(),
+      accountUuid: account, vmUuid: vm, operationUuid: q.operation?.toLowerCase(),
       userId: q.user_id === undefined ? undefined : Number(q.user_id), dialect: q.dialect,
       since: time('since', q.since), until: time('until', q.until), limit: q.limit === undefined ? 100 : Number(q.limit),
     };

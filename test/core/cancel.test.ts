@@ -45,9 +45,12 @@ test('a queued vm_create is cancelled with its steps: its discs never existed (s
     assert.equal(created.status, 202, created.text);
     const id = created.body.virtual_machine.id;
     assert.equal(await poolsUsed(t), before + 1024);
-    const r = await t.req('DELETE', String(created.headers.location), { token: t.adminToken });
+    const keyed = { token: t.adminToken, headers: { 'idempotency-key': 'cancel-web1' } };
+    const r = await t.req('DELETE', String(created.headers.location), keyed);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.state, 'cancelled');
+    const retried = await t.req('DELETE', String(created.headers.location), keyed);
+    assert.deepEqual([retried.status, retried.headers['idempotent-replayed'], retried.body], [200, 'true', r.body], 'a retry with its key gets the first answer');
     assert.deepEqual(r.body.steps.map((s: any) => [s.kind, s.state]), [['disc.create', 'cancelled'], ['reimage', 'cancelled']]);
     for (const op of await ops(t, id)) {
       assert.equal(op.state, 'cancelled');
@@ -60,7 +63,7 @@ test('a queued vm_create is cancelled with its steps: its discs never existed (s
     assert.deepEqual([vm.power_on, vm.lock_operation_id, vm.head_note], [0, null, 'its creation was cancelled']);
     await assertInvariants(t.running.hangar.db, 'after a cancelled create');
     const again = await t.req('DELETE', String(created.headers.location), { token: t.adminToken });
-    assert.equal(again.status, 409, again.text);
+    assert.equal(again.status, 409, `without the key it is a second cancel: ${again.text}`);
     assert.match(again.body.error, /already ended/);
   });
 });
