@@ -58,6 +58,8 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
         let wake: () => void = () => {};
         const stop = onOperationsChanged(h.db, () => wake());
         try {
+          // Read again now that we listen: it may have ended between the first read and subscribing.
+          op = (await getOperation(h.db, op.id)) ?? op;
           while (!ended(op) && Date.now() < until) {
             await new Promise<void>((r) => {
               const timer = setTimeout(r, Math.min(SAFETY_POLL_MS, until - Date.now()));
