@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { account, freshStore, startTest, until } from '../helpers.js';
+import { sql } from 'kysely';
 import { SecretBox } from '../../src/core/secrets.js';
 
 const PG = process.env.HANGAR_TEST_DATABASE_URL;
@@ -36,7 +37,7 @@ function subscribe(url: string, token: string): { events: { at: number; op: any 
   return { events, connected: ready, close: () => req.destroy() };
 }
 
-test('an operation finished through one brain reaches an SSE subscriber of another brain on the same PostgreSQL database within 1 s', { skip: PG ? false : 'needs HANGAR_TEST_DATABASE_URL (PostgreSQL): LISTEN/NOTIFY fan-out' }, async () => {
+test('an operation finished through one brain reaches an SSE subscriber of another brain on the same PostgreSQL database within 1 s, also after its LISTEN connection was cut', { skip: PG ? false : 'needs HANGAR_TEST_DATABASE_URL (PostgreSQL): LISTEN/NOTIFY fan-out' }, async () => {
   const store = await freshStore({ postgres: true });
   const secrets = SecretBox.ephemeral();
   const a = await startTest({ storeUrl: store.url, secrets });
@@ -51,6 +52,14 @@ test('an operation finished through one brain reaches an SSE subscriber of anoth
     await new Promise((r) => setTimeout(r, 300)); // its LISTEN connection opens
 
     for (const name of ['web1', 'web2']) {
+      if (name === 'web2') {
+        // The LISTEN connections are cut (a database restart, a proxy's idle timeout): they reconnect.
+        const cut = await sql<{ n: number }>`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(a.running.hangar.db);
+        assert.ok(cut.rows[0]!.n >= 1, 'a LISTEN connection was open');
+        await until('a LISTEN connection again', async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(a.running.hangar.db)).rows[0]!.n >= 1, 5000);
+      }
       const held = a.drivers[0]!.holdNext('createDisc');
       const created = await a.req('POST', '/accounts/acme/groups/default/vm_create', {
         token: a.adminToken, body: { virtual_machine: { name }, discs: [{ label: 'disc-1', size: 1024 }] },
