@@ -1,12 +1,16 @@
 // GET /events: a Server-Sent Events stream of operation changes (docs/operations.md), each caller
 // seeing only operations it may read. The stream reads the store (not this process's memory), so
-// it shows changes made by any brain or head sharing the store.
+// it shows changes made by any brain or head sharing the store: it reads when a notification says
+// operations changed (store/notify.ts: LISTEN/NOTIFY on PostgreSQL), and every SAFETY_POLL_MS in
+// case one was lost (a LISTEN connection being reopened).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
 import { authenticate } from './credentials/bearer.js';
 import type { Principal } from '../core/principal.js';
 import { presentOperations, visibleOn } from '../operations/view.js';
+import { changedSince } from '../store/repos/operations.js';
+import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
 import { NoParams } from './parameters.js';
 
@@ -14,7 +18,7 @@ const EventsQ = Type.Object({
   max_seconds: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'end the stream after this many seconds (default: never)' })),
 });
 
-const POLL_MS = 250;
+const SAFETY_POLL_MS = 5000;
 const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(h: Hangar): FastifyPluginAsync {
@@ -40,11 +44,15 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
       let since = h.now();
       const sent = new Map<number, string>();
       let busy = false;
-      const poll = async () => {
-        if (busy) return;
+      let again = false;
+      const poll = async (): Promise<void> => {
+        if (busy) {
+          again = true; // read once more when this read ends: the change may have come after it began
+          return;
+        }
         busy = true;
         try {
-          const rows = await h.db.selectFrom('operations').selectAll().where('updated_at', '>=', since).orderBy('updated_at').orderBy('id').execute();
+          const rows = await changedSince(h.db, since);
           for (const row of rows) {
             if (reply.raw.writableEnded) return;
             const signature = `${row.state}|${row.progress}|${row.error}`;
@@ -64,11 +72,17 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
         } finally {
           busy = false;
         }
+        if (again && !reply.raw.writableEnded) {
+          again = false;
+          await poll();
+        }
       };
-      const timer = setInterval(() => void poll(), POLL_MS);
+      const stopListening = onOperationsChanged(h.db, () => void poll());
+      const timer = setInterval(() => void poll(), SAFETY_POLL_MS);
       const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const end = maxSeconds === undefined ? null : setTimeout(() => void poll().then(() => reply.raw.end()), Number(maxSeconds) * 1000);
       reply.raw.on('close', () => {
+        stopListening();
         clearInterval(timer);
         clearInterval(heartbeat);
         if (end) clearTimeout(end);

@@ -1,27 +1,12 @@
-// Idempotency-Key on every mutating route of a dialect (issue 8, item 2). The first request with a
-// key claims it (a `pending` record, inserted under the unique (caller, key) before acting), acts,
-// and its answer is recorded; a retry with the same key and request gets that answer again without
-// acting, from any brain on the store. Records live in the store (table idempotency_records, migration 008).
-//  - Keys are per caller: a user's session(s) share one space, each API key has its own.
-//  - A 5xx answer is not recorded (the claim is dropped, so the request can be retried); 4xx are.
-//  - A second request while the first still acts waits for its answer (polled, up to WAIT_MS), then 409.
-//  - A claim older than LEASE_MS is taken as abandoned (its brain died mid-request) and may be taken over.
-//  - Records expire IDEMPOTENCY_TTL_MS after the first request; the brain's sweeper deletes them.
-//  - Bodies are sealed with the server's key: some answers carry secrets (a new API key's).
-import crypto from 'node:crypto';
+// Idempotency-Key on every mutating route of a dialect (docs/idempotency.md): this hook reads the
+// header and the request and hands the answer over; the rules live in core/idempotency.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hangar } from '../core/context.js';
-import { Invalid } from '../core/errors.js';
-import type { Sealed } from '../core/secrets.js';
+import { callerOf, checkKey, claimKey, fingerprintOf, recordAnswer, dropClaim, type Answer } from '../core/idempotency.js';
 
-export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
-const WAIT_MS = 10_000;
-const POLL_MS = 25;
-const LEASE_MS = 5 * 60_000;
+export { forgetExpiredIdempotency, IDEMPOTENCY_TTL_MS } from '../core/idempotency.js';
+
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** 1 to 255 printable ASCII characters. */
-const KEY = /^[\x20-\x7e]{1,255}$/;
-const FIELD = 'Idempotency-Key';
 /** The answer's headers a retry needs besides status and body. */
 const KEPT_HEADERS = ['content-type', 'location', 'etag', 'retry-after'] as const;
 
@@ -43,71 +28,27 @@ export function installIdempotency(app: FastifyInstance, h: Hangar): void {
 }
 
 async function claimOrReplay(h: Hangar, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-  const key = req.headers['idempotency-key'];
-  if (key === undefined || !MUTATING.has(req.method) || !req.principal) return undefined;
-  if (typeof key !== 'string' || !KEY.test(key)) throw new Invalid({ [FIELD]: ['must be 1 to 255 printable ASCII characters'] });
-  const caller = req.principal.apiKeyId !== null ? `apikey:${req.principal.apiKeyId}` : `user:${req.principal.userId}`;
-  const fingerprint = crypto.createHash('sha256').update(`${req.method}\n${req.url}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
-  const records = h.db.selectFrom('idempotency_records').where('caller', '=', caller).where('key', '=', key);
-  const giveUpAt = Date.now() + WAIT_MS;
-  for (;;) {
-    const now = h.now();
-    const inserted = await h.db.insertInto('idempotency_records')
-      .values({ caller, key, fingerprint, state: 'pending', status: null, headers: null, body: null, created_at: now, expires_at: now + IDEMPOTENCY_TTL_MS })
-      .onConflict((oc) => oc.columns(['caller', 'key']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
-      req.idempotencyClaim = { caller, key };
-      return undefined;
-    }
-    const rec = await records.selectAll().executeTakeFirst();
-    if (!rec) continue; // its request failed (5xx) or it was swept meanwhile: claim it again
-    if (rec.expires_at <= now) {
-      await h.db.deleteFrom('idempotency_records').where('caller', '=', caller).where('key', '=', key).where('expires_at', '<=', now).execute();
-      continue;
-    }
-    if (rec.fingerprint !== fingerprint) throw new Invalid({ [FIELD]: ['was already used with a different request'] }, 422);
-    if (rec.state === 'done') return replay(h, reply, rec);
-    if (rec.created_at + LEASE_MS < now) {
-      const taken = await h.db.updateTable('idempotency_records').set({ created_at: now, expires_at: now + IDEMPOTENCY_TTL_MS })
-        .where('caller', '=', caller).where('key', '=', key).where('state', '=', 'pending').where('created_at', '=', rec.created_at)
-        .executeTakeFirst();
-      if (Number(taken.numUpdatedRows) === 1) {
-        req.idempotencyClaim = { caller, key };
-        return undefined;
-      }
-      continue;
-    }
-    if (Date.now() >= giveUpAt) throw new Invalid({ [FIELD]: ['is in use by a request still in progress: retry later'] }, 409);
-    await new Promise((r) => setTimeout(r, POLL_MS));
+  const header = req.headers['idempotency-key'];
+  if (header === undefined || !MUTATING.has(req.method) || !req.principal) return undefined;
+  const r = { caller: callerOf(req.principal), key: checkKey(header), fingerprint: fingerprintOf(req.method, req.url, JSON.stringify(req.body ?? null)) };
+  const claim = await claimKey(h, r);
+  if (claim.claimed) {
+    req.idempotencyClaim = { caller: r.caller, key: r.key };
+    return undefined;
   }
-}
-
-function replay(h: Hangar, reply: FastifyReply, rec: { status: number | null; headers: string | null; body: Sealed | null }): FastifyReply {
-  reply.code(rec.status ?? 200).headers(JSON.parse(rec.headers ?? '{}') as Record<string, string>).header('idempotent-replayed', 'true');
-  const body = rec.body === null ? '' : h.secrets.open(rec.body);
+  const { status, headers, body } = claim.replay;
+  reply.code(status).headers(headers).header('idempotent-replayed', 'true');
   return body === '' ? reply.send() : reply.send(body);
 }
 
-/** Record the answer, or drop the claim when the answer is a 5xx (or cannot be kept). */
+/** Record the answer, or drop the claim when it cannot be kept. */
 async function settle(h: Hangar, claim: { caller: string; key: string }, reply: FastifyReply, payload: unknown): Promise<void> {
   const body = payload === undefined || payload === null ? '' : typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : null;
-  if (reply.statusCode >= 500 || body === null) {
-    await h.db.deleteFrom('idempotency_records').where('caller', '=', claim.caller).where('key', '=', claim.key).where('state', '=', 'pending').execute();
-    return;
-  }
-  const headers: Record<string, string> = {};
+  if (body === null) return dropClaim(h, claim);
+  const headers: Answer['headers'] = {};
   for (const name of KEPT_HEADERS) {
     const v = reply.getHeader(name);
     if (v !== undefined) headers[name] = String(v);
   }
-  await h.db.updateTable('idempotency_records')
-    .set({ state: 'done', status: reply.statusCode, headers: JSON.stringify(headers), body: h.secrets.seal(body) })
-    .where('caller', '=', claim.caller).where('key', '=', claim.key).where('state', '=', 'pending')
-    .execute();
-}
-
-/** The sweeper's part: records past their expiry. */
-export async function forgetExpiredIdempotency(h: Hangar): Promise<void> {
-  await h.db.deleteFrom('idempotency_records').where('expires_at', '<=', h.now()).execute();
+  await recordAnswer(h, claim, { status: reply.statusCode, headers, body });
 }

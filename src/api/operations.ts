@@ -1,17 +1,21 @@
 // Hangar's own operation routes (docs/operations.md): read one by its public id, waiting for it to
-// end with `?wait=SECONDS`, or list those on a VM. Every dialect's async answer points here
-// (BigV: `Location: /operations/<id>`). A caller sees only operations on what it may read; any
-// other is absent (404).
+// end with `?wait=SECONDS`, list those on a VM, or cancel one (Incus' DELETE). Every dialect's async
+// answer points here (BigV: `Location: /operations/<id>`). A caller sees only operations on what it
+// may read; any other is absent (404).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
 import { authenticate } from './credentials/bearer.js';
-import { NotFound } from '../core/errors.js';
+import { Conflict, Forbidden, NotFound } from '../core/errors.js';
 import { resolveVmById } from '../core/resolve.js';
-import { ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';
+import { cancellableBy, ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';
+import { cancelOperation, getOperation, type CancelRefusal } from '../operations/queue.js';
+import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
-import { NoParams } from './parameters.js';
+import { auditRoutes, installAudit } from './audit.js';
+import { installIdempotency } from './idempotency.js';
+import { NoParams, NoQuery } from './parameters.js';
 import type { Principal } from '../core/principal.js';
 
 export const operationUrl = (uuid: string) => `/operations/${uuid}`;
@@ -21,7 +25,16 @@ const WaitQ = Type.Object({ wait: Type.Optional(Type.String({ pattern: '^[0-9]{1
 const ListQ = Type.Object({ vm_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'only operations on this virtual machine' })) });
 
 const LIST_LIMIT = 100;
-const POLL_MS = 100;
+/** A wait reads the operation again when a notification says operations changed, and at least this often. */
+const SAFETY_POLL_MS = 1000;
+
+const REFUSED: Record<CancelRefusal, string> = {
+  running: 'it is running: an operation can be cancelled only while it is queued',
+  ended: 'it has already ended',
+  kind: 'operations of this kind cannot be cancelled',
+  step: 'it is a step of an intent: cancel the intent',
+  needed: 'a later operation needs the disc it creates',
+};
 
 export function operationRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
@@ -31,6 +44,9 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     app.addHook('onRequest', async (req: FastifyRequest) => {
       req.principal = await authenticate(h, req.headers.authorization, req.ip);
     });
+    installIdempotency(app, h);
+    installAudit(app, h, 'hangar');
+    auditRoutes(app, h);
     const tags = ['hangar'];
 
     app.get('/operations/:id', { schema: { tags, summary: 'An operation by its public id; ?wait=SECONDS waits for it to end', params: OpP, querystring: WaitQ } }, async (req) => {
@@ -38,9 +54,22 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
       let op = await readableOperation(h.db, req.principal, uuid);
       if (!op) throw new NotFound('operation');
       const until = Date.now() + Math.min(Number(req.query.wait ?? 0), h.config.operationWaitMax) * 1000;
-      while (!ended(op) && Date.now() < until) {
-        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, until - Date.now())));
-        op = (await h.db.selectFrom('operations').selectAll().where('id', '=', op.id).executeTakeFirst()) ?? op;
+      if (!ended(op) && Date.now() < until) {
+        let wake: () => void = () => {};
+        const stop = onOperationsChanged(h.db, () => wake());
+        try {
+          // Read again now that we listen: it may have ended between the first read and subscribing.
+          op = (await getOperation(h.db, op.id)) ?? op;
+          while (!ended(op) && Date.now() < until) {
+            await new Promise<void>((r) => {
+              const timer = setTimeout(r, Math.min(SAFETY_POLL_MS, until - Date.now()));
+              wake = () => { clearTimeout(timer); r(); };
+            });
+            op = (await getOperation(h.db, op.id)) ?? op;
+          }
+        } finally {
+          stop();
+        }
       }
       return (await presentOperations(h.db, [op]))[0];
     });
@@ -50,6 +79,17 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
         ? await readableOperations(h.db, req.principal, LIST_LIMIT)
         : await operationsOn(h.db, (await resolveVmById(h.db, req.principal, Number(req.query.vm_id), { includeDeleted: true })).vm.id, LIST_LIMIT);
       return presentOperations(h.db, ops);
+    });
+
+    app.delete('/operations/:id', {
+      schema: { tags, summary: 'Cancel a queued operation (an intent with its steps); 409 when it runs, has ended or cannot be cancelled', params: OpP, querystring: NoQuery },
+    }, async (req) => {
+      const op = await readableOperation(h.db, req.principal, req.params.id.toLowerCase());
+      if (!op) throw new NotFound('operation');
+      if (!(await cancellableBy(h.db, req.principal, op))) throw new Forbidden('Cancelling an operation needs vm_admin on its machine');
+      const outcome = await cancelOperation(h.db, op.id, h.now());
+      if ('refused' in outcome) throw new Conflict(`the operation cannot be cancelled: ${REFUSED[outcome.refused]}`, op.uuid);
+      return (await presentOperations(h.db, [(await getOperation(h.db, op.id))!]))[0];
     });
   };
 }

@@ -16,6 +16,7 @@ import { bindSessionPrivileges, findUser, grant } from '../core/grants.js';
 import { admit, invitationsOf, listInvitations, resolveInvitation, type InvitationView } from '../core/invitations.js';
 import { enableTotp, totpUri } from '../core/auth.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
+import { readAudit } from '../core/audit.js';
 
 const ROOT: Principal = { userId: 0, username: 'hangar-admin-cli', factors: ['password'], apiKeyId: null, grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }] };
 
@@ -130,5 +131,14 @@ export function adminCommands(program: Command): void {
           level: v.level, ...(v.accountName ? { account: v.accountName } : {}), ...(v.groupName ? { group: v.groupName } : {}), ...(v.vmName ? { vm: v.vmName } : {}),
         })),
       });
+    }));
+
+  admin.command('audit').description('audit rows of mutating requests, newest first (docs/audit.md)')
+    .option('--account <account>').option('--since <time>', 'ISO 8601').option('--limit <n>', 'at most this many rows', '100')
+    .action((o) => withHangar(opts(), async (h) => {
+      const accountUuid = o.account === undefined ? undefined : (await resolveAccount(h.db, ROOT, o.account)).uuid;
+      const since = o.since === undefined ? undefined : Date.parse(o.since);
+      if (Number.isNaN(since)) throw new Error(`--since ${o.since} is not a time`);
+      out(await readAudit(h, ROOT, { accountUuid, since, limit: Number(o.limit) }));
     }));
 }

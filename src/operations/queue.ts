@@ -5,10 +5,13 @@
 // The sweeper (operations/sweeper.ts) fails what a crashed head or brain left behind.
 import type { Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
-import { forUpdate } from '../store/dialect.js';
 import { withTransaction } from '../core/transaction.js';
+import { lockRow, lockVm } from '../core/locks.js';
+import { releaseDisc } from '../scheduler/place.js';
 import type { Database, OperationRow } from '../store/schema.js';
 import type { Dialect } from '../core/urls.js';
+import * as repo from '../store/repos/operations.js';
+import { publishOperationsChanged } from '../store/notify.js';
 import { CONFLICTS, DEADLINES, FINISHED, LOCKING, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
 
 type Db = Store | Transaction<Database>;
@@ -21,13 +24,14 @@ export async function enqueue<K extends OperationKind>(
     parentId?: number; dialect?: Dialect | null;
   },
 ): Promise<number> {
-  const row = await db.insertInto('operations').values({
+  const id = await repo.insertOperation(db, {
     uuid: crypto.randomUUID(), kind: op.kind, vm_id: op.vmId, head_id: op.headId, user_id: op.userId, state: 'queued',
     args: JSON.stringify(op.args), result: null, error: null, created_at: op.now, updated_at: op.now,
     deadline: op.now + DEADLINES[op.kind], parent_id: op.parentId ?? null, dialect: op.dialect ?? null, progress: null,
     started_at: null, finished_at: null, lease_owner: null, lease_until: null,
-  }).returning('id').executeTakeFirstOrThrow();
-  return row.id;
+  });
+  await publishOperationsChanged(db);
+  return id;
 }
 
 /** An operation not yet ended on the VM that `kind` may not start beside; call it with the VM row
@@ -35,49 +39,42 @@ export async function enqueue<K extends OperationKind>(
 export async function conflicting(db: Db, vmId: number, kind: OperationKind): Promise<OperationRow | undefined> {
   const kinds = CONFLICTS[kind];
   if (!kinds?.length) return undefined;
-  return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('kind', 'in', [...kinds])
-    .where('state', 'in', ['queued', 'running']).orderBy('id').executeTakeFirst();
+  return repo.firstUnendedOf(db, vmId, kinds);
 }
 
 /** Queued operations a head runs for this VM, in the order they were asked for. */
 export async function pendingFor(db: Db, vmId: number): Promise<OperationRow[]> {
-  return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', '=', 'queued')
-    .where('kind', '!=', 'vm.create' satisfies Exclude<OperationKind, HeadKind>).orderBy('id').execute();
+  return repo.queuedOn(db, vmId, 'vm.create' satisfies Exclude<OperationKind, HeadKind>);
 }
 
 export async function getOperation(db: Db, id: number): Promise<OperationRow | undefined> {
-  return db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
+  return repo.operationById(db, id);
 }
 
 /**
  * `owner` takes a queued operation: it is running, leased until now + leaseMs, and (imperative
- * kinds) holds its VM for its intent. False when it is no longer queued (swept, taken) or another
- * intent holds the VM (it is taken later).
+ * kinds) holds its VM for its intent. False when it is no longer queued (swept, taken, cancelled) or
+ * another intent holds the VM (it is taken later).
  */
 export async function startOperation(db: Store, id: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
   return withTransaction(db, async (trx) => {
-    const op = await forUpdate(trx, trx.selectFrom('operations').selectAll().where('id', '=', id)).executeTakeFirst();
+    const op = await repo.lockOperation(trx, id);
     if (!op || op.state !== 'queued') return false;
     const top = op.parent_id ?? op.id;
-    if (op.vm_id !== null && LOCKING.has(op.kind as OperationKind)) {
-      const taken = await trx.updateTable('vms').set({ lock_operation_id: top }).where('id', '=', op.vm_id)
-        .where((eb) => eb.or([eb('lock_operation_id', 'is', null), eb('lock_operation_id', '=', top)])).executeTakeFirst();
-      // A purge runs on a VM whose row is already gone: there is nothing to hold.
-      const held = Number(taken.numUpdatedRows) === 0 && await trx.selectFrom('vms').select('id').where('id', '=', op.vm_id).executeTakeFirst();
-      if (held) return false;
-    }
+    // A purge runs on a VM whose row is already gone: there is nothing to hold.
+    if (op.vm_id !== null && LOCKING.has(op.kind as OperationKind) && (await repo.takeVmLock(trx, op.vm_id, top)) === 'held') return false;
     const running = { state: 'running', started_at: now, progress: 0, updated_at: now };
-    await trx.updateTable('operations').set({ ...running, lease_owner: owner, lease_until: now + leaseMs }).where('id', '=', id).execute();
-    if (op.parent_id !== null) await trx.updateTable('operations').set(running).where('id', '=', op.parent_id).where('state', '=', 'queued').execute();
+    await repo.updateOperation(trx, id, { ...running, lease_owner: owner, lease_until: now + leaseMs });
+    if (op.parent_id !== null) await repo.markQueuedRunning(trx, op.parent_id, running);
+    await publishOperationsChanged(trx);
     return true;
   });
 }
 
-/** Extend the lease of an operation `owner` runs; false when it no longer runs it (the sweeper failed it). */
+/** Extend the lease of an operation `owner` runs; false when it no longer runs it (the sweeper failed it).
+ *  No notification: a renewal is no change anyone watches. */
 export async function renewLease(db: Store, id: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
-  const r = await db.updateTable('operations').set({ lease_until: now + leaseMs, updated_at: now })
-    .where('id', '=', id).where('state', '=', 'running').where('lease_owner', '=', owner).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+  return repo.renewLeaseRow(db, id, owner, now, now + leaseMs);
 }
 
 export interface Outcome {
@@ -93,34 +90,35 @@ export async function finishOperation(db: Store, id: number, now: number, outcom
 }
 
 export async function finishIn(trx: Trx, id: number, now: number, outcome: Outcome): Promise<boolean> {
-  const op = await forUpdate(trx, trx.selectFrom('operations').selectAll().where('id', '=', id)).executeTakeFirst();
+  const op = await repo.lockOperation(trx, id);
   if (!op || FINISHED.includes(op.state as never)) return false;
   if (outcome.owner !== undefined && (op.state !== 'running' || op.lease_owner !== outcome.owner)) return false;
   const { error } = outcome;
-  await trx.updateTable('operations').set({
+  await repo.updateOperation(trx, id, {
     state: error === null ? 'done' : 'failed', error, args: withoutSecrets(op.args), progress: error === null ? 100 : op.progress,
     finished_at: now, updated_at: now, lease_owner: null, lease_until: null,
-  }).where('id', '=', id).execute();
+  });
   await effects(trx, op, now, error);
   if (op.parent_id !== null) {
     await stepEnded(trx, op.parent_id, now);
   } else {
     // An intent that fails takes its steps not yet run with it.
     if (error !== null) {
-      const steps = await trx.selectFrom('operations').select('id').where('parent_id', '=', id).where('state', 'in', ['queued', 'running']).orderBy('id').execute();
+      const steps = (await repo.stepsOf(trx, id)).filter((s) => !FINISHED.includes(s.state as never));
       for (const s of steps) await finishIn(trx, s.id, now, { error: `its ${op.kind} failed: ${error}` });
     }
-    await trx.updateTable('vms').set({ lock_operation_id: null }).where('lock_operation_id', '=', id).execute();
+    await repo.releaseVmLock(trx, id);
   }
+  await publishOperationsChanged(trx);
   return true;
 }
 
 /** A step ended: the intent's progress moves, and it ends with its last step (failed if any failed). */
 async function stepEnded(trx: Trx, parentId: number, now: number): Promise<void> {
-  const steps = await trx.selectFrom('operations').select(['kind', 'state', 'error']).where('parent_id', '=', parentId).orderBy('id').execute();
+  const steps = await repo.stepsOf(trx, parentId);
   const ended = steps.filter((s) => FINISHED.includes(s.state as never));
   if (ended.length < steps.length) {
-    await trx.updateTable('operations').set({ progress: Math.floor((100 * ended.length) / steps.length), updated_at: now }).where('id', '=', parentId).execute();
+    await repo.updateOperation(trx, parentId, { progress: Math.floor((100 * ended.length) / steps.length), updated_at: now });
     return;
   }
   const failed = steps.find((s) => s.state !== 'done');
@@ -136,8 +134,63 @@ async function effects(trx: Trx, op: OperationRow, now: number, error: string | 
       ? { last_imaged_with: args.distribution, head_note: null, ...(args.afterwards ?? {}) }
       // A machine whose image could not be written is not started on a blank disc.
       : { power_on: 0, head_note: `reimage failed: ${error}` };
-    await trx.updateTable('vms').set({ ...change, updated_at: now }).where('id', '=', args.vmId).execute();
+    await repo.updateVmAfter(trx, args.vmId, { ...change, updated_at: now });
   } else if (error !== null && kind !== 'signal' && kind !== 'vm.create' && op.vm_id !== null) {
-    await trx.updateTable('vms').set({ head_note: `${kind} failed: ${error}` }).where('id', '=', op.vm_id).execute();
+    await repo.updateVmAfter(trx, op.vm_id, { head_note: `${kind} failed: ${error}` });
   }
+}
+
+// Cancellation ------------------------------------------------------------------------------------
+
+/**
+ * Kinds a caller may cancel while they are queued (docs/operations.md). None can be cancelled once
+ * running: no head act can be stopped half-way and leave its disc in a known state. Not here: disc
+ * grows and deletes, backup creates and deletes, purges (the store already shows their result: a
+ * grown size, a row gone), and the steps of an intent (cancel the intent).
+ */
+export const CANCELLABLE: ReadonlySet<OperationKind> = new Set<OperationKind>(['vm.create', 'reimage', 'disc.create', 'signal', 'backup.restore']);
+
+export type CancelRefusal = 'running' | 'ended' | 'kind' | 'step' | 'needed';
+
+/**
+ * Cancel a queued operation: it (and, for an intent, each of its steps) ends `cancelled`, its
+ * secrets removed. A disc whose create is cancelled never existed: its row goes and its space comes
+ * back; a machine whose create is cancelled is left off, without those discs, with a note. Refused
+ * (with the reason) when it runs, has ended, is of a kind that cannot be cancelled, is a step, or a
+ * later operation needs what it would make.
+ */
+export async function cancelOperation(db: Store, id: number, now: number): Promise<{ cancelled: true } | { refused: CancelRefusal; op: OperationRow }> {
+  return withTransaction(db, async (trx) => {
+    const op = await repo.lockOperation(trx, id);
+    if (!op) throw new Error(`no operation ${id}`);
+    const refuse = (refused: CancelRefusal) => ({ refused, op });
+    if (FINISHED.includes(op.state as never)) return refuse('ended');
+    if (op.state !== 'queued') return refuse('running');
+    if (op.parent_id !== null) return refuse('step');
+    if (!CANCELLABLE.has(op.kind as OperationKind)) return refuse('kind');
+    // Operation, then VM, then head, then pools: the order a head's start and a create take them.
+    if (op.vm_id !== null) await lockVm(trx, op.vm_id);
+    const steps = await repo.stepsOf(trx, op.id);
+    const creates = [op, ...steps].filter((o) => o.kind === 'disc.create');
+    if (op.kind === 'disc.create' && op.vm_id !== null) {
+      const discId = storedArgs('disc.create', op.args).disc.id;
+      const later = (await repo.unendedOn(trx, op.vm_id)).filter((o) => o.id !== op.id);
+      if (later.some((o) => (JSON.parse(o.args) as { disc?: { id?: number } }).disc?.id === discId)) return refuse('needed');
+    }
+    const headId = op.head_id ?? steps.find((s) => s.head_id !== null)?.head_id ?? null;
+    if (creates.length && headId !== null) await lockRow(trx, 'heads', headId);
+    for (const c of creates) {
+      const gone = await repo.deleteDiscRow(trx, storedArgs('disc.create', c.args).disc.id);
+      if (gone) await releaseDisc(trx, gone.storage_pool_id, gone.size);
+    }
+    const cancelled = (o: OperationRow) => ({ state: 'cancelled', args: withoutSecrets(o.args), finished_at: now, updated_at: now });
+    for (const s of steps) await repo.updateOperation(trx, s.id, cancelled(s));
+    await repo.updateOperation(trx, op.id, cancelled(op));
+    if (op.kind === 'vm.create' && op.vm_id !== null) {
+      await repo.updateVmAfter(trx, op.vm_id, { power_on: 0, head_note: 'its creation was cancelled', updated_at: now });
+    }
+    await repo.releaseVmLock(trx, op.id);
+    await publishOperationsChanged(trx);
+    return { cancelled: true as const };
+  });
 }

@@ -2,7 +2,8 @@
 // for it and cluster admins), and its public shape, the same for every dialect's callers.
 import type { Store } from '../store/db.js';
 import type { OperationRow } from '../store/schema.js';
-import { canSeeVm, isClusterAdmin, type Principal } from '../core/principal.js';
+import { canSeeVm, holds, isClusterAdmin, type Principal } from '../core/principal.js';
+import * as repo from '../store/repos/operations.js';
 import { FINISHED, type OperationState } from './kinds.js';
 
 export interface OperationView {
@@ -34,26 +35,32 @@ export function ended(op: Pick<OperationRow, 'state'>): boolean {
 export async function visibleOn(db: Store, p: Principal, op: Pick<OperationRow, 'vm_id' | 'user_id'>): Promise<boolean> {
   if (isClusterAdmin(p)) return true;
   if (op.vm_id === null) return op.user_id === p.userId;
-  const vm = await db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id')
-    .select(['v.id', 'v.group_id', 'g.account_id']).where('v.id', '=', op.vm_id).executeTakeFirst();
+  const vm = await repo.vmPlace(db, op.vm_id);
   if (!vm) return op.user_id === p.userId;
   return canSeeVm(p, { accountId: vm.account_id, groupId: vm.group_id, vmId: vm.id });
 }
 
+/** May `p` cancel it: whoever may change its VM (vm_admin over it); once the VM is gone, cluster admins. */
+export async function cancellableBy(db: Store, p: Principal, op: Pick<OperationRow, 'vm_id'>): Promise<boolean> {
+  if (isClusterAdmin(p)) return true;
+  const vm = op.vm_id === null ? undefined : await repo.vmPlace(db, op.vm_id);
+  return vm !== undefined && holds(p, { accountId: vm.account_id, groupId: vm.group_id, vmId: vm.id }, 'vm_admin');
+}
+
 /** The operation with this public id, if `p` may read it. */
 export async function readableOperation(db: Store, p: Principal, uuid: string): Promise<OperationRow | undefined> {
-  const op = await db.selectFrom('operations').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+  const op = await repo.operationByUuid(db, uuid);
   return op && (await visibleOn(db, p, op)) ? op : undefined;
 }
 
 /** Operations on a VM (which the caller has been found to read), newest first. */
 export async function operationsOn(db: Store, vmId: number, limit: number): Promise<OperationRow[]> {
-  return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).orderBy('id', 'desc').limit(limit).execute();
+  return repo.operationsOnVm(db, vmId, limit);
 }
 
 /** The newest operations `p` may read. */
 export async function readableOperations(db: Store, p: Principal, limit: number): Promise<OperationRow[]> {
-  const rows = await db.selectFrom('operations').selectAll().orderBy('id', 'desc').limit(isClusterAdmin(p) ? limit : limit * 10).execute();
+  const rows = await repo.newestOperations(db, isClusterAdmin(p) ? limit : limit * 10);
   const out: OperationRow[] = [];
   for (const op of rows) {
     if (out.length >= limit) break;
@@ -64,10 +71,7 @@ export async function readableOperations(db: Store, p: Principal, limit: number)
 
 export async function presentOperations(db: Store, ops: OperationRow[]): Promise<OperationView[]> {
   const ids = [...new Set(ops.flatMap((o) => [o.id, ...(o.parent_id === null ? [] : [o.parent_id])]))];
-  const related = ids.length
-    ? await db.selectFrom('operations').select(['id', 'uuid', 'kind', 'state', 'error', 'parent_id'])
-      .where((eb) => eb.or([eb('id', 'in', ids), eb('parent_id', 'in', ids)])).orderBy('id').execute()
-    : [];
+  const related = await repo.withRelated(db, ids);
   const uuidOf = new Map(related.map((r) => [r.id, r.uuid]));
   return ops.map((o) => ({
     id: o.uuid, kind: o.kind, state: o.state as OperationState, progress: o.progress, error: o.error,

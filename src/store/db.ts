@@ -17,7 +17,9 @@ import * as m007 from './migrations/007_operations.js';
 import * as m008 from './migrations/008_idempotency_versions.js';
 import * as m009 from './migrations/009_public_ids.js';
 import * as m010 from './migrations/010_key_pairs.js';
+import * as m011 from './migrations/011_audit.js';
 import { attachCounterDriver } from './counters.js';
+import { attachPgListener } from './notify.js';
 
 export type Store = Kysely<Database>;
 
@@ -27,6 +29,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '001_initial': m001, '002_home_accounts': m002, '003_secrets_sealed': sealSecrets(secrets),
     '004_login_failures': m004, '006_head_images': m006, '007_operations': m007,
     '008_idempotency_versions': m008, '009_public_ids': m009, '010_key_pairs': m010,
+    '011_audit': m011,
   };
 }
 
@@ -73,6 +76,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     attachCounterDriver(db, { pool });
+    attachPgListener(db, () => new pg.Client({ connectionString: opts.url }));
   } else {
     if (opts.url !== ':memory:') privateSqliteFiles(opts.url, opts.log);
     const sqlite = new SQLite(opts.url);

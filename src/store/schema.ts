@@ -155,6 +155,15 @@ export interface KeyPairsTable {
 /** A signed request seen (its nonce: the signature), kept until its date is outside the window. */
 export interface SignedRequestsTable { key_pair_id: number; nonce: string; expires_at: number }
 
+/** One mutating request (core/audit.ts): who, what, over which dialect, its answer and the operation it started. */
+export interface AuditTable {
+  id: Id; uuid: PublicId; at: number;
+  user_id: number | null; impersonator_id: number | null; api_key_id: number | null;
+  /** The method and the route's pattern (`/accounts/:account/...`), never the filled-in URL. */
+  method: string; route: string; dialect: string; status: number;
+  account_uuid: string | null; vm_uuid: string | null; operation_uuid: string | null; address: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -177,6 +186,7 @@ export interface Database {
   idempotency_records: IdempotencyRecordsTable;
   key_pairs: KeyPairsTable;
   signed_requests: SignedRequestsTable;
+  audit: AuditTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -198,3 +208,4 @@ export type NicRow = Selectable<NicsTable>;
 export type IpRangeRow = Selectable<IpRangesTable>;
 export type IpRow = Selectable<IpsTable>;
 export type OperationRow = Selectable<OperationsTable>;
+export type AuditRow = Selectable<AuditTable>;

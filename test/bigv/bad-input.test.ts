@@ -234,6 +234,7 @@ test('unknown, foreign and malformed ids and names in every path segment are 404
       ['GET', '/privileges/{}'], ['PUT', '/privileges/{}', { yubikey_required: false }], ['DELETE', '/privileges/{}'],
       ['GET', '/api_keys/{}'], ['DELETE', '/api_keys/{}'], ['GET', '/ips/{}'], ['PUT', '/ips/{}', { rdns: 'a.example.com' }], ['DELETE', '/ips/{}'],
       ['POST', '/invitations/{}/accept', {}], ['DELETE', '/invitations/{}'], ['GET', '/operations/{}'],
+      ['DELETE', '/operations/{}'],
     ];
     for (const [method, tpl, body] of flat) {
       const theirs = tpl.startsWith('/virtual_machines') ? String(id.x1) : tpl.startsWith('/discs') ? String(id.x1Disc) : tpl.startsWith('/nics') ? String(id.x1Nic)

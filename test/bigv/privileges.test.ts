@@ -653,6 +653,16 @@ const ROUTES: Record<string, Route> = {
       if (role === 'none') assert.deepEqual(r.body, []);
     },
   },
+  // Cancelling needs vm_admin over its VM; web1's create has ended, so whoever may cancel gets 409.
+  'DELETE /operations/{web1 create}': { req: (fx) => ({ method: 'DELETE', url: `/operations/${fx.op.web1}` }) },
+  'GET /audit': {
+    req: () => ({ method: 'GET', url: '/audit?limit=1000' }),
+    check: (fx, role, r) => {
+      const accounts = new Set((r.body as any[]).map((a) => a.account));
+      if (role === 'account') assert.equal(accounts.size, 1, 'an account admin reads its own account\'s rows only');
+      if (role === 'cluster') assert.ok(accounts.size >= 2, 'a cluster admin reads every tenant\'s rows');
+    },
+  },
 };
 
 // The matrix. Columns: cluster_admin, account_admin on acme, group_admin on acme/default,
@@ -834,6 +844,8 @@ const PEOPLE: Row[] = [
   ['GET /operations?vm_id={x1 id}',                     200, 404, 404, 404, 404, 404, 404],
   ['GET /operations',                                   200, 200, 200, 200, 200, 200, 200],
   ['GET /events?max_seconds=0',                         200, 200, 200, 200, 200, 200, 200],
+  ['DELETE /operations/{web1 create}',                  409, 409, 409, 409, 403, 404, 409],
+  ['GET /audit',                                        200, 200, 403, 403, 403, 403, 403],
 ];
 
 const MATRIX = [...TREE, ...VMS, ...DEVICES, ...PEOPLE];

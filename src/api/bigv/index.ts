@@ -15,6 +15,7 @@ import { installIdempotency } from '../idempotency.js';
 import { authRoutes } from '../auth/routes.js';
 import { operationRoutes } from '../operations.js';
 import { eventRoutes } from '../events.js';
+import { installAudit } from '../audit.js';
 import { treeRoutes } from './tree.js';
 import { vmRoutes } from './vms.js';
 import { discRoutes } from './discs.js';
@@ -48,6 +49,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
     installDialect(app, h, { credentials: bearerCredentials, renderError: bigvErrorHandler, notFoundBody: { error: 'Not found' } });
     installIdempotency(app, h);
+    installAudit(app, h, 'bigv');
 
     app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
 

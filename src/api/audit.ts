@@ -1,0 +1,85 @@
+// The audit's HTTP side (docs/audit.md): the hook each dialect's plugin installs, which writes one
+// row per mutating request after its answer has gone (never delaying or failing it), and GET /audit.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Hangar } from '../core/context.js';
+import { tokenHash } from '../core/auth.js';
+import { readAudit, recordAudit, type AuditQuery } from '../core/audit.js';
+import { Invalid } from '../core/errors.js';
+import { readRef } from '../core/ids.js';
+import { impersonatorOf, targetsByPath, targetsOfVm, vmOfOperation } from '../store/repos/audit.js';
+import { NoParams, QueryRef } from './parameters.js';
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const OPERATION = /^\/operations\/([0-9a-f-]{36})$/;
+
+/** Install on a dialect's plugin, after its credential hook; `dialect` is what the rows say. */
+export function installAudit(app: FastifyInstance, h: Hangar, dialect: string): void {
+  app.addHook('onResponse', async (req, reply) => {
+    if (READS.has(req.method)) return;
+    const at = h.now();
+    void audit(h, dialect, req, reply, at).catch((err) => req.log.error({ err }, 'audit row not written'));
+  });
+}
+
+async function audit(h: Hangar, dialect: string, req: FastifyRequest, reply: FastifyReply, at: number): Promise<void> {
+  const p = req.principal as FastifyRequest['principal'] | null;
+  const params = (req.params ?? {}) as Record<string, string | undefined>;
+  const route = req.routeOptions.url ?? '(no route)';
+  const location = reply.getHeader('location');
+  const operation = OPERATION.exec(String(location ?? ''))?.[1]
+    ?? (route.startsWith('/operations/') && params.id ? params.id.toLowerCase() : null);
+  let targets: { account: string | null; vm: string | null } = { account: null, vm: null };
+  const opVm = operation ? await vmOfOperation(h.db, operation) : null;
+  if (opVm !== null) targets = await targetsOfVm(h.db, opVm);
+  else if (params.acc !== undefined) targets = await targetsByPath(h.db, params.acc, params.grp, params.vm);
+  else if (route === '/virtual_machines/:id' && params.id !== undefined) targets = await targetsOfVm(h.db, params.id);
+  const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  const impersonatorId = p?.factors.includes('impersonated') && bearer ? await impersonatorOf(h.db, tokenHash(bearer)) : null;
+  await recordAudit(h, {
+    at, userId: p?.userId ?? null, impersonatorId, apiKeyId: p?.apiKeyId ?? null,
+    method: req.method, route, dialect, status: reply.statusCode,
+    accountUuid: targets.account, vmUuid: targets.vm, operationUuid: operation, address: req.ip,
+  });
+}
+
+const IdOrUuid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z-]+$' });
+const AuditQ = Type.Object({
+  account: Type.Optional({ ...QueryRef, description: 'only rows about this account (name, id or public id)' }),
+  virtual_machine: Type.Optional({ ...IdOrUuid, description: 'only rows about this virtual machine (id or public id)' }),
+  user_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'only rows of this user\'s requests' })),
+  operation: Type.Optional({ ...IdOrUuid, description: 'only the row of the request that started (or cancelled) this operation (public id)' }),
+  dialect: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: 'only rows of this dialect (bigv, hangar, ...)' })),
+  since: Type.Optional(Type.String({ maxLength: 40, description: 'only rows at or after this time (ISO 8601)' })),
+  until: Type.Optional(Type.String({ maxLength: 40, description: 'only rows before this time (ISO 8601)' })),
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'at most this many rows (default 100, at most 1000)' })),
+});
+
+function time(field: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw Invalid.field(field, 'is not a time (ISO 8601)');
+  return ms;
+}
+
+/** GET /audit, on a plugin whose requests carry a principal. */
+export function auditRoutes(plain: FastifyInstance, h: Hangar): void {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/audit', {
+    schema: { tags: ['hangar'], summary: 'Audit rows of mutating requests, newest first (cluster admins: all; account admins: their accounts\')', params: NoParams, querystring: AuditQ },
+  }, async (req) => {
+    const q = req.query;
+    // What names nothing matches no row ('').
+    const account = q.account === undefined ? undefined : (await targetsByPath(h.db, q.account)).account ?? '';
+    // A public id is taken as given (its VM may be purged since); an id names a VM that still exists.
+    const vm = q.virtual_machine === undefined ? undefined
+      : 'uuid' in readRef(q.virtual_machine) ? q.virtual_machine.toLowerCase() : (await targetsOfVm(h.db, q.virtual_machine)).vm ?? '';
+    const query: AuditQuery = {
+      accountUuid: account, vmUuid: vm, operationUuid: q.operation?.toLowerCase(),
+      userId: q.user_id === undefined ? undefined : Number(q.user_id), dialect: q.dialect,
+      since: time('since', q.since), until: time('until', q.until), limit: q.limit === undefined ? 100 : Number(q.limit),
+    };
+    return readAudit(h, req.principal, query);
+  });
+}

@@ -1,0 +1,60 @@
+// Audit rows (docs/audit.md): one per mutating request of every dialect, written after its answer
+// by the dialect's hook (api/audit.ts), never delaying or failing it. Read by cluster admins (all)
+// and account admins (their accounts'); kept HANGAR_AUDIT_RETENTION_DAYS (90) days.
+import type { Hangar } from './context.js';
+import type { AuditRow } from '../store/schema.js';
+import { Forbidden } from './errors.js';
+import { isClusterAdmin, type Principal } from './principal.js';
+import * as repo from '../store/repos/audit.js';
+
+export const AUDIT_RETENTION_DAYS = Number(process.env.HANGAR_AUDIT_RETENTION_DAYS ?? 90);
+export const AUDIT_LIMIT_MAX = 1000;
+
+export interface AuditEntry {
+  at: number;
+  userId: number | null; impersonatorId: number | null; apiKeyId: number | null;
+  method: string; route: string; dialect: string; status: number;
+  accountUuid: string | null; vmUuid: string | null; operationUuid: string | null; address: string | null;
+}
+
+export async function recordAudit(h: Hangar, e: AuditEntry): Promise<void> {
+  await repo.insertAudit(h.db, {
+    at: e.at, user_id: e.userId, impersonator_id: e.impersonatorId, api_key_id: e.apiKeyId,
+    method: e.method, route: e.route, dialect: e.dialect, status: e.status,
+    account_uuid: e.accountUuid, vm_uuid: e.vmUuid, operation_uuid: e.operationUuid, address: e.address,
+  });
+}
+
+export interface AuditView {
+  id: string; at: string;
+  user_id: number | null; impersonator_id: number | null; api_key_id: number | null;
+  method: string; route: string; dialect: string; status: number;
+  account: string | null; virtual_machine: string | null; operation: string | null; address: string | null;
+}
+
+export type AuditQuery = Omit<repo.AuditFilter, 'accountUuids'>;
+
+/** Rows `p` may read, newest first: every row for cluster admins, their accounts' rows for account admins. */
+export async function readAudit(h: Hangar, p: Principal, q: AuditQuery): Promise<AuditView[]> {
+  let accountUuids: string[] | undefined;
+  if (!isClusterAdmin(p)) {
+    const ids = p.grants.filter((g) => g.level === 'account_admin' && g.accountId !== null).map((g) => g.accountId!);
+    if (!ids.length) throw new Forbidden('Reading the audit needs account_admin or cluster_admin');
+    accountUuids = await repo.accountUuids(h.db, ids);
+  }
+  const rows = await repo.findAudit(h.db, { ...q, accountUuids, limit: Math.min(q.limit, AUDIT_LIMIT_MAX) });
+  return rows.map(present);
+}
+
+function present(r: AuditRow): AuditView {
+  return {
+    id: r.uuid, at: new Date(r.at).toISOString(), user_id: r.user_id, impersonator_id: r.impersonator_id, api_key_id: r.api_key_id,
+    method: r.method, route: r.route, dialect: r.dialect, status: r.status,
+    account: r.account_uuid, virtual_machine: r.vm_uuid, operation: r.operation_uuid, address: r.address,
+  };
+}
+
+/** The sweeper's part: rows older than the retention. */
+export async function forgetOldAudit(h: Hangar): Promise<number> {
+  return repo.deleteAuditBefore(h.db, h.now() - AUDIT_RETENTION_DAYS * 86_400_000);
+}

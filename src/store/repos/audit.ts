@@ -1,0 +1,73 @@
+// The audit table's queries (core/audit.ts), and the lookups that name an audit row's targets.
+import { randomUUID } from 'node:crypto';
+import type { Insertable } from 'kysely';
+import type { Store } from '../db.js';
+import type { AuditRow, AuditTable } from '../schema.js';
+import { whereRef } from '../../core/ids.js';
+
+export async function insertAudit(db: Store, row: Omit<Insertable<AuditTable>, 'uuid'>): Promise<void> {
+  await db.insertInto('audit').values({ ...row, uuid: randomUUID() }).execute();
+}
+
+export interface AuditFilter {
+  /** Only rows about these accounts (public ids); undefined: any. */
+  accountUuids?: string[];
+  accountUuid?: string;
+  vmUuid?: string;
+  userId?: number;
+  operationUuid?: string;
+  dialect?: string;
+  since?: number;
+  until?: number;
+  limit: number;
+}
+
+/** Newest first. */
+export async function findAudit(db: Store, f: AuditFilter): Promise<AuditRow[]> {
+  let q = db.selectFrom('audit').selectAll();
+  if (f.accountUuids) q = f.accountUuids.length ? q.where('account_uuid', 'in', f.accountUuids) : q.where('id', '=', 0);
+  if (f.accountUuid !== undefined) q = q.where('account_uuid', '=', f.accountUuid);
+  if (f.vmUuid !== undefined) q = q.where('vm_uuid', '=', f.vmUuid);
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  if (f.operationUuid !== undefined) q = q.where('operation_uuid', '=', f.operationUuid);
+  if (f.dialect !== undefined) q = q.where('dialect', '=', f.dialect);
+  if (f.since !== undefined) q = q.where('at', '>=', f.since);
+  if (f.until !== undefined) q = q.where('at', '<', f.until);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function deleteAuditBefore(db: Store, cutoff: number): Promise<number> {
+  return Number((await db.deleteFrom('audit').where('at', '<', cutoff).executeTakeFirst()).numDeletedRows);
+}
+
+export async function accountUuids(db: Store, ids: number[]): Promise<string[]> {
+  if (!ids.length) return [];
+  return (await db.selectFrom('accounts').select('uuid').where('id', 'in', ids).execute()).map((r) => r.uuid);
+}
+
+/** Public ids of the account (and VM) a request's path named, as the id rule reads its segments. */
+export async function targetsByPath(db: Store, acc: string, grp?: string, vm?: string): Promise<{ account: string | null; vm: string | null }> {
+  const a = await whereRef(db.selectFrom('accounts').select(['id', 'uuid']), acc, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
+  if (!a || grp === undefined || vm === undefined) return { account: a?.uuid ?? null, vm: null };
+  const g = await whereRef(db.selectFrom('groups').select('id').where('account_id', '=', a.id), grp, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
+  const v = g && await whereRef(db.selectFrom('vms').select('uuid').where('group_id', '=', g.id), vm, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
+  return { account: a.uuid, vm: v?.uuid ?? null };
+}
+
+/** Public ids of a VM (by id or public id) and its account. */
+export async function targetsOfVm(db: Store, ref: string | number): Promise<{ account: string | null; vm: string | null }> {
+  const q = db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id').innerJoin('accounts as a', 'a.id', 'g.account_id')
+    .select(['v.uuid as vm', 'a.uuid as account']);
+  const row = await whereRef(q, String(ref), { id: 'v.id', uuid: 'v.uuid', name: null }).executeTakeFirst();
+  return row ?? { account: null, vm: null };
+}
+
+/** The VM an operation is on, by the operation's public id. */
+export async function vmOfOperation(db: Store, opUuid: string): Promise<number | null> {
+  return (await db.selectFrom('operations').select('vm_id').where('uuid', '=', opUuid).executeTakeFirst())?.vm_id ?? null;
+}
+
+/** The admin who made an impersonated session (by its token's hash). */
+export async function impersonatorOf(db: Store, tokenHash: string): Promise<number | null> {
+  return (await db.selectFrom('sessions').select('impersonator_id').where('token_hash', '=', tokenHash).executeTakeFirst())?.impersonator_id ?? null;
+}
