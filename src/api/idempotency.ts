@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hangar } from '../core/context.js';
-import { Invalid } from '../core/errors.js';
+import { refused } from '../core/errors.js';
 import type { Sealed } from '../core/secrets.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -45,7 +45,7 @@ export function installIdempotency(app: FastifyInstance, h: Hangar): void {
 async function claimOrReplay(h: Hangar, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const key = req.headers['idempotency-key'];
   if (key === undefined || !MUTATING.has(req.method) || !req.principal) return undefined;
-  if (typeof key !== 'string' || !KEY.test(key)) throw new Invalid({ [FIELD]: ['must be 1 to 255 printable ASCII characters'] });
+  if (typeof key !== 'string' || !KEY.test(key)) throw refused(FIELD, 'idempotency_key');
   const caller = req.principal.apiKeyId !== null ? `apikey:${req.principal.apiKeyId}` : `user:${req.principal.userId}`;
   const fingerprint = crypto.createHash('sha256').update(`${req.method}\n${req.url}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
   const records = h.db.selectFrom('idempotency_records').where('caller', '=', caller).where('key', '=', key);
@@ -66,7 +66,7 @@ async function claimOrReplay(h: Hangar, req: FastifyRequest, reply: FastifyReply
       await h.db.deleteFrom('idempotency_records').where('caller', '=', caller).where('key', '=', key).where('expires_at', '<=', now).execute();
       continue;
     }
-    if (rec.fingerprint !== fingerprint) throw new Invalid({ [FIELD]: ['was already used with a different request'] }, 422);
+    if (rec.fingerprint !== fingerprint) throw refused(FIELD, 'idempotency_reused', {}, 'reused');
     if (rec.state === 'done') return replay(h, reply, rec);
     if (rec.created_at + LEASE_MS < now) {
       const taken = await h.db.updateTable('idempotency_records').set({ created_at: now, expires_at: now + IDEMPOTENCY_TTL_MS })
@@ -78,7 +78,7 @@ async function claimOrReplay(h: Hangar, req: FastifyRequest, reply: FastifyReply
       }
       continue;
     }
-    if (Date.now() >= giveUpAt) throw new Invalid({ [FIELD]: ['is in use by a request still in progress: retry later'] }, 409);
+    if (Date.now() >= giveUpAt) throw refused(FIELD, 'idempotency_busy', {}, 'conflict');
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

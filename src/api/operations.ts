@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
 import { authenticate } from '../core/auth.js';
-import { NotFound } from '../core/errors.js';
+import { notFound } from '../core/errors.js';
 import { resolveVmById } from '../core/resolve.js';
 import { ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';
 import { bigvErrorHandler } from './bigv/errors.js';
@@ -36,7 +36,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     app.get('/operations/:id', { schema: { tags, summary: 'An operation by its public id; ?wait=SECONDS waits for it to end', params: OpP, querystring: WaitQ } }, async (req) => {
       const uuid = req.params.id.toLowerCase();
       let op = await readableOperation(h.db, req.principal, uuid);
-      if (!op) throw new NotFound('operation');
+      if (!op) throw notFound('operation');
       const until = Date.now() + Math.min(Number(req.query.wait ?? 0), h.config.operationWaitMax) * 1000;
       while (!ended(op) && Date.now() < until) {
         await new Promise((r) => setTimeout(r, Math.min(POLL_MS, until - Date.now())));

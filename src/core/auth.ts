@@ -7,7 +7,7 @@ import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import * as OTPAuth from 'otpauth';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
-import { Forbidden, Invalid, NotFound, Unauthorized } from './errors.js';
+import { invalid, notFound, forbidden, unauthorized, loginFailed } from './errors.js';
 import { isClusterAdmin, loadPrincipal, type Principal } from './principal.js';
 import type { Hangar } from './context.js';
 import { keepRow } from './locks.js';
@@ -62,41 +62,35 @@ async function checkPassword(user: UserRow | undefined, password: string): Promi
   return argon2Verify(user.password_hash, password).catch(() => false);
 }
 
-export class LoginFailed extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
-
 /** POST /session from `address`. Messages are the ones bytemark-client recognises (spec §2.1). */
 export async function login(
   h: Hangar, input: { username?: unknown; password?: unknown; validity?: unknown; otp?: unknown }, address: string,
 ): Promise<string> {
   const { username, password } = input;
   if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
-    throw new LoginFailed('Badly-formed parameters', 400);
+    throw loginFailed('malformed');
   }
   let validity = h.config.sessionDefault;
   if (input.validity !== undefined && input.validity !== '') {
     validity = Number(input.validity);
-    if (!Number.isInteger(validity) || validity <= 0) throw new LoginFailed('Badly-formed parameters', 400);
+    if (!Number.isInteger(validity) || validity <= 0) throw loginFailed('malformed');
     validity = Math.min(validity, h.config.sessionMax);
   }
   // Counted as a failure from here on, unless it passes.
   const attempt = { username, address };
   await h.limiter.begin(attempt);
   const user = await h.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-  if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
+  if (!(await checkPassword(user, password)) || !user) throw loginFailed('bad_credentials');
   const factors = ['password'];
   if (user.totp_secret) {
     if (input.otp === undefined || input.otp === '') {
       // The client's cue to ask for the code: not a failure, and not a pass that would forget the
       // failed codes before it.
       await h.limiter.uncount(attempt);
-      throw new LoginFailed('Missing 2FA token', 403);
+      throw loginFailed('second_factor_missing');
     }
     if (typeof input.otp !== 'string' || totp(h.secrets.open(user.totp_secret)).validate({ token: input.otp, window: 1 }) === null) {
-      throw new LoginFailed('Authentication failed: bad 2FA token', 401);
+      throw loginFailed('second_factor_bad');
     }
     factors.push('2fa');
   }
@@ -109,7 +103,7 @@ async function createSession(h: Hangar, userId: number, factors: string[], valid
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
     // A user deleted since their password was checked gets no session.
-    if (!(await keepRow(trx, 'users', userId))) throw new LoginFailed('Bad login credentials', 401);
+    if (!(await keepRow(trx, 'users', userId))) throw loginFailed('bad_credentials');
     await trx.insertInto('sessions').values({
       token_hash: tokenHash(token), user_id: userId, impersonator_id: impersonator, factors: JSON.stringify(factors),
       validity, expires_at: now + validity * 1000, created_at: now,
@@ -156,19 +150,19 @@ async function stillImpersonates(h: Hangar, impersonatorId: number, factors: str
 /** GET /session/{token}. */
 export async function readSession(h: Hangar, token: string, address: string) {
   const s = await liveSession(h, token, address);
-  if (!s) throw new NotFound('session');
+  if (!s) throw notFound('session');
   return { username: s.username, factors: s.factors, group_memberships: [] as string[] };
 }
 
 /** POST /session/{token} {"username"}: a cluster admin acts as another user. */
 export async function impersonate(h: Hangar, token: string, username: unknown, address: string): Promise<string> {
   const s = await liveSession(h, token, address);
-  if (!s) throw new LoginFailed('Bad login credentials', 401);
+  if (!s) throw loginFailed('bad_credentials');
   const admin = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
-  if (!isClusterAdmin(admin)) throw new LoginFailed('Authentication failed: only cluster admins may impersonate', 403);
-  if (typeof username !== 'string') throw new LoginFailed('Badly-formed parameters', 400);
+  if (!isClusterAdmin(admin)) throw loginFailed('not_admin');
+  if (typeof username !== 'string') throw loginFailed('malformed');
   const target = await h.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
-  if (!target) throw new LoginFailed('Badly-formed parameters: no such user', 400);
+  if (!target) throw loginFailed('no_such_user');
   const factors = [...s.factors.filter((f) => f !== 'impersonated'), 'impersonated'];
   return createSession(h, target.id, factors, h.config.sessionDefault, s.userId);
 }
@@ -182,23 +176,23 @@ export function forgetPrincipals(): void {
 }
 
 export async function authenticate(h: Hangar, authorization: string | undefined, address: string): Promise<Principal> {
-  if (!authorization) throw new Unauthorized();
+  if (!authorization) throw unauthorized('missing');
   const now = h.now();
   const hit = cache.get(authorization);
   if (hit && hit.until > now) return hit.principal;
   const m = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-  if (!m) throw new Unauthorized('Use Authorization: Bearer <session token> or Bearer apikey.<key>');
+  if (!m) throw unauthorized('scheme');
   const credential = m[1]!;
   let principal: Principal;
   if (credential.startsWith('apikey.')) {
     const key = await lookUpBearer(h, address, () => h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id')
       .select(['k.id', 'k.expires_at', 'u.id as user_id', 'u.username'])
       .where('k.key_hash', '=', tokenHash(credential.slice('apikey.'.length))).executeTakeFirst());
-    if (!key || (key.expires_at !== null && key.expires_at <= now)) throw new Unauthorized('Invalid or expired API key');
+    if (!key || (key.expires_at !== null && key.expires_at <= now)) throw unauthorized('api_key');
     principal = await loadPrincipal(h.db, { id: key.user_id, username: key.username }, ['apikey'], key.id);
   } else {
     const s = await liveSession(h, credential, address);
-    if (!s) throw new Unauthorized('Invalid or expired session');
+    if (!s) throw unauthorized('session');
     principal = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
   }
   if (cache.size > 10_000) cache.clear();
@@ -208,10 +202,10 @@ export async function authenticate(h: Hangar, authorization: string | undefined,
 
 /** Only cluster admins may do this. Others get 403 when the thing is visible to them, else call NotFound yourself. */
 export function requireClusterAdmin(p: Principal): void {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may do that');
+  if (!isClusterAdmin(p)) throw forbidden('admin_only');
 }
 
 export function checkPasswordStrength(password: unknown): string {
-  if (typeof password !== 'string' || password.length < 8) throw Invalid.field('password', 'is too short (minimum is 8 characters)');
+  if (typeof password !== 'string' || password.length < 8) throw invalid('password', 'too_short', { min: 8 });
   return password;
 }

@@ -2,14 +2,14 @@
 // cannot read is NotFound, exactly like anything that does not exist.
 import type { Store } from '../store/db.js';
 import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
-import { Forbidden, NotFound } from './errors.js';
+import { forbidden, isCode, notFound } from './errors.js';
 import { IDS_ONLY, whereRef } from './ids.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, holds, isClusterAdmin, type Place, type Principal } from './principal.js';
 import type { VmFilter } from './views.js';
 
 /** Turns NotFound into null (for list filters that name nothing); any other error still fails. */
 export function notFoundAsNull(err: unknown): null {
-  if (err instanceof NotFound) return null;
+  if (isCode(err, 'not_found')) return null;
   throw err;
 }
 
@@ -17,7 +17,7 @@ export function notFoundAsNull(err: unknown): null {
  *  field); any other error still fails as itself. */
 export function whenNotFound(make: () => Error): (err: unknown) => never {
   return (err) => {
-    throw err instanceof NotFound ? make() : err;
+    throw isCode(err, 'not_found') ? make() : err;
   };
 }
 
@@ -33,7 +33,7 @@ export async function resolveAccount(db: Store, p: Principal, segment: string): 
     const q = db.selectFrom('accounts').selectAll();
     row = await whereRef(q, segment, NAMED).executeTakeFirst();
   }
-  if (!row || !canSeeAccount(p, row.id)) throw new NotFound('account');
+  if (!row || !canSeeAccount(p, row.id)) throw notFound('account');
   return row;
 }
 
@@ -60,7 +60,7 @@ export async function visibleAccounts(db: Store, p: Principal): Promise<AccountR
 export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {
   const q = db.selectFrom('groups').selectAll().where('account_id', '=', account.id);
   const row = await whereRef(q, segment, NAMED).executeTakeFirst();
-  if (!row || !canSeeGroup(p, account.id, row.id)) throw new NotFound('group');
+  if (!row || !canSeeGroup(p, account.id, row.id)) throw notFound('group');
   return row;
 }
 
@@ -75,7 +75,7 @@ export interface VmLookup { includeDeleted: boolean; forChange?: boolean }
 
 /** A visible machine resolved for a change needs vm_admin on it (403: the caller can see it). */
 function checkChange(p: Principal, place: Required<Place>, opts: VmLookup): void {
-  if (opts.forChange && !holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine or anything on it needs vm_admin');
+  if (opts.forChange && !holds(p, place, 'vm_admin')) throw forbidden('change_vm_part');
 }
 
 export async function resolveVmIn(
@@ -84,7 +84,7 @@ export async function resolveVmIn(
   const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
   const vm = await whereRef(q, segment, NAMED).executeTakeFirst();
   if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
-    throw new NotFound('virtual_machine');
+    throw notFound('virtual_machine');
   }
   checkChange(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, opts);
   return { vm, group, account };
@@ -126,13 +126,13 @@ export async function resolveVmPath(
 export async function resolveVmById(db: Store, p: Principal, id: number | string, opts: VmLookup): Promise<VmPlace> {
   const q = db.selectFrom('vms').selectAll();
   const row = await (typeof id === 'number' ? q.where('id', '=', id) : whereRef(q, id, IDS_ONLY)).executeTakeFirst();
-  if (!row) throw new NotFound('virtual_machine');
+  if (!row) throw notFound('virtual_machine');
   // The group is gone if the VM was moved out of it and it was deleted since the VM was read.
   const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirst();
-  if (!group) throw new NotFound('virtual_machine');
+  if (!group) throw notFound('virtual_machine');
   const account = await db.selectFrom('accounts').selectAll().where('id', '=', group.account_id).executeTakeFirstOrThrow();
   if ((row.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: row.id })) {
-    throw new NotFound('virtual_machine');
+    throw notFound('virtual_machine');
   }
   checkChange(p, { accountId: account.id, groupId: group.id, vmId: row.id }, opts);
   return { vm: row, group, account };
@@ -147,7 +147,7 @@ export async function vmListFilter(db: Store, p: Principal, acc: string | undefi
   let accounts: number[] | null = null; // null: no account restriction (a cluster admin without account_id)
   if (acc !== undefined) {
     const account = await resolveAccount(db, p, acc).catch((err) => {
-      if (err instanceof NotFound) return null;
+      if (isCode(err, 'not_found')) return null;
       throw err;
     });
     if (!account) return null;
