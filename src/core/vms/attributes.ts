@@ -21,7 +21,7 @@ export function checkCores(errs: Issues, v: number, field = 'cores'): void {
   add(errs, field, inRange(v, LIMITS.cores));
 }
 
-export function checkMemory(errs: Issues, v: number, field = 'memory'): void {
+export function checkMemory(errs: Issues, v: number, field = 'memoryMiB'): void {
   add(errs, field, inRange(v, LIMITS.memory, 'MiB'));
 }
 
