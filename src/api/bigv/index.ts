@@ -4,7 +4,9 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Hangar } from '../../core/context.js';
 import { authenticate } from '../../core/auth.js';
 import type { Principal } from '../../core/principal.js';
-import { definitions } from '../../core/definitions.js';
+import { catalogue } from '../../core/definitions.js';
+import { presentDefinitions } from './present.js';
+import { emptyAccountRule } from './tree.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { authorizationOf } from '../wire.js';
 import { bigvErrorHandler } from './errors.js';
@@ -31,8 +33,9 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
       req.principal = await authenticate(h, authorizationOf(req), req.ip);
     });
     installIdempotency(app, h);
+    app.addHook('preHandler', emptyAccountRule(h));
 
-    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
+    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => presentDefinitions(await catalogue(h.db)));
 
     await app.register(treeRoutes(h));
     await app.register(vmRoutes(h));

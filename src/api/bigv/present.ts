@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
 import type { NicView, VmView } from '../../core/views.js';
 import { vmValue } from '../../core/vms/model.js';
+import type { Catalogue } from '../../core/definitions.js';
 import type { PrivilegeView } from '../../core/grants.js';
 import type { InvitationView } from '../../core/invitations.js';
 
@@ -104,4 +105,18 @@ export function presentInvitation(v: InvitationView) {
     pending: true, target: v.target, created_at: goTime(v.createdAt), expires_at: goTime(v.expiresAt),
     _links: { self: { href: `/invitations/${v.id}` }, accept: { href: `/invitations/${v.id}/accept` } },
   };
+}
+
+/** GET /definitions (spec §3.13): the catalogue as a list of `{id, data}`. */
+export function presentDefinitions(c: Catalogue) {
+  return [
+    { id: 'distributions', data: c.images.map((i) => i.name) },
+    { id: 'distribution_descriptions', data: Object.fromEntries(c.images.map((i) => [i.name, i.description])) },
+    { id: 'storage_grades', data: c.grades.map((g) => g.name) },
+    { id: 'storage_grade_descriptions', data: Object.fromEntries(c.grades.map((g) => [g.name, g.description])) },
+    { id: 'zone_names', data: c.zones },
+    { id: 'hardware_profiles', data: c.hardwareProfiles },
+    { id: 'keymaps', data: c.keymaps },
+    { id: 'sendkeys', data: c.sendkeys },
+  ];
 }

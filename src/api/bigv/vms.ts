@@ -4,7 +4,10 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, vmListFilter } from '../../core/resolve.js';
+import { notFoundAsNull, resolveAccount, resolveGroup, resolveVmById, resolveVmPath, visibleAccounts } from '../../core/resolve.js';
+import { groupIdsByRef } from '../../store/repos/vms.js';
+import type { Store } from '../../store/db.js';
+import { isClusterAdmin, type Principal } from '../../core/principal.js';
 import { canSeeVm } from '../../core/principal.js';
 import { createVm } from '../../core/vms/create.js';
 import { updateVm } from '../../core/vms/update.js';
@@ -20,6 +23,26 @@ import { changes } from '../wire.js';
 import { ifMatchVersions, versionTag } from '../etag.js';
 import { operationUrl } from '../operations.js';
 import { DiscCreate, GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
+
+/**
+ * BigV's filters of the non-nested GET /virtual_machines: `account_id` is an account id or name;
+ * `group_id` a group id, or a name ("default") looked up in that account, else in every account
+ * the caller can see. Both apply together. null when nothing can match.
+ */
+async function vmListFilter(db: Store, p: Principal, acc: string | undefined, grp: string | undefined): Promise<VmFilter | null> {
+  let accounts: number[] | null = null; // null: no account restriction (a cluster admin without account_id)
+  if (acc !== undefined) {
+    const account = await resolveAccount(db, p, acc).catch(notFoundAsNull);
+    if (!account) return null;
+    accounts = [account.id];
+  } else if (!isClusterAdmin(p)) {
+    accounts = (await visibleAccounts(db, p)).map((a) => a.id);
+  }
+  if (accounts !== null && accounts.length === 0) return null;
+  if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
+  const groupIds = await groupIdsByRef(db, grp, accounts);
+  return groupIds.length ? { kind: 'groups', groupIds } : null;
+}
 
 /** The fields given (a null stays: it clears), without the ones absent. */
 function given<T extends object>(o: T): T {

@@ -12,6 +12,7 @@ import { checkImage, firstBootFor } from './create.js';
 import type { ImageSpec } from './model.js';
 import { hasImage } from '../../scheduler/place.js';
 import { withTransaction } from '../transaction.js';
+import * as repo from '../../store/repos/vms.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
 
@@ -61,10 +62,9 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Ima
     const busy = await conflicting(trx, cur.id, 'reimage');
     if (busy) throw conflict('reimaging', busy.uuid);
     if (cur.power_on) throw refused('power_on', 'power_off_to_reimage', {}, 'state');
-    const disc = await trx.selectFrom('discs').select('id').where('vm_id', '=', cur.id).executeTakeFirst();
-    if (!disc) throw refused('discs', 'no_disc_for_image', {}, 'state');
-    const head = cur.head_id === null ? undefined : await trx.selectFrom('heads').select('images').where('id', '=', cur.head_id).executeTakeFirst();
-    if (head && !hasImage(head.images, image!)) {
+    if (!(await repo.hasDisc(trx, cur.id))) throw refused('discs', 'no_disc_for_image', {}, 'state');
+    const images = cur.head_id === null ? undefined : await repo.headImages(trx, cur.head_id);
+    if (images !== undefined && !hasImage(images, image!)) {
       throw refused('distribution', 'image_not_on_head', { image: image! }, 'not_in_list');
     }
     const hostname = `${cur.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;

@@ -1,6 +1,5 @@
 // Creating a VM: bare (a machine with one NIC and no disc) or the one-call vm_create with discs
 // and an image. One transaction: placement claim, rows, addresses, and the head's operations.
-import { randomUUID } from 'node:crypto';
 import crypto from 'node:crypto';
 import { encrypt as sha512crypt } from 'unixcrypt';
 import type { Hangar } from '../context.js';
@@ -29,6 +28,7 @@ import { uniqueViolation } from '../../store/dialect.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import { withTransaction } from '../transaction.js';
+import * as repo from '../../store/repos/vms.js';
 
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
 export interface Created { view: VmView; discs: DiscRow[]; operation: string }
@@ -127,44 +127,39 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const { vmId, headId, parentId } = await withTransaction(h.db, async (trx) => {
     // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
     if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
-    const taken = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).where('name', '=', name).executeTakeFirst();
-    if (taken) throw invalid('name', 'taken');
+    if (await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
     const placement = await place(trx, {
       zone: input.zone ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.grade ?? 'sata', size: d.sizeMiB! })),
     });
-    const row = await trx.insertInto('vms').values({
-      uuid: randomUUID(), group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
+    const vmId = await repo.insertVm(trx, {
+      group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
       cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: input.hardwareProfileLocked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
-    }).returning('id').executeTakeFirstOrThrow();
-    const vmId = row.id;
+    });
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
-      const disc = await trx.insertInto('discs').values({
-        uuid: randomUUID(), vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.grade ?? 'sata', size: d.sizeMiB!,
+      const disc = await repo.insertDisc(trx, {
+        vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.grade ?? 'sata', size: d.sizeMiB!,
         storage_pool_id: placement.poolIds[i]!, created_at: now,
-      }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
+      });
       for (const [j, s] of (d.backupSchedules ?? []).entries()) {
-        await trx.insertInto('backup_schedules').values({
-          uuid: randomUUID(), disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.intervalSeconds!,
-          capacity: Math.max(1, s.capacity ?? 1), created_at: now,
-        }).execute();
+        await repo.insertSchedule(trx, {
+          disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.intervalSeconds!, capacity: Math.max(1, s.capacity ?? 1), created_at: now,
+        });
       }
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now, parentId, dialect });
     }
-    const nic = await trx.insertInto('nics').values({
-      uuid: randomUUID(), vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
-    }).returning('id').executeTakeFirstOrThrow();
+    const nicId = await repo.insertNic(trx, { vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now });
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
-      await addPrivateIps(trx, nic.id, input.ips, now);
+      await addPrivateIps(trx, nicId, input.ips, now);
     } else {
-      await allocateIp(trx, 4, nic.id, now);
-      await allocateIp(trx, 6, nic.id, now);
+      await allocateIp(trx, 4, nicId, now);
+      await allocateIp(trx, 6, nicId, now);
     }
     if (input.image) {
       await enqueue(trx, {
@@ -191,10 +186,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
 async function addPrivateIps(trx: Transaction<Database>, nicId: number, ips: { ipv4?: string; ipv6?: string }, now: number) {
   for (const [family, address] of [[4, ips.ipv4], [6, ips.ipv6]] as const) {
     if (!address) continue;
-    const taken = await trx.selectFrom('ips').select('id').where('address', '=', address).executeTakeFirst();
-    if (taken) throw refused('ips', 'address_in_use', { address }, 'taken');
-    await trx.insertInto('ips').values({
-      range_id: null, offset: null, address, family, nic_id: nicId, routed_via: null, rdns: null, reason: 'chosen on a private VLAN', created_at: now,
-    }).execute();
+    if (await repo.addressUsed(trx, address)) throw refused('ips', 'address_in_use', { address }, 'taken');
+    await repo.insertChosenIp(trx, nicId, family, address, now);
   }
 }

@@ -14,8 +14,8 @@ import type { Dialect } from '../urls.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory, nextPower } from './attributes.js';
 import { sql } from 'kysely';
 import { lockVm } from '../locks.js';
-import { forKeyShare } from '../../store/dialect.js';
 import { withTransaction } from '../transaction.js';
+import * as repo from '../../store/repos/vms.js';
 
 /** Attributes that only take effect on a fresh boot, refused while the machine is on. */
 const COLD = [['cores', 'cores'], ['memoryMiB', 'memory'], ['hardwareProfile', 'hardware_profile']] as const;
@@ -89,7 +89,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, input: Upda
       // The source first: someone who cannot move machines out of this group learns nothing about the target.
       if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw forbidden('move_vm');
       // Held until the move is written: a racing delete of the target group waits, then finds the VM in it.
-      const target = await forKeyShare(trx, trx.selectFrom('groups').selectAll().where('id', '=', targetGroup)).executeTakeFirst();
+      const target = await repo.keepGroup(trx, targetGroup);
       if (!target || !canSeeGroup(p, target.account_id, target.id)) throw refused('groupId', 'not_visible_group');
       if (!holds(p, { accountId: target.account_id, groupId: target.id }, 'group_admin')) throw forbidden('move_vm');
       if (vm.power_on || vm.run_state === 'running' || power.powerOn) throw refused('groupId', 'power_off_to_move', {}, 'state');
@@ -99,8 +99,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, input: Upda
     }
     const finalName = name ?? vm.name;
     if (finalName !== vm.name || groupId !== group.id) {
-      const clash = await trx.selectFrom('vms').select('id').where('group_id', '=', groupId).where('name', '=', finalName).where('id', '!=', vm.id).executeTakeFirst();
-      if (clash) throw invalid('name', 'taken');
+      if (await repo.nameUsed(trx, groupId, finalName, vm.id)) throw invalid('name', 'taken');
       set.name = finalName;
     }
     const dCores = (input.cores ?? vm.cores) - vm.cores;
@@ -108,7 +107,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, input: Upda
     if ((dCores || dMemory) && vm.head_id !== null && !(await claimCompute(trx, vm.head_id, dCores, dMemory))) {
       throw refused('memoryMiB', 'head_full', {}, 'no_capacity');
     }
-    await trx.updateTable('vms').set(set).where('id', '=', vm.id).execute();
+    await repo.updateVmRow(trx, vm.id, set);
     return { vm, power };
   }).catch(nameTaken);
   if (targetGroup !== undefined) forgetPrincipals(); // group-level grants now cover a different VM
