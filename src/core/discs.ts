@@ -8,8 +8,7 @@ import { holds, isClusterAdmin, type Principal } from './principal.js';
 import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
-import { scheduleStart } from './schedule-start.js';
-import { checkDiscLabel, checkDiscSize, checkGrade } from './vms/attributes.js';
+import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -234,11 +233,10 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
 
 export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, input: { start_at?: string; interval_seconds?: number; capacity?: number }): Promise<BackupScheduleRow> {
   requireAdmin(p, at);
-  if (input.interval_seconds === undefined) throw refused('interval_seconds', 'missing_parameter', {}, 'required');
-  if (input.interval_seconds <= 0) throw invalid('interval_seconds', 'out_of_range', { gt: 0 });
-  const start = scheduleStart(input.start_at, h.now());
-  if (start === null) throw invalid('start_at', 'invalid');
-  const interval = input.interval_seconds;
+  const checked = checkSchedule({ startAt: input.start_at, intervalSeconds: input.interval_seconds }, h.now());
+  if ('code' in checked) throw invalid(checked.field, checked.code, checked.params);
+  const { start } = checked;
+  const interval = input.interval_seconds!;
   return withTransaction(h.db, async (trx) => {
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);

@@ -70,7 +70,7 @@ type Words = (p: ErrorParams, field: string) => string;
 const WIRE: Record<string, string> = {
   memoryMiB: 'memory', hardwareProfile: 'hardware_profile', hardwareProfileLocked: 'hardware_profile_locked', cdromUrl: 'cdrom_url',
   powerOn: 'power_on', autoreboot: 'autoreboot_on', groupId: 'group_id', zone: 'zone_name', sizeMiB: 'size', grade: 'storage_grade',
-  backupSchedules: 'backup_schedules', sshPublicKey: 'ssh_public_key', distribution: 'distribution',
+  backupSchedules: 'backup_schedules', sshPublicKey: 'ssh_public_key', intervalSeconds: 'interval_seconds', startAt: 'start_at',
 };
 
 /** The words of each reason core gives for refusing a field. */
@@ -103,7 +103,6 @@ const REASONS: Record<string, Words> = {
   same_vlan: () => 'both groups must be on the same private VLAN',
   power_off_to_move: () => 'the machine must be powered off to move it to another group',
   power_off_to_change: () => 'cannot be changed while the machine is powered on: power it off first (or reboot it in the same request)',
-  missing_parameter: (_p, field) => `Missing ${field} parameter`,
   no_iops_limit: () => 'I/O limits are not available on this cluster yet',
   address_in_use: (p) => (p.address ? `${p.address} is already in use` : 'an address is already in use'),
   pool_exhausted: (p) => `no free IPv${p.family} addresses left in the pool`,
@@ -142,8 +141,6 @@ const REASONS: Record<string, Words> = {
   url_refused: (p) => String(p.detail),
   ips_need_vlan: () => 'can only be chosen in groups on a private VLAN',
   ip_family: (p) => `${p.family} is invalid`,
-  schedule_interval: () => 'interval_seconds must be greater than 0',
-  schedule_start: () => 'start_at is invalid',
   idempotency_key: () => 'must be 1 to 255 printable ASCII characters',
   idempotency_reused: () => 'was already used with a different request',
   idempotency_busy: () => 'is in use by a request still in progress: retry later',
@@ -203,7 +200,8 @@ export function fieldMessage(i: Issue, wireName: string): string {
   const said = words(REASONS, p, wireName);
   if (said !== undefined) return said;
   switch (i.code) {
-    case 'required': return "can't be blank";
+    // The schedule routes' own words for their one required field.
+    case 'required': return wireName === 'interval_seconds' ? 'Missing interval_seconds parameter' : "can't be blank";
     case 'not_a_number': return 'is not a number';
     case 'not_in_list': return 'is not included in the list';
     case 'taken': return 'has already been taken';
@@ -236,7 +234,11 @@ export function fieldBody(issues: readonly Issue[], body: unknown): Record<strin
       discs ??= Array.from({ length: Array.isArray(requested) ? requested.length : 0 }, () => ({}));
       while (discs.length <= path[1]) discs.push({});
       const key = String(path[2]);
-      (discs[path[1]]![key] ??= []).push(fieldMessage(i, key));
+      // A schedule's issue is said on the disc's backup_schedules, naming its field; a missing interval is one not above 0.
+      const sub = path.length >= 5 ? String(path[4]) : null;
+      const said = sub === null ? fieldMessage(i, key)
+        : `${sub} ${fieldMessage(i.code === 'required' ? { code: 'out_of_range', params: { gt: 0 } } : i, sub)}`;
+      (discs[path[1]]![key] ??= []).push(said);
       continue;
     }
     const key = String([...path].reverse().find((s) => typeof s === 'string') ?? 'base');

@@ -2,6 +2,8 @@
 import { DEFAULT_HARDWARE_PROFILE, HARDWARE_PROFILES, KEYMAPS, LIMITS, STORAGE_GRADES } from '../definitions.js';
 import type { ErrorCode, ErrorParams, Issues } from '../errors.js';
 import { idShapeError } from '../ids.js';
+import { scheduleStart } from '../schedule-start.js';
+import type { ScheduleSpec } from './model.js';
 import { tenantUrlRefusal, type Dialect, type UrlPolicy } from '../urls.js';
 
 /** What is wrong with one value (its field is the caller's to say), or null. */
@@ -52,6 +54,15 @@ export function checkDiscLabel(v: string): Problem {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v)) return { code: 'invalid' };
   const notId = idShapeError(v);
   return notId ? { code: 'invalid', params: { reason: notId } } : null;
+}
+
+/** A backup schedule: the start to store, or what is wrong with which of its fields (one rule for a
+ *  create's discs and core/discs.ts). */
+export function checkSchedule(s: ScheduleSpec, now: number): { start: string } | { field: 'intervalSeconds' | 'startAt'; code: ErrorCode; params?: ErrorParams } {
+  if (s.intervalSeconds === undefined) return { field: 'intervalSeconds', code: 'required' };
+  if (!Number.isInteger(s.intervalSeconds) || s.intervalSeconds <= 0) return { field: 'intervalSeconds', code: 'out_of_range', params: { gt: 0 } };
+  const start = scheduleStart(s.startAt, now);
+  return start === null ? { field: 'startAt', code: 'invalid' } : { start };
 }
 
 export function checkGrade(v: string): Problem {

@@ -9,8 +9,7 @@ import { invalid, Issues, refused, notFound, forbidden } from '../errors.js';
 import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
-import type { CreateVmInput, DiscSpec, ImageSpec, ScheduleSpec } from './model.js';
-import { scheduleStart } from '../schedule-start.js';
+import type { CreateVmInput, DiscSpec, ImageSpec } from './model.js';
 import { resolveImage } from '../../images/catalogue.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
@@ -21,7 +20,7 @@ import type { DiscRef } from '../../drivers/driver.js';
 import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
 import {
-  checkCdromUrl, checkCores, checkDiscLabel, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory, powerAtCreate,
+  checkCdromUrl, checkCores, checkDiscLabel, checkSchedule, checkDiscSize, checkGrade, checkHardwareProfile, checkKeymap, checkMemory, powerAtCreate,
 } from './attributes.js';
 import net from 'node:net';
 import { uniqueViolation } from '../../store/dialect.js';
@@ -63,13 +62,6 @@ export function firstBootFor(box: SecretBox, hostname: string, r: ImageSpec): Se
   };
 }
 
-/** The schedule's start to store, or the reason it is refused (one rule for create and core/discs.ts). */
-export function checkSchedule(s: ScheduleSpec, now: number): { start: string } | { reason: 'schedule_interval' | 'schedule_start' } {
-  if (s.intervalSeconds === undefined || !Number.isInteger(s.intervalSeconds) || s.intervalSeconds <= 0) return { reason: 'schedule_interval' };
-  const start = scheduleStart(s.startAt, now);
-  return start === null ? { reason: 'schedule_start' } : { start };
-}
-
 /** Each disc's label, grade and size, the disc count and each backup schedule; the schedules' starts. */
 export function checkDiscs(errs: Issues, discs: DiscSpec[], now: number): string[][] {
   const starts = discs.map(() => [] as string[]);
@@ -90,9 +82,9 @@ export function checkDiscs(errs: Issues, discs: DiscSpec[], now: number): string
     if (gradeErr) errs.add(`${at}.grade`, gradeErr.code, gradeErr.params);
     const sizeErr = d.sizeMiB === undefined ? { code: 'required' as const } : checkDiscSize(d.sizeMiB);
     if (sizeErr) errs.add(`${at}.sizeMiB`, sizeErr.code, sizeErr.params);
-    for (const s of d.backupSchedules ?? []) {
+    for (const [j, s] of (d.backupSchedules ?? []).entries()) {
       const c = checkSchedule(s, now);
-      if ('reason' in c) errs.add(`${at}.backupSchedules`, 'invalid', { reason: c.reason });
+      if ('code' in c) errs.add(`${at}.backupSchedules[${j}].${c.field}`, c.code, c.params);
       else starts[i]!.push(c.start);
     }
   });
