@@ -5,7 +5,7 @@ import type { Hangar } from './context.js';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';
