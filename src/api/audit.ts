@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
 import { tokenHash } from '../core/auth.js';
 import { readAudit, recordAudit, type AuditQuery } from '../core/audit.js';
-import { Invalid } from '../core/errors.js';
+import { refused } from '../core/errors.js';
 import { readRef } from '../core/ids.js';
 import { impersonatorOf, targetsByPath, targetsOfVm, vmOfOperation } from '../store/repos/audit.js';
 import { NoParams, QueryRef } from './parameters.js';
@@ -59,7 +59,7 @@ const AuditQ = Type.Object({
 function time(field: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw Invalid.field(field, 'is not a time (ISO 8601)');
+  if (Number.isNaN(ms)) throw refused(field, 'not_a_time');
   return ms;
 }
 

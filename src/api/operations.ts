@@ -7,10 +7,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
 import { authenticate } from './credentials/bearer.js';
-import { Conflict, Forbidden, NotFound } from '../core/errors.js';
+import { conflict, forbidden, notFound } from '../core/errors.js';
 import { resolveVmById } from '../core/resolve.js';
 import { cancellableBy, ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';
-import { cancelOperation, getOperation, type CancelRefusal } from '../operations/queue.js';
+import { cancelOperation, getOperation } from '../operations/queue.js';
 import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
 import { auditRoutes, installAudit } from './audit.js';
@@ -28,14 +28,6 @@ const LIST_LIMIT = 100;
 /** A wait reads the operation again when a notification says operations changed, and at least this often. */
 const SAFETY_POLL_MS = 1000;
 
-const REFUSED: Record<CancelRefusal, string> = {
-  running: 'it is running: an operation can be cancelled only while it is queued',
-  ended: 'it has already ended',
-  kind: 'operations of this kind cannot be cancelled',
-  step: 'it is a step of an intent: cancel the intent',
-  needed: 'a later operation needs the disc it creates',
-};
-
 export function operationRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
@@ -52,7 +44,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     app.get('/operations/:id', { schema: { tags, summary: 'An operation by its public id; ?wait=SECONDS waits for it to end', params: OpP, querystring: WaitQ } }, async (req) => {
       const uuid = req.params.id.toLowerCase();
       let op = await readableOperation(h.db, req.principal, uuid);
-      if (!op) throw new NotFound('operation');
+      if (!op) throw notFound('operation');
       const until = Date.now() + Math.min(Number(req.query.wait ?? 0), h.config.operationWaitMax) * 1000;
       if (!ended(op) && Date.now() < until) {
         let wake: () => void = () => {};
@@ -85,10 +77,10 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
       schema: { tags, summary: 'Cancel a queued operation (an intent with its steps); 409 when it runs, has ended or cannot be cancelled', params: OpP, querystring: NoQuery },
     }, async (req) => {
       const op = await readableOperation(h.db, req.principal, req.params.id.toLowerCase());
-      if (!op) throw new NotFound('operation');
-      if (!(await cancellableBy(h.db, req.principal, op))) throw new Forbidden('Cancelling an operation needs vm_admin on its machine');
+      if (!op) throw notFound('operation');
+      if (!(await cancellableBy(h.db, req.principal, op))) throw forbidden('cancel_operation');
       const outcome = await cancelOperation(h.db, op.id, h.now());
-      if ('refused' in outcome) throw new Conflict(`the operation cannot be cancelled: ${REFUSED[outcome.refused]}`, op.uuid);
+      if ('refused' in outcome) throw conflict(`cancel_${outcome.refused}`, op.uuid);
       return (await presentOperations(h.db, [(await getOperation(h.db, op.id))!]))[0];
     });
   };

@@ -4,7 +4,7 @@
 // parses nothing else). Query booleans are in parameters.ts.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { Unauthorized } from '../core/errors.js';
+import { unauthorized } from '../core/errors.js';
 
 /**
  * Collapse repeated slashes (`//accounts/...` from an endpoint configured with a trailing slash),
@@ -106,6 +106,6 @@ export function changes(req: { method: string }): boolean {
 export function authorizationOf(req: { headers: { authorization?: string }; raw: { rawHeaders: string[] } }): string | undefined {
   let count = 0;
   for (let i = 0; i < req.raw.rawHeaders.length; i += 2) if (req.raw.rawHeaders[i]!.toLowerCase() === 'authorization') count++;
-  if (count > 1) throw new Unauthorized('Give exactly one Authorization header');
+  if (count > 1) throw unauthorized('one_header');
   return req.headers.authorization;
 }

@@ -3,7 +3,7 @@
 // and account admins (their accounts'); kept HANGAR_AUDIT_RETENTION_DAYS (90) days.
 import type { Hangar } from './context.js';
 import type { AuditRow } from '../store/schema.js';
-import { Forbidden } from './errors.js';
+import { forbidden } from './errors.js';
 import { isClusterAdmin, type Principal } from './principal.js';
 import * as repo from '../store/repos/audit.js';
 
@@ -39,7 +39,7 @@ export async function readAudit(h: Hangar, p: Principal, q: AuditQuery): Promise
   let accountUuids: string[] | undefined;
   if (!isClusterAdmin(p)) {
     const ids = p.grants.filter((g) => g.level === 'account_admin' && g.accountId !== null).map((g) => g.accountId!);
-    if (!ids.length) throw new Forbidden('Reading the audit needs account_admin or cluster_admin');
+    if (!ids.length) throw forbidden('read_audit');
     accountUuids = await repo.accountUuids(h.db, ids);
   }
   const rows = await repo.findAudit(h.db, { ...q, accountUuids, limit: Math.min(q.limit, AUDIT_LIMIT_MAX) });

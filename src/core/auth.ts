@@ -9,7 +9,7 @@ import * as OTPAuth from 'otpauth';
 import type { UserRow } from '../store/schema.js';
 import * as sessions from '../store/repos/sessions.js';
 import * as keys from '../store/repos/keys.js';
-import { Forbidden, Invalid, NotFound, Unauthorized } from './errors.js';
+import { forbidden, invalid, loginFailed, notFound, unauthorized } from './errors.js';
 import { isClusterAdmin, loadPrincipal, type Principal } from './principal.js';
 import type { Hangar } from './context.js';
 import { keepRow } from './locks.js';
@@ -63,41 +63,35 @@ async function checkPassword(user: UserRow | undefined, password: string): Promi
   return argon2Verify(user.password_hash, password).catch(() => false);
 }
 
-export class LoginFailed extends Error {
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
-
 /** POST /session from `address`. Messages are the ones bytemark-client recognises (spec §2.1). */
 export async function login(
   h: Hangar, input: { username?: unknown; password?: unknown; validity?: unknown; otp?: unknown }, address: string,
 ): Promise<string> {
   const { username, password } = input;
   if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
-    throw new LoginFailed('Badly-formed parameters', 400);
+    throw loginFailed('malformed');
   }
   let validity = h.config.sessionDefault;
   if (input.validity !== undefined && input.validity !== '') {
     validity = Number(input.validity);
-    if (!Number.isInteger(validity) || validity <= 0) throw new LoginFailed('Badly-formed parameters', 400);
+    if (!Number.isInteger(validity) || validity <= 0) throw loginFailed('malformed');
     validity = Math.min(validity, h.config.sessionMax);
   }
   // Counted as a failure from here on, unless it passes.
   const attempt = { username, address };
   await h.limiter.begin(attempt);
   const user = await sessions.userByName(h.db, username);
-  if (!(await checkPassword(user, password)) || !user) throw new LoginFailed('Bad login credentials', 401);
+  if (!(await checkPassword(user, password)) || !user) throw loginFailed('bad_credentials');
   const factors = ['password'];
   if (user.totp_secret) {
     if (input.otp === undefined || input.otp === '') {
       // The client's cue to ask for the code: not a failure, and not a pass that would forget the
       // failed codes before it.
       await h.limiter.uncount(attempt);
-      throw new LoginFailed('Missing 2FA token', 403);
+      throw loginFailed('second_factor_missing');
     }
     if (typeof input.otp !== 'string' || totp(h.secrets.open(user.totp_secret)).validate({ token: input.otp, window: 1 }) === null) {
-      throw new LoginFailed('Authentication failed: bad 2FA token', 401);
+      throw loginFailed('second_factor_bad');
     }
     factors.push('2fa');
   }
@@ -110,7 +104,7 @@ async function createSession(h: Hangar, userId: number, factors: string[], valid
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
     // A user deleted since their password was checked gets no session.
-    if (!(await keepRow(trx, 'users', userId))) throw new LoginFailed('Bad login credentials', 401);
+    if (!(await keepRow(trx, 'users', userId))) throw loginFailed('bad_credentials');
     await sessions.insertSession(trx, { tokenHash: tokenHash(token), userId, impersonatorId: impersonator, factors, validity, expiresAt: now + validity * 1000, now });
   });
   return token;
@@ -150,19 +144,19 @@ async function stillImpersonates(h: Hangar, impersonatorId: number, factors: str
 /** GET /session/{token}. */
 export async function readSession(h: Hangar, token: string, address: string) {
   const s = await liveSession(h, token, address);
-  if (!s) throw new NotFound('session');
+  if (!s) throw notFound('session');
   return { username: s.username, factors: s.factors, group_memberships: [] as string[] };
 }
 
 /** POST /session/{token} {"username"}: a cluster admin acts as another user. */
 export async function impersonate(h: Hangar, token: string, username: unknown, address: string): Promise<string> {
   const s = await liveSession(h, token, address);
-  if (!s) throw new LoginFailed('Bad login credentials', 401);
+  if (!s) throw loginFailed('bad_credentials');
   const admin = await loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
-  if (!isClusterAdmin(admin)) throw new LoginFailed('Authentication failed: only cluster admins may impersonate', 403);
-  if (typeof username !== 'string') throw new LoginFailed('Badly-formed parameters', 400);
+  if (!isClusterAdmin(admin)) throw loginFailed('not_admin');
+  if (typeof username !== 'string') throw loginFailed('malformed');
   const target = await sessions.userByName(h.db, username);
-  if (!target) throw new LoginFailed('Badly-formed parameters: no such user', 400);
+  if (!target) throw loginFailed('no_such_user');
   const factors = [...s.factors.filter((f) => f !== 'impersonated'), 'impersonated'];
   return createSession(h, target.id, factors, h.config.sessionDefault, s.userId);
 }
@@ -192,14 +186,14 @@ export async function cachedPrincipal(h: Hangar, key: string, load: () => Promis
 /** A session token's principal, with the factors its login proved. */
 export async function sessionPrincipal(h: Hangar, token: string, address: string): Promise<Principal> {
   const s = await liveSession(h, token, address);
-  if (!s) throw new Unauthorized('Invalid or expired session');
+  if (!s) throw unauthorized('session');
   return loadPrincipal(h.db, { id: s.userId, username: s.username }, s.factors, null);
 }
 
 /** An API key's principal: only the privileges bound to the key. */
 export async function apiKeyPrincipal(h: Hangar, key: string, address: string): Promise<Principal> {
   const found = await lookUpBearer(h, address, () => sessions.apiKeyByHash(h.db, tokenHash(key)));
-  if (!found || (found.expiresAt !== null && found.expiresAt <= h.now())) throw new Unauthorized('Invalid or expired API key');
+  if (!found || (found.expiresAt !== null && found.expiresAt <= h.now())) throw unauthorized('api_key');
   return loadPrincipal(h.db, { id: found.userId, username: found.username }, ['apikey'], found.id);
 }
 
@@ -219,10 +213,10 @@ export interface NewKeyPair { id: string; accessKeyId: string; secret: string }
 export async function createKeyPair(h: Hangar, p: Principal): Promise<NewKeyPair> {
   const factors = p.factors.filter((f) => f !== 'signature');
   if (p.apiKeyId !== null || !factors.includes('password') || factors.includes('impersonated')) {
-    throw new Forbidden('Key pairs are made from a session logged in with a password (and a second factor when you have one)');
+    throw forbidden('key_pair_session');
   }
   const missing = (await keys.factorsRequiredOf(h.db, p.userId)).filter((f) => !factors.includes(f));
-  if (missing.length > 0) throw new Forbidden(`Key pairs need a session that proved ${missing.join(' and ')}`);
+  if (missing.length > 0) throw forbidden('key_pair_factors', { missing: missing.join(' and ') });
   const accessKeyId = `HK${crypto.randomBytes(10).toString('hex').toUpperCase()}`;
   const secret = crypto.randomBytes(32).toString('base64url');
   const id = await keys.insertKeyPair(h.db, { userId: p.userId, accessKeyId, secret: h.secrets.seal(secret), factors, now: h.now() });
@@ -242,19 +236,19 @@ export async function signedPrincipal(
   await h.limiter.begin({ address });
   const now = h.now();
   const pair = await keys.keyPairByAccessKey(h.db, s.accessKeyId);
-  if (!pair || !s.verify(h.secrets.open(pair.secret))) throw new Unauthorized('Bad signature');
-  if (!Number.isFinite(s.date) || Math.abs(now - s.date) > SIGNATURE_WINDOW_MS) throw new Unauthorized('The request\'s date is too far from the server\'s clock');
-  if (!(await keys.recordNonce(h.db, pair.id, s.nonce, now, Math.max(now, s.date) + SIGNATURE_WINDOW_MS))) throw new Unauthorized('Request already seen');
+  if (!pair || !s.verify(h.secrets.open(pair.secret))) throw unauthorized('bad_signature');
+  if (!Number.isFinite(s.date) || Math.abs(now - s.date) > SIGNATURE_WINDOW_MS) throw unauthorized('stale_date');
+  if (!(await keys.recordNonce(h.db, pair.id, s.nonce, now, Math.max(now, s.date) + SIGNATURE_WINDOW_MS))) throw unauthorized('replayed');
   await h.limiter.passed({ address });
   return loadPrincipal(h.db, { id: pair.userId, username: pair.username }, [...pair.factors, 'signature'], null);
 }
 
 /** Only cluster admins may do this. Others get 403 when the thing is visible to them, else call NotFound yourself. */
 export function requireClusterAdmin(p: Principal): void {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may do that');
+  if (!isClusterAdmin(p)) throw forbidden('admin_only');
 }
 
 export function checkPasswordStrength(password: unknown): string {
-  if (typeof password !== 'string' || password.length < 8) throw Invalid.field('password', 'is too short (minimum is 8 characters)');
+  if (typeof password !== 'string' || password.length < 8) throw invalid('password', 'too_short', { min: 8 });
   return password;
 }

@@ -1,4 +1,5 @@
-// The fixed vocabularies of the cluster (BigV `GET /definitions`, spec §3.13 and Appendix A).
+// The cluster's catalogue: its fixed vocabularies and limits (each dialect shows it in its own shape:
+// BigV's `GET /definitions` is api/bigv/present.ts presentDefinitions).
 import type { Store } from '../store/db.js';
 import { IMAGES } from '../images/catalogue.js';
 
@@ -24,16 +25,24 @@ export async function zoneNames(db: Store): Promise<string[]> {
   return rows.map((r) => r.zone);
 }
 
-export async function definitions(db: Store) {
-  const distributions = IMAGES.map((i) => i.name);
-  return [
-    { id: 'distributions', data: distributions },
-    { id: 'distribution_descriptions', data: Object.fromEntries(IMAGES.map((i) => [i.name, i.description])) },
-    { id: 'storage_grades', data: Object.keys(STORAGE_GRADES) },
-    { id: 'storage_grade_descriptions', data: STORAGE_GRADES },
-    { id: 'zone_names', data: await zoneNames(db) },
-    { id: 'hardware_profiles', data: [...HARDWARE_PROFILES] },
-    { id: 'keymaps', data: KEYMAPS },
-    { id: 'sendkeys', data: SENDKEYS },
-  ];
+export interface Catalogue {
+  images: { name: string; description: string }[];
+  grades: { name: string; description: string }[];
+  zones: string[];
+  hardwareProfiles: string[];
+  keymaps: string[];
+  sendkeys: string[];
+  limits: typeof LIMITS;
+}
+
+export async function catalogue(db: Store): Promise<Catalogue> {
+  return {
+    images: IMAGES.map((i) => ({ name: i.name, description: i.description })),
+    grades: Object.entries(STORAGE_GRADES).map(([name, description]) => ({ name, description })),
+    zones: await zoneNames(db),
+    hardwareProfiles: [...HARDWARE_PROFILES],
+    keymaps: KEYMAPS,
+    sendkeys: SENDKEYS,
+    limits: LIMITS,
+  };
 }

@@ -3,13 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
-import { Forbidden, Invalid, NotFound } from './errors.js';
+import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
+import { IDS_ONLY, whereRef } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
-import { scheduleStart } from './schedule-start.js';
-import { checkDiscSize, checkGrade } from './vms/attributes.js';
+import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';
 import { claimDisc, releaseDisc } from '../scheduler/place.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -28,8 +27,8 @@ function placeOf(at: VmPlace) {
 }
 
 function requireAdmin(p: Principal, at: VmPlace): void {
-  if (!holds(p, placeOf(at), 'vm_admin')) throw new Forbidden('Changing discs needs vm_admin');
-  if (at.vm.deleted) throw Invalid.field('deleted', 'the machine is deleted: its discs cannot be changed');
+  if (!holds(p, placeOf(at), 'vm_admin')) throw forbidden('change_discs');
+  if (at.vm.deleted) throw refused('deleted', 'vm_deleted_discs', {}, 'state');
 }
 
 export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
@@ -39,15 +38,15 @@ export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
 export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
   const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
   const disc = await whereRef(q, segment, LABELLED).executeTakeFirst();
-  if (!disc) throw new NotFound('disc');
+  if (!disc) throw notFound('disc');
   return { ...at, disc };
 }
 
 /** The non-nested /discs/{id}: by id or public id. */
 export async function resolveDiscById(h: Hangar, p: Principal, segment: string): Promise<DiscPlace> {
   const disc = await whereRef(h.db.selectFrom('discs').selectAll(), segment, IDS_ONLY).executeTakeFirst();
-  if (!disc) throw new NotFound('disc');
-  const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('disc')));
+  if (!disc) throw notFound('disc');
+  const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('disc')));
   return { ...at, disc };
 }
 
@@ -63,28 +62,30 @@ async function waitFor(h: Hangar, headId: number | null, vmId: number, opId: num
   if (headId === null) return;
   await h.heads.kick(headId, vmId);
   const op = await getOperation(h.db, opId);
-  if (op?.state === 'failed') throw Invalid.field(field, op.error ?? 'the head could not do it');
+  if (op?.state === 'failed') throw refused(field, 'head_failed', { detail: op.error ?? null }, 'failed');
 }
 
 export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<DiscRow> {
   requireAdmin(p, at);
   const grade = input.storage_grade ?? 'sata';
   const gradeErr = checkGrade(grade);
-  if (gradeErr) throw Invalid.field('storage_grade', gradeErr);
-  const sizeErr = input.size === undefined ? "can't be blank" : checkDiscSize(input.size);
-  if (sizeErr) throw Invalid.field('size', sizeErr);
-  const given = input.label ? checkNotId('label', input.label) : undefined;
+  if (gradeErr) throw invalid('storage_grade', gradeErr.code, gradeErr.params);
+  const sizeErr = input.size === undefined ? { code: 'required' as const } : checkDiscSize(input.size);
+  if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
+  const labelErr = input.label ? checkDiscLabel(input.label) : null;
+  if (labelErr) throw invalid('label', labelErr.code, labelErr.params);
+  const given = input.label || undefined;
   const now = h.now();
   const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
-    if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
+    if (existing.length >= LIMITS.discsPerVm) throw refused('discs', 'discs_per_vm', { max: LIMITS.discsPerVm }, 'too_many');
     let label = given;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
-    if (existing.some((e) => e.label === label)) throw Invalid.field('label', 'has already been taken');
-    if (vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
+    if (existing.some((e) => e.label === label)) throw invalid('label', 'taken');
+    if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
     const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
-    if (pool === null) throw Invalid.field('size', `there is not enough ${grade} space on the machine's head`);
+    if (pool === null) throw refused('size', 'grade_space', { grade }, 'no_capacity');
     const disc = await trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
       .returningAll().executeTakeFirstOrThrow();
     const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
@@ -98,8 +99,8 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
   requireAdmin(p, at);
   const { disc } = at;
   if (input.iops_limit !== undefined) {
-    if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may set iops_limit');
-    throw Invalid.field('iops_limit', 'I/O limits are not available on this cluster yet');
+    if (!isClusterAdmin(p)) throw forbidden('admin_iops_limit');
+    throw refused('iops_limit', 'no_iops_limit');
   }
   if (input.size !== undefined && input.size !== disc.size) {
     const size = input.size;
@@ -108,16 +109,16 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     const opId = await withTransaction(h.db, async (trx) => {
       await lockLiveVm(trx, at);
       const cur = await trx.selectFrom('discs').selectAll().where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
-      if (!cur) throw new NotFound('disc');
-      if (size < cur.size) throw Invalid.field('size', 'discs can only grow');
+      if (!cur) throw notFound('disc');
+      if (size < cur.size) throw refused('size', 'discs_only_grow');
       if (size === cur.size) return null;
       const sizeErr = checkDiscSize(size);
-      if (sizeErr) throw Invalid.field('size', sizeErr);
+      if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
       const delta = size - cur.size;
       if (cur.storage_pool_id !== null) {
         const r = await trx.updateTable('storage_pools').set((eb) => ({ used: eb('used', '+', delta) }))
           .where('id', '=', cur.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) throw Invalid.field('size', `there is not enough ${cur.storage_grade} space on the machine's head`);
+        if (Number(r.numUpdatedRows) !== 1) throw refused('size', 'grade_space', { grade: cur.storage_grade }, 'no_capacity');
       }
       await trx.updateTable('discs').set({ size }).where('id', '=', cur.id).execute();
       return enqueue(trx, { kind: 'disc.grow', vmId: cur.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(cur), size }, now });
@@ -127,35 +128,35 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
     // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
     const first = await h.db.selectFrom('discs').select('id').where('vm_id', '=', disc.vm_id).orderBy('id').limit(1).executeTakeFirst();
-    if (first?.id === disc.id) throw Invalid.field('virtual_machine_id', 'the machine boots from this disc: its first disc cannot be moved to another machine');
-    const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_id', 'is not a machine you can see')));
+    if (first?.id === disc.id) throw refused('virtual_machine_id', 'boot_disc', {}, 'state');
+    const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => refused('virtual_machine_id', 'not_visible_vm')));
     requireAdmin(p, target);
-    if (at.vm.power_on || target.vm.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
-    if (at.vm.head_id !== target.vm.head_id) throw Invalid.field('virtual_machine_id', 'the machines are on different heads');
+    if (at.vm.power_on || target.vm.power_on) throw refused('virtual_machine_id', 'power_off_both_disc', {}, 'state');
+    if (at.vm.head_id !== target.vm.head_id) throw refused('virtual_machine_id', 'different_heads', {}, 'state');
     await withTransaction(h.db, async (trx) => {
       // Both machines as they are now: either may have been purged, deleted or powered on since.
       const locked = await lockVms(trx, [at.vm.id, target.vm.id]);
       const [from, to] = [locked.get(at.vm.id), locked.get(target.vm.id)];
-      if (!from || from.deleted) throw new NotFound('disc');
-      if (!to || to.deleted) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
-      if (from.power_on || to.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
+      if (!from || from.deleted) throw notFound('disc');
+      if (!to || to.deleted) throw refused('virtual_machine_id', 'not_visible_vm');
+      if (from.power_on || to.power_on) throw refused('virtual_machine_id', 'power_off_both_disc', {}, 'state');
       const count = await trx.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', target.vm.id).executeTakeFirstOrThrow();
-      if (Number(count.n) >= LIMITS.discsPerVm) throw Invalid.field('virtual_machine_id', `that machine already has ${LIMITS.discsPerVm} discs`);
+      if (Number(count.n) >= LIMITS.discsPerVm) throw refused('virtual_machine_id', 'target_discs_full', { max: LIMITS.discsPerVm }, 'too_many');
       if (await trx.selectFrom('discs').select('id').where('vm_id', '=', target.vm.id).where('label', '=', disc.label).executeTakeFirst()) {
-        throw Invalid.field('label', 'is already used by a disc of that machine');
+        throw refused('label', 'label_on_target', {}, 'taken');
       }
       const moved = await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) throw new NotFound('disc');
+      if (Number(moved.numUpdatedRows) !== 1) throw notFound('disc');
     });
   }
   const now = await h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirst();
-  if (!now) throw new NotFound('disc'); // deleted by a racing request
+  if (!now) throw notFound('disc'); // deleted by a racing request
   return now;
 }
 
 export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: boolean): Promise<void> {
   requireAdmin(p, at);
-  if (!purge) throw Invalid.field('purge', 'must be true: discs cannot be undeleted');
+  if (!purge) throw refused('purge', 'discs_not_undeletable');
   const { disc } = at;
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
@@ -164,7 +165,7 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
     await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
     // Space is released, and the head asked, only for the disc row this request really deleted.
     const gone = await trx.deleteFrom('discs').where('id', '=', disc.id).where('vm_id', '=', at.vm.id).returningAll().executeTakeFirst();
-    if (!gone) throw new NotFound('disc');
+    if (!gone) throw notFound('disc');
     await releaseDisc(trx, gone.storage_pool_id, gone.size);
     await enqueue(trx, { kind: 'disc.delete', vmId: gone.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(gone) }, now });
   });
@@ -180,7 +181,7 @@ export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]
 export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
   const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
   const b = await whereRef(q, segment, LABELLED).executeTakeFirst();
-  if (!b) throw new NotFound('backup');
+  if (!b) throw notFound('backup');
   return b;
 }
 
@@ -190,7 +191,7 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
   const { backup, opId } = await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
     const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
-    if (!disc) throw new NotFound('disc');
+    if (!disc) throw notFound('disc');
     const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
     const backup = await trx.insertInto('backups').values({
       uuid: randomUUID(), disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
@@ -207,10 +208,10 @@ export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, back
   // Decided on the VM as it is now, locked until the restore is queued: a power-on racing it waits.
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
-    if (vm.power_on) throw Invalid.field('restore', 'the machine must be powered off to restore a backup');
+    if (vm.power_on) throw refused('restore', 'power_off_to_restore', {}, 'state');
     const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', vm.id).executeTakeFirst();
-    if (!disc) throw new NotFound('disc');
-    if (!(await trx.selectFrom('backups').select('id').where('id', '=', backup.id).where('disc_id', '=', disc.id).executeTakeFirst())) throw new NotFound('backup');
+    if (!disc) throw notFound('disc');
+    if (!(await trx.selectFrom('backups').select('id').where('id', '=', backup.id).where('disc_id', '=', disc.id).executeTakeFirst())) throw notFound('backup');
     const opId = await enqueue(trx, { kind: 'backup.restore', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now: h.now() });
     return { opId, headId: vm.head_id };
   });
@@ -220,11 +221,11 @@ export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, back
 
 export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backup: BackupRow, purge: boolean): Promise<void> {
   requireAdmin(p, at);
-  if (!purge) throw Invalid.field('purge', 'must be true: backups cannot be undeleted');
+  if (!purge) throw refused('purge', 'backups_not_undeletable');
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
     const gone = await trx.deleteFrom('backups').where('id', '=', backup.id).where('disc_id', '=', at.disc.id).returning('id').executeTakeFirst();
-    if (!gone) throw new NotFound('backup'); // a racing delete took it: one operation per backup deleted
+    if (!gone) throw notFound('backup'); // a racing delete took it: one operation per backup deleted
     await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
   });
   if (at.vm.head_id !== null) await h.heads.kick(at.vm.head_id, at.vm.id);
@@ -232,15 +233,14 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
 
 export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, input: { start_at?: string; interval_seconds?: number; capacity?: number }): Promise<BackupScheduleRow> {
   requireAdmin(p, at);
-  if (input.interval_seconds === undefined) throw Invalid.field('interval_seconds', 'Missing interval_seconds parameter');
-  if (input.interval_seconds <= 0) throw Invalid.field('interval_seconds', 'must be greater than 0');
-  const start = scheduleStart(input.start_at, h.now());
-  if (start === null) throw Invalid.field('start_at', 'is invalid');
-  const interval = input.interval_seconds;
+  const checked = checkSchedule({ startAt: input.start_at, intervalSeconds: input.interval_seconds }, h.now());
+  if ('code' in checked) throw invalid(checked.field, checked.code, checked.params);
+  const { start } = checked;
+  const interval = input.interval_seconds!;
   return withTransaction(h.db, async (trx) => {
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);
-    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
+    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw notFound('disc');
     return trx.insertInto('backup_schedules').values({
       uuid: randomUUID(), disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
     }).returningAll().executeTakeFirstOrThrow();
@@ -250,5 +250,5 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
   requireAdmin(p, at);
   const r = await whereRef(h.db.deleteFrom('backup_schedules').where('disc_id', '=', at.disc.id), segment, IDS_ONLY).executeTakeFirst();
-  if (Number(r.numDeletedRows) !== 1) throw new NotFound('backup_schedule');
+  if (Number(r.numDeletedRows) !== 1) throw notFound('backup_schedule');
 }

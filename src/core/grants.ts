@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { PrivilegeRow, UserRow } from '../store/schema.js';
-import { Forbidden, Invalid, NotFound } from './errors.js';
+import { invalid, refused, notFound, forbidden } from './errors.js';
 import {
   canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isClusterAdmin, isLevel, mayGrant, type Principal,
 } from './principal.js';
@@ -74,7 +74,7 @@ export function canSeePrivilege(p: Principal, v: PrivilegeView): boolean {
  *  exactly like a user that does not exist, so the list tells nobody who exists. */
 export async function privilegesOfUser(h: Hangar, p: Principal, user: UserRow | undefined): Promise<PrivilegeView[]> {
   const list = user ? (await loadPrivileges(h, { kind: 'user', userId: user.id })).filter((v) => canSeePrivilege(p, v)) : [];
-  if (!user || (list.length === 0 && !canSeeUser(p, user.id))) throw new NotFound('user');
+  if (!user || (list.length === 0 && !canSeeUser(p, user.id))) throw notFound('user');
   return list;
 }
 
@@ -102,33 +102,33 @@ export type Granted = { privilege: PrivilegeView } | { invitation: InvitationVie
  * its invitee accepts it. Cluster admins' grants are always direct.
  */
 export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantInput): Promise<Granted> {
-  if (!isLevel(input.level)) throw Invalid.field('level', 'is not included in the list');
+  if (!isLevel(input.level)) throw invalid('level', 'not_in_list');
   const level = input.level;
   const target = level.startsWith('cluster') ? 'none' : level.startsWith('account') ? 'account_id' : level.startsWith('group') ? 'group_id' : 'virtual_machine_id';
   const given = (['account_id', 'group_id', 'virtual_machine_id'] as const).filter((k) => input[k] !== undefined && input[k] !== null);
   if (target === 'none' ? given.length > 0 : given.length !== 1 || given[0] !== target) {
-    throw Invalid.field(target === 'none' ? 'level' : target, target === 'none' ? 'cluster privileges have no target' : "can't be blank (and no other target may be given)");
+    throw target === 'none' ? refused('level', 'no_target_for_cluster') : refused(target, 'one_target', {}, 'required');
   }
   let place: PrivilegeView['place'] = null;
   if (target === 'account_id') {
     const a = await h.db.selectFrom('accounts').select('id').where('id', '=', input.account_id!).executeTakeFirst();
-    if (!a || !canSeeAccount(p, a.id)) throw Invalid.field('account_id', 'is not an account you can see');
+    if (!a || !canSeeAccount(p, a.id)) throw refused('account_id', 'not_visible_account');
     place = { accountId: a.id };
   } else if (target === 'group_id') {
     const g = await h.db.selectFrom('groups').select(['id', 'account_id']).where('id', '=', input.group_id!).executeTakeFirst();
-    if (!g || !canSeeGroup(p, g.account_id, g.id)) throw Invalid.field('group_id', 'is not a group you can see');
+    if (!g || !canSeeGroup(p, g.account_id, g.id)) throw refused('group_id', 'not_visible_group');
     place = { accountId: g.account_id, groupId: g.id };
   } else if (target === 'virtual_machine_id') {
     const v = await h.db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id').select(['v.id', 'v.group_id', 'g.account_id'])
       .where('v.id', '=', input.virtual_machine_id!).executeTakeFirst();
-    if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
+    if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw refused('virtual_machine_id', 'not_visible_vm');
     place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
   }
-  if (!mayGrant(p, level, place)) throw new Forbidden(`Granting ${level} needs a higher privilege over the target`);
+  if (!mayGrant(p, level, place)) throw forbidden('grant_level', { level });
   const maxAge = input.yubikey_otp_max_age ?? 900;
-  if (!Number.isInteger(maxAge) || maxAge < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
+  if (!Number.isInteger(maxAge) || maxAge < 0) throw invalid('yubikey_otp_max_age', 'out_of_range', { min: 0 });
   const { user } = who;
-  const notTheirKey = () => Invalid.field('api_key_id', "is not one of the user's API keys");
+  const notTheirKey = () => refused('api_key_id', 'not_users_key');
   const terms = {
     level, account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
     password_required: input.password_required ?? !input.api_key_id, yubikey_required: input.yubikey_required ?? false,
@@ -140,11 +140,11 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     if (input.api_key_id) throw notTheirKey();
     return { invitation: await invite(h, p, who.segment, user, terms) };
   }
-  if (!user) throw new NotFound('user');
+  if (!user) throw notFound('user');
   const id = await withTransaction(h.db, async (trx) => {
     // Everything the privilege points at is held until it is written (a racing delete waits, then removes it too).
     await keepTarget(trx, terms);
-    if (!(await keepRow(trx, 'users', user.id))) throw new NotFound('user');
+    if (!(await keepRow(trx, 'users', user.id))) throw notFound('user');
     if (input.api_key_id) {
       const key = await forKeyShare(trx, trx.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id)).executeTakeFirst();
       if (!key || key.user_id !== user.id) throw notTheirKey();
@@ -162,14 +162,14 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
   });
   forgetPrincipals(h);
   const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
-  if (!privilege) throw new NotFound('privilege'); // revoked, or deleted with its target, the moment it was made
+  if (!privilege) throw notFound('privilege'); // revoked, or deleted with its target, the moment it was made
   return { privilege };
 }
 
 /** A privilege's (or invitation's) target, held until the transaction ends: a 400 when it has been deleted. */
 export async function keepTarget(trx: Transaction<Database>, t: { group_id: number | null; virtual_machine_id: number | null }): Promise<void> {
-  if (t.group_id !== null && !(await keepRow(trx, 'groups', t.group_id))) throw Invalid.field('group_id', 'is not a group you can see');
-  if (t.virtual_machine_id !== null && !(await keepRow(trx, 'vms', t.virtual_machine_id))) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
+  if (t.group_id !== null && !(await keepRow(trx, 'groups', t.group_id))) throw refused('group_id', 'not_visible_group');
+  if (t.virtual_machine_id !== null && !(await keepRow(trx, 'vms', t.virtual_machine_id))) throw refused('virtual_machine_id', 'not_visible_vm');
 }
 
 /**
@@ -195,16 +195,16 @@ export async function bindSessionPrivileges(h: Hangar, p: Principal, user: UserR
 export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
   const row = await whereRef(h.db.selectFrom('privileges').select('id'), segment, IDS_ONLY).executeTakeFirst();
   const [v] = row ? await loadPrivileges(h, { kind: 'ids', ids: [row.id] }) : [];
-  if (!v || !canSeePrivilege(p, v)) throw new NotFound('privilege');
+  if (!v || !canSeePrivilege(p, v)) throw notFound('privilege');
   return v;
 }
 
 export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView, input: { yubikey_required?: boolean; yubikey_otp_max_age?: number; ip_restrictions?: string | null }): Promise<PrivilegeView> {
-  if (!isLevel(v.level) || !mayGrant(p, v.level, v.place)) throw new Forbidden('Changing this privilege needs a higher privilege over its target');
+  if (!isLevel(v.level) || !mayGrant(p, v.level, v.place)) throw forbidden('change_privilege');
   const set: Partial<PrivilegeRow> = {};
   if (input.yubikey_required !== undefined) set.yubikey_required = input.yubikey_required ? 1 : 0;
   if (input.yubikey_otp_max_age !== undefined) {
-    if (input.yubikey_otp_max_age < 0) throw Invalid.field('yubikey_otp_max_age', 'must be greater than or equal to 0');
+    if (input.yubikey_otp_max_age < 0) throw invalid('yubikey_otp_max_age', 'out_of_range', { min: 0 });
     set.yubikey_otp_max_age = input.yubikey_otp_max_age;
   }
   if (input.ip_restrictions !== undefined) set.ip_restrictions = input.ip_restrictions;
@@ -216,10 +216,10 @@ export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView,
 /** Revoke: your own privilege, or one below your level on something you administer. */
 export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise<void> {
   const own = v.userId === p.userId;
-  if (!own && (!isLevel(v.level) || !mayGrant(p, v.level, v.place))) throw new Forbidden('Revoking this privilege needs a higher privilege over its target');
+  if (!own && (!isLevel(v.level) || !mayGrant(p, v.level, v.place))) throw forbidden('revoke_privilege');
   if (v.level === 'cluster_admin' && v.apiKeyId === null) {
     const admins = await h.db.selectFrom('privileges').select('id').where('level', '=', 'cluster_admin').where('api_key_id', 'is', null).limit(2).execute();
-    if (admins.length < 2) throw Invalid.field('level', 'the last cluster admin cannot be revoked');
+    if (admins.length < 2) throw refused('level', 'last_cluster_admin', {}, 'state');
   }
   await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
   forgetPrincipals(h);

@@ -12,7 +12,7 @@
 //  - Bodies are sealed with the server's key: some answers carry secrets (a new API key's).
 import crypto from 'node:crypto';
 import type { Hangar } from './context.js';
-import { Invalid } from './errors.js';
+import { refused } from './errors.js';
 import type { Principal } from './principal.js';
 import * as repo from '../store/repos/idempotency.js';
 
@@ -41,7 +41,7 @@ export function fingerprintOf(...parts: string[]): string {
 
 /** The key as given, or 400 when it is not 1 to 255 printable ASCII characters. */
 export function checkKey(key: unknown): string {
-  if (typeof key !== 'string' || !KEY.test(key)) throw new Invalid({ [IDEMPOTENCY_FIELD]: ['must be 1 to 255 printable ASCII characters'] });
+  if (typeof key !== 'string' || !KEY.test(key)) throw refused(IDEMPOTENCY_FIELD, 'idempotency_key');
   return key;
 }
 
@@ -61,7 +61,7 @@ export async function claimKey(h: Hangar, r: KeyedRequest): Promise<Claim> {
       await repo.deleteIfExpired(h.db, r, now);
       continue;
     }
-    if (rec.fingerprint !== r.fingerprint) throw new Invalid({ [IDEMPOTENCY_FIELD]: ['was already used with a different request'] }, 422);
+    if (rec.fingerprint !== r.fingerprint) throw refused(IDEMPOTENCY_FIELD, 'idempotency_reused', {}, 'reused');
     if (rec.state === 'done') {
       const body = rec.body === null ? '' : h.secrets.open(rec.body);
       return { claimed: false, replay: { status: rec.status ?? 200, headers: JSON.parse(rec.headers ?? '{}') as Record<string, string>, body } };
@@ -70,7 +70,7 @@ export async function claimKey(h: Hangar, r: KeyedRequest): Promise<Claim> {
       if (await repo.takeOver(h.db, r, rec.created_at, now, now + IDEMPOTENCY_TTL_MS)) return { claimed: true };
       continue;
     }
-    if (Date.now() >= giveUpAt) throw new Invalid({ [IDEMPOTENCY_FIELD]: ['is in use by a request still in progress: retry later'] }, 409);
+    if (Date.now() >= giveUpAt) throw refused(IDEMPOTENCY_FIELD, 'idempotency_busy', {}, 'conflict');
     await new Promise((res) => setTimeout(res, POLL_MS));
   }
 }

@@ -1,6 +1,6 @@
 // The one rule for reading a path segment, in every dialect: a UUID is a public id, all digits an
 // integer id, anything else a name. Names may therefore never look like either (`checkNotId`).
-import { Invalid } from './errors.js';
+import { refused } from './errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGITS = /^[0-9]+$/;
@@ -20,17 +20,17 @@ export function readRef(segment: string): Ref {
   return { name: segment };
 }
 
-/** Why a name or label cannot be used (the rule would read it as an id, so it could never name anything), or null. */
+/** Why (a reason of an `invalid` issue) a name or label cannot be used: the rule would read it as an id, so it could never name anything; or null. */
 export function idShapeError(value: string): string | null {
-  if (DIGITS.test(value)) return 'is invalid: it cannot be only digits (that is an id)';
-  if (UUID.test(value)) return 'is invalid: it cannot have the shape of a UUID (that is a public id)';
+  if (DIGITS.test(value)) return 'looks_like_id';
+  if (UUID.test(value)) return 'looks_like_uuid';
   return null;
 }
 
 /** Refuses (400 on `field`) a name or label the rule would read as an id. */
 export function checkNotId(field: string, value: string): string {
   const err = idShapeError(value);
-  if (err) throw Invalid.field(field, err);
+  if (err) throw refused(field, err);
   return value;
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
-import { Forbidden, NotFound } from './errors.js';
+import { notFound, forbidden } from './errors.js';
 import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, SESSION_FACTORS, type Level, type Place, type Principal } from './principal.js';
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
@@ -67,7 +67,7 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
     }).returning('id').executeTakeFirstOrThrow();
   });
   const [view] = await loadInvitations(h, { ids: [row.id] });
-  if (!view) throw new NotFound('invitation'); // deleted with its target the moment it was made
+  if (!view) throw notFound('invitation'); // deleted with its target the moment it was made
   return view;
 }
 
@@ -129,7 +129,7 @@ export async function resolveInvitation(h: Hangar, p: Principal, segment: string
   await sweep(h);
   const row = await whereRef(h.db.selectFrom('invitations').select('id'), segment, IDS_ONLY).executeTakeFirst();
   const [v] = row ? await loadInvitations(h, { ids: [row.id] }) : [];
-  if (!v || !(isInvitee(p, v) || manages(p, v))) throw new NotFound('invitation');
+  if (!v || !(isInvitee(p, v) || manages(p, v))) throw notFound('invitation');
   return v;
 }
 
@@ -140,7 +140,7 @@ export async function invitationsOf(h: Hangar, userId: number): Promise<Invitati
 }
 
 export async function acceptInvitation(h: Hangar, p: Principal, v: InvitationView): Promise<PrivilegeView> {
-  if (!isInvitee(p, v)) throw new Forbidden('Only the invitee can accept an invitation');
+  if (!isInvitee(p, v)) throw forbidden('invitee_only');
   return admit(h, v);
 }
 
@@ -161,16 +161,16 @@ async function granterStillMay(h: Hangar, v: InvitationView): Promise<boolean> {
 export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView> {
   if (!(await granterStillMay(h, v))) {
     await h.db.deleteFrom('invitations').where('id', '=', v.id).execute();
-    throw new NotFound('invitation');
+    throw notFound('invitation');
   }
   const id = await withTransaction(h.db, async (trx) => {
     // The target first (core/locks.ts: a purge or group delete locks it, then deletes its invitations).
     for (const [table, target] of [['groups', v.groupId], ['vms', v.vmId]] as const) {
-      if (target !== null && !(await keepRow(trx, table, target))) throw new NotFound('invitation');
+      if (target !== null && !(await keepRow(trx, table, target))) throw notFound('invitation');
     }
     const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
       .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
-    if (!row || row.user_id === null) throw new NotFound('invitation');
+    if (!row || row.user_id === null) throw notFound('invitation');
     return (await trx.insertInto('privileges').values({
       uuid: randomUUID(), user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
       virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
@@ -180,7 +180,7 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
   });
   forgetPrincipals(h);
   const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
-  if (!privilege) throw new NotFound('invitation'); // deleted with its target the moment it was accepted
+  if (!privilege) throw notFound('invitation'); // deleted with its target the moment it was accepted
   return privilege;
 }
 

@@ -5,7 +5,7 @@ import { sql, type Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { isPostgres } from '../store/dialect.js';
-import { Invalid } from './errors.js';
+import { refused } from './errors.js';
 
 type Db = Store | Transaction<Database>;
 
@@ -103,7 +103,7 @@ export async function allocateIp(
     }).execute();
     return { address, family };
   }
-  throw Invalid.field('ips', `no free IPv${family} addresses left in the pool`);
+  throw refused('ips', 'pool_exhausted', { family }, 'no_capacity');
 }
 
 /** Put every address of these NICs back in the pool. */

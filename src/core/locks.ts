@@ -10,7 +10,7 @@
 import type { Transaction } from 'kysely';
 import type { Database, VmRow } from '../store/schema.js';
 import { forKeyShare, forUpdate } from '../store/dialect.js';
-import { Invalid, NotFound } from './errors.js';
+import { refused, notFound } from './errors.js';
 import type { VmPlace } from './resolve.js';
 
 type Trx = Transaction<Database>;
@@ -33,8 +33,8 @@ export async function lockVms(trx: Trx, ids: number[]): Promise<Map<number, VmRo
  */
 export async function lockLiveVm(trx: Trx, at: VmPlace): Promise<VmRow> {
   const vm = await lockVm(trx, at.vm.id);
-  if (!vm || vm.group_id !== at.group.id) throw new NotFound('virtual_machine');
-  if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  if (!vm || vm.group_id !== at.group.id) throw notFound('virtual_machine');
+  if (vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
   return vm;
 }
 

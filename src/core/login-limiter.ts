@@ -18,7 +18,7 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Store } from '../store/db.js';
 import { storeCounter } from '../store/counters.js';
 import type { ClusterConfig } from './config.js';
-import { Throttled } from './errors.js';
+import { throttled } from './errors.js';
 
 /** Who is trying: the client's address, and the username when the credential names one. */
 export interface Attempt { address: string; username?: string }
@@ -68,7 +68,7 @@ export class LoginLimiter {
     // The common refusal, a key whose wait's one try is taken, costs reads only (no commits).
     for (const [tier, key] of keys) {
       const wait = await tier.waits.get(key);
-      if (wait && wait.consumedPoints >= 1) throw new Throttled(Math.max(1, Math.ceil(wait.msBeforeNext / 1000)));
+      if (wait && wait.consumedPoints >= 1) throw throttled(Math.max(1, Math.ceil(wait.msBeforeNext / 1000)));
     }
     const counted: [Tier, string][] = [];
     for (const [tier, key] of keys) {
@@ -82,7 +82,7 @@ export class LoginLimiter {
           await tier.attempts.reward(key);
           await tier.waits.reward(key);
           for (const [t, k] of counted) await this.takeBack(t, k);
-          throw new Throttled(Math.max(1, Math.ceil(refused.msBeforeNext / 1000)));
+          throw throttled(Math.max(1, Math.ceil(refused.msBeforeNext / 1000)));
         }
       }
       counted.push([tier, key]);

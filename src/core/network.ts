@@ -1,7 +1,7 @@
 // NICs and IP addresses: extra IPs routed via a NIC's primary address, rDNS, swapping addresses.
 import net from 'node:net';
 import type { Hangar } from './context.js';
-import { Forbidden, Invalid, NotFound } from './errors.js';
+import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, type Principal } from './principal.js';
 import { matchesRef } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
@@ -18,7 +18,7 @@ export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
 
 export async function resolveNic(h: Hangar, at: VmPlace, segment: string): Promise<NicView> {
   const nic = (await listNics(h, at)).find((n) => matchesRef(n, n.label, segment));
-  if (!nic) throw new NotFound('network_interface');
+  if (!nic) throw notFound('network_interface');
   return nic;
 }
 
@@ -26,23 +26,23 @@ export interface IpCreateInput { addresses?: number; family?: string; reason?: s
 
 /** `ip_create`: extra addresses routed via the NIC's primary address of the same family. */
 export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicView, input: IpCreateInput): Promise<string[]> {
-  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw new Forbidden('Adding IPs needs vm_admin');
-  if (at.vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('add_ips');
+  if (at.vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
   const family = input.family ?? 'ipv4';
-  if (family !== 'ipv4' && family !== 'ipv6') throw Invalid.field('family', 'is not included in the list');
+  if (family !== 'ipv4' && family !== 'ipv6') throw invalid('family', 'not_in_list');
   const count = input.addresses ?? 1;
-  if (!Number.isInteger(count) || count < 1) throw Invalid.field('addresses', 'must be greater than or equal to 1');
-  if (input.contiguous) throw Invalid.field('contiguous', 'contiguous ranges are not available');
+  if (!Number.isInteger(count) || count < 1) throw invalid('addresses', 'out_of_range', { min: 1 });
+  if (input.contiguous) throw refused('contiguous', 'no_contiguous');
   const fam = family === 'ipv4' ? 4 : 6;
   const via = nic.ips.find((a) => net.isIP(a) === fam);
-  if (!via) throw Invalid.field('family', `the interface has no primary ${family} address to route via`);
+  if (!via) throw refused('family', 'no_primary_address', { family }, 'state');
   return withTransaction(h.db, async (trx) => {
     // Locked, so that two requests cannot both pass the limit check, nor add to a VM being purged.
     await lockLiveVm(trx, at);
-    if (!(await trx.selectFrom('nics').select('id').where('id', '=', nic.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('network_interface');
+    if (!(await trx.selectFrom('nics').select('id').where('id', '=', nic.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw notFound('network_interface');
     const extra = await trx.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
       .select((eb) => eb.fn.countAll<number>().as('n')).where('nics.vm_id', '=', at.vm.id).where('ips.routed_via', 'is not', null).executeTakeFirstOrThrow();
-    if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw Invalid.field('addresses', `at most ${LIMITS.extraIpsPerVm} extra addresses per machine`);
+    if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw refused('addresses', 'extra_ips', { max: LIMITS.extraIpsPerVm }, 'too_many');
     const out: string[] = [];
     for (let i = 0; i < count; i++) out.push((await allocateIp(trx, fam, nic.id, h.now(), { routedVia: via, reason: input.reason ?? '' })).address);
     return out;
@@ -54,13 +54,13 @@ export interface IpPlace { address: string; rdns: string | null; routedVia: stri
 export async function resolveIp(h: Hangar, p: Principal, address: string): Promise<IpPlace> {
   const row = await h.db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
     .select(['ips.address', 'ips.rdns', 'ips.routed_via', 'ips.nic_id', 'nics.vm_id']).where('ips.address', '=', address).executeTakeFirst();
-  if (!row || row.nic_id === null) throw new NotFound('ip');
-  const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('ip')));
+  if (!row || row.nic_id === null) throw notFound('ip');
+  const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('ip')));
   return { address: row.address, rdns: row.rdns, routedVia: row.routed_via, nicId: row.nic_id, at };
 }
 
 function requireVmAdmin(p: Principal, at: VmPlace): void {
-  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw new Forbidden('Changing addresses needs vm_admin');
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_addresses');
 }
 
 const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -68,40 +68,40 @@ const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.
 export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string | null | undefined): Promise<IpPlace> {
   requireVmAdmin(p, ip.at);
   if (rdns === undefined) return ip;
-  if (rdns !== null && rdns !== '' && !HOSTNAME.test(rdns)) throw Invalid.field('rdns', 'is invalid');
+  if (rdns !== null && rdns !== '' && !HOSTNAME.test(rdns)) throw invalid('rdns', 'invalid');
   const value = rdns === '' ? null : rdns;
   // Only while the address is still on the NIC it was resolved on: it may have been given back and
   // handed to another machine since.
   const r = await h.db.updateTable('ips').set({ rdns: value }).where('address', '=', ip.address).where('nic_id', '=', ip.nicId).executeTakeFirst();
-  if (Number(r.numUpdatedRows) !== 1) throw new NotFound('ip');
+  if (Number(r.numUpdatedRows) !== 1) throw notFound('ip');
   return { ...ip, rdns: value };
 }
 
 /** Only extra addresses can be given back; a NIC's primary address goes with its VM. */
 export async function deleteIp(h: Hangar, p: Principal, ip: IpPlace): Promise<void> {
   requireVmAdmin(p, ip.at);
-  if (ip.routedVia === null) throw Invalid.field('address', 'is a primary address: it is released when the machine is purged');
+  if (ip.routedVia === null) throw refused('address', 'primary_address', {}, 'state');
   const r = await h.db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null })
     .where('address', '=', ip.address).where('nic_id', '=', ip.nicId).where('routed_via', 'is not', null).executeTakeFirst();
-  if (Number(r.numUpdatedRows) !== 1) throw new NotFound('ip'); // given back (and perhaps handed out again) meanwhile
+  if (Number(r.numUpdatedRows) !== 1) throw notFound('ip'); // given back (and perhaps handed out again) meanwhile
 }
 
 export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_1_id: number; virtual_machine_2_id: number; move_additional_ips?: boolean }): Promise<void> {
-  const a = await resolveVmById(h.db, p, input.virtual_machine_1_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_1_id', 'is not a machine you can see')));
-  const b = await resolveVmById(h.db, p, input.virtual_machine_2_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_2_id', 'is not a machine you can see')));
+  const a = await resolveVmById(h.db, p, input.virtual_machine_1_id, { includeDeleted: false }).catch(whenNotFound(() => refused('virtual_machine_1_id', 'not_visible_vm')));
+  const b = await resolveVmById(h.db, p, input.virtual_machine_2_id, { includeDeleted: false }).catch(whenNotFound(() => refused('virtual_machine_2_id', 'not_visible_vm')));
   requireVmAdmin(p, a);
   requireVmAdmin(p, b);
-  if (a.vm.id === b.vm.id) throw Invalid.field('virtual_machine_2_id', 'must be a different machine');
-  if (a.vm.power_on || b.vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
+  if (a.vm.id === b.vm.id) throw refused('virtual_machine_2_id', 'same_vm');
+  if (a.vm.power_on || b.vm.power_on) throw refused('virtual_machine_1_id', 'power_off_both', {}, 'state');
   await withTransaction(h.db, async (trx) => {
     const locked = await lockVms(trx, [a.vm.id, b.vm.id]);
     for (const [field, vm] of [['virtual_machine_1_id', locked.get(a.vm.id)], ['virtual_machine_2_id', locked.get(b.vm.id)]] as const) {
-      if (!vm || vm.deleted) throw Invalid.field(field, 'is not a machine you can see');
-      if (vm.power_on) throw Invalid.field('virtual_machine_1_id', 'both machines must be powered off');
+      if (!vm || vm.deleted) throw refused(field, 'not_visible_vm');
+      if (vm.power_on) throw refused('virtual_machine_1_id', 'power_off_both', {}, 'state');
     }
     const nicOf = async (vmId: number) => {
       const nic = await trx.selectFrom('nics').select('id').where('vm_id', '=', vmId).orderBy('id').executeTakeFirst();
-      if (!nic) throw Invalid.field('virtual_machine_1_id', 'a machine has no network interface');
+      if (!nic) throw refused('virtual_machine_1_id', 'no_nic', {}, 'state');
       return nic.id;
     };
     const [na, nb] = [await nicOf(a.vm.id), await nicOf(b.vm.id)];

@@ -2,14 +2,13 @@
 // cannot read is NotFound, exactly like anything that does not exist.
 import type { Store } from '../store/db.js';
 import type { AccountRow, GroupRow, VmRow } from '../store/schema.js';
-import { Forbidden, NotFound } from './errors.js';
-import { IDS_ONLY, whereRef } from './ids.js';
+import { forbidden, isCode, notFound } from './errors.js';
+import * as repo from '../store/repos/vms.js';
 import { canSeeAccount, canSeeGroup, canSeeVm, holds, isClusterAdmin, type Place, type Principal } from './principal.js';
-import type { VmFilter } from './views.js';
 
 /** Turns NotFound into null (for list filters that name nothing); any other error still fails. */
 export function notFoundAsNull(err: unknown): null {
-  if (err instanceof NotFound) return null;
+  if (isCode(err, 'not_found')) return null;
   throw err;
 }
 
@@ -17,23 +16,13 @@ export function notFoundAsNull(err: unknown): null {
  *  field); any other error still fails as itself. */
 export function whenNotFound(make: () => Error): (err: unknown) => never {
   return (err) => {
-    throw err instanceof NotFound ? make() : err;
+    throw isCode(err, 'not_found') ? make() : err;
   };
 }
 
-/** Accounts, groups and VMs: by id, public id, or name (a DNS label, compared in lower case). */
-const NAMED = { id: 'id', uuid: 'uuid', name: 'name', lower: true };
-
 export async function resolveAccount(db: Store, p: Principal, segment: string): Promise<AccountRow> {
-  let row: AccountRow | undefined;
-  if (segment === '') {
-    // bytemark-client sends `/accounts//groups/...` when no account was given: the caller's default account.
-    row = await defaultAccount(db, p);
-  } else {
-    const q = db.selectFrom('accounts').selectAll();
-    row = await whereRef(q, segment, NAMED).executeTakeFirst();
-  }
-  if (!row || !canSeeAccount(p, row.id)) throw new NotFound('account');
+  const row = await repo.accountByRef(db, segment);
+  if (!row || !canSeeAccount(p, row.id)) throw notFound('account');
   return row;
 }
 
@@ -42,25 +31,19 @@ export async function resolveAccount(db: Store, p: Principal, segment: string): 
  * someone else's grant. Undefined when they have none. Callers still check that they can see it.
  */
 export async function defaultAccount(db: Store, p: Principal): Promise<AccountRow | undefined> {
-  return db.selectFrom('users as u').innerJoin('accounts as a', 'a.id', 'u.home_account_id').selectAll('a')
-    .where('u.id', '=', p.userId).executeTakeFirst();
+  return repo.homeAccount(db, p.userId);
 }
 
 /** Accounts the caller can see, by id. */
 export async function visibleAccounts(db: Store, p: Principal): Promise<AccountRow[]> {
-  let q = db.selectFrom('accounts').selectAll().orderBy('id');
-  if (!isClusterAdmin(p)) {
-    const own = [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))];
-    if (own.length === 0) return [];
-    q = q.where('id', 'in', own);
-  }
-  return q.execute();
+  if (isClusterAdmin(p)) return repo.accountsIn(db, null);
+  const own = [...new Set(p.grants.map((g) => g.accountId).filter((id): id is number => id !== null))];
+  return own.length === 0 ? [] : repo.accountsIn(db, own);
 }
 
 export async function resolveGroup(db: Store, p: Principal, account: AccountRow, segment: string): Promise<GroupRow> {
-  const q = db.selectFrom('groups').selectAll().where('account_id', '=', account.id);
-  const row = await whereRef(q, segment, NAMED).executeTakeFirst();
-  if (!row || !canSeeGroup(p, account.id, row.id)) throw new NotFound('group');
+  const row = await repo.groupByRef(db, account.id, segment);
+  if (!row || !canSeeGroup(p, account.id, row.id)) throw notFound('group');
   return row;
 }
 
@@ -75,16 +58,15 @@ export interface VmLookup { includeDeleted: boolean; forChange?: boolean }
 
 /** A visible machine resolved for a change needs vm_admin on it (403: the caller can see it). */
 function checkChange(p: Principal, place: Required<Place>, opts: VmLookup): void {
-  if (opts.forChange && !holds(p, place, 'vm_admin')) throw new Forbidden('Changing a machine or anything on it needs vm_admin');
+  if (opts.forChange && !holds(p, place, 'vm_admin')) throw forbidden('change_vm_part');
 }
 
 export async function resolveVmIn(
   db: Store, p: Principal, account: AccountRow, group: GroupRow, segment: string, opts: VmLookup,
 ): Promise<VmPlace> {
-  const q = db.selectFrom('vms').selectAll().where('group_id', '=', group.id);
-  const vm = await whereRef(q, segment, NAMED).executeTakeFirst();
+  const vm = await repo.vmInGroup(db, group.id, segment);
   if (!vm || (vm.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: vm.id })) {
-    throw new NotFound('virtual_machine');
+    throw notFound('virtual_machine');
   }
   checkChange(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, opts);
   return { vm, group, account };
@@ -96,26 +78,10 @@ export async function resolveVmPath(
 ): Promise<VmPlace> {
   // The hot path: one joined query. Only when it finds nothing the caller may see does the
   // step-by-step resolution run, to answer exactly as it would (always NotFound).
-  if (acc !== '') {
-    let q = db.selectFrom('vms as v')
-      .innerJoin('groups as g', 'g.id', 'v.group_id')
-      .innerJoin('accounts as a', 'a.id', 'g.account_id')
-      .selectAll('v')
-      .select(['g.account_id as g_account_id', 'g.uuid as g_uuid', 'g.name as g_name', 'g.vlan_num as g_vlan_num', 'g.created_at as g_created_at',
-        'a.uuid as a_uuid', 'a.name as a_name', 'a.suspended as a_suspended', 'a.created_at as a_created_at']);
-    q = whereRef(q, acc, { id: 'a.id', uuid: 'a.uuid', name: 'a.name', lower: true });
-    q = whereRef(q, grp, { id: 'g.id', uuid: 'g.uuid', name: 'g.name', lower: true });
-    q = whereRef(q, vm, { id: 'v.id', uuid: 'v.uuid', name: 'v.name', lower: true });
-    const hit = await q.executeTakeFirst();
-    if (hit && (!hit.deleted || opts.includeDeleted) && canSeeVm(p, { accountId: hit.g_account_id, groupId: hit.group_id, vmId: hit.id })) {
-      const { g_account_id, g_uuid, g_name, g_vlan_num, g_created_at, a_uuid, a_name, a_suspended, a_created_at, ...row } = hit;
-      checkChange(p, { accountId: g_account_id, groupId: row.group_id, vmId: row.id }, opts);
-      return {
-        vm: row,
-        group: { id: row.group_id, uuid: g_uuid, account_id: g_account_id, name: g_name, vlan_num: g_vlan_num, created_at: g_created_at },
-        account: { id: g_account_id, uuid: a_uuid, name: a_name, suspended: a_suspended, created_at: a_created_at },
-      };
-    }
+  const hit = await repo.vmByPath(db, acc, grp, vm);
+  if (hit && (!hit.vm.deleted || opts.includeDeleted) && canSeeVm(p, { accountId: hit.account.id, groupId: hit.group.id, vmId: hit.vm.id })) {
+    checkChange(p, { accountId: hit.account.id, groupId: hit.group.id, vmId: hit.vm.id }, opts);
+    return hit;
   }
   const account = await resolveAccount(db, p, acc);
   const group = await resolveGroup(db, p, account, grp);
@@ -124,42 +90,17 @@ export async function resolveVmPath(
 
 /** The non-nested /virtual_machines/{id}: a VM by its id, or by its public id when given a segment (a name names nothing here). */
 export async function resolveVmById(db: Store, p: Principal, id: number | string, opts: VmLookup): Promise<VmPlace> {
-  const q = db.selectFrom('vms').selectAll();
-  const row = await (typeof id === 'number' ? q.where('id', '=', id) : whereRef(q, id, IDS_ONLY)).executeTakeFirst();
-  if (!row) throw new NotFound('virtual_machine');
+  const row = await repo.vmByIdOrSegment(db, id);
+  if (!row) throw notFound('virtual_machine');
   // The group is gone if the VM was moved out of it and it was deleted since the VM was read.
-  const group = await db.selectFrom('groups').selectAll().where('id', '=', row.group_id).executeTakeFirst();
-  if (!group) throw new NotFound('virtual_machine');
-  const account = await db.selectFrom('accounts').selectAll().where('id', '=', group.account_id).executeTakeFirstOrThrow();
+  const group = await repo.groupById(db, row.group_id);
+  if (!group) throw notFound('virtual_machine');
+  const account = await repo.accountById(db, group.account_id);
+  if (!account) throw notFound('virtual_machine');
   if ((row.deleted && !opts.includeDeleted) || !canSeeVm(p, { accountId: account.id, groupId: group.id, vmId: row.id })) {
-    throw new NotFound('virtual_machine');
+    throw notFound('virtual_machine');
   }
   checkChange(p, { accountId: account.id, groupId: group.id, vmId: row.id }, opts);
   return { vm: row, group, account };
 }
 
-/**
- * The filters of the non-nested GET /virtual_machines: `account_id` is an account id or name;
- * `group_id` a group id, or a name ("default") looked up in that account, else in every account
- * the caller can see. Both apply together. null when nothing can match.
- */
-export async function vmListFilter(db: Store, p: Principal, acc: string | undefined, grp: string | undefined): Promise<VmFilter | null> {
-  let accounts: number[] | null = null; // null: no account restriction (a cluster admin without account_id)
-  if (acc !== undefined) {
-    const account = await resolveAccount(db, p, acc).catch((err) => {
-      if (err instanceof NotFound) return null;
-      throw err;
-    });
-    if (!account) return null;
-    accounts = [account.id];
-  } else if (!isClusterAdmin(p)) {
-    accounts = (await visibleAccounts(db, p)).map((a) => a.id);
-  }
-  if (accounts !== null && accounts.length === 0) return null;
-  if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
-  let q = db.selectFrom('groups').select('id');
-  q = whereRef(q, grp, NAMED);
-  if (accounts !== null) q = q.where('account_id', 'in', accounts);
-  const groupIds = (await q.execute()).map((g) => g.id);
-  return groupIds.length ? { kind: 'groups', groupIds } : null;
-}

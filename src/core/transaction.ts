@@ -10,7 +10,7 @@ import type { Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { foreignKeyViolation, transientConflict } from '../store/dialect.js';
-import { NotFound } from './errors.js';
+import { notFound } from './errors.js';
 
 /** Runs of one transaction before its last error is the answer. */
 export const ATTEMPTS = 5;
@@ -36,7 +36,7 @@ export async function withTransaction<T>(db: Store, fn: (trx: Transaction<Databa
         await sleep((5 + Math.random() * 10) * 2 ** (attempt - 1));
         continue;
       }
-      if (fk && 'missing' in fk) throw new NotFound(NAMES[fk.missing ?? ''] ?? 'resource');
+      if (fk && 'missing' in fk) throw notFound(NAMES[fk.missing ?? ''] ?? 'resource');
       throw err;
     }
   }

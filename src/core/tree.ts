@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { AccountRow, GroupRow } from '../store/schema.js';
-import { Forbidden, Invalid, NotFound } from './errors.js';
+import { invalid, refused, notFound, forbidden } from './errors.js';
 import { lockRow } from './locks.js';
 import { checkName } from './names.js';
 import { canSeeGroup, canSeeVm, holds, isClusterAdmin, type Principal } from './principal.js';
@@ -47,11 +47,11 @@ export async function listAccounts(h: Hangar, p: Principal, opts: { includeDelet
 }
 
 export async function createAccount(h: Hangar, p: Principal, input: { name?: unknown }): Promise<AccountRow> {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may create accounts');
+  if (!isClusterAdmin(p)) throw forbidden('admin_create_accounts');
   const name = checkName('name', input.name);
   const now = h.now();
   return withTransaction(h.db, async (trx) => {
-    if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw Invalid.field('name', 'has already been taken');
+    if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw invalid('name', 'taken');
     const account = await trx.insertInto('accounts').values({ uuid: randomUUID(), name, created_at: now }).returningAll().executeTakeFirstOrThrow();
     await trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
     return account;
@@ -59,8 +59,8 @@ export async function createAccount(h: Hangar, p: Principal, input: { name?: unk
 }
 
 export async function updateAccount(h: Hangar, p: Principal, account: AccountRow, input: { suspended?: boolean; name?: unknown }): Promise<AccountRow> {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may change accounts');
-  if (input.name !== undefined && input.name !== account.name) throw Invalid.field('name', 'cannot be changed');
+  if (!isClusterAdmin(p)) throw forbidden('admin_change_accounts');
+  if (input.name !== undefined && input.name !== account.name) throw refused('name', 'fixed');
   if (input.suspended !== undefined) {
     await h.db.updateTable('accounts').set({ suspended: input.suspended ? 1 : 0 }).where('id', '=', account.id).execute();
   }
@@ -68,40 +68,40 @@ export async function updateAccount(h: Hangar, p: Principal, account: AccountRow
 }
 
 export async function createGroup(h: Hangar, p: Principal, account: AccountRow, input: { name?: unknown }): Promise<GroupRow> {
-  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Creating groups needs account_admin');
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('create_groups');
   const name = checkName('name', input.name);
   return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
-      throw Invalid.field('name', 'has already been taken');
+      throw invalid('name', 'taken');
     }
     return trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name, vlan_num: null, created_at: h.now() }).returningAll().executeTakeFirstOrThrow();
   });
 }
 
 export async function renameGroup(h: Hangar, p: Principal, account: AccountRow, group: GroupRow, input: { name?: unknown }): Promise<GroupRow> {
-  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Renaming groups needs account_admin');
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('rename_groups');
   if (input.name === undefined || input.name === group.name) return group;
-  if (group.name === 'default') throw Invalid.field('name', 'the default group cannot be renamed');
+  if (group.name === 'default') throw refused('name', 'default_group_rename');
   const name = checkName('name', input.name);
   return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
-      throw Invalid.field('name', 'has already been taken');
+      throw invalid('name', 'taken');
     }
     const renamed = await trx.updateTable('groups').set({ name }).where('id', '=', group.id).returningAll().executeTakeFirst();
-    if (!renamed) throw new NotFound('group'); // deleted meanwhile
+    if (!renamed) throw notFound('group'); // deleted meanwhile
     return renamed;
   });
 }
 
 /** Only an empty group can go: deleted-but-not-purged VMs count, since they can still come back. */
 export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, group: GroupRow): Promise<void> {
-  if (!holds(p, { accountId: account.id }, 'account_admin')) throw new Forbidden('Deleting groups needs account_admin');
-  if (group.name === 'default') throw Invalid.field('group', 'the default group cannot be deleted');
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('delete_groups');
+  if (group.name === 'default') throw refused('group', 'default_group_delete');
   await withTransaction(h.db, async (trx) => {
     // Locked before looking for VMs: a create or move into the group racing this waits, or is waited for and seen.
-    if (!(await lockRow(trx, 'groups', group.id))) throw new NotFound('group');
+    if (!(await lockRow(trx, 'groups', group.id))) throw notFound('group');
     const vm = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).executeTakeFirst();
-    if (vm) throw Invalid.field('group', 'is not empty: purge its virtual machines first (deleted ones too)');
+    if (vm) throw refused('group', 'group_not_empty', {}, 'state');
     await trx.deleteFrom('privileges').where('group_id', '=', group.id).execute();
     await trx.deleteFrom('invitations').where('group_id', '=', group.id).execute();
     await trx.deleteFrom('groups').where('id', '=', group.id).execute();

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { ApiKeyRow, UserRow } from '../store/schema.js';
-import { Forbidden, Invalid, NotFound } from './errors.js';
+import { invalid, refused, notFound, forbidden } from './errors.js';
 import { canSeeAccount, isClusterAdmin, type Principal } from './principal.js';
 import { checkPasswordStrength, forgetPrincipals, hashPassword, newSecret, tokenHash } from './auth.js';
 import { findUser } from './grants.js';
@@ -16,14 +16,14 @@ const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-
 export function checkAuthorizedKeys(keys: string): string {
   const lines = keys.split('\n').map((l) => l.trim()).filter(Boolean);
   const bad = lines.findIndex((l) => !KEY_LINE.test(l));
-  if (bad >= 0) throw Invalid.field('authorized_keys', `line ${bad + 1} is not an SSH public key`);
+  if (bad >= 0) throw refused('authorized_keys', 'ssh_key_line', { line: bad + 1 });
   return lines.join('\n');
 }
 
 /** A user is visible to themself and to cluster admins; to anyone else it does not exist. */
 export async function resolveUser(h: Hangar, p: Principal, segment: string): Promise<UserRow> {
   const user = await findUser(h, segment);
-  if (!user || (user.id !== p.userId && !isClusterAdmin(p))) throw new NotFound('user');
+  if (!user || (user.id !== p.userId && !isClusterAdmin(p))) throw notFound('user');
   return user;
 }
 
@@ -39,7 +39,7 @@ export async function listUsers(h: Hangar, p: Principal): Promise<UserRow[]> {
  */
 async function checkHome(h: Hangar, value: unknown, mayChoose: (accountId: number) => boolean): Promise<number | null> {
   if (value === null) return null;
-  const refuse = () => Invalid.field('home_account_id', 'is not an account you can see');
+  const refuse = () => refused('home_account_id', 'not_visible_account');
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refuse();
   const a = await h.db.selectFrom('accounts').select('id').where('id', '=', value).executeTakeFirst();
   if (!a || !mayChoose(a.id)) throw refuse();
@@ -49,17 +49,17 @@ async function checkHome(h: Hangar, value: unknown, mayChoose: (accountId: numbe
 export async function createUser(
   h: Hangar, input: { username?: unknown; email?: unknown; password?: unknown; authorized_keys?: unknown; home_account_id?: unknown },
 ): Promise<UserRow> {
-  if (typeof input.username !== 'string' || !USERNAME.test(input.username)) throw Invalid.field('username', 'is invalid');
+  if (typeof input.username !== 'string' || !USERNAME.test(input.username)) throw invalid('username', 'invalid');
   checkNotId('username', input.username);
   const password = checkPasswordStrength(input.password);
   const email = typeof input.email === 'string' ? input.email : '';
-  if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw Invalid.field('email', 'is invalid');
+  if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw invalid('email', 'invalid');
   const keys = typeof input.authorized_keys === 'string' ? checkAuthorizedKeys(input.authorized_keys) : '';
   const home = input.home_account_id === undefined ? null : await checkHome(h, input.home_account_id, () => true);
   const passwordHash = await hashPassword(password);
   return withTransaction(h.db, async (trx) => {
     if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
-      throw Invalid.field('username', 'has already been taken');
+      throw invalid('username', 'taken');
     }
     return trx.insertInto('users').values({
       uuid: randomUUID(), username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
@@ -69,7 +69,7 @@ export async function createUser(
 }
 
 export async function adminCreateUser(h: Hangar, p: Principal, input: Parameters<typeof createUser>[1]): Promise<UserRow> {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may create users');
+  if (!isClusterAdmin(p)) throw forbidden('admin_create_users');
   return createUser(h, input);
 }
 
@@ -80,11 +80,11 @@ export async function updateUser(
 ): Promise<UserRow> {
   const set: Partial<UserRow> = {};
   // A password opens every session privilege of the user: an API key, which carries only its own, may not set one.
-  if (input.password !== undefined && p.apiKeyId !== null) throw new Forbidden('An API key cannot change a password: log in with a session');
+  if (input.password !== undefined && p.apiKeyId !== null) throw forbidden('api_key_password');
   if (input.authorized_keys !== undefined) set.authorized_keys = checkAuthorizedKeys(input.authorized_keys);
   if (input.password !== undefined) set.password_hash = await hashPassword(checkPasswordStrength(input.password));
   if (input.email !== undefined && input.email !== user.email) {
-    if (!/^[^@\s]+@[^@\s]+$/.test(input.email)) throw Invalid.field('email', 'is invalid');
+    if (!/^[^@\s]+@[^@\s]+$/.test(input.email)) throw invalid('email', 'invalid');
     set.email = input.email;
   }
   if (input.home_account_id !== undefined && input.home_account_id !== user.home_account_id) {
@@ -97,11 +97,11 @@ export async function updateUser(
 }
 
 export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promise<void> {
-  if (!isClusterAdmin(p)) throw new Forbidden('Only cluster admins may delete users');
-  if (user.id === p.userId) throw Invalid.field('user', 'you cannot delete yourself');
+  if (!isClusterAdmin(p)) throw forbidden('admin_delete_users');
+  if (user.id === p.userId) throw refused('user', 'delete_self');
   await withTransaction(h.db, async (trx) => {
     // Locked first: a grant, invitation, API key or session for the user racing this waits, then is removed here.
-    if (!(await lockRow(trx, 'users', user.id))) throw new NotFound('user');
+    if (!(await lockRow(trx, 'users', user.id))) throw notFound('user');
     await trx.deleteFrom('privileges').where('user_id', '=', user.id).execute();
     // Their pending invitations stay, as ones to nobody: the granters' lists do not change.
     await trx.updateTable('invitations').set({ user_id: null }).where('user_id', '=', user.id).execute();
@@ -123,7 +123,7 @@ export function parseExpiry(value: string, now: number): number {
   else if (/^\d{2}:\d{2}:\d{2}$/.test(value)) t = Date.parse(`${new Date(now).toISOString().slice(0, 10)}T${value}Z`);
   else t = Date.parse(value);
   // 2030-13-45 and 99:99:99 match the shapes but are no time at all.
-  if (!Number.isFinite(t)) throw Invalid.field('expires_at', 'is invalid');
+  if (!Number.isFinite(t)) throw invalid('expires_at', 'invalid');
   return t;
 }
 
@@ -137,23 +137,23 @@ export async function listApiKeys(h: Hangar, p: Principal): Promise<ApiKeyView[]
 
 export async function resolveApiKey(h: Hangar, p: Principal, segment: string): Promise<ApiKeyView> {
   const key = (await listApiKeys(h, p)).find((k) => matchesRef(k.row, k.row.label, segment));
-  if (!key) throw new NotFound('api_key');
+  if (!key) throw notFound('api_key');
   return key;
 }
 
 export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: number; label: string; expires_at?: string | null }): Promise<ApiKeyView> {
   const userId = input.user_id ?? p.userId;
-  if (userId !== p.userId && !isClusterAdmin(p)) throw Invalid.field('user_id', 'you can only create API keys for yourself');
+  if (userId !== p.userId && !isClusterAdmin(p)) throw refused('user_id', 'own_keys_only');
   const user = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', userId).executeTakeFirst();
-  if (!user) throw Invalid.field('user_id', 'is not a user');
-  if (!input.label.trim()) throw Invalid.field('label', "can't be blank");
+  if (!user) throw refused('user_id', 'not_a_user');
+  if (!input.label.trim()) throw invalid('label', 'required');
   checkNotId('label', input.label);
   const expires = input.expires_at ? parseExpiry(input.expires_at, h.now()) : null;
   const key = newSecret();
   const row = await withTransaction(h.db, async (trx) => {
-    if (!(await keepRow(trx, 'users', userId))) throw Invalid.field('user_id', 'is not a user'); // deleted meanwhile
+    if (!(await keepRow(trx, 'users', userId))) throw refused('user_id', 'not_a_user'); // deleted meanwhile
     if (await trx.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('label', '=', input.label).executeTakeFirst()) {
-      throw Invalid.field('label', 'has already been taken');
+      throw invalid('label', 'taken');
     }
     return trx.insertInto('api_keys').values({ uuid: randomUUID(), user_id: userId, label: input.label, key_hash: tokenHash(key), expires_at: expires, created_at: h.now() })
       .returningAll().executeTakeFirstOrThrow();
@@ -164,7 +164,7 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
 export async function deleteApiKey(h: Hangar, key: ApiKeyView): Promise<void> {
   await withTransaction(h.db, async (trx) => {
     // Locked first: a privilege being bound to the key meanwhile is waited for, then deleted with it.
-    if (!(await lockRow(trx, 'api_keys', key.row.id))) throw new NotFound('api_key');
+    if (!(await lockRow(trx, 'api_keys', key.row.id))) throw notFound('api_key');
     await trx.deleteFrom('privileges').where('api_key_id', '=', key.row.id).execute();
     await trx.deleteFrom('api_keys').where('id', '=', key.row.id).execute();
   });

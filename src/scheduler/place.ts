@@ -2,7 +2,7 @@
 // guarded UPDATEs inside the caller's transaction, so two brains can never over-commit a head.
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
-import { Invalid } from '../core/errors.js';
+import { invalid, refused } from '../core/errors.js';
 
 type Trx = Transaction<Database>;
 
@@ -22,16 +22,14 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
     let all = trx.selectFrom('heads').select(['label', 'note']);
     if (req.zone) all = all.where('zone', '=', req.zone);
     const down = await all.execute();
-    if (req.zone && down.length === 0) throw Invalid.field('zone_name', 'is not included in the list');
+    if (req.zone && down.length === 0) throw invalid('zone_name', 'not_in_list');
     const why = down.map((h) => `${h.label}: ${h.note ?? 'offline'}`).join('; ');
-    throw Invalid.field('zone_name', `no head can run machines here (${why || 'no heads'})`);
+    throw refused('zone_name', 'no_heads', { heads: why || null }, 'unavailable');
   }
   // A head that has not built the image is no candidate: the machine would stay off with a blank disc.
   const candidates = req.image === null ? heads : heads.filter((h) => hasImage(h.images, req.image!));
   if (candidates.length === 0) {
-    throw Invalid.field('distribution', req.zone
-      ? `is not available in zone ${req.zone} (no head there has the ${req.image} image)`
-      : `is not available in any zone (no head has the ${req.image} image)`);
+    throw refused('distribution', 'image_not_in_zone', { zone: req.zone ?? null, image: req.image }, 'not_in_list');
   }
   for (const head of candidates) {
     // The head's row first, then its pools (the lock order of core/locks.ts): two creates, or a create
@@ -42,7 +40,7 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
     // Not this head after all: what was claimed on it is given back before the next one is tried.
     await claimCompute(trx, head.id, -req.cores, -req.memory);
   }
-  throw Invalid.field('memory', 'no head in the zone has room for this machine (cores, memory or disc space)');
+  throw refused('memory', 'zone_full', {}, 'no_capacity');
 }
 
 /** Whether a head's reported images (the `heads.images` JSON array) include this one. */

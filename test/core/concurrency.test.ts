@@ -9,7 +9,7 @@ import { assertInvariants, countOperations } from '../invariants.js';
 import { purgeExpired } from '../../src/core/vms/delete.js';
 import { resolveBackup, resolveDisc, restoreBackup } from '../../src/core/discs.js';
 import { resolveVmById } from '../../src/core/resolve.js';
-import { Invalid, NotFound } from '../../src/core/errors.js';
+import { DomainError, isCode } from '../../src/core/errors.js';
 import type { Principal } from '../../src/core/principal.js';
 
 const ROUNDS = 20;
@@ -220,12 +220,12 @@ test('a restore decides on the VM as it is now: a VM powered on since the reques
     const backup = await resolveBackup(h, at, String(b.body.id));
     // Powered on between the request's resolution and its write (what a racing PUT power_on does).
     await h.db.updateTable('vms').set({ power_on: 1 }).where('id', '=', id).execute();
-    await assert.rejects(restoreBackup(h, admin, at, backup), (err: unknown) => err instanceof Invalid && 'restore' in err.fields);
+    await assert.rejects(restoreBackup(h, admin, at, backup), (err: unknown) => err instanceof DomainError && err.field === 'restore');
     assert.equal(await countOperations(h.db, 'backup.restore', id), 0, 'no restore queued for a running machine');
     // And one purged meanwhile is a 404, not a restore queued for nothing.
     await h.db.updateTable('vms').set({ power_on: 0 }).where('id', '=', id).execute();
     assert.equal((await purge(t, 'rs')).status, 204);
-    await assert.rejects(restoreBackup(h, admin, at, backup), NotFound);
+    await assert.rejects(restoreBackup(h, admin, at, backup), (err: unknown) => isCode(err, 'not_found'));
     assert.equal(await countOperations(h.db, 'backup.restore', id), 0);
     await assertInvariants(h.db, 'after restores refused');
   });

@@ -14,7 +14,7 @@ import { LoginLimiter } from '../../src/core/login-limiter.js';
 import { makeLogger } from '../../src/core/log.js';
 import { SecretBox } from '../../src/core/secrets.js';
 import type { Hangar } from '../../src/core/context.js';
-import { Invalid } from '../../src/core/errors.js';
+import { isCode } from '../../src/core/errors.js';
 import { idempotent, fingerprintOf, type Answer } from '../../src/core/idempotency.js';
 import { freshStore } from '../helpers.js';
 
@@ -86,7 +86,7 @@ test('the same key with another request is refused (422) and acts not; a 5xx or 
     let acted = false;
     await assert.rejects(
       idempotent(h, request('k3', '{"name":"web2"}'), async () => { acted = true; return { status: 200, headers: {}, body: 'other' }; }),
-      (err: unknown) => err instanceof Invalid && err.status === 422 && /different request/.test(err.message),
+      (err: unknown) => isCode(err, 'reused') && err.field === 'Idempotency-Key',
     );
     assert.equal(acted, false);
 

@@ -9,7 +9,7 @@ import { powerVm, type PowerIntent } from '../../src/core/vms/power.js';
 import { defaultConfig } from '../../src/core/config.js';
 import type { Principal } from '../../src/core/principal.js';
 import type { VmPlace } from '../../src/core/resolve.js';
-import { Invalid } from '../../src/core/errors.js';
+import { DomainError } from '../../src/core/errors.js';
 
 const GRP = '/accounts/acme/groups/default';
 const STORES = ['sqlite', 'postgres'] as const;
@@ -192,9 +192,9 @@ for (const store of STORES) {
       }
       await power(h, id, { intent: 'stop' });
       for (const intent of ['shutdown', 'reboot', 'reset', 'cycle'] as const) {
-        await assert.rejects(powerVm(h.running.hangar, await admin(h), await place(h, id), { intent }), Invalid, intent);
+        await assert.rejects(powerVm(h.running.hangar, await admin(h), await place(h, id), { intent }), (e: unknown) => e instanceof DomainError && e.code === 'state' && e.field === 'powerOn', intent);
       }
-      await assert.rejects(powerVm(h.running.hangar, await admin(h), await place(h, id), { intent: 'shutdown', timeoutMs: -1 }), Invalid);
+      await assert.rejects(powerVm(h.running.hangar, await admin(h), await place(h, id), { intent: 'shutdown', timeoutMs: -1 }), (e: unknown) => e instanceof DomainError && e.field === 'timeout');
     });
   });
 

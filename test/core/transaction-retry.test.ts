@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTest, type TestHangar } from '../helpers.js';
 import { ATTEMPTS, withTransaction } from '../../src/core/transaction.js';
-import { Invalid, NotFound } from '../../src/core/errors.js';
+import { invalid, isCode } from '../../src/core/errors.js';
 import { isPostgres } from '../../src/store/dialect.js';
 
 async function withHangar(fn: (t: TestHangar) => Promise<void>): Promise<void> {
@@ -46,7 +46,7 @@ test('retries are bounded: a conflict every time is the answer after the last ru
 test('other errors are not retried: a refusal, SQLITE_BUSY, a unique violation', async () => {
   await withHangar(async (t) => {
     const db = t.running.hangar.db;
-    for (const err of [Invalid.field('name', 'is invalid'), coded('SQLITE_BUSY')]) {
+    for (const err of [invalid('name', 'invalid'), coded('SQLITE_BUSY')]) {
       let runs = 0;
       await assert.rejects(withTransaction(db, async () => { runs++; throw err; }), (e) => e === err);
       assert.equal(runs, 1, String(err));
@@ -65,7 +65,7 @@ test('a write pointing at a row that is gone is a 404, not a foreign-key 500', a
   await withHangar(async (t) => {
     await assert.rejects(
       withTransaction(t.running.hangar.db, (trx) => trx.insertInto('groups').values({ uuid: randomUUID(), account_id: 987654, name: 'orphan', vlan_num: null, created_at: 0 }).execute()),
-      (e) => e instanceof NotFound,
+      (e) => isCode(e, 'not_found'),
     );
   });
 });

@@ -82,6 +82,14 @@ async function journey(toy: Toy): Promise<void> {
   const p = await signed('POST', `${TOY_PREFIX}/servers/${c.body.server.id}/power`, { on: true });
   assert.equal(p.status, 200, p.text);
   assert.equal(p.body.server.power, 'on');
+  // The power intent is an operation of its own, followed to its end too.
+  assert.match(p.body.operation, UUID);
+  const started = await until('the start intent done', async () => {
+    const r = await signed('GET', `${TOY_PREFIX}/operations/${p.body.operation}`);
+    assert.notEqual(r.body.operation.state, 'failed', r.text);
+    return r.body.operation.state === 'done' ? r.body.operation : null;
+  }, 15_000);
+  assert.equal(started.kind, 'vm.power.start');
   await until('running', async () => (await signed('GET', `${TOY_PREFIX}/servers/${c.body.server.id}`)).body.server.state === 'running', 15_000);
   // The same machine, as BigV shows it, to the same user's session: one core under both dialects.
   const tess = await t.login('tess', 'tess-password-1');

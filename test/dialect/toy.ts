@@ -11,12 +11,10 @@ import type { Hangar } from '../../src/core/context.js';
 import { installDialect, keepRawBody, type CredentialExtractor, type Dialect } from '../../src/api/dialect.js';
 import { authorizationOf } from '../../src/api/wire.js';
 import { signedPrincipal } from '../../src/core/auth.js';
-import {
-  Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, Throttled, Unauthorized, Unavailable,
-} from '../../src/core/errors.js';
+import { DomainError, notFound, unauthorized, type ErrorCode } from '../../src/core/errors.js';
 import { resolveAccount, resolveGroup, resolveVmById } from '../../src/core/resolve.js';
 import { createVm } from '../../src/core/vms/create.js';
-import { updateVm } from '../../src/core/vms/update.js';
+import { powerVm } from '../../src/core/vms/power.js';
 import { loadVmView, type VmView } from '../../src/core/views.js';
 import { presentOperations, readableOperation } from '../../src/operations/view.js';
 
@@ -38,7 +36,7 @@ export function toySignature(secret: string, method: string, url: string, date: 
 const toyCredentials: CredentialExtractor = async (h: Hangar, req: FastifyRequest) => {
   const m = new RegExp(`^${TOY_SCHEME} Credential=([A-Za-z0-9]{1,64}), Signature=([0-9a-f]{64})$`).exec(authorizationOf(req) ?? '');
   const date = req.headers['x-toy-date'];
-  if (!m || typeof date !== 'string') throw new Unauthorized('Sign the request');
+  if (!m || typeof date !== 'string') throw unauthorized('unsigned');
   const given = Buffer.from(m[2]!, 'hex');
   return signedPrincipal(h, {
     accessKeyId: m[1]!,
@@ -50,21 +48,14 @@ const toyCredentials: CredentialExtractor = async (h: Hangar, req: FastifyReques
 
 // --- the error shape ------------------------------------------------------------------------------
 
+/** The toy's own statuses for core's error codes (a real dialect picks its own the same way). */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  not_found: 404, forbidden: 403, unauthorized: 401, throttled: 429, conflict: 409, precondition_failed: 412, unavailable: 503, reused: 422,
+};
+
 /** The one place the toy reads core's errors: a status, a code and a field path. */
 export function toyProblem(err: FastifyError & { validation?: { instancePath: string; params: Record<string, unknown>; keyword: string }[]; validationContext?: string }): { status: number; code: string; field?: string } {
-  // A core error that says its code and field (the DomainError to come) is rendered as it says.
-  const e = err as unknown as { code?: unknown; field?: unknown; status?: unknown };
-  if (typeof e.code === 'string' && typeof e.field === 'string' && !e.code.startsWith('FST_')) {
-    return { status: typeof e.status === 'number' ? e.status : 400, code: e.code, field: e.field };
-  }
-  if (err instanceof Invalid) return { status: err.status, code: 'invalid', field: Object.keys(err.fields)[0] ?? '' };
-  if (err instanceof NotFound) return { status: 404, code: 'not_found' };
-  if (err instanceof Forbidden) return { status: 403, code: 'forbidden' };
-  if (err instanceof Unauthorized) return { status: 401, code: 'unauthorized' };
-  if (err instanceof Throttled) return { status: 429, code: 'throttled' };
-  if (err instanceof Conflict) return { status: 409, code: 'conflict' };
-  if (err instanceof PreconditionFailed) return { status: 412, code: 'precondition_failed' };
-  if (err instanceof Unavailable) return { status: 503, code: 'unavailable' };
+  if (err instanceof DomainError) return { status: STATUS[err.code] ?? 400, code: err.code, ...(err.field !== undefined ? { field: err.field } : {}) };
   if (err.validation) {
     if (err.validationContext === 'params') return { status: 404, code: 'not_found' };
     const first = err.validation[0]!;
@@ -81,7 +72,7 @@ export function toyProblem(err: FastifyError & { validation?: { instancePath: st
 function renderToyError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   const p = toyProblem(err);
   if (p.status === 500) req.log.error({ err }, 'toy dialect error');
-  if (err instanceof Throttled) reply.header('retry-after', String(err.retryAfter));
+  if (err instanceof DomainError && err.code === 'throttled') reply.header('retry-after', String(err.params.retryAfter));
   return reply.code(p.status).send({ ok: false, problem: { code: p.code, ...(p.field !== undefined ? { field: p.field } : {}) } });
 }
 
@@ -124,12 +115,11 @@ export function toyDialect(): Dialect {
         const b = req.body;
         const account = await resolveAccount(h.db, req.principal, b.account);
         const group = await resolveGroup(h.db, req.principal, account, b.group);
-        // Core's create still takes BigV-shaped input and a URL-scheme dialect (the neutral domain
-        // replaces both); the toy only translates into it.
+        // The toy's words translated into core's create (its URL policy is BigV's: it mounts no ISOs).
         const created = await createVm(h, req.principal, account, group, {
-          virtual_machine: { name: b.name, cores: b.cores, memory: b.memory_mib, power_on: false },
-          discs: [{ label: 'disc-1', storage_grade: 'sata', size: b.disc_mib }],
-          reimage: { distribution: b.image, root_password: b.root_password },
+          name: b.name, cores: b.cores, memoryMiB: b.memory_mib, powerOn: false,
+          discs: [{ label: 'disc-1', grade: 'sata', sizeMiB: b.disc_mib }],
+          image: { distribution: b.image, rootPassword: b.root_password },
         }, 'bigv');
         return reply.code(202).send({ ok: true, server: server(created.view), operation: created.operation });
       });
@@ -141,12 +131,13 @@ export function toyDialect(): Dialect {
 
       app.post('/servers/:id/power', { schema: { params: IdP, body: PowerB } }, async (req) => {
         const at = await resolveVmById(h.db, req.principal, req.params.id, { includeDeleted: false, forChange: true });
-        return { ok: true, server: server(await updateVm(h, req.principal, at, { power_on: req.body.on }, 'bigv')) };
+        const operation = await powerVm(h, req.principal, at, { intent: req.body.on ? 'start' : 'stop' });
+        return { ok: true, server: server(await loadVmView(h.db, h.config.clusterDomain, at.vm.id)), operation };
       });
 
       app.get('/operations/:id', { schema: { params: IdP } }, async (req) => {
         const op = await readableOperation(h.db, req.principal, req.params.id);
-        if (!op) throw new NotFound('operation');
+        if (!op) throw notFound('operation');
         const [view] = await presentOperations(h.db, [op]);
         return { ok: true, operation: { id: view!.id, kind: view!.kind, state: view!.state, error: view!.error, steps: view!.steps.map((s) => ({ id: s.id, kind: s.kind, state: s.state })) } };
       });

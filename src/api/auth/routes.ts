@@ -4,21 +4,36 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { impersonate, login, LoginFailed, readSession } from '../../core/auth.js';
-import { NotFound, Throttled } from '../../core/errors.js';
+import { impersonate, login, readSession } from '../../core/auth.js';
+import { DomainError, isCode } from '../../core/errors.js';
+import { throttledText } from '../bigv/errors.js';
 import { UnusableInput } from '../wire.js';
 import { NoParams, NoQuery, Segment } from '../parameters.js';
 
 const TokenP = Type.Object({ token: Segment });
 
+/** Core's login failures in the auth server's statuses and words (bytemark-client reacts to them). */
+const LOGIN: Record<string, [number, string]> = {
+  malformed: [400, 'Badly-formed parameters'],
+  no_such_user: [400, 'Badly-formed parameters: no such user'],
+  bad_credentials: [401, 'Bad login credentials'],
+  second_factor_missing: [403, 'Missing 2FA token'],
+  second_factor_bad: [401, 'Authentication failed: bad 2FA token'],
+  not_admin: [403, 'Authentication failed: only cluster admins may impersonate'],
+};
+
 export function authRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
     app.setErrorHandler((err: Error & { statusCode?: number; validationContext?: string }, _req, reply) => {
-      if (err instanceof LoginFailed) return reply.code(err.status).type('text/plain').send(err.message);
-      if (err instanceof Throttled) return reply.code(429).header('retry-after', String(err.retryAfter)).type('text/plain').send(err.message);
+      const failed = err instanceof DomainError && err.field === 'login' ? LOGIN[String(err.params.reason)] : undefined;
+      if (failed) return reply.code(failed[0]).type('text/plain').send(failed[1]);
+      if (isCode(err, 'throttled')) {
+        const after = Number(err.params.retryAfter);
+        return reply.code(429).header('retry-after', String(after)).type('text/plain').send(throttledText(after));
+      }
       // A token with a NUL, or longer than any token, names no session.
-      if (err instanceof NotFound || (err instanceof UnusableInput && err.part === 'params') || err.validationContext === 'params') {
+      if (isCode(err, 'not_found') || (err instanceof UnusableInput && err.part === 'params') || err.validationContext === 'params') {
         return reply.code(404).type('text/plain').send('Session not found');
       }
       if (err.statusCode === 413) return reply.code(413).type('text/plain').send('Request body is too large');

@@ -5,7 +5,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { Hangar } from '../../core/context.js';
-import { definitions } from '../../core/definitions.js';
+import { catalogue } from '../../core/definitions.js';
+import { presentDefinitions } from './present.js';
+import { emptyAccountRule } from './tree.js';
 import { installQueryBooleans, NoParams, NoQuery } from '../parameters.js';
 import { collapseSlashes, installExactJsonType, installInputGuard, installJsonParser } from '../wire.js';
 import { installDialect, type Dialect } from '../dialect.js';
@@ -50,8 +52,9 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     installDialect(app, h, { credentials: bearerCredentials, renderError: bigvErrorHandler, notFoundBody: { error: 'Not found' } });
     installIdempotency(app, h);
     installAudit(app, h, 'bigv');
+    app.addHook('preHandler', emptyAccountRule(h));
 
-    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => definitions(h.db));
+    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => presentDefinitions(await catalogue(h.db)));
 
     await app.register(treeRoutes(h));
     await app.register(vmRoutes(h));

@@ -7,7 +7,7 @@ import type { Principal } from '../../core/principal.js';
 import { notFoundAsNull, resolveVmById, resolveVmPath, whenNotFound } from '../../core/resolve.js';
 import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps, type IpPlace } from '../../core/network.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
-import { NotFound } from '../../core/errors.js';
+import { notFound } from '../../core/errors.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { presentNic } from './present.js';
@@ -38,8 +38,8 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
     });
     app.get('/nics/:id', { schema: { tags: ['bigv'], summary: 'One network interface by id', params: IdP, querystring: NoQuery } }, async (req) => {
       const row = await whereRef(h.db.selectFrom('nics').select('vm_id'), req.params.id, IDS_ONLY).executeTakeFirst();
-      if (!row) throw new NotFound('network_interface');
-      const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('network_interface')));
+      if (!row) throw notFound('network_interface');
+      const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('network_interface')));
       return presentNic(await resolveNic(h, at, req.params.id));
     });
 

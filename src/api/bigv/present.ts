@@ -2,6 +2,8 @@
 import net from 'node:net';
 import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
 import type { NicView, VmView } from '../../core/views.js';
+import { vmValue } from '../../core/vms/model.js';
+import type { Catalogue } from '../../core/definitions.js';
 import type { PrivilegeView } from '../../core/grants.js';
 import type { InvitationView } from '../../core/invitations.js';
 
@@ -39,20 +41,20 @@ export function presentNic(n: NicView) {
 }
 
 export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map<number, string> }) {
-  const r = v.row;
+  const r = vmValue(v.row);
   const out: Record<string, unknown> = {
-    id: r.id, type: 'application/vnd.bigv.virtual-machine', name: r.name, group_id: r.group_id, hostname: v.hostname,
-    autoreboot_on: !!r.autoreboot_on, power_on: !!r.power_on, cores: r.cores, memory: r.memory,
-    cdrom_url: r.cdrom_url, keymap: r.keymap, hardware_profile: r.hardware_profile,
-    hardware_profile_locked: !!r.hardware_profile_locked, zone_name: r.zone_name,
+    id: r.id, type: 'application/vnd.bigv.virtual-machine', name: r.name, group_id: r.groupId, hostname: v.hostname,
+    autoreboot_on: r.autoreboot, power_on: r.powerOn, cores: r.cores, memory: r.memoryMiB,
+    cdrom_url: r.cdromUrl, keymap: r.keymap, hardware_profile: r.hardwareProfile,
+    hardware_profile_locked: r.hardwareProfileLocked, zone_name: r.zone,
     // A machine that is off runs on no head: BigV shows `head: null` then (seed 002's PUT example).
     // The Go clients decode management_address as a net.IP: a head known by a host name gives null.
     management_address: v.managementAddress !== null && net.isIP(v.managementAddress) ? v.managementAddress : null,
-    head: r.power_on ? v.headLabel : null, deleted: !!r.deleted,
-    last_imaged_with: r.last_imaged_with,
+    head: r.powerOn ? v.headLabel : null, deleted: r.deleted,
+    last_imaged_with: r.lastImagedWith,
     // Hangar extensions: what the head observed, and how to reach the guest on a single machine.
-    state: r.run_state, ssh_forward: r.ssh_port ? `127.0.0.1:${r.ssh_port}` : null,
-    vnc_port: r.vnc_port, head_note: r.head_note,
+    state: r.runState, ssh_forward: r.sshPort ? `127.0.0.1:${r.sshPort}` : null,
+    vnc_port: r.vncPort, head_note: r.headNote,
   };
   if (opts.overview) {
     out.discs = v.discs.map((d) => presentDisc(d, opts.poolLabels ?? new Map(), v.schedules.filter((s) => s.disc_id === d.id)));
@@ -103,4 +105,18 @@ export function presentInvitation(v: InvitationView) {
     pending: true, target: v.target, created_at: goTime(v.createdAt), expires_at: goTime(v.expiresAt),
     _links: { self: { href: `/invitations/${v.id}` }, accept: { href: `/invitations/${v.id}/accept` } },
   };
+}
+
+/** GET /definitions (spec §3.13): the catalogue as a list of `{id, data}`. */
+export function presentDefinitions(c: Catalogue) {
+  return [
+    { id: 'distributions', data: c.images.map((i) => i.name) },
+    { id: 'distribution_descriptions', data: Object.fromEntries(c.images.map((i) => [i.name, i.description])) },
+    { id: 'storage_grades', data: c.grades.map((g) => g.name) },
+    { id: 'storage_grade_descriptions', data: Object.fromEntries(c.grades.map((g) => [g.name, g.description])) },
+    { id: 'zone_names', data: c.zones },
+    { id: 'hardware_profiles', data: c.hardwareProfiles },
+    { id: 'keymaps', data: c.keymaps },
+    { id: 'sendkeys', data: c.sendkeys },
+  ];
 }

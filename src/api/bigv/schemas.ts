@@ -63,7 +63,8 @@ export const Schedule = Type.Object({
 });
 
 export const DiscCreate = Type.Object({
-  label: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' })),
+  // Its rules are core's (core/vms/attributes.ts checkDiscLabel); the length bound only keeps bodies small.
+  label: Type.Optional(Type.String({ maxLength: 1024 })),
   storage_grade: Type.Optional(Str),
   size: Type.Optional(Int),
   backup_schedules: Type.Optional(Type.Array(Schedule, { maxItems: 8 })),
@@ -80,7 +81,8 @@ export const Reimage = Type.Object({
 
 export const VmCreate = Type.Object({
   virtual_machine: VmAttrs,
-  discs: Type.Optional(Type.Array(DiscCreate, { maxItems: 16 })),
+  // How many: core's rule (LIMITS.discsPerVm), said once whatever else is wrong with them.
+  discs: Type.Optional(Type.Array(DiscCreate, { maxItems: 1024 })),
   reimage: Type.Optional(Reimage),
   ips: Type.Optional(Type.Object({ ipv4: Type.Optional(Str), ipv6: Type.Optional(Str) })),
 });

@@ -1,14 +1,27 @@
 // Accounts and groups.
 import { matchesRef } from '../../core/ids.js';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup } from '../../core/resolve.js';
+import { defaultAccount, resolveAccount, resolveGroup } from '../../core/resolve.js';
 import { createAccount, createGroup, deleteGroup, listAccounts, loadTrees, renameGroup, updateAccount, type AccountTree, type GroupTree } from '../../core/tree.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { presentAccount, presentGroup, presentVm } from './present.js';
 import { AccP, AccountFilterQ, AccountPut, GrpP, Name, ReadQ } from './schemas.js';
 import { poolLabels } from './pools.js';
+
+/**
+ * bytemark-client sends `/accounts//groups/...` when no account was given: BigV reads the empty
+ * account as the caller's default (home) account. Rewritten to its id before any route resolves it;
+ * a caller without one names no account ("0" is no row's id).
+ */
+export function emptyAccountRule(h: Hangar) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const params = req.params as { acc?: string } | undefined;
+    if (params?.acc !== '' || !req.principal) return;
+    params.acc = String((await defaultAccount(h.db, req.principal))?.id ?? 0);
+  };
+}
 
 export function treeRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {

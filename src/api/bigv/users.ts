@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
 import type { UserRow } from '../../store/schema.js';
-import { NotFound } from '../../core/errors.js';
+
 import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
 import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, privilegesOfUser, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
 import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';

@@ -4,21 +4,81 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { resolveAccount, resolveGroup, resolveVmById, resolveVmPath, vmListFilter } from '../../core/resolve.js';
+import { notFoundAsNull, resolveAccount, resolveGroup, resolveVmById, resolveVmPath, visibleAccounts } from '../../core/resolve.js';
+import { groupIdsByRef } from '../../store/repos/vms.js';
+import type { Store } from '../../store/db.js';
+import { isClusterAdmin, type Principal } from '../../core/principal.js';
 import { canSeeVm } from '../../core/principal.js';
-import { createVm, type CreateInput } from '../../core/vms/create.js';
-import { updateVm, type VmPatch } from '../../core/vms/update.js';
+import { createVm } from '../../core/vms/create.js';
+import { updateVm } from '../../core/vms/update.js';
+import type { CreateVmInput, DiscSpec, ImageSpec, UpdateVmInput } from '../../core/vms/model.js';
 import { deleteVm } from '../../core/vms/delete.js';
 import { reimageVm, signalVm } from '../../core/vms/actions.js';
 import { loadVmViews, type VmFilter } from '../../core/views.js';
-import { NotFound } from '../../core/errors.js';
+import { notFound, refused } from '../../core/errors.js';
+import { nextPower, powerAtCreate } from './power.js';
 import { presentDisc, presentVm } from './present.js';
 import { poolLabels } from './pools.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { ifMatchVersions, versionTag } from '../etag.js';
 import { operationUrl } from '../operations.js';
-import { GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
+import { DiscCreate, GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
+
+/**
+ * BigV's filters of the non-nested GET /virtual_machines: `account_id` is an account id or name;
+ * `group_id` a group id, or a name ("default") looked up in that account, else in every account
+ * the caller can see. Both apply together. null when nothing can match.
+ */
+async function vmListFilter(db: Store, p: Principal, acc: string | undefined, grp: string | undefined): Promise<VmFilter | null> {
+  let accounts: number[] | null = null; // null: no account restriction (a cluster admin without account_id)
+  if (acc !== undefined) {
+    const account = await resolveAccount(db, p, acc).catch(notFoundAsNull);
+    if (!account) return null;
+    accounts = [account.id];
+  } else if (!isClusterAdmin(p)) {
+    accounts = (await visibleAccounts(db, p)).map((a) => a.id);
+  }
+  if (accounts !== null && accounts.length === 0) return null;
+  if (grp === undefined) return accounts === null ? { kind: 'all' } : { kind: 'accounts', accountIds: accounts };
+  const groupIds = await groupIdsByRef(db, grp, accounts);
+  return groupIds.length ? { kind: 'groups', groupIds } : null;
+}
+
+/** The fields given (a null stays: it clears), without the ones absent. */
+function given<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** BigV's VM attributes as the domain's. */
+function vmIn(b: Static<typeof VmAttrs>): CreateVmInput {
+  return given({
+    name: b.name, cores: b.cores, memoryMiB: b.memory, powerOn: b.power_on, autoreboot: b.autoreboot_on, cdromUrl: b.cdrom_url,
+    keymap: b.keymap, hardwareProfile: b.hardware_profile, hardwareProfileLocked: b.hardware_profile_locked, zone: b.zone_name,
+  });
+}
+
+function discIn(d: Static<typeof DiscCreate>): DiscSpec {
+  return given({
+    label: d.label, grade: d.storage_grade, sizeMiB: d.size,
+    backupSchedules: d.backup_schedules?.map((s) => given({ startAt: s.start_at, intervalSeconds: s.interval_seconds, capacity: s.capacity })),
+  });
+}
+
+export function imageIn(r: Static<typeof Reimage>): ImageSpec {
+  return given({ distribution: r.distribution, rootPassword: r.root_password, sshPublicKey: r.ssh_public_key, firstbootScript: r.firstboot_script });
+}
+
+/** BigV's power at creation (powerAtCreate) made explicit for core. */
+function withBigvPower(input: CreateVmInput): CreateVmInput {
+  return { ...input, ...powerAtCreate(input, !!input.image) };
+}
+
+/** A PUT's changes; `deleted` and `appliance` are BigV's and handled by the route. */
+function updateIn(b: Static<typeof VmPut>): UpdateVmInput {
+  const { powerOn, autoreboot, zone: _zone, ...rest } = vmIn(b);
+  return given({ ...rest, groupId: b.group_id, desiredPower: given({ powerOn, autoreboot }) });
+}
 
 export function vmRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
@@ -28,7 +88,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     /** One VM, with its version as the reply's ETag. */
     const one = async (vmId: number, reply: FastifyReply) => {
       const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [vmId] }, { includeDeleted: true, children: true });
-      if (!view) throw new NotFound('virtual_machine');
+      if (!view) throw notFound('virtual_machine');
       reply.header('etag', versionTag(view.row.version));
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     };
@@ -50,7 +110,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     app.post('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'Create a bare VM (one NIC with IPv4 and IPv6, no disc)', success: 202, params: GrpP, querystring: NoQuery, body: VmAttrs } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
-      const created = await createVm(h, req.principal, account, group, { virtual_machine: req.body }, 'bigv');
+      const created = await createVm(h, req.principal, account, group, withBigvPower(vmIn(req.body)), 'bigv');
       reply.code(202).header('location', operationUrl(created.operation));
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
@@ -58,8 +118,10 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     app.post('/accounts/:acc/groups/:grp/vm_create', { schema: { tags: ['bigv'], summary: 'Create a VM with discs, an image (reimage) and chosen IPs', success: 202, params: GrpP, querystring: NoQuery, body: VmCreate } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
-      const input = req.body as CreateInput;
-      const created = await createVm(h, req.principal, account, group, input, 'bigv');
+      const input = req.body;
+      const created = await createVm(h, req.principal, account, group, withBigvPower({
+        ...vmIn(input.virtual_machine), ...given({ discs: input.discs?.map(discIn), image: input.reimage && imageIn(input.reimage), ips: input.ips }),
+      }), 'bigv');
       const pools = await poolLabels(h.db);
       reply.code(202).header('location', operationUrl(created.operation));
       return {
@@ -77,7 +139,13 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
 
     app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', params: VmP, querystring: NoQuery, body: VmPut } }, async (req, reply) => {
       const at = await vmPath(req, true);
-      const view = await updateVm(h, req.principal, at, req.body as VmPatch, 'bigv', ifMatchVersions(req.headers['if-match']));
+      const body = req.body;
+      // BigV's PUT undeletes with {"deleted":false}; deleting is DELETE's.
+      const undelete = body.deleted === false;
+      if (body.deleted === true && !at.vm.deleted) throw refused('deleted', 'use_delete');
+      // No appliances (rescue) here; a deleted machine says so first.
+      if (body.appliance !== undefined && body.appliance !== null && !(at.vm.deleted && !undelete)) throw refused('appliance', 'no_appliances');
+      const view = await updateVm(h, req.principal, at, updateIn(body), { dialect: 'bigv', ifVersion: ifMatchVersions(req.headers['if-match']), undelete, powerRule: nextPower });
       reply.header('etag', versionTag(view.row.version));
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
@@ -98,7 +166,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
 
     app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', params: VmP, querystring: NoQuery, body: Reimage } }, async (req, reply) => {
       const at = await vmPath(req, false);
-      reply.header('location', operationUrl(await reimageVm(h, req.principal, at, req.body)));
+      reply.header('location', operationUrl(await reimageVm(h, req.principal, at, imageIn(req.body))));
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
 

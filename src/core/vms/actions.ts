@@ -1,17 +1,18 @@
 // Imperative acts on a VM: signals (ACPI power button, reset, NMI, keys) and reimage.
 // Each is an operation addressed to the VM's head.
 import type { Hangar } from '../context.js';
-import { FieldErrors } from '../field-errors.js';
-import { Conflict, Forbidden, Invalid, Unavailable } from '../errors.js';
+import { conflict, Issues, refused, forbidden, unavailable } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { SENDKEYS } from '../definitions.js';
 import { conflicting, enqueue, getOperation } from '../../operations/queue.js';
 import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
-import { checkReimage, firstBootFor, type ReimageInput } from './create.js';
+import { checkImage, firstBootFor } from './create.js';
+import type { ImageSpec } from './model.js';
 import { hasImage } from '../../scheduler/place.js';
 import { withTransaction } from '../transaction.js';
+import * as repo from '../../store/repos/vms.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
 
@@ -21,16 +22,16 @@ const KEY_ALIASES: Record<string, string> = {
 
 export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { signal?: string; data?: string }): Promise<void> {
   const { vm, group, account } = at;
-  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Signals need vm_admin');
-  const errs = new FieldErrors();
+  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('signal_vm');
+  const errs = new Issues();
   let signal: Signal | null = null;
-  if (!input.signal) errs.add('signal', "can't be blank");
-  else if (!(SIGNALS as readonly string[]).includes(input.signal)) errs.add('signal', 'is not included in the list');
+  if (!input.signal) errs.add('signal', 'required');
+  else if (!(SIGNALS as readonly string[]).includes(input.signal)) errs.add('signal', 'not_in_list');
   else if (input.signal === 'sendkey') {
     // bigv-python's cad sends `ctrl-alt-del`: the usual short names stand for the listed ones.
     const keys = (input.data ?? '').split('-').filter(Boolean).map((k) => KEY_ALIASES[k.toLowerCase()] ?? k.toLowerCase());
-    if (keys.length === 0) errs.add('data', "can't be blank");
-    else if (keys.some((k) => !SENDKEYS.includes(k))) errs.add('data', 'is not included in the list');
+    if (keys.length === 0) errs.add('data', 'required');
+    else if (keys.some((k) => !SENDKEYS.includes(k))) errs.add('data', 'not_in_list');
     else signal = { kind: 'sendkey', keys };
   } else {
     signal = { kind: input.signal as 'powerdown' | 'reset' | 'nmi' };
@@ -39,33 +40,32 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
   // Queued only for the machine as it is now (it may have been powered off or purged since it was read).
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const cur = await lockVm(trx, vm.id);
-    if (!cur || cur.deleted || !cur.power_on || cur.head_id === null) throw Invalid.field('signal', 'the machine is not powered on');
+    if (!cur || cur.deleted || !cur.power_on || cur.head_id === null) throw refused('signal', 'vm_not_powered_on', {}, 'state');
     return { opId: await enqueue(trx, { kind: 'signal', vmId: cur.id, headId: cur.head_id, userId: p.userId, args: { signal: signal! }, now: h.now() }), headId: cur.head_id };
   });
   await h.heads.kick(headId, vm.id);
   const op = await getOperation(h.db, opId);
-  if (op?.state === 'failed') throw Invalid.field('signal', op.error ?? 'failed');
-  if (op?.state === 'queued' || op?.state === 'running') throw new Unavailable('the machine\'s head did not answer in time; the signal will be sent when it does');
+  if (op?.state === 'failed') throw refused('signal', 'signal_failed', { detail: op.error ?? null }, 'failed');
+  if (op?.state === 'queued' || op?.state === 'running') throw unavailable('signal_pending');
 }
 
 /** Queues the reimage; its operation's public id. */
-export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ReimageInput): Promise<string> {
+export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ImageSpec): Promise<string> {
   const { vm, group, account } = at;
-  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Reimaging needs vm_admin');
-  const errs = new FieldErrors();
-  const image = checkReimage(errs, input);
+  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('reimage_vm');
+  const errs = new Issues();
+  const image = checkImage(errs, input);
   errs.throwIfAny();
-  if (vm.deleted) throw Invalid.field('deleted', 'the machine is deleted');
+  if (vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
   const opId = await withTransaction(h.db, async (trx) => {
     const cur = await lockLiveVm(trx, at);
     const busy = await conflicting(trx, cur.id, 'reimage');
-    if (busy) throw new Conflict(`the machine is already being imaged (operation ${busy.uuid})`, busy.uuid);
-    if (cur.power_on) throw Invalid.field('power_on', 'the machine must be powered off to reimage it');
-    const disc = await trx.selectFrom('discs').select('id').where('vm_id', '=', cur.id).executeTakeFirst();
-    if (!disc) throw Invalid.field('discs', 'the machine has no disc to install an image on');
-    const head = cur.head_id === null ? undefined : await trx.selectFrom('heads').select('images').where('id', '=', cur.head_id).executeTakeFirst();
-    if (head && !hasImage(head.images, image!)) {
-      throw Invalid.field('distribution', `is not available on this machine's head (it does not have the ${image} image)`);
+    if (busy) throw conflict('reimaging', busy.uuid);
+    if (cur.power_on) throw refused('power_on', 'power_off_to_reimage', {}, 'state');
+    if (!(await repo.hasDisc(trx, cur.id))) throw refused('discs', 'no_disc_for_image', {}, 'state');
+    const images = cur.head_id === null ? undefined : await repo.headImages(trx, cur.head_id);
+    if (images !== undefined && !hasImage(images, image!)) {
+      throw refused('distribution', 'image_not_on_head', { image: image! }, 'not_in_list');
     }
     const hostname = `${cur.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     return enqueue(trx, {

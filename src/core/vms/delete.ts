@@ -4,7 +4,7 @@
 import type { Transaction } from 'kysely';
 import type { Hangar } from '../context.js';
 import type { Database, VmRow } from '../../store/schema.js';
-import { Forbidden, NotFound } from '../errors.js';
+import { notFound, forbidden } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { releaseIps } from '../ipam.js';
@@ -17,7 +17,7 @@ import { withTransaction } from '../transaction.js';
 export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: boolean): Promise<void> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'group_admin')) {
-    throw new Forbidden('Deleting a machine needs group_admin');
+    throw forbidden('delete_vm');
   }
   const now = h.now();
   if (!purge) {
@@ -26,7 +26,7 @@ export async function deleteVm(h: Hangar, p: Principal, at: VmPlace, purge: bool
   } else {
     // Someone else purged it first (or moved it out of the group the path named): nothing left here.
     const gone = await withTransaction(h.db, (trx) => purgeRows(trx, vm.id, p.userId, now, (cur) => cur.group_id === group.id));
-    if (!gone) throw new NotFound('virtual_machine');
+    if (!gone) throw notFound('virtual_machine');
     forgetPrincipals(h);
   }
   if (vm.head_id !== null) await h.heads.kick(vm.head_id, vm.id);

@@ -10,7 +10,7 @@
 // maps its requests onto these intents or onto desired state.
 import type { Transaction } from 'kysely';
 import type { Hangar } from '../context.js';
-import { Forbidden, Invalid } from '../errors.js';
+import { forbidden, invalid, refused } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import type { Dialect } from '../urls.js';
@@ -51,14 +51,14 @@ const NEEDS_ON: ReadonlySet<PowerIntentName> = new Set(['shutdown', 'reboot', 'r
  */
 export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIntent, dialect: Dialect | null = null): Promise<string> {
   const { vm, group, account } = at;
-  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw new Forbidden('Powering a machine needs vm_admin');
+  if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('power_vm');
   const timeoutMs = req.intent === 'shutdown' || req.intent === 'reboot' ? checkTimeout(req.timeoutMs ?? h.config.shutdownTimeoutMs) : 0;
   const now = h.now();
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const cur = await lockLiveVm(trx, at);
-    if (cur.head_id === null) throw Invalid.field('power_on', 'the machine has no head to run on');
-    if (req.intent === 'start' && account.suspended && !cur.power_on) throw new Forbidden('The account is suspended: its machines cannot be powered on');
-    if (NEEDS_ON.has(req.intent) && !cur.power_on) throw Invalid.field('power_on', 'the machine is not powered on');
+    if (cur.head_id === null) throw refused('powerOn', 'vm_not_placed', {}, 'state');
+    if (req.intent === 'start' && account.suspended && !cur.power_on) throw forbidden('account_suspended_power');
+    if (NEEDS_ON.has(req.intent) && !cur.power_on) throw refused('powerOn', 'vm_not_powered_on', {}, 'state');
     if (req.intent === 'start') await trx.updateTable('vms').set({ power_on: 1, head_note: null, updated_at: now }).where('id', '=', cur.id).execute();
     if (req.intent === 'stop') await trx.updateTable('vms').set({ power_on: 0, updated_at: now }).where('id', '=', cur.id).execute();
     const base = { vmId: cur.id, headId: cur.head_id, userId: p.userId, now, dialect };
@@ -72,8 +72,8 @@ export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIn
 }
 
 function checkTimeout(ms: number): number {
-  if (!Number.isInteger(ms) || ms < 0) throw Invalid.field('timeout', 'must be a whole number of milliseconds, 0 or more');
-  if (ms > MAX_POWER_TIMEOUT_MS) throw Invalid.field('timeout', `must be at most ${MAX_POWER_TIMEOUT_MS / 60_000} minutes`);
+  if (!Number.isInteger(ms)) throw invalid('timeout', 'not_a_number');
+  if (ms < 0 || ms > MAX_POWER_TIMEOUT_MS) throw invalid('timeout', 'out_of_range', { min: 0, max: MAX_POWER_TIMEOUT_MS, unit: 'ms' });
   return ms;
 }
 
