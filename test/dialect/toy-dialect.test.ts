@@ -10,6 +10,7 @@ import { account, freshStore, startTest, until, type TestHangar } from '../helpe
 import { buildApp } from '../../src/api/app.js';
 import { createKeyPair, enableTotp, sessionPrincipal, signedPrincipal, totpCode, type NewKeyPair } from '../../src/core/auth.js';
 import { SecretBox } from '../../src/core/secrets.js';
+import { isCode } from '../../src/core/errors.js';
 import { authenticate } from '../../src/api/credentials/bearer.js';
 import { TOY_PREFIX, TOY_SCHEME, toyDialect, toySignature } from './toy.js';
 import type { ClusterConfig } from '../../src/core/config.js';
@@ -204,7 +205,7 @@ test('a key pair\'s secret is stored sealed, and a key pair is made only from a 
     const acme = await h.db.selectFrom('accounts').select('id').where('name', '=', 'acme').executeTakeFirstOrThrow();
     // A privilege that asks for a second factor: a password-only session may not make a key pair.
     const token = await t.user('yuki', { level: 'account_admin', account_id: acme.id, yubikey_required: true });
-    await assert.rejects(createKeyPair(h, await sessionPrincipal(h, token, '127.0.0.1')), /Key pairs need a session that proved 2fa/);
+    await assert.rejects(createKeyPair(h, await sessionPrincipal(h, token, '127.0.0.1')), (e: unknown) => isCode(e, 'forbidden') && e.params.reason === 'key_pair_factors' && e.params.missing === '2fa');
     const secret = (await enableTotp(h, 'yuki'))!;
     const strong = await t.login('yuki', 'yuki-password-1', { '2fa': totpCode(secret) });
     const made = await createKeyPair(h, await sessionPrincipal(h, strong, '127.0.0.1'));
@@ -212,9 +213,9 @@ test('a key pair\'s secret is stored sealed, and a key pair is made only from a 
     // Not from an API key, nor from an impersonated session.
     const k = await t.req('POST', '/api_keys', { token: t.adminToken, body: { label: 'k1' } });
     assert.equal(k.status, 201, k.text);
-    await assert.rejects(createKeyPair(h, await authenticate(h, `Bearer apikey.${k.body.api_key}`, '127.0.0.1')), /Key pairs are made from a session/);
+    await assert.rejects(createKeyPair(h, await authenticate(h, `Bearer apikey.${k.body.api_key}`, '127.0.0.1')), (e: unknown) => isCode(e, 'forbidden') && e.params.reason === 'key_pair_session');
     const imp = await t.req('POST', `/session/${t.adminToken}`, { raw: 'username=tess', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(imp.status, 200, imp.text);
-    await assert.rejects(createKeyPair(h, await sessionPrincipal(h, imp.text, '127.0.0.1')), /Key pairs are made from a session/);
+    await assert.rejects(createKeyPair(h, await sessionPrincipal(h, imp.text, '127.0.0.1')), (e: unknown) => isCode(e, 'forbidden') && e.params.reason === 'key_pair_session');
   });
 });
