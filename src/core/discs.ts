@@ -1,11 +1,13 @@
 // Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
 // Backups and backup schedules hang off discs.
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
-import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
+import type { BackupRow, BackupScheduleRow } from '../store/schema.js';
+import * as discs from '../store/repos/discs.js';
+import type { VmDiscRow } from '../store/repos/discs.js';
+import { growPool } from '../store/repos/placement.js';
 import { Forbidden, Invalid, NotFound } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId, IDS_ONLY, whereRef } from './ids.js';
+import { checkNotId } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { scheduleStart } from './schedule-start.js';
@@ -16,12 +18,9 @@ import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
 
-export interface DiscPlace extends VmPlace { disc: DiscRow }
+export interface DiscPlace extends VmPlace { disc: VmDiscRow }
 
-/** Discs and backups: by id, public id, or label (as given). */
-const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
-
-const ref = (d: DiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
+const ref = (d: VmDiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
 
 function placeOf(at: VmPlace) {
   return { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
@@ -32,20 +31,19 @@ function requireAdmin(p: Principal, at: VmPlace): void {
   if (at.vm.deleted) throw Invalid.field('deleted', 'the machine is deleted: its discs cannot be changed');
 }
 
-export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
-  return h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id).orderBy('id').execute();
+export async function listDiscs(h: Hangar, at: VmPlace): Promise<VmDiscRow[]> {
+  return discs.discsOf(h.db, at.vm.id);
 }
 
 export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
-  const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
-  const disc = await whereRef(q, segment, LABELLED).executeTakeFirst();
+  const disc = await discs.discOfByRef(h.db, at.vm.id, segment);
   if (!disc) throw new NotFound('disc');
   return { ...at, disc };
 }
 
 /** The non-nested /discs/{id}: by id or public id. */
 export async function resolveDiscById(h: Hangar, p: Principal, segment: string): Promise<DiscPlace> {
-  const disc = await whereRef(h.db.selectFrom('discs').selectAll(), segment, IDS_ONLY).executeTakeFirst();
+  const disc = await discs.attachedDiscByRef(h.db, segment);
   if (!disc) throw new NotFound('disc');
   const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => new NotFound('disc')));
   return { ...at, disc };
@@ -54,7 +52,7 @@ export async function resolveDiscById(h: Hangar, p: Principal, segment: string):
 export async function schedulesOf(h: Hangar, discIds: number[]): Promise<Map<number, BackupScheduleRow[]>> {
   const out = new Map<number, BackupScheduleRow[]>();
   if (discIds.length === 0) return out;
-  const rows = await h.db.selectFrom('backup_schedules').selectAll().where('disc_id', 'in', discIds).orderBy('id').execute();
+  const rows = await discs.schedulesOfDiscs(h.db, discIds);
   for (const r of rows) out.set(r.disc_id, [...(out.get(r.disc_id) ?? []), r]);
   return out;
 }
@@ -66,7 +64,7 @@ async function waitFor(h: Hangar, headId: number | null, vmId: number, opId: num
   if (op?.state === 'failed') throw Invalid.field(field, op.error ?? 'the head could not do it');
 }
 
-export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<DiscRow> {
+export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<VmDiscRow> {
   requireAdmin(p, at);
   const grade = input.storage_grade ?? 'sata';
   const gradeErr = checkGrade(grade);
@@ -77,7 +75,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   const now = h.now();
   const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
-    const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
+    const existing = (await discs.labelsOf(trx, vm.id)).map((label) => ({ label }));
     if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
     let label = given;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
@@ -85,8 +83,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
     if (vm.head_id === null) throw Invalid.field('virtual_machine', 'is not placed on a head');
     const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
     if (pool === null) throw Invalid.field('size', `there is not enough ${grade} space on the machine's head`);
-    const disc = await trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
-      .returningAll().executeTakeFirstOrThrow();
+    const disc = await discs.insertDisc(trx, { vmId: vm.id, label, grade, size: input.size!, poolId: pool, now });
     const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
     return { disc, opId };
   });
@@ -94,7 +91,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   return disc;
 }
 
-export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<DiscRow> {
+export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<VmDiscRow> {
   requireAdmin(p, at);
   const { disc } = at;
   if (input.iops_limit !== undefined) {
@@ -107,7 +104,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     // The delta is taken from the disc as it is inside the transaction: a grow that raced this one counts.
     const opId = await withTransaction(h.db, async (trx) => {
       await lockLiveVm(trx, at);
-      const cur = await trx.selectFrom('discs').selectAll().where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+      const cur = await discs.discOf(trx, at.vm.id, disc.id);
       if (!cur) throw new NotFound('disc');
       if (size < cur.size) throw Invalid.field('size', 'discs can only grow');
       if (size === cur.size) return null;
@@ -115,18 +112,17 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (sizeErr) throw Invalid.field('size', sizeErr);
       const delta = size - cur.size;
       if (cur.storage_pool_id !== null) {
-        const r = await trx.updateTable('storage_pools').set((eb) => ({ used: eb('used', '+', delta) }))
-          .where('id', '=', cur.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) throw Invalid.field('size', `there is not enough ${cur.storage_grade} space on the machine's head`);
+        const r = await growPool(trx, cur.storage_pool_id, delta);
+        if (!r) throw Invalid.field('size', `there is not enough ${cur.storage_grade} space on the machine's head`);
       }
-      await trx.updateTable('discs').set({ size }).where('id', '=', cur.id).execute();
+      await discs.setSize(trx, cur.id, size);
       return enqueue(trx, { kind: 'disc.grow', vmId: cur.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(cur), size }, now });
     });
     if (opId !== null) await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
     // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
-    const first = await h.db.selectFrom('discs').select('id').where('vm_id', '=', disc.vm_id).orderBy('id').limit(1).executeTakeFirst();
+    const first = await discs.firstDisc(h.db, disc.vm_id);
     if (first?.id === disc.id) throw Invalid.field('virtual_machine_id', 'the machine boots from this disc: its first disc cannot be moved to another machine');
     const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => Invalid.field('virtual_machine_id', 'is not a machine you can see')));
     requireAdmin(p, target);
@@ -139,16 +135,16 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (!from || from.deleted) throw new NotFound('disc');
       if (!to || to.deleted) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
       if (from.power_on || to.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
-      const count = await trx.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', target.vm.id).executeTakeFirstOrThrow();
+      const count = { n: await discs.countDiscs(trx, target.vm.id) };
       if (Number(count.n) >= LIMITS.discsPerVm) throw Invalid.field('virtual_machine_id', `that machine already has ${LIMITS.discsPerVm} discs`);
-      if (await trx.selectFrom('discs').select('id').where('vm_id', '=', target.vm.id).where('label', '=', disc.label).executeTakeFirst()) {
+      if (await discs.labelUsed(trx, target.vm.id, disc.label)) {
         throw Invalid.field('label', 'is already used by a disc of that machine');
       }
-      const moved = await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) throw new NotFound('disc');
+      const moved = await discs.moveDisc(trx, disc.id, at.vm.id, target.vm.id);
+      if (!moved) throw new NotFound('disc');
     });
   }
-  const now = await h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirst();
+  const now = await discs.attachedDisc(h.db, disc.id);
   if (!now) throw new NotFound('disc'); // deleted by a racing request
   return now;
 }
@@ -160,10 +156,8 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
-    await trx.deleteFrom('backup_schedules').where('disc_id', '=', disc.id).execute();
-    await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
     // Space is released, and the head asked, only for the disc row this request really deleted.
-    const gone = await trx.deleteFrom('discs').where('id', '=', disc.id).where('vm_id', '=', at.vm.id).returningAll().executeTakeFirst();
+    const gone = await discs.deleteDiscOf(trx, at.vm.id, disc.id);
     if (!gone) throw new NotFound('disc');
     await releaseDisc(trx, gone.storage_pool_id, gone.size);
     await enqueue(trx, { kind: 'disc.delete', vmId: gone.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(gone) }, now });
@@ -174,12 +168,11 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
 // Backups ---------------------------------------------------------------------------------------
 
 export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]> {
-  return h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id).orderBy('id').execute();
+  return discs.backupsOf(h.db, at.disc.id);
 }
 
 export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
-  const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
-  const b = await whereRef(q, segment, LABELLED).executeTakeFirst();
+  const b = await discs.backupOfByRef(h.db, at.disc.id, segment);
   if (!b) throw new NotFound('backup');
   return b;
 }
@@ -189,12 +182,10 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
   const now = h.now();
   const { backup, opId } = await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
-    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+    const disc = await discs.discOf(trx, at.vm.id, at.disc.id);
     if (!disc) throw new NotFound('disc');
-    const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
-    const backup = await trx.insertInto('backups').values({
-      uuid: randomUUID(), disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
-    }).returningAll().executeTakeFirstOrThrow();
+    const count = await discs.countBackups(trx, at.disc.id);
+    const backup = await discs.insertBackup(trx, { discId: disc.id, label: `backup-${count + 1}-${now}`, size: disc.size, now });
     const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now });
     return { backup, opId };
   });
@@ -208,9 +199,9 @@ export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, back
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     if (vm.power_on) throw Invalid.field('restore', 'the machine must be powered off to restore a backup');
-    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', vm.id).executeTakeFirst();
+    const disc = await discs.discOf(trx, vm.id, at.disc.id);
     if (!disc) throw new NotFound('disc');
-    if (!(await trx.selectFrom('backups').select('id').where('id', '=', backup.id).where('disc_id', '=', disc.id).executeTakeFirst())) throw new NotFound('backup');
+    if (!(await discs.backupExists(trx, disc.id, backup.id))) throw new NotFound('backup');
     const opId = await enqueue(trx, { kind: 'backup.restore', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now: h.now() });
     return { opId, headId: vm.head_id };
   });
@@ -223,7 +214,7 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
   if (!purge) throw Invalid.field('purge', 'must be true: backups cannot be undeleted');
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
-    const gone = await trx.deleteFrom('backups').where('id', '=', backup.id).where('disc_id', '=', at.disc.id).returning('id').executeTakeFirst();
+    const gone = await discs.deleteBackupOf(trx, at.disc.id, backup.id);
     if (!gone) throw new NotFound('backup'); // a racing delete took it: one operation per backup deleted
     await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
   });
@@ -240,15 +231,13 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   return withTransaction(h.db, async (trx) => {
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);
-    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw new NotFound('disc');
-    return trx.insertInto('backup_schedules').values({
-      uuid: randomUUID(), disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
-    }).returningAll().executeTakeFirstOrThrow();
+    if (!(await discs.discOf(trx, at.vm.id, at.disc.id))) throw new NotFound('disc');
+    return discs.insertSchedule(trx, { discId: at.disc.id, startAt: start, intervalSeconds: interval, capacity: Math.max(1, input.capacity ?? 1), now: h.now() });
   });
 }
 
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
   requireAdmin(p, at);
-  const r = await whereRef(h.db.deleteFrom('backup_schedules').where('disc_id', '=', at.disc.id), segment, IDS_ONLY).executeTakeFirst();
-  if (Number(r.numDeletedRows) !== 1) throw new NotFound('backup_schedule');
+  const r = await discs.deleteScheduleByRef(h.db, at.disc.id, segment);
+  if (!r) throw new NotFound('backup_schedule');
 }

@@ -105,9 +105,9 @@ async function attachChildren(db: Store, views: VmView[]): Promise<void> {
   for (let i = 0; i < ids.length; i += 5000) {
     const chunk = ids.slice(i, i + 5000);
     const discs = await base(db).discs.where('vm_id', 'in', chunk).orderBy('id').execute();
-    for (const d of discs) byId.get(d.vm_id)!.discs.push(d);
+    for (const d of discs) byId.get(d.vm_id!)!.discs.push(d);
     const schedules = await base(db).schedules.where('d.vm_id', 'in', chunk).orderBy('s.id').execute();
-    for (const { vm_id, ...s } of schedules) byId.get(vm_id)!.schedules.push(s);
+    for (const { vm_id, ...s } of schedules) byId.get(vm_id!)!.schedules.push(s);
     const rows = await base(db).nics.where('n.vm_id', 'in', chunk).orderBy('n.id').orderBy('i.family').orderBy('i.id').execute();
     let nic: NicView | undefined;
     for (const r of rows) {

@@ -16,6 +16,7 @@ import * as m006 from './migrations/006_head_images.js';
 import * as m007 from './migrations/007_operations.js';
 import * as m008 from './migrations/008_idempotency_versions.js';
 import * as m009 from './migrations/009_public_ids.js';
+import * as m012 from './migrations/012_owned_resources.js';
 import { attachCounterDriver } from './counters.js';
 
 export type Store = Kysely<Database>;
@@ -25,7 +26,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
   return {
     '001_initial': m001, '002_home_accounts': m002, '003_secrets_sealed': sealSecrets(secrets),
     '004_login_failures': m004, '006_head_images': m006, '007_operations': m007,
-    '008_idempotency_versions': m008, '009_public_ids': m009,
+    '008_idempotency_versions': m008, '009_public_ids': m009, '012_owned_resources': m012,
   };
 }
 
