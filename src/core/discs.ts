@@ -75,7 +75,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   const now = h.now();
   const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
-    const existing = (await discs.labelsOf(trx, vm.id)).map((label) => ({ label }));
+    const existing = await discs.labelsOf(trx, vm.id);
     if (existing.length >= LIMITS.discsPerVm) throw Invalid.field('discs', `at most ${LIMITS.discsPerVm} discs per machine`);
     let label = given;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
@@ -135,7 +135,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (!from || from.deleted) throw new NotFound('disc');
       if (!to || to.deleted) throw Invalid.field('virtual_machine_id', 'is not a machine you can see');
       if (from.power_on || to.power_on) throw Invalid.field('virtual_machine_id', 'both machines must be powered off to move a disc');
-      const count = { n: await discs.countDiscs(trx, target.vm.id) };
+      const count = await discs.countDiscs(trx, target.vm.id);
       if (Number(count.n) >= LIMITS.discsPerVm) throw Invalid.field('virtual_machine_id', `that machine already has ${LIMITS.discsPerVm} discs`);
       if (await discs.labelUsed(trx, target.vm.id, disc.label)) {
         throw Invalid.field('label', 'is already used by a disc of that machine');

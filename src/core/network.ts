@@ -49,7 +49,7 @@ export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicVi
     // Locked, so that two requests cannot both pass the limit check, nor add to a VM being purged.
     await lockLiveVm(trx, at);
     if (!(await nics.nicOnVm(trx, nic.id, at.vm.id))) throw new NotFound('network_interface');
-    const extra = { n: await nics.countExtraIps(trx, at.vm.id) };
+    const extra = await nics.countExtraIps(trx, at.vm.id);
     if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw Invalid.field('addresses', `at most ${LIMITS.extraIpsPerVm} extra addresses per machine`);
     const out: string[] = [];
     for (let i = 0; i < count; i++) out.push((await allocateIp(trx, fam, nic.id, h.now(), { routedVia: via, reason: input.reason ?? '' })).address);

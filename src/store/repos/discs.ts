@@ -36,8 +36,8 @@ export function discOf(db: Db, vmId: number, discId: number): Promise<VmDiscRow 
   return db.selectFrom('discs').selectAll().where('id', '=', discId).where('vm_id', '=', vmId).executeTakeFirst() as Promise<VmDiscRow | undefined>;
 }
 
-export async function labelsOf(db: Db, vmId: number): Promise<string[]> {
-  return (await db.selectFrom('discs').select(['label']).where('vm_id', '=', vmId).execute()).map((d) => d.label);
+export function labelsOf(db: Db, vmId: number): Promise<{ label: string }[]> {
+  return db.selectFrom('discs').select(['label']).where('vm_id', '=', vmId).execute();
 }
 
 /** The VM's first disc (the one it boots from). */
@@ -45,8 +45,9 @@ export function firstDisc(db: Db, vmId: number): Promise<{ id: number } | undefi
   return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy('id').limit(1).executeTakeFirst();
 }
 
-export async function countDiscs(db: Db, vmId: number): Promise<number> {
-  return Number((await db.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', vmId).executeTakeFirstOrThrow()).n);
+/** `n`: how many discs the VM has (a string on PostgreSQL). */
+export function countDiscs(db: Db, vmId: number): Promise<{ n: number }> {
+  return db.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', vmId).executeTakeFirstOrThrow();
 }
 
 export async function labelUsed(db: Db, vmId: number, label: string): Promise<boolean> {

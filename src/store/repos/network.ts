@@ -16,10 +16,10 @@ export async function firstNic(db: Db, vmId: number): Promise<number | undefined
   return (await db.selectFrom('nics').select('id').where('vm_id', '=', vmId).orderBy('id').executeTakeFirst())?.id;
 }
 
-export async function countExtraIps(db: Db, vmId: number): Promise<number> {
-  const r = await db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
+/** `n`: how many extra addresses the VM's NICs have (a string on PostgreSQL). */
+export function countExtraIps(db: Db, vmId: number): Promise<{ n: number }> {
+  return db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
     .select((eb) => eb.fn.countAll<number>().as('n')).where('nics.vm_id', '=', vmId).where('ips.routed_via', 'is not', null).executeTakeFirstOrThrow();
-  return Number(r.n);
 }
 
 /** An address on a NIC, with its VM; undefined when it is on none. */
