@@ -28,7 +28,7 @@ export async function assertInvariants(db: Store, what = ''): Promise<void> {
     assert.ok(pool.used >= 0 && pool.used <= pool.capacity, `pool ${pool.label}: 0 <= used <= capacity${at}`);
   }
   const vmIds = new Set(vms.map((v) => v.id));
-  for (const d of discs) assert.ok(vmIds.has(d.vm_id), `disc ${d.id} belongs to an existing VM${at}`);
+  for (const d of discs) assert.ok(d.vm_id === null || vmIds.has(d.vm_id), `disc ${d.id} belongs to an existing VM (or to no VM: a volume)${at}`);
   for (const id of vmIds) assert.ok(discs.filter((d) => d.vm_id === id).length <= LIMITS.discsPerVm, `VM ${id}: at most ${LIMITS.discsPerVm} discs${at}`);
 
   const ips = await db.selectFrom('ips').leftJoin('nics', 'nics.id', 'ips.nic_id')

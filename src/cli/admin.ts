@@ -17,6 +17,8 @@ import { admit, invitationsOf, listInvitations, resolveInvitation, type Invitati
 import { enableTotp, totpUri } from '../core/auth.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
 import { readAudit } from '../core/audit.js';
+import { apiKeyByLabel } from '../store/repos/users.js';
+import { holdsSessionPrivilege } from '../store/repos/grants.js';
 
 const ROOT: Principal = { userId: 0, username: 'hangar-admin-cli', factors: ['password'], apiKeyId: null, grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }] };
 
@@ -71,7 +73,7 @@ export function adminCommands(program: Command): void {
       if (level === 'group_admin') input.group_id = (await resolveGroup(h.db, ROOT, await resolveAccount(h.db, ROOT, o.account), o.group ?? 'default')).id;
       if (level.startsWith('vm_')) input.virtual_machine_id = Number(o.vm);
       if (o.apiKey !== undefined) {
-        const key = await h.db.selectFrom('api_keys').select('id').where('user_id', '=', user.id).where('label', '=', o.apiKey).executeTakeFirst();
+        const key = await apiKeyByLabel(h.db, user.id, o.apiKey);
         if (!key) throw new Error(`${username} has no API key labelled ${o.apiKey}`);
         input.api_key_id = key.id;
       }
@@ -114,7 +116,7 @@ export function adminCommands(program: Command): void {
     .action((username: string, label: string, o) => withHangar(opts(), async (h) => {
       const user = await findUser(h, username);
       if (!user) throw new Error(`no user ${username}`);
-      if (o.allPrivileges && !(await h.db.selectFrom('privileges').select('id').where('user_id', '=', user.id).where('api_key_id', 'is', null).executeTakeFirst())) {
+      if (o.allPrivileges && !(await holdsSessionPrivilege(h.db, user.id))) {
         throw new Error(`${username} has no privileges to bind: grant one first (hangar admin grant)`);
       }
       const k = await createApiKey(h, ROOT, { user_id: user.id, label, expires_at: o.expires ?? null });

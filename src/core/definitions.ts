@@ -2,6 +2,7 @@
 // BigV's `GET /definitions` is api/bigv/present.ts presentDefinitions).
 import type { Store } from '../store/db.js';
 import { IMAGES } from '../images/catalogue.js';
+import { zoneNames } from '../store/repos/heads.js';
 
 export const STORAGE_GRADES: Record<string, string> = { sata: 'Standard SSD', ssd: 'Premium SSD', archive: 'Archive storage' };
 export const HARDWARE_PROFILES = ['virtio2013', 'compatibility2013'] as const;
@@ -19,11 +20,6 @@ export const LIMITS = {
   extraIpsPerVm: 4,
 } as const;
 
-/** Zones are where heads are. */
-export async function zoneNames(db: Store): Promise<string[]> {
-  const rows = await db.selectFrom('heads').select('zone').distinct().orderBy('zone').execute();
-  return rows.map((r) => r.zone);
-}
 
 export interface Catalogue {
   images: { name: string; description: string }[];

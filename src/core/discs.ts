@@ -1,11 +1,13 @@
 // Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
 // Backups and backup schedules hang off discs.
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
-import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
+import type { BackupRow, BackupScheduleRow } from '../store/schema.js';
+import * as discs from '../store/repos/discs.js';
+import type { VmDiscRow } from '../store/repos/discs.js';
+import { growPool } from '../store/repos/placement.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { IDS_ONLY, whereRef } from './ids.js';
+import { checkNotId } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';
@@ -15,12 +17,9 @@ import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
 
-export interface DiscPlace extends VmPlace { disc: DiscRow }
+export interface DiscPlace extends VmPlace { disc: VmDiscRow }
 
-/** Discs and backups: by id, public id, or label (as given). */
-const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
-
-const ref = (d: DiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
+const ref = (d: VmDiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
 
 function placeOf(at: VmPlace) {
   return { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
@@ -31,20 +30,19 @@ function requireAdmin(p: Principal, at: VmPlace): void {
   if (at.vm.deleted) throw refused('deleted', 'vm_deleted_discs', {}, 'state');
 }
 
-export async function listDiscs(h: Hangar, at: VmPlace): Promise<DiscRow[]> {
-  return h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id).orderBy('id').execute();
+export async function listDiscs(h: Hangar, at: VmPlace): Promise<VmDiscRow[]> {
+  return discs.discsOf(h.db, at.vm.id);
 }
 
 export async function resolveDisc(h: Hangar, at: VmPlace, segment: string): Promise<DiscPlace> {
-  const q = h.db.selectFrom('discs').selectAll().where('vm_id', '=', at.vm.id);
-  const disc = await whereRef(q, segment, LABELLED).executeTakeFirst();
+  const disc = await discs.discOfByRef(h.db, at.vm.id, segment);
   if (!disc) throw notFound('disc');
   return { ...at, disc };
 }
 
 /** The non-nested /discs/{id}: by id or public id. */
 export async function resolveDiscById(h: Hangar, p: Principal, segment: string): Promise<DiscPlace> {
-  const disc = await whereRef(h.db.selectFrom('discs').selectAll(), segment, IDS_ONLY).executeTakeFirst();
+  const disc = await discs.attachedDiscByRef(h.db, segment);
   if (!disc) throw notFound('disc');
   const at = await resolveVmById(h.db, p, disc.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('disc')));
   return { ...at, disc };
@@ -53,7 +51,7 @@ export async function resolveDiscById(h: Hangar, p: Principal, segment: string):
 export async function schedulesOf(h: Hangar, discIds: number[]): Promise<Map<number, BackupScheduleRow[]>> {
   const out = new Map<number, BackupScheduleRow[]>();
   if (discIds.length === 0) return out;
-  const rows = await h.db.selectFrom('backup_schedules').selectAll().where('disc_id', 'in', discIds).orderBy('id').execute();
+  const rows = await discs.schedulesOfDiscs(h.db, discIds);
   for (const r of rows) out.set(r.disc_id, [...(out.get(r.disc_id) ?? []), r]);
   return out;
 }
@@ -65,7 +63,7 @@ async function waitFor(h: Hangar, headId: number | null, vmId: number, opId: num
   if (op?.state === 'failed') throw refused(field, 'head_failed', { detail: op.error ?? null }, 'failed');
 }
 
-export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<DiscRow> {
+export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<VmDiscRow> {
   requireAdmin(p, at);
   const grade = input.storage_grade ?? 'sata';
   const gradeErr = checkGrade(grade);
@@ -78,7 +76,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   const now = h.now();
   const { disc, opId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
-    const existing = await trx.selectFrom('discs').select(['label']).where('vm_id', '=', vm.id).execute();
+    const existing = await discs.labelsOf(trx, vm.id);
     if (existing.length >= LIMITS.discsPerVm) throw refused('discs', 'discs_per_vm', { max: LIMITS.discsPerVm }, 'too_many');
     let label = given;
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
@@ -86,8 +84,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
     if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
     const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
     if (pool === null) throw refused('size', 'grade_space', { grade }, 'no_capacity');
-    const disc = await trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: vm.id, label, storage_grade: grade, size: input.size!, storage_pool_id: pool, created_at: now })
-      .returningAll().executeTakeFirstOrThrow();
+    const disc = await discs.insertDisc(trx, { vmId: vm.id, label, grade, size: input.size!, poolId: pool, now });
     const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
     return { disc, opId };
   });
@@ -95,7 +92,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
   return disc;
 }
 
-export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<DiscRow> {
+export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: { size?: number; virtual_machine_id?: number; iops_limit?: number }): Promise<VmDiscRow> {
   requireAdmin(p, at);
   const { disc } = at;
   if (input.iops_limit !== undefined) {
@@ -108,7 +105,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
     // The delta is taken from the disc as it is inside the transaction: a grow that raced this one counts.
     const opId = await withTransaction(h.db, async (trx) => {
       await lockLiveVm(trx, at);
-      const cur = await trx.selectFrom('discs').selectAll().where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+      const cur = await discs.discOf(trx, at.vm.id, disc.id);
       if (!cur) throw notFound('disc');
       if (size < cur.size) throw refused('size', 'discs_only_grow');
       if (size === cur.size) return null;
@@ -116,18 +113,17 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
       const delta = size - cur.size;
       if (cur.storage_pool_id !== null) {
-        const r = await trx.updateTable('storage_pools').set((eb) => ({ used: eb('used', '+', delta) }))
-          .where('id', '=', cur.storage_pool_id).where((eb) => eb(eb('used', '+', delta), '<=', eb.ref('capacity'))).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) throw refused('size', 'grade_space', { grade: cur.storage_grade }, 'no_capacity');
+        const r = await growPool(trx, cur.storage_pool_id, delta);
+        if (!r) throw refused('size', 'grade_space', { grade: cur.storage_grade }, 'no_capacity');
       }
-      await trx.updateTable('discs').set({ size }).where('id', '=', cur.id).execute();
+      await discs.setSize(trx, cur.id, size);
       return enqueue(trx, { kind: 'disc.grow', vmId: cur.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(cur), size }, now });
     });
     if (opId !== null) await waitFor(h, at.vm.head_id, at.vm.id, opId, 'size');
   }
   if (input.virtual_machine_id !== undefined && input.virtual_machine_id !== disc.vm_id) {
     // The first disc is the one the machine boots from (and reimage writes): BigV keeps it with its machine.
-    const first = await h.db.selectFrom('discs').select('id').where('vm_id', '=', disc.vm_id).orderBy('id').limit(1).executeTakeFirst();
+    const first = await discs.firstDisc(h.db, disc.vm_id);
     if (first?.id === disc.id) throw refused('virtual_machine_id', 'boot_disc', {}, 'state');
     const target = await resolveVmById(h.db, p, input.virtual_machine_id, { includeDeleted: false }).catch(whenNotFound(() => refused('virtual_machine_id', 'not_visible_vm')));
     requireAdmin(p, target);
@@ -140,16 +136,16 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (!from || from.deleted) throw notFound('disc');
       if (!to || to.deleted) throw refused('virtual_machine_id', 'not_visible_vm');
       if (from.power_on || to.power_on) throw refused('virtual_machine_id', 'power_off_both_disc', {}, 'state');
-      const count = await trx.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', target.vm.id).executeTakeFirstOrThrow();
+      const count = await discs.countDiscs(trx, target.vm.id);
       if (Number(count.n) >= LIMITS.discsPerVm) throw refused('virtual_machine_id', 'target_discs_full', { max: LIMITS.discsPerVm }, 'too_many');
-      if (await trx.selectFrom('discs').select('id').where('vm_id', '=', target.vm.id).where('label', '=', disc.label).executeTakeFirst()) {
+      if (await discs.labelUsed(trx, target.vm.id, disc.label)) {
         throw refused('label', 'label_on_target', {}, 'taken');
       }
-      const moved = await trx.updateTable('discs').set({ vm_id: target.vm.id }).where('id', '=', disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) throw notFound('disc');
+      const moved = await discs.moveDisc(trx, disc.id, at.vm.id, target.vm.id);
+      if (!moved) throw notFound('disc');
     });
   }
-  const now = await h.db.selectFrom('discs').selectAll().where('id', '=', disc.id).executeTakeFirst();
+  const now = await discs.attachedDisc(h.db, disc.id);
   if (!now) throw notFound('disc'); // deleted by a racing request
   return now;
 }
@@ -161,10 +157,8 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
-    await trx.deleteFrom('backup_schedules').where('disc_id', '=', disc.id).execute();
-    await trx.deleteFrom('backups').where('disc_id', '=', disc.id).execute();
     // Space is released, and the head asked, only for the disc row this request really deleted.
-    const gone = await trx.deleteFrom('discs').where('id', '=', disc.id).where('vm_id', '=', at.vm.id).returningAll().executeTakeFirst();
+    const gone = await discs.deleteDiscOf(trx, at.vm.id, disc.id);
     if (!gone) throw notFound('disc');
     await releaseDisc(trx, gone.storage_pool_id, gone.size);
     await enqueue(trx, { kind: 'disc.delete', vmId: gone.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(gone) }, now });
@@ -175,12 +169,11 @@ export async function deleteDisc(h: Hangar, p: Principal, at: DiscPlace, purge: 
 // Backups ---------------------------------------------------------------------------------------
 
 export async function listBackups(h: Hangar, at: DiscPlace): Promise<BackupRow[]> {
-  return h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id).orderBy('id').execute();
+  return discs.backupsOf(h.db, at.disc.id);
 }
 
 export async function resolveBackup(h: Hangar, at: DiscPlace, segment: string): Promise<BackupRow> {
-  const q = h.db.selectFrom('backups').selectAll().where('disc_id', '=', at.disc.id);
-  const b = await whereRef(q, segment, LABELLED).executeTakeFirst();
+  const b = await discs.backupOfByRef(h.db, at.disc.id, segment);
   if (!b) throw notFound('backup');
   return b;
 }
@@ -190,12 +183,10 @@ export async function createBackup(h: Hangar, p: Principal, at: DiscPlace): Prom
   const now = h.now();
   const { backup, opId } = await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
-    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst();
+    const disc = await discs.discOf(trx, at.vm.id, at.disc.id);
     if (!disc) throw notFound('disc');
-    const count = await trx.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', at.disc.id).executeTakeFirstOrThrow();
-    const backup = await trx.insertInto('backups').values({
-      uuid: randomUUID(), disc_id: disc.id, label: `backup-${Number(count.n) + 1}-${now}`, size: disc.size, storage_grade: 'iceberg', manual: 1, created_at: now,
-    }).returningAll().executeTakeFirstOrThrow();
+    const count = await discs.countBackups(trx, at.disc.id);
+    const backup = await discs.insertBackup(trx, { discId: disc.id, label: `backup-${count + 1}-${now}`, size: disc.size, now });
     const opId = await enqueue(trx, { kind: 'backup.create', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now });
     return { backup, opId };
   });
@@ -209,9 +200,9 @@ export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, back
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     if (vm.power_on) throw refused('restore', 'power_off_to_restore', {}, 'state');
-    const disc = await trx.selectFrom('discs').selectAll().where('id', '=', at.disc.id).where('vm_id', '=', vm.id).executeTakeFirst();
+    const disc = await discs.discOf(trx, vm.id, at.disc.id);
     if (!disc) throw notFound('disc');
-    if (!(await trx.selectFrom('backups').select('id').where('id', '=', backup.id).where('disc_id', '=', disc.id).executeTakeFirst())) throw notFound('backup');
+    if (!(await discs.backupExists(trx, disc.id, backup.id))) throw notFound('backup');
     const opId = await enqueue(trx, { kind: 'backup.restore', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc), backupId: backup.id }, now: h.now() });
     return { opId, headId: vm.head_id };
   });
@@ -224,7 +215,7 @@ export async function deleteBackup(h: Hangar, p: Principal, at: DiscPlace, backu
   if (!purge) throw refused('purge', 'backups_not_undeletable');
   const now = h.now();
   await withTransaction(h.db, async (trx) => {
-    const gone = await trx.deleteFrom('backups').where('id', '=', backup.id).where('disc_id', '=', at.disc.id).returning('id').executeTakeFirst();
+    const gone = await discs.deleteBackupOf(trx, at.disc.id, backup.id);
     if (!gone) throw notFound('backup'); // a racing delete took it: one operation per backup deleted
     await enqueue(trx, { kind: 'backup.delete', vmId: at.vm.id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(at.disc), backupId: backup.id }, now });
   });
@@ -240,15 +231,13 @@ export async function createSchedule(h: Hangar, p: Principal, at: DiscPlace, inp
   return withTransaction(h.db, async (trx) => {
     // The disc may have been deleted (or its VM purged) since it was resolved: 404, not a broken reference.
     await lockLiveVm(trx, at);
-    if (!(await trx.selectFrom('discs').select('id').where('id', '=', at.disc.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw notFound('disc');
-    return trx.insertInto('backup_schedules').values({
-      uuid: randomUUID(), disc_id: at.disc.id, start_at: start, interval_seconds: interval, capacity: Math.max(1, input.capacity ?? 1), created_at: h.now(),
-    }).returningAll().executeTakeFirstOrThrow();
+    if (!(await discs.discOf(trx, at.vm.id, at.disc.id))) throw notFound('disc');
+    return discs.insertSchedule(trx, { discId: at.disc.id, startAt: start, intervalSeconds: interval, capacity: Math.max(1, input.capacity ?? 1), now: h.now() });
   });
 }
 
 export async function deleteSchedule(h: Hangar, p: Principal, at: DiscPlace, segment: string): Promise<void> {
   requireAdmin(p, at);
-  const r = await whereRef(h.db.deleteFrom('backup_schedules').where('disc_id', '=', at.disc.id), segment, IDS_ONLY).executeTakeFirst();
-  if (Number(r.numDeletedRows) !== 1) throw notFound('backup_schedule');
+  const r = await discs.deleteScheduleByRef(h.db, at.disc.id, segment);
+  if (!r) throw notFound('backup_schedule');
 }

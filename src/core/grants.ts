@@ -1,6 +1,5 @@
 // Privileges as objects: listing, granting, updating and revoking them. A caller may only grant
 // or revoke a level strictly below the one they hold over the target (spec §2.4).
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { PrivilegeRow, UserRow } from '../store/schema.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
@@ -8,12 +7,10 @@ import {
   canSeeAccount, canSeeGroup, canSeePrivilege as canSeeFacts, canSeeUser, canSeeVm, isClusterAdmin, isLevel, mayGrant, type Principal,
 } from './principal.js';
 import { forgetPrincipals } from './auth.js';
-import { IDS_ONLY, whereRef } from './ids.js';
 import { invite, isInsider, type InvitationView } from './invitations.js';
 import { keepRow } from './locks.js';
-import { forKeyShare } from '../store/dialect.js';
-import type { Transaction } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { Trx } from '../store/repos/types.js';
+import * as grants from '../store/repos/grants.js';
 import { withTransaction } from './transaction.js';
 
 export interface PrivilegeView {
@@ -27,33 +24,10 @@ export interface PrivilegeView {
   place: { accountId: number; groupId?: number; vmId?: number } | null;
 }
 
-type Scope =
-  | { kind: 'all' }
-  | { kind: 'user'; userId: number }
-  | { kind: 'account'; accountId: number }
-  | { kind: 'group'; groupId: number }
-  | { kind: 'vm'; vmId: number }
-  | { kind: 'ids'; ids: number[] }
-  | { kind: 'apiKeys'; apiKeyIds: number[] };
+type Scope = grants.PrivilegeScope;
 
 export async function loadPrivileges(h: Hangar, scope: Scope): Promise<PrivilegeView[]> {
-  let q = h.db.selectFrom('privileges as p')
-    .innerJoin('users as u', 'u.id', 'p.user_id')
-    .leftJoin('users as c', 'c.id', 'p.creating_user_id')
-    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
-    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
-    .leftJoin('accounts as a', (j) => j.on((eb) => eb('a.id', '=', eb.fn.coalesce('p.account_id', 'g.account_id'))))
-    .selectAll('p')
-    .select(['u.username', 'c.username as creating_username', 'v.name as vm_name', 'g.id as g_id', 'g.name as g_name', 'a.id as a_id', 'a.name as a_name']);
-  switch (scope.kind) {
-    case 'user': q = q.where('p.user_id', '=', scope.userId); break;
-    case 'account': q = q.where('a.id', '=', scope.accountId); break;
-    case 'group': q = q.where('g.id', '=', scope.groupId); break;
-    case 'vm': q = q.where('p.virtual_machine_id', '=', scope.vmId); break;
-    case 'ids': if (!scope.ids.length) return []; q = q.where('p.id', 'in', scope.ids); break;
-    case 'apiKeys': if (!scope.apiKeyIds.length) return []; q = q.where('p.api_key_id', 'in', scope.apiKeyIds); break;
-  }
-  const rows = await q.orderBy('p.id').execute();
+  const rows = await grants.privilegeRows(h.db, scope);
   return rows.map((r) => ({
     id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
@@ -79,9 +53,8 @@ export async function privilegesOfUser(h: Hangar, p: Principal, user: UserRow | 
 }
 
 export async function findUser(h: Hangar, segment: string): Promise<UserRow | undefined> {
-  const q = h.db.selectFrom('users').selectAll();
   // Usernames made before the rule may be all digits: those are reached by their id or public id.
-  return whereRef(q, segment, { id: 'id', uuid: 'uuid', name: 'username' }).executeTakeFirst();
+  return grants.userByRef(h.db, segment);
 }
 
 export interface GrantInput {
@@ -111,16 +84,15 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
   }
   let place: PrivilegeView['place'] = null;
   if (target === 'account_id') {
-    const a = await h.db.selectFrom('accounts').select('id').where('id', '=', input.account_id!).executeTakeFirst();
+    const a = await grants.accountIdOf(h.db, input.account_id!);
     if (!a || !canSeeAccount(p, a.id)) throw refused('account_id', 'not_visible_account');
     place = { accountId: a.id };
   } else if (target === 'group_id') {
-    const g = await h.db.selectFrom('groups').select(['id', 'account_id']).where('id', '=', input.group_id!).executeTakeFirst();
+    const g = await grants.groupPlace(h.db, input.group_id!);
     if (!g || !canSeeGroup(p, g.account_id, g.id)) throw refused('group_id', 'not_visible_group');
     place = { accountId: g.account_id, groupId: g.id };
   } else if (target === 'virtual_machine_id') {
-    const v = await h.db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id').select(['v.id', 'v.group_id', 'g.account_id'])
-      .where('v.id', '=', input.virtual_machine_id!).executeTakeFirst();
+    const v = await grants.vmPlace(h.db, input.virtual_machine_id!);
     if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw refused('virtual_machine_id', 'not_visible_vm');
     place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
   }
@@ -146,17 +118,17 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     await keepTarget(trx, terms);
     if (!(await keepRow(trx, 'users', user.id))) throw notFound('user');
     if (input.api_key_id) {
-      const key = await forKeyShare(trx, trx.selectFrom('api_keys').select('user_id').where('id', '=', input.api_key_id)).executeTakeFirst();
+      const key = await grants.keepApiKey(trx, input.api_key_id);
       if (!key || key.user_id !== user.id) throw notTheirKey();
     }
-    const row = await trx.insertInto('privileges').values({
-      uuid: randomUUID(), ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
+    const row = await grants.insertPrivilege(trx, {
+      ...terms, user_id: user.id, api_key_id: input.api_key_id || null,
       password_required: terms.password_required ? 1 : 0, yubikey_required: terms.yubikey_required ? 1 : 0,
       creating_user_id: p.userId, created_at: h.now(),
-    }).returning('id').executeTakeFirstOrThrow();
+    });
     // A user with no home account gets the account of the first privilege a cluster admin grants them there.
     if (place && isClusterAdmin(p)) {
-      await trx.updateTable('users').set({ home_account_id: place.accountId }).where('id', '=', user.id).where('home_account_id', 'is', null).execute();
+      await grants.setHomeIfNone(trx, user.id, place.accountId);
     }
     return row.id;
   });
@@ -167,7 +139,7 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
 }
 
 /** A privilege's (or invitation's) target, held until the transaction ends: a 400 when it has been deleted. */
-export async function keepTarget(trx: Transaction<Database>, t: { group_id: number | null; virtual_machine_id: number | null }): Promise<void> {
+export async function keepTarget(trx: Trx, t: { group_id: number | null; virtual_machine_id: number | null }): Promise<void> {
   if (t.group_id !== null && !(await keepRow(trx, 'groups', t.group_id))) throw refused('group_id', 'not_visible_group');
   if (t.virtual_machine_id !== null && !(await keepRow(trx, 'vms', t.virtual_machine_id))) throw refused('virtual_machine_id', 'not_visible_vm');
 }
@@ -193,8 +165,8 @@ export async function bindSessionPrivileges(h: Hangar, p: Principal, user: UserR
 }
 
 export async function resolvePrivilege(h: Hangar, p: Principal, segment: string): Promise<PrivilegeView> {
-  const row = await whereRef(h.db.selectFrom('privileges').select('id'), segment, IDS_ONLY).executeTakeFirst();
-  const [v] = row ? await loadPrivileges(h, { kind: 'ids', ids: [row.id] }) : [];
+  const id = await grants.privilegeIdByRef(h.db, segment);
+  const [v] = id !== undefined ? await loadPrivileges(h, { kind: 'ids', ids: [id] }) : [];
   if (!v || !canSeePrivilege(p, v)) throw notFound('privilege');
   return v;
 }
@@ -208,7 +180,7 @@ export async function updatePrivilege(h: Hangar, p: Principal, v: PrivilegeView,
     set.yubikey_otp_max_age = input.yubikey_otp_max_age;
   }
   if (input.ip_restrictions !== undefined) set.ip_restrictions = input.ip_restrictions;
-  if (Object.keys(set).length) await h.db.updateTable('privileges').set(set).where('id', '=', v.id).execute();
+  if (Object.keys(set).length) await grants.updatePrivilegeRow(h.db, v.id, set);
   forgetPrincipals(h);
   return (await loadPrivileges(h, { kind: 'ids', ids: [v.id] }))[0]!;
 }
@@ -218,10 +190,10 @@ export async function revoke(h: Hangar, p: Principal, v: PrivilegeView): Promise
   const own = v.userId === p.userId;
   if (!own && (!isLevel(v.level) || !mayGrant(p, v.level, v.place))) throw forbidden('revoke_privilege');
   if (v.level === 'cluster_admin' && v.apiKeyId === null) {
-    const admins = await h.db.selectFrom('privileges').select('id').where('level', '=', 'cluster_admin').where('api_key_id', 'is', null).limit(2).execute();
+    const admins = await grants.sessionClusterAdmins(h.db);
     if (admins.length < 2) throw refused('level', 'last_cluster_admin', {}, 'state');
   }
-  await h.db.deleteFrom('privileges').where('id', '=', v.id).execute();
+  await grants.deletePrivilege(h.db, v.id);
   forgetPrincipals(h);
 }
 

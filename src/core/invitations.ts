@@ -2,7 +2,6 @@
 // its invitee accepts it (then it becomes a privilege) or it expires (config.invitationDays).
 // Whether the named user exists is never told: an invitation to a name nobody has is stored and
 // answered exactly like any other, and can never be accepted.
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { Store } from '../store/db.js';
 import type { UserRow } from '../store/schema.js';
@@ -11,8 +10,9 @@ import { isClusterAdmin, isLevel, loadPrincipal, mayGrant, SESSION_FACTORS, type
 import { forgetPrincipals } from './auth.js';
 import { keepTarget, loadPrivileges, type PrivilegeView } from './grants.js';
 import { keepRow } from './locks.js';
-import { IDS_ONLY, whereRef } from './ids.js';
 import { withTransaction } from './transaction.js';
+import * as invitations from '../store/repos/invitations.js';
+import { insertPrivilege } from '../store/repos/grants.js';
 
 export interface InvitationView {
   id: number; uuid: string;
@@ -35,14 +35,8 @@ export interface InvitationView {
 /** A user is outside an account unless it is their home account or they hold a privilege in it. The
  *  same query runs whether or not the user exists (userId 0), so the answer takes the same time. */
 export async function isInsider(db: Store, user: UserRow | undefined, accountId: number): Promise<boolean> {
-  const held = await db.selectFrom('privileges as p')
-    .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
-    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
-    .select('p.id')
-    .where('p.user_id', '=', user?.id ?? 0)
-    .where((eb) => eb.or([eb('p.account_id', '=', accountId), eb('g.account_id', '=', accountId)]))
-    .limit(1).executeTakeFirst();
-  return user !== undefined && (user.home_account_id === accountId || held !== undefined);
+  const held = await invitations.holdsPrivilegeIn(db, user?.id ?? 0, accountId);
+  return user !== undefined && (user.home_account_id === accountId || held);
 }
 
 export interface InviteInput {
@@ -58,13 +52,13 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
     await keepTarget(trx, { group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null });
     // A user deleted meanwhile is nobody: the invitation is stored, and answered, like one to a name nobody has.
     const invitee = user && (await keepRow(trx, 'users', user.id)) ? user.id : null;
-    return trx.insertInto('invitations').values({
-      uuid: randomUUID(), user_id: invitee, username, level: input.level,
+    return invitations.insertInvitation(trx, {
+      user_id: invitee, username, level: input.level,
       account_id: input.account_id ?? null, group_id: input.group_id ?? null, virtual_machine_id: input.virtual_machine_id ?? null,
       password_required: input.password_required ? 1 : 0, yubikey_required: input.yubikey_required ? 1 : 0,
       yubikey_otp_max_age: input.yubikey_otp_max_age, ip_restrictions: input.ip_restrictions,
       creating_user_id: p.userId, created_at: now, expires_at: now + h.config.invitationDays * 86_400_000,
-    }).returning('id').executeTakeFirstOrThrow();
+    });
   });
   const [view] = await loadInvitations(h, { ids: [row.id] });
   if (!view) throw notFound('invitation'); // deleted with its target the moment it was made
@@ -73,25 +67,12 @@ export async function invite(h: Hangar, p: Principal, username: string, user: Us
 
 /** Expired invitations are deleted whenever invitations are read or written. */
 async function sweep(h: Hangar): Promise<void> {
-  await h.db.deleteFrom('invitations').where('expires_at', '<=', h.now()).execute();
+  await invitations.deleteExpiredInvitations(h.db, h.now());
 }
 
 async function loadInvitations(h: Hangar, scope: { ids?: number[]; userId?: number; accountIds?: number[] }): Promise<InvitationView[]> {
-  let q = h.db.selectFrom('invitations as i')
-    .leftJoin('users as c', 'c.id', 'i.creating_user_id')
-    .leftJoin('vms as v', 'v.id', 'i.virtual_machine_id')
-    .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('i.group_id', 'v.group_id'))))
-    .innerJoin('accounts as a', (j) => j.on((eb) => eb('a.id', '=', eb.fn.coalesce('i.account_id', 'g.account_id'))))
-    .selectAll('i')
-    .select(['c.username as creating_username', 'v.name as vm_name', 'g.id as g_id', 'g.name as g_name', 'a.id as a_id', 'a.name as a_name'])
-    .where('i.expires_at', '>', h.now());
-  if (scope.ids) q = q.where('i.id', 'in', scope.ids.length ? scope.ids : [0]);
   // Addressed to the user, or on one of the accounts (what a non-cluster-admin could manage).
-  if (scope.userId !== undefined) {
-    const { userId, accountIds = [] } = scope;
-    q = q.where((eb) => eb.or([eb('i.user_id', '=', userId), ...(accountIds.length ? [eb('a.id', 'in', accountIds)] : [])]));
-  }
-  const rows = await q.orderBy('i.id').execute();
+  const rows = await invitations.invitationRows(h.db, h.now(), scope);
   return rows.map((r) => ({
     id: r.id, uuid: r.uuid, userId: r.user_id, username: r.username, level: r.level,
     accountId: r.account_id, accountName: r.account_id !== null ? r.a_name : null,
@@ -127,7 +108,7 @@ export async function listInvitations(h: Hangar, p: Principal): Promise<Invitati
 /** An invitation the caller may see (its invitee or a manager); anything else is NotFound. */
 export async function resolveInvitation(h: Hangar, p: Principal, segment: string): Promise<InvitationView> {
   await sweep(h);
-  const row = await whereRef(h.db.selectFrom('invitations').select('id'), segment, IDS_ONLY).executeTakeFirst();
+  const row = await invitations.invitationIdByRef(h.db, segment);
   const [v] = row ? await loadInvitations(h, { ids: [row.id] }) : [];
   if (!v || !(isInvitee(p, v) || manages(p, v))) throw notFound('invitation');
   return v;
@@ -150,8 +131,7 @@ export async function acceptInvitation(h: Hangar, p: Principal, v: InvitationVie
  * factor, no API key): a granter since revoked or deleted leaves nothing to accept.
  */
 async function granterStillMay(h: Hangar, v: InvitationView): Promise<boolean> {
-  const row = await h.db.selectFrom('invitations as i').innerJoin('users as u', 'u.id', 'i.creating_user_id')
-    .select(['u.id', 'u.username']).where('i.id', '=', v.id).executeTakeFirst();
+  const row = await invitations.granterOf(h.db, v.id);
   if (!row || !isLevel(v.level)) return false;
   return mayGrant(await loadPrincipal(h.db, row, SESSION_FACTORS, null), v.level, v.place);
 }
@@ -160,7 +140,7 @@ async function granterStillMay(h: Hangar, v: InvitationView): Promise<boolean> {
  *  One its granter could no longer grant is void: deleted, and answered like an expired one. */
 export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView> {
   if (!(await granterStillMay(h, v))) {
-    await h.db.deleteFrom('invitations').where('id', '=', v.id).execute();
+    await invitations.deleteInvitation(h.db, v.id);
     throw notFound('invitation');
   }
   const id = await withTransaction(h.db, async (trx) => {
@@ -168,15 +148,14 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
     for (const [table, target] of [['groups', v.groupId], ['vms', v.vmId]] as const) {
       if (target !== null && !(await keepRow(trx, table, target))) throw notFound('invitation');
     }
-    const row = await trx.deleteFrom('invitations').where('id', '=', v.id).where('user_id', 'is not', null)
-      .where('expires_at', '>', h.now()).returningAll().executeTakeFirst();
+    const row = await invitations.takeInvitation(trx, v.id, h.now());
     if (!row || row.user_id === null) throw notFound('invitation');
-    return (await trx.insertInto('privileges').values({
-      uuid: randomUUID(), user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
+    return (await insertPrivilege(trx, {
+      user_id: row.user_id, level: row.level, account_id: row.account_id, group_id: row.group_id,
       virtual_machine_id: row.virtual_machine_id, api_key_id: null, password_required: row.password_required,
       yubikey_required: row.yubikey_required, yubikey_otp_max_age: row.yubikey_otp_max_age,
       ip_restrictions: row.ip_restrictions, creating_user_id: row.creating_user_id, created_at: h.now(),
-    }).returning('id').executeTakeFirstOrThrow()).id;
+    })).id;
   });
   forgetPrincipals(h);
   const [privilege] = await loadPrivileges(h, { kind: 'ids', ids: [id] });
@@ -190,6 +169,6 @@ export async function admit(h: Hangar, v: InvitationView): Promise<PrivilegeView
  * expires, like one to a name nobody has: the granter cannot tell a decline from a wrong name.
  */
 export async function removeInvitation(h: Hangar, p: Principal, v: InvitationView): Promise<void> {
-  if (isInvitee(p, v)) await h.db.updateTable('invitations').set({ user_id: null }).where('id', '=', v.id).execute();
-  else await h.db.deleteFrom('invitations').where('id', '=', v.id).execute();
+  if (isInvitee(p, v)) await invitations.detachInvitee(h.db, v.id);
+  else await invitations.deleteInvitation(h.db, v.id);
 }

@@ -1,13 +1,11 @@
 // IP address management: NICs take addresses from configured pools; a purged VM puts them back
-// (the row stays, with nic_id null) and the lowest free address is handed out first.
+// (the row stays, with nic_id null) and the lowest free address is handed out first. An address an
+// account holds (account_id) is never handed out (docs/domain.md §11).
 import net from 'node:net';
-import { sql, type Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
-import type { Database } from '../store/schema.js';
-import { isPostgres } from '../store/dialect.js';
+import type { Db } from '../store/repos/types.js';
+import * as ips from '../store/repos/ipam.js';
 import { refused } from './errors.js';
-
-type Db = Store | Transaction<Database>;
 
 interface Cidr { family: 4 | 6; base: bigint; prefix: number; size: bigint }
 
@@ -64,11 +62,10 @@ export function poolGateway(cidr: string): { gateway: string; prefix: number } {
 /** Register a pool once; offsets 0 (network) and 1 (gateway) and the IPv4 broadcast are never handed out. */
 export async function ensurePool(db: Store, cidr: string, vlanNum: number): Promise<void> {
   const c = parseCidr(cidr);
-  const exists = await db.selectFrom('ip_ranges').select('id').where('cidr', '=', cidr).executeTakeFirst();
-  if (exists) return;
+  if (await ips.rangeExists(db, cidr)) return;
   const last = c.family === 4 ? c.size - 2n : c.size - 1n;
   const lastOffset = Number(last > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : last);
-  await db.insertInto('ip_ranges').values({ cidr, family: c.family, vlan_num: vlanNum, zone: null, next_offset: 2, first_offset: 2, last_offset: lastOffset }).execute();
+  await ips.insertRange(db, { cidr, family: c.family, vlanNum, lastOffset });
 }
 
 export interface Allocation { address: string; family: 4 | 6 }
@@ -76,40 +73,25 @@ export interface Allocation { address: string; family: 4 | 6 }
 export async function allocateIp(
   db: Db, family: 4 | 6, nicId: number, now: number, extra: { routedVia?: string; reason?: string } = {},
 ): Promise<Allocation> {
-  const ranges = await db.selectFrom('ip_ranges').select(['id', 'cidr']).where('family', '=', family).orderBy('id').execute();
-  const pg = isPostgres(db as Store);
-  for (const range of ranges) {
-    // The lowest free address, taken only if it is still free when written (a racing allocation may
-    // have taken it: then the next one).
-    for (;;) {
-      let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', range.id).where('nic_id', 'is', null).orderBy('offset').limit(1);
-      if (pg) freeQ = freeQ.forUpdate().skipLocked();
-      const free = await freeQ.executeTakeFirst();
-      if (!free) break;
-      const taken = await db.updateTable('ips').set({ nic_id: nicId, routed_via: extra.routedVia ?? null, reason: extra.reason ?? null, rdns: null })
-        .where('id', '=', free.id).where('nic_id', 'is', null).executeTakeFirst();
-      if (Number(taken.numUpdatedRows) === 1) return { address: free.address, family };
-    }
-    const bumped = await db.updateTable('ip_ranges')
-      .set({ next_offset: sql`next_offset + 1` })
-      .where('id', '=', range.id).whereRef('next_offset', '<=', 'last_offset')
-      .returning('next_offset').executeTakeFirst();
-    if (!bumped) continue;
-    const offset = bumped.next_offset - 1;
+  const holder = { nicId, routedVia: extra.routedVia ?? null, reason: extra.reason ?? null };
+  for (const range of await ips.rangesOf(db, family)) {
+    const reused = await ips.takeFreeAddress(db, range.id, holder);
+    if (reused !== null) return { address: reused, family };
+    const offset = await ips.takeNextOffset(db, range.id);
+    if (offset === null) continue;
     const address = addressAt(range.cidr, offset);
-    await db.insertInto('ips').values({
-      range_id: range.id, offset, address, family, nic_id: nicId,
-      routed_via: extra.routedVia ?? null, rdns: null, reason: extra.reason ?? null, created_at: now,
-    }).execute();
+    await ips.insertAddress(db, { rangeId: range.id, offset, address, family, now, ...holder });
     return { address, family };
   }
   throw refused('ips', 'pool_exhausted', { family }, 'no_capacity');
 }
 
-/** Put every address of these NICs back in the pool. */
+/** Put every address of these NICs back in the pool (addresses chosen by the user, with no pool, go away). */
 export async function releaseIps(db: Db, nicIds: number[]): Promise<void> {
-  if (nicIds.length === 0) return;
-  // Addresses chosen by the user (no pool) simply go away.
-  await db.deleteFrom('ips').where('nic_id', 'in', nicIds).where('range_id', 'is', null).execute();
-  await db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null }).where('nic_id', 'in', nicIds).execute();
+  await ips.releaseAddresses(db, nicIds);
+}
+
+/** Take every address off these NICs and keep it for the account, unattached (e24cloud `deleteResources: 0`). */
+export async function keepIps(db: Db, nicIds: number[], accountId: number): Promise<void> {
+  await ips.detachAddresses(db, nicIds, accountId);
 }

@@ -7,22 +7,20 @@
 // head, then the head's storage pools. A row that new rows will point at (a group, VM, user or API
 // key) is held with keepRow before they are written; whoever deletes such a row locks it (lockRow)
 // before looking for what points at it. Whichever comes second waits, then sees the first's work.
-import type { Transaction } from 'kysely';
-import type { Database, VmRow } from '../store/schema.js';
-import { forKeyShare, forUpdate } from '../store/dialect.js';
+import type { VmRow } from '../store/schema.js';
+import type { Trx } from '../store/repos/types.js';
+import { keepParent, lockParent, lockVmRow, lockVmRows, type Parent } from '../store/repos/locks.js';
 import { refused, notFound } from './errors.js';
 import type { VmPlace } from './resolve.js';
 
-type Trx = Transaction<Database>;
-
 /** The VM as it is now, locked; undefined when it has been purged. */
 export async function lockVm(trx: Trx, id: number): Promise<VmRow | undefined> {
-  return forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', '=', id)).executeTakeFirst();
+  return lockVmRow(trx, id);
 }
 
 /** Several VMs, locked in id order (so two transactions locking the same pair cannot deadlock). */
 export async function lockVms(trx: Trx, ids: number[]): Promise<Map<number, VmRow>> {
-  const rows = await forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', 'in', ids).orderBy('id')).execute();
+  const rows = await lockVmRows(trx, ids);
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -38,18 +36,15 @@ export async function lockLiveVm(trx: Trx, at: VmPlace): Promise<VmRow> {
   return vm;
 }
 
-/** Tables whose rows other rows point at and that requests delete or lock. */
-type Parent = 'groups' | 'vms' | 'users' | 'api_keys' | 'heads';
-
 /**
  * Whether the row is still there, held until the transaction ends (FOR KEY SHARE on PostgreSQL) so that
  * rows this transaction writes pointing at it stay valid: a racing delete waits, then finds them.
  */
 export async function keepRow(trx: Trx, table: Parent, id: number): Promise<boolean> {
-  return (await forKeyShare(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
+  return keepParent(trx, table, id);
 }
 
 /** Whether the row is still there, locked until the transaction ends: for deleting it (or changing its counters). */
 export async function lockRow(trx: Trx, table: Parent, id: number): Promise<boolean> {
-  return (await forUpdate(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
+  return lockParent(trx, table, id);
 }

@@ -16,6 +16,7 @@
 import crypto from 'node:crypto';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Store } from '../store/db.js';
+import { deleteExpiredFailures } from '../store/repos/limiter.js';
 import { storeCounter } from '../store/counters.js';
 import type { ClusterConfig } from './config.js';
 import { throttled } from './errors.js';
@@ -114,6 +115,6 @@ export class LoginLimiter {
 
   /** Drop counts and waits that have run out (the brain's sweeper). */
   async forgetExpired(now: number): Promise<void> {
-    await this.db.deleteFrom('login_failures').where('expire', '<', now).execute();
+    await deleteExpiredFailures(this.db, now);
   }
 }

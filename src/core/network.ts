@@ -10,6 +10,7 @@ import { allocateIp } from './ipam.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { loadVmViews, type NicView } from './views.js';
 import { withTransaction } from './transaction.js';
+import * as nics from '../store/repos/network.js';
 
 export async function listNics(h: Hangar, at: VmPlace): Promise<NicView[]> {
   const [view] = await loadVmViews(h.db, h.config.clusterDomain, { kind: 'ids', ids: [at.vm.id] }, { includeDeleted: true, children: true });
@@ -20,6 +21,14 @@ export async function resolveNic(h: Hangar, at: VmPlace, segment: string): Promi
   const nic = (await listNics(h, at)).find((n) => matchesRef(n, n.label, segment));
   if (!nic) throw notFound('network_interface');
   return nic;
+}
+
+/** The non-nested /nics/{id}: by id or public id, on a VM the caller can see. */
+export async function resolveNicById(h: Hangar, p: Principal, segment: string): Promise<NicView> {
+  const vmId = await nics.vmOfNic(h.db, segment);
+  if (vmId === undefined) throw notFound('network_interface');
+  const at = await resolveVmById(h.db, p, vmId, { includeDeleted: true }).catch(whenNotFound(() => notFound('network_interface')));
+  return resolveNic(h, at, segment);
 }
 
 export interface IpCreateInput { addresses?: number; family?: string; reason?: string; contiguous?: boolean }
@@ -39,9 +48,8 @@ export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicVi
   return withTransaction(h.db, async (trx) => {
     // Locked, so that two requests cannot both pass the limit check, nor add to a VM being purged.
     await lockLiveVm(trx, at);
-    if (!(await trx.selectFrom('nics').select('id').where('id', '=', nic.id).where('vm_id', '=', at.vm.id).executeTakeFirst())) throw notFound('network_interface');
-    const extra = await trx.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
-      .select((eb) => eb.fn.countAll<number>().as('n')).where('nics.vm_id', '=', at.vm.id).where('ips.routed_via', 'is not', null).executeTakeFirstOrThrow();
+    if (!(await nics.nicOnVm(trx, nic.id, at.vm.id))) throw notFound('network_interface');
+    const extra = await nics.countExtraIps(trx, at.vm.id);
     if (Number(extra.n) + count > LIMITS.extraIpsPerVm) throw refused('addresses', 'extra_ips', { max: LIMITS.extraIpsPerVm }, 'too_many');
     const out: string[] = [];
     for (let i = 0; i < count; i++) out.push((await allocateIp(trx, fam, nic.id, h.now(), { routedVia: via, reason: input.reason ?? '' })).address);
@@ -52,8 +60,7 @@ export async function createIps(h: Hangar, p: Principal, at: VmPlace, nic: NicVi
 export interface IpPlace { address: string; rdns: string | null; routedVia: string | null; nicId: number; at: VmPlace }
 
 export async function resolveIp(h: Hangar, p: Principal, address: string): Promise<IpPlace> {
-  const row = await h.db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id')
-    .select(['ips.address', 'ips.rdns', 'ips.routed_via', 'ips.nic_id', 'nics.vm_id']).where('ips.address', '=', address).executeTakeFirst();
+  const row = await nics.attachedIp(h.db, address);
   if (!row || row.nic_id === null) throw notFound('ip');
   const at = await resolveVmById(h.db, p, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('ip')));
   return { address: row.address, rdns: row.rdns, routedVia: row.routed_via, nicId: row.nic_id, at };
@@ -72,8 +79,8 @@ export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string
   const value = rdns === '' ? null : rdns;
   // Only while the address is still on the NIC it was resolved on: it may have been given back and
   // handed to another machine since.
-  const r = await h.db.updateTable('ips').set({ rdns: value }).where('address', '=', ip.address).where('nic_id', '=', ip.nicId).executeTakeFirst();
-  if (Number(r.numUpdatedRows) !== 1) throw notFound('ip');
+  const r = await nics.setIpRdns(h.db, ip.address, ip.nicId, value);
+  if (!r) throw notFound('ip');
   return { ...ip, rdns: value };
 }
 
@@ -81,9 +88,8 @@ export async function setRdns(h: Hangar, p: Principal, ip: IpPlace, rdns: string
 export async function deleteIp(h: Hangar, p: Principal, ip: IpPlace): Promise<void> {
   requireVmAdmin(p, ip.at);
   if (ip.routedVia === null) throw refused('address', 'primary_address', {}, 'state');
-  const r = await h.db.updateTable('ips').set({ nic_id: null, routed_via: null, rdns: null, reason: null })
-    .where('address', '=', ip.address).where('nic_id', '=', ip.nicId).where('routed_via', 'is not', null).executeTakeFirst();
-  if (Number(r.numUpdatedRows) !== 1) throw notFound('ip'); // given back (and perhaps handed out again) meanwhile
+  const r = await nics.releaseExtraIp(h.db, ip.address, ip.nicId);
+  if (!r) throw notFound('ip'); // given back (and perhaps handed out again) meanwhile
 }
 
 export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_1_id: number; virtual_machine_2_id: number; move_additional_ips?: boolean }): Promise<void> {
@@ -100,25 +106,21 @@ export async function swapIps(h: Hangar, p: Principal, input: { virtual_machine_
       if (vm.power_on) throw refused('virtual_machine_1_id', 'power_off_both', {}, 'state');
     }
     const nicOf = async (vmId: number) => {
-      const nic = await trx.selectFrom('nics').select('id').where('vm_id', '=', vmId).orderBy('id').executeTakeFirst();
-      if (!nic) throw refused('virtual_machine_1_id', 'no_nic', {}, 'state');
-      return nic.id;
+      const nic = await nics.firstNic(trx, vmId);
+      if (nic === undefined) throw refused('virtual_machine_1_id', 'no_nic', {}, 'state');
+      return nic;
     };
     const [na, nb] = [await nicOf(a.vm.id), await nicOf(b.vm.id)];
-    const moving = async (nicId: number) => {
-      let q = trx.selectFrom('ips').select(['id', 'address', 'family', 'routed_via']).where('nic_id', '=', nicId);
-      if (!input.move_additional_ips) q = q.where('routed_via', 'is', null);
-      return q.execute();
-    };
+    const moving = (nicId: number) => nics.ipsOfNic(trx, nicId, !input.move_additional_ips);
     const [fromA, fromB] = [await moving(na), await moving(nb)];
-    if (fromA.length) await trx.updateTable('ips').set({ nic_id: nb }).where('id', 'in', fromA.map((r) => r.id)).execute();
-    if (fromB.length) await trx.updateTable('ips').set({ nic_id: na }).where('id', 'in', fromB.map((r) => r.id)).execute();
+    await nics.moveIps(trx, fromA.map((r) => r.id), nb);
+    await nics.moveIps(trx, fromB.map((r) => r.id), na);
     if (!input.move_additional_ips) {
       // Extra addresses that stayed behind are now routed via the primary address their NIC received.
       for (const [nic, received] of [[na, fromB], [nb, fromA]] as const) {
         for (const fam of [4, 6]) {
           const primary = received.find((r) => r.family === fam && r.routed_via === null);
-          if (primary) await trx.updateTable('ips').set({ routed_via: primary.address }).where('nic_id', '=', nic).where('family', '=', fam).where('routed_via', 'is not', null).execute();
+          if (primary) await nics.rerouteExtras(trx, nic, fam, primary.address);
         }
       }
     }

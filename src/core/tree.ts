@@ -1,5 +1,4 @@
 // Accounts and groups: the tree VMs live in. Every account has a `default` group.
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { AccountRow, GroupRow } from '../store/schema.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
@@ -10,6 +9,7 @@ import { defaultAccount, visibleAccounts } from './resolve.js';
 import { loadVmViews, type VmView } from './views.js';
 import { forgetPrincipals } from './auth.js';
 import { withTransaction } from './transaction.js';
+import * as tree from '../store/repos/tree.js';
 
 export interface GroupTree { group: GroupRow; vms: VmView[] }
 export interface AccountTree { account: AccountRow; groups: GroupTree[] }
@@ -19,9 +19,7 @@ export async function loadTrees(
   h: Hangar, p: Principal, accounts: AccountRow[], opts: { includeDeleted: boolean; vms: boolean; onlyGroup?: number },
 ): Promise<AccountTree[]> {
   if (accounts.length === 0) return [];
-  let q = h.db.selectFrom('groups').selectAll().where('account_id', 'in', accounts.map((a) => a.id));
-  if (opts.onlyGroup !== undefined) q = q.where('id', '=', opts.onlyGroup);
-  const groups = (await q.orderBy('id').execute()).filter((g) => canSeeGroup(p, g.account_id, g.id));
+  const groups = (await tree.groupsOf(h.db, accounts.map((a) => a.id), opts.onlyGroup)).filter((g) => canSeeGroup(p, g.account_id, g.id));
   const views = opts.vms
     ? await loadVmViews(h.db, h.config.clusterDomain, { kind: 'groups', groupIds: groups.map((g) => g.id) }, { includeDeleted: opts.includeDeleted, children: true })
     : [];
@@ -51,10 +49,8 @@ export async function createAccount(h: Hangar, p: Principal, input: { name?: unk
   const name = checkName('name', input.name);
   const now = h.now();
   return withTransaction(h.db, async (trx) => {
-    if (await trx.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst()) throw invalid('name', 'taken');
-    const account = await trx.insertInto('accounts').values({ uuid: randomUUID(), name, created_at: now }).returningAll().executeTakeFirstOrThrow();
-    await trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name: 'default', vlan_num: null, created_at: now }).execute();
-    return account;
+    if (await tree.accountNameTaken(trx, name)) throw invalid('name', 'taken');
+    return tree.insertAccount(trx, name, now);
   });
 }
 
@@ -62,19 +58,19 @@ export async function updateAccount(h: Hangar, p: Principal, account: AccountRow
   if (!isClusterAdmin(p)) throw forbidden('admin_change_accounts');
   if (input.name !== undefined && input.name !== account.name) throw refused('name', 'fixed');
   if (input.suspended !== undefined) {
-    await h.db.updateTable('accounts').set({ suspended: input.suspended ? 1 : 0 }).where('id', '=', account.id).execute();
+    await tree.setSuspended(h.db, account.id, input.suspended);
   }
-  return h.db.selectFrom('accounts').selectAll().where('id', '=', account.id).executeTakeFirstOrThrow();
+  return tree.accountRow(h.db, account.id);
 }
 
 export async function createGroup(h: Hangar, p: Principal, account: AccountRow, input: { name?: unknown }): Promise<GroupRow> {
   if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('create_groups');
   const name = checkName('name', input.name);
   return withTransaction(h.db, async (trx) => {
-    if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
+    if (await tree.groupNameTaken(trx, account.id, name)) {
       throw invalid('name', 'taken');
     }
-    return trx.insertInto('groups').values({ uuid: randomUUID(), account_id: account.id, name, vlan_num: null, created_at: h.now() }).returningAll().executeTakeFirstOrThrow();
+    return tree.insertGroup(trx, account.id, name, h.now());
   });
 }
 
@@ -84,10 +80,10 @@ export async function renameGroup(h: Hangar, p: Principal, account: AccountRow, 
   if (group.name === 'default') throw refused('name', 'default_group_rename');
   const name = checkName('name', input.name);
   return withTransaction(h.db, async (trx) => {
-    if (await trx.selectFrom('groups').select('id').where('account_id', '=', account.id).where('name', '=', name).executeTakeFirst()) {
+    if (await tree.groupNameTaken(trx, account.id, name)) {
       throw invalid('name', 'taken');
     }
-    const renamed = await trx.updateTable('groups').set({ name }).where('id', '=', group.id).returningAll().executeTakeFirst();
+    const renamed = await tree.renameGroupRow(trx, group.id, name);
     if (!renamed) throw notFound('group'); // deleted meanwhile
     return renamed;
   });
@@ -100,11 +96,9 @@ export async function deleteGroup(h: Hangar, p: Principal, account: AccountRow, 
   await withTransaction(h.db, async (trx) => {
     // Locked before looking for VMs: a create or move into the group racing this waits, or is waited for and seen.
     if (!(await lockRow(trx, 'groups', group.id))) throw notFound('group');
-    const vm = await trx.selectFrom('vms').select('id').where('group_id', '=', group.id).executeTakeFirst();
+    const vm = await tree.groupHasVms(trx, group.id);
     if (vm) throw refused('group', 'group_not_empty', {}, 'state');
-    await trx.deleteFrom('privileges').where('group_id', '=', group.id).execute();
-    await trx.deleteFrom('invitations').where('group_id', '=', group.id).execute();
-    await trx.deleteFrom('groups').where('id', '=', group.id).execute();
+    await tree.deleteGroupRows(trx, group.id);
   });
   forgetPrincipals(h);
 }

@@ -1,5 +1,4 @@
 // Users (with their SSH keys as one newline-separated string) and API keys.
-import { randomUUID } from 'node:crypto';
 import type { Hangar } from './context.js';
 import type { ApiKeyRow, UserRow } from '../store/schema.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
@@ -9,6 +8,7 @@ import { findUser } from './grants.js';
 import { keepRow, lockRow } from './locks.js';
 import { withTransaction } from './transaction.js';
 import { checkNotId, matchesRef } from './ids.js';
+import * as users from '../store/repos/users.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
@@ -28,9 +28,7 @@ export async function resolveUser(h: Hangar, p: Principal, segment: string): Pro
 }
 
 export async function listUsers(h: Hangar, p: Principal): Promise<UserRow[]> {
-  let q = h.db.selectFrom('users').selectAll().orderBy('id');
-  if (!isClusterAdmin(p)) q = q.where('id', '=', p.userId);
-  return q.execute();
+  return users.usersList(h.db, isClusterAdmin(p) ? undefined : p.userId);
 }
 
 /**
@@ -41,9 +39,9 @@ async function checkHome(h: Hangar, value: unknown, mayChoose: (accountId: numbe
   if (value === null) return null;
   const refuse = () => refused('home_account_id', 'not_visible_account');
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refuse();
-  const a = await h.db.selectFrom('accounts').select('id').where('id', '=', value).executeTakeFirst();
-  if (!a || !mayChoose(a.id)) throw refuse();
-  return a.id;
+  const a = await users.accountExists(h.db, value);
+  if (!a || !mayChoose(value)) throw refuse();
+  return value;
 }
 
 export async function createUser(
@@ -58,13 +56,10 @@ export async function createUser(
   const home = input.home_account_id === undefined ? null : await checkHome(h, input.home_account_id, () => true);
   const passwordHash = await hashPassword(password);
   return withTransaction(h.db, async (trx) => {
-    if (await trx.selectFrom('users').select('id').where('username', '=', input.username as string).executeTakeFirst()) {
+    if (await users.usernameTaken(trx, input.username as string)) {
       throw invalid('username', 'taken');
     }
-    return trx.insertInto('users').values({
-      uuid: randomUUID(), username: input.username as string, email, password_hash: passwordHash, authorized_keys: keys, totp_secret: null,
-      home_account_id: home, created_at: h.now(),
-    }).returningAll().executeTakeFirstOrThrow();
+    return users.insertUser(trx, { username: input.username as string, email, passwordHash, authorizedKeys: keys, homeAccountId: home, now: h.now() });
   });
 }
 
@@ -90,10 +85,10 @@ export async function updateUser(
   if (input.home_account_id !== undefined && input.home_account_id !== user.home_account_id) {
     set.home_account_id = await checkHome(h, input.home_account_id, (id) => isClusterAdmin(p) || canSeeAccount(p, id));
   }
-  if (Object.keys(set).length) await h.db.updateTable('users').set(set).where('id', '=', user.id).execute();
-  if (set.password_hash) await h.db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+  if (Object.keys(set).length) await users.updateUserRow(h.db, user.id, set);
+  if (set.password_hash) await users.deleteSessionsOf(h.db, user.id);
   forgetPrincipals(h);
-  return h.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
+  return users.userRow(h.db, user.id);
 }
 
 export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promise<void> {
@@ -102,12 +97,8 @@ export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promis
   await withTransaction(h.db, async (trx) => {
     // Locked first: a grant, invitation, API key or session for the user racing this waits, then is removed here.
     if (!(await lockRow(trx, 'users', user.id))) throw notFound('user');
-    await trx.deleteFrom('privileges').where('user_id', '=', user.id).execute();
     // Their pending invitations stay, as ones to nobody: the granters' lists do not change.
-    await trx.updateTable('invitations').set({ user_id: null }).where('user_id', '=', user.id).execute();
-    await trx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
-    await trx.deleteFrom('api_keys').where('user_id', '=', user.id).execute();
-    await trx.deleteFrom('users').where('id', '=', user.id).execute();
+    await users.deleteUserRows(trx, user.id);
   });
   forgetPrincipals(h);
 }
@@ -128,11 +119,10 @@ export function parseExpiry(value: string, now: number): number {
 }
 
 export async function listApiKeys(h: Hangar, p: Principal): Promise<ApiKeyView[]> {
-  let q = h.db.selectFrom('api_keys as k').innerJoin('users as u', 'u.id', 'k.user_id').selectAll('k').select('u.username').orderBy('k.id');
-  if (!isClusterAdmin(p)) q = q.where('k.user_id', '=', p.userId);
+  const admin = isClusterAdmin(p);
   // An API key sees itself, not its user's other keys (and so not their privileges).
-  if (p.apiKeyId !== null && !isClusterAdmin(p)) q = q.where('k.id', '=', p.apiKeyId);
-  return (await q.execute()).map(({ username, ...row }) => ({ row, username }));
+  const rows = await users.apiKeyRows(h.db, admin ? {} : { userId: p.userId, ...(p.apiKeyId !== null ? { keyId: p.apiKeyId } : {}) });
+  return rows.map(({ username, ...row }) => ({ row, username }));
 }
 
 export async function resolveApiKey(h: Hangar, p: Principal, segment: string): Promise<ApiKeyView> {
@@ -144,7 +134,7 @@ export async function resolveApiKey(h: Hangar, p: Principal, segment: string): P
 export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: number; label: string; expires_at?: string | null }): Promise<ApiKeyView> {
   const userId = input.user_id ?? p.userId;
   if (userId !== p.userId && !isClusterAdmin(p)) throw refused('user_id', 'own_keys_only');
-  const user = await h.db.selectFrom('users').select(['id', 'username']).where('id', '=', userId).executeTakeFirst();
+  const user = await users.userName(h.db, userId);
   if (!user) throw refused('user_id', 'not_a_user');
   if (!input.label.trim()) throw invalid('label', 'required');
   checkNotId('label', input.label);
@@ -152,11 +142,10 @@ export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: n
   const key = newSecret();
   const row = await withTransaction(h.db, async (trx) => {
     if (!(await keepRow(trx, 'users', userId))) throw refused('user_id', 'not_a_user'); // deleted meanwhile
-    if (await trx.selectFrom('api_keys').select('id').where('user_id', '=', userId).where('label', '=', input.label).executeTakeFirst()) {
+    if (await users.apiKeyByLabel(trx, userId, input.label)) {
       throw invalid('label', 'taken');
     }
-    return trx.insertInto('api_keys').values({ uuid: randomUUID(), user_id: userId, label: input.label, key_hash: tokenHash(key), expires_at: expires, created_at: h.now() })
-      .returningAll().executeTakeFirstOrThrow();
+    return users.insertApiKey(trx, { userId, label: input.label, keyHash: tokenHash(key), expiresAt: expires, now: h.now() });
   });
   return { row, username: user.username, key };
 }
@@ -165,8 +154,7 @@ export async function deleteApiKey(h: Hangar, key: ApiKeyView): Promise<void> {
   await withTransaction(h.db, async (trx) => {
     // Locked first: a privilege being bound to the key meanwhile is waited for, then deleted with it.
     if (!(await lockRow(trx, 'api_keys', key.row.id))) throw notFound('api_key');
-    await trx.deleteFrom('privileges').where('api_key_id', '=', key.row.id).execute();
-    await trx.deleteFrom('api_keys').where('id', '=', key.row.id).execute();
+    await users.deleteApiKeyRows(trx, key.row.id);
   });
   forgetPrincipals(h);
 }

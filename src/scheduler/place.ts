@@ -1,10 +1,8 @@
 // Placement: which head runs a VM, and which pool on it holds each disc. The claim is made with
 // guarded UPDATEs inside the caller's transaction, so two brains can never over-commit a head.
-import { sql, type Transaction } from 'kysely';
-import type { Database } from '../store/schema.js';
 import { invalid, refused } from '../core/errors.js';
-
-type Trx = Transaction<Database>;
+import type { Trx } from '../store/repos/types.js';
+import { adjustCompute, claimPool, headNotes, onlineHeads, releasePool } from '../store/repos/placement.js';
 
 export interface PlacementRequest {
   zone: string | null; cores: number; memory: number; discs: { grade: string; size: number }[];
@@ -14,14 +12,10 @@ export interface PlacementRequest {
 export interface Placement { headId: number; zone: string; poolIds: number[] }
 
 export async function place(trx: Trx, req: PlacementRequest): Promise<Placement> {
-  let q = trx.selectFrom('heads').selectAll().where('online', '=', 1);
-  if (req.zone) q = q.where('zone', '=', req.zone);
   // Spread: the head with the most free memory first.
-  const heads = await q.orderBy(sql`memory - used_memory`, 'desc').orderBy('id').execute();
+  const heads = await onlineHeads(trx, req.zone);
   if (heads.length === 0) {
-    let all = trx.selectFrom('heads').select(['label', 'note']);
-    if (req.zone) all = all.where('zone', '=', req.zone);
-    const down = await all.execute();
+    const down = await headNotes(trx, req.zone);
     if (req.zone && down.length === 0) throw invalid('zone_name', 'not_in_list');
     const why = down.map((h) => `${h.label}: ${h.note ?? 'offline'}`).join('; ');
     throw refused('zone_name', 'no_heads', { heads: why || null }, 'unavailable');
@@ -64,28 +58,16 @@ async function poolsFor(trx: Trx, headId: number, discs: { grade: string; size: 
 }
 
 /** Take `size` MiB from a pool of the grade on the head; the pool id, or null when none has room. */
-export async function claimDisc(trx: Trx, headId: number, grade: string, size: number): Promise<number | null> {
-  const pools = await trx.selectFrom('storage_pools').select(['id']).where('head_id', '=', headId).where('grade', '=', grade)
-    .orderBy(sql`capacity - used`, 'desc').execute();
-  for (const pool of pools) {
-    const r = await trx.updateTable('storage_pools').set({ used: sql`used + ${size}` })
-      .where('id', '=', pool.id).where(sql<boolean>`used + ${size} <= capacity`).executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 1) return pool.id;
-  }
-  return null;
+export function claimDisc(trx: Trx, headId: number, grade: string, size: number): Promise<number | null> {
+  return claimPool(trx, headId, grade, size);
 }
 
 export async function releaseDisc(trx: Trx, poolId: number | null, size: number): Promise<void> {
   if (poolId === null) return;
-  await trx.updateTable('storage_pools').set({ used: sql`used - ${size}` }).where('id', '=', poolId).execute();
+  await releasePool(trx, poolId, size);
 }
 
 /** Adjust a head's claimed cores and memory by a delta; false when growing would over-commit it. */
-export async function claimCompute(trx: Trx, headId: number, cores: number, memory: number): Promise<boolean> {
-  const r = await trx.updateTable('heads')
-    .set({ used_cores: sql`used_cores + ${cores}`, used_memory: sql`used_memory + ${memory}` })
-    .where('id', '=', headId)
-    .where(sql<boolean>`(${cores} <= 0 OR used_cores + ${cores} <= cores * cpu_overcommit) AND (${memory} <= 0 OR used_memory + ${memory} <= memory)`)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+export function claimCompute(trx: Trx, headId: number, cores: number, memory: number): Promise<boolean> {
+  return adjustCompute(trx, headId, cores, memory);
 }

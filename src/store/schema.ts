@@ -86,9 +86,14 @@ export interface VmsTable {
   ssh_port: number | null; vnc_port: number | null; head_note: string | null;
 }
 
+/**
+ * A disc, or a volume with no VM (`vm_id` null, migration 012), which the account `account_id` owns and
+ * BigV never sees. While attached, its VM's account owns it and `account_id` is null.
+ */
 export interface DiscsTable {
-  id: Id; uuid: PublicId; vm_id: number; label: string; storage_grade: string; size: number;
+  id: Id; uuid: PublicId; vm_id: number | null; label: string; storage_grade: string; size: number;
   storage_pool_id: number | null; created_at: number;
+  account_id: Generated<number | null>;
 }
 
 export interface BackupsTable {
@@ -107,11 +112,16 @@ export interface IpRangesTable {
   next_offset: number; first_offset: number; last_offset: number;
 }
 
-/** An address: from a pool (range_id, offset) or chosen by the user on a private VLAN (both null). */
+/**
+ * An address: from a pool (range_id, offset) or chosen by the user on a private VLAN (both null). Free in
+ * its pool when both `nic_id` and `account_id` are null; held by the account `account_id` (attached or
+ * not) otherwise, and then it outlives a VM that had it (migration 012).
+ */
 export interface IpsTable {
   id: Id; range_id: number | null; offset: number | null; address: string; family: number;
   nic_id: number | null; routed_via: string | null; rdns: string | null; reason: string | null;
   created_at: number;
+  account_id: Generated<number | null>;
 }
 
 export interface OperationsTable {

@@ -4,10 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { notFoundAsNull, resolveVmById, resolveVmPath, whenNotFound } from '../../core/resolve.js';
-import { createIps, deleteIp, listNics, resolveIp, resolveNic, setRdns, swapIps, type IpPlace } from '../../core/network.js';
-import { IDS_ONLY, whereRef } from '../../core/ids.js';
-import { notFound } from '../../core/errors.js';
+import { notFoundAsNull, resolveVmById, resolveVmPath } from '../../core/resolve.js';
+import { createIps, deleteIp, listNics, resolveIp, resolveNic, resolveNicById, setRdns, swapIps, type IpPlace } from '../../core/network.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { presentNic } from './present.js';
@@ -37,10 +35,7 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
       return at ? (await listNics(h, at)).map(presentNic) : [];
     });
     app.get('/nics/:id', { schema: { tags: ['bigv'], summary: 'One network interface by id', params: IdP, querystring: NoQuery } }, async (req) => {
-      const row = await whereRef(h.db.selectFrom('nics').select('vm_id'), req.params.id, IDS_ONLY).executeTakeFirst();
-      if (!row) throw notFound('network_interface');
-      const at = await resolveVmById(h.db, req.principal, row.vm_id, { includeDeleted: true }).catch(whenNotFound(() => notFound('network_interface')));
-      return presentNic(await resolveNic(h, at, req.params.id));
+      return presentNic(await resolveNicById(h, req.principal, req.params.id));
     });
 
     app.get('/ips/:address', { schema: { tags: ['bigv'], summary: 'One IP address', params: AddressP, querystring: NoQuery } }, async (req) => presentIp(await resolveIp(h, req.principal, req.params.address)));

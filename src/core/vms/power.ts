@@ -19,6 +19,7 @@ import { enqueue, getOperation } from '../../operations/queue.js';
 import { MAX_POWER_TIMEOUT_MS, type OperationKind, type OperationResult } from '../../operations/kinds.js';
 import { lockLiveVm } from '../locks.js';
 import { withTransaction } from '../transaction.js';
+import { updateVmRow } from '../../store/repos/vms.js';
 
 export type PowerIntent =
   | { intent: 'start' }
@@ -59,8 +60,8 @@ export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIn
     if (cur.head_id === null) throw refused('powerOn', 'vm_not_placed', {}, 'state');
     if (req.intent === 'start' && account.suspended && !cur.power_on) throw forbidden('account_suspended_power');
     if (NEEDS_ON.has(req.intent) && !cur.power_on) throw refused('powerOn', 'vm_not_powered_on', {}, 'state');
-    if (req.intent === 'start') await trx.updateTable('vms').set({ power_on: 1, head_note: null, updated_at: now }).where('id', '=', cur.id).execute();
-    if (req.intent === 'stop') await trx.updateTable('vms').set({ power_on: 0, updated_at: now }).where('id', '=', cur.id).execute();
+    if (req.intent === 'start') await updateVmRow(trx, cur.id, { power_on: 1, head_note: null, updated_at: now });
+    if (req.intent === 'stop') await updateVmRow(trx, cur.id, { power_on: 0, updated_at: now });
     const base = { vmId: cur.id, headId: cur.head_id, userId: p.userId, now, dialect };
     const opId = req.intent === 'shutdown' || req.intent === 'reboot'
       ? await enqueue(trx, { ...base, kind: POWER_KINDS[req.intent], args: { timeoutMs } })
@@ -87,8 +88,8 @@ export async function powerEffects(
 ): Promise<void> {
   if (!isPowerKind(op.kind) || op.vm_id === null) return;
   if (op.kind === POWER_KINDS.shutdown && error === null) {
-    await trx.updateTable('vms').set({ power_on: 0, updated_at: now }).where('id', '=', op.vm_id).execute();
+    await updateVmRow(trx, op.vm_id, { power_on: 0, updated_at: now });
   } else if (op.kind === POWER_KINDS.start && error !== null) {
-    await trx.updateTable('vms').set({ power_on: 0, head_note: `power on failed: ${error}`, updated_at: now }).where('id', '=', op.vm_id).execute();
+    await updateVmRow(trx, op.vm_id, { power_on: 0, head_note: `power on failed: ${error}`, updated_at: now });
   }
 }

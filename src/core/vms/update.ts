@@ -12,7 +12,6 @@ import { forgetPrincipals } from '../auth.js';
 import { loadVmView, type VmView } from '../views.js';
 import type { Dialect } from '../urls.js';
 import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemory } from './attributes.js';
-import { sql } from 'kysely';
 import { lockVm } from '../locks.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
@@ -83,7 +82,7 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, input: Upda
     stateErrs.throwIfAny();
     set.power_on = power.powerOn ? 1 : 0;
     set.autoreboot_on = power.autorebootOn ? 1 : 0;
-    if (power.cycle) set.power_cycle = sql`power_cycle + 1` as unknown as number;
+    if (power.cycle) set.power_cycle = repo.NEXT_POWER_CYCLE;
     if (power.powerOn) set.head_note = null;
 
     let groupId = group.id;

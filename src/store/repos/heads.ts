@@ -107,3 +107,9 @@ export async function operationTarget(db: Db, opId: number): Promise<{ kind: str
 export async function recordResult(db: Db, opId: number, result: object): Promise<void> {
   await db.updateTable('operations').set({ result: JSON.stringify(result) }).where('id', '=', opId).execute();
 }
+
+/** The zones heads are in, by name. */
+export async function zoneNames(db: Store): Promise<string[]> {
+  const rows = await db.selectFrom('heads').select('zone').distinct().orderBy('zone').execute();
+  return rows.map((r) => r.zone);
+}

@@ -2,7 +2,7 @@
 // id rule of core/ids.ts), and that write VMs with their discs, schedules and NICs. Core's VM
 // commands (core/vms/*, core/resolve.ts) call these; they hold no Kysely queries of their own.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Insertable } from 'kysely';
 import type { Database, AccountRow, DiscRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
 import { forKeyShare } from '../dialect.js';
@@ -95,6 +95,9 @@ export async function nameUsed(db: Db, groupId: number, name: string, exceptVmId
 export async function insertVm(trx: Transaction<Database>, values: Omit<Insertable<Database['vms']>, 'uuid'>): Promise<number> {
   return (await trx.insertInto('vms').values({ uuid: randomUUID(), ...values }).returning('id').executeTakeFirstOrThrow()).id;
 }
+
+/** A fresh boot asked for (stop, then start): set as `power_cycle` in an update. */
+export const NEXT_POWER_CYCLE = sql<number>`power_cycle + 1` as unknown as number;
 
 export async function updateVmRow(trx: Transaction<Database>, id: number, set: VmUpdate): Promise<void> {
   await trx.updateTable('vms').set(set).where('id', '=', id).execute();

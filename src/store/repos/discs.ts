@@ -1,0 +1,128 @@
+// Discs of VMs, their backups and backup schedules. A volume with no VM (`vm_id` null, migration 012)
+// is never returned here: these are the queries of a VM's discs, which is all BigV has.
+import { randomUUID } from 'node:crypto';
+import type { BackupRow, BackupScheduleRow, DiscRow } from '../schema.js';
+import { IDS_ONLY, whereRef } from '../../core/ids.js';
+import type { Db, Trx } from './types.js';
+
+/** A disc attached to a VM. */
+export type VmDiscRow = DiscRow & { vm_id: number };
+
+/** Discs and backups: by id, public id, or label (as given). */
+const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
+
+const attached = (db: Db) => db.selectFrom('discs').selectAll().where('vm_id', 'is not', null);
+
+export function discsOf(db: Db, vmId: number): Promise<VmDiscRow[]> {
+  return db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute() as Promise<VmDiscRow[]>;
+}
+
+/** The VM's disc a path segment names (id, public id or label). */
+export function discOfByRef(db: Db, vmId: number, segment: string): Promise<VmDiscRow | undefined> {
+  return whereRef(db.selectFrom('discs').selectAll().where('vm_id', '=', vmId), segment, LABELLED).executeTakeFirst() as Promise<VmDiscRow | undefined>;
+}
+
+/** A disc of any VM by id or public id (never a volume with no VM). */
+export function attachedDiscByRef(db: Db, segment: string): Promise<VmDiscRow | undefined> {
+  return whereRef(attached(db), segment, IDS_ONLY).executeTakeFirst() as Promise<VmDiscRow | undefined>;
+}
+
+export function attachedDisc(db: Db, id: number): Promise<VmDiscRow | undefined> {
+  return attached(db).where('id', '=', id).executeTakeFirst() as Promise<VmDiscRow | undefined>;
+}
+
+/** The disc, only while it is on that VM. */
+export function discOf(db: Db, vmId: number, discId: number): Promise<VmDiscRow | undefined> {
+  return db.selectFrom('discs').selectAll().where('id', '=', discId).where('vm_id', '=', vmId).executeTakeFirst() as Promise<VmDiscRow | undefined>;
+}
+
+export function labelsOf(db: Db, vmId: number): Promise<{ label: string }[]> {
+  return db.selectFrom('discs').select(['label']).where('vm_id', '=', vmId).execute();
+}
+
+/** The VM's first disc (the one it boots from). */
+export function firstDisc(db: Db, vmId: number): Promise<{ id: number } | undefined> {
+  return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy('id').limit(1).executeTakeFirst();
+}
+
+/** `n`: how many discs the VM has (a string on PostgreSQL). */
+export function countDiscs(db: Db, vmId: number): Promise<{ n: number }> {
+  return db.selectFrom('discs').select((eb) => eb.fn.countAll<number>().as('n')).where('vm_id', '=', vmId).executeTakeFirstOrThrow();
+}
+
+export async function labelUsed(db: Db, vmId: number, label: string): Promise<boolean> {
+  return (await db.selectFrom('discs').select('id').where('vm_id', '=', vmId).where('label', '=', label).executeTakeFirst()) !== undefined;
+}
+
+export function insertDisc(
+  trx: Trx, d: { vmId: number; label: string; grade: string; size: number; poolId: number; now: number },
+): Promise<VmDiscRow> {
+  return trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: d.vmId, label: d.label, storage_grade: d.grade, size: d.size, storage_pool_id: d.poolId, created_at: d.now })
+    .returningAll().executeTakeFirstOrThrow() as Promise<VmDiscRow>;
+}
+
+export async function setSize(trx: Trx, discId: number, size: number): Promise<void> {
+  await trx.updateTable('discs').set({ size }).where('id', '=', discId).execute();
+}
+
+/** Move the disc from one VM to another; false when it is no longer on the first. */
+export async function moveDisc(trx: Trx, discId: number, fromVmId: number, toVmId: number): Promise<boolean> {
+  const moved = await trx.updateTable('discs').set({ vm_id: toVmId }).where('id', '=', discId).where('vm_id', '=', fromVmId).executeTakeFirst();
+  return Number(moved.numUpdatedRows) === 1;
+}
+
+/** The disc removed from the VM with its backups and schedules: the row this call really removed, or undefined. */
+export async function deleteDiscOf(trx: Trx, vmId: number, discId: number): Promise<VmDiscRow | undefined> {
+  await trx.deleteFrom('backup_schedules').where('disc_id', '=', discId).execute();
+  await trx.deleteFrom('backups').where('disc_id', '=', discId).execute();
+  return trx.deleteFrom('discs').where('id', '=', discId).where('vm_id', '=', vmId).returningAll().executeTakeFirst() as Promise<VmDiscRow | undefined>;
+}
+
+// Backups --------------------------------------------------------------------------------------
+
+export function backupsOf(db: Db, discId: number): Promise<BackupRow[]> {
+  return db.selectFrom('backups').selectAll().where('disc_id', '=', discId).orderBy('id').execute();
+}
+
+export function backupOfByRef(db: Db, discId: number, segment: string): Promise<BackupRow | undefined> {
+  return whereRef(db.selectFrom('backups').selectAll().where('disc_id', '=', discId), segment, LABELLED).executeTakeFirst();
+}
+
+export async function backupExists(db: Db, discId: number, backupId: number): Promise<boolean> {
+  return (await db.selectFrom('backups').select('id').where('id', '=', backupId).where('disc_id', '=', discId).executeTakeFirst()) !== undefined;
+}
+
+export async function countBackups(db: Db, discId: number): Promise<number> {
+  return Number((await db.selectFrom('backups').select((eb) => eb.fn.countAll<number>().as('n')).where('disc_id', '=', discId).executeTakeFirstOrThrow()).n);
+}
+
+export function insertBackup(trx: Trx, b: { discId: number; label: string; size: number; now: number }): Promise<BackupRow> {
+  return trx.insertInto('backups').values({
+    uuid: randomUUID(), disc_id: b.discId, label: b.label, size: b.size, storage_grade: 'iceberg', manual: 1, created_at: b.now,
+  }).returningAll().executeTakeFirstOrThrow();
+}
+
+/** False when a racing delete took it first. */
+export async function deleteBackupOf(trx: Trx, discId: number, backupId: number): Promise<boolean> {
+  return (await trx.deleteFrom('backups').where('id', '=', backupId).where('disc_id', '=', discId).returning('id').executeTakeFirst()) !== undefined;
+}
+
+// Backup schedules -----------------------------------------------------------------------------
+
+export function schedulesOfDiscs(db: Db, discIds: number[]): Promise<BackupScheduleRow[]> {
+  return db.selectFrom('backup_schedules').selectAll().where('disc_id', 'in', discIds).orderBy('id').execute();
+}
+
+export function insertSchedule(
+  trx: Trx, s: { discId: number; startAt: string; intervalSeconds: number; capacity: number; now: number },
+): Promise<BackupScheduleRow> {
+  return trx.insertInto('backup_schedules').values({
+    uuid: randomUUID(), disc_id: s.discId, start_at: s.startAt, interval_seconds: s.intervalSeconds, capacity: s.capacity, created_at: s.now,
+  }).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Whether the disc's schedule a segment names (id or public id) was there to delete. */
+export async function deleteScheduleByRef(db: Db, discId: number, segment: string): Promise<boolean> {
+  const r = await whereRef(db.deleteFrom('backup_schedules').where('disc_id', '=', discId), segment, IDS_ONLY).executeTakeFirst();
+  return Number(r.numDeletedRows) === 1;
+}

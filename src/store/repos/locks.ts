@@ -1,0 +1,25 @@
+// Row locks taken inside a transaction (the order and why: core/locks.ts). FOR UPDATE / FOR KEY SHARE
+// on PostgreSQL; SQLite runs one transaction at a time and needs neither.
+import type { VmRow } from '../schema.js';
+import { forKeyShare, forUpdate } from '../dialect.js';
+import type { Trx } from './types.js';
+
+/** Tables whose rows other rows point at and that requests delete or lock. */
+export type Parent = 'groups' | 'vms' | 'users' | 'api_keys' | 'heads';
+
+export function lockVmRow(trx: Trx, id: number): Promise<VmRow | undefined> {
+  return forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', '=', id)).executeTakeFirst();
+}
+
+/** In id order (so two transactions locking the same pair cannot deadlock). */
+export function lockVmRows(trx: Trx, ids: number[]): Promise<VmRow[]> {
+  return forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', 'in', ids).orderBy('id')).execute();
+}
+
+export async function keepParent(trx: Trx, table: Parent, id: number): Promise<boolean> {
+  return (await forKeyShare(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
+}
+
+export async function lockParent(trx: Trx, table: Parent, id: number): Promise<boolean> {
+  return (await forUpdate(trx, trx.selectFrom(table).select('id').where('id', '=', id)).executeTakeFirst()) !== undefined;
+}
