@@ -170,7 +170,7 @@ for (const store of STORES) {
       const at = await makeVm(fx, 'web1');
       for (const mode of ['cascade', 'detach'] as DeleteMode[]) {
         const viewer: Principal = { ...fx.admin, grants: [{ id: 0, level: 'vm_admin', accountId: null, groupId: null, vmId: at.vm.id }] };
-        await assert.rejects(deleteVm(h, viewer, at, { mode }), (err: Error) => err.constructor.name === 'Forbidden');
+        await assert.rejects(deleteVm(h, viewer, at, { mode }), (e: unknown) => isCode(e, 'forbidden'));
       }
       await deleteVm(h, fx.admin, at, { mode: 'detach' });
       await assert.rejects(deleteVm(h, fx.admin, at, { mode: 'cascade' }), (e: unknown) => isCode(e, 'not_found'));

@@ -1,7 +1,6 @@
 // The store layer (issue 8 §4): Kysely queries live in src/store/ (repositories in src/store/repos/),
 // core depends on them and routes never touch the database. This scans src/ and fails on a query
 // builder (selectFrom, insertInto, updateTable, deleteFrom, sql``) anywhere else.
-//
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
