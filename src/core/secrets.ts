@@ -1,5 +1,5 @@
 // The one way Hangar keeps a secret it must read back later (VNC passwords, TOTP secrets, the
-// secret fields of queued operations; later the e24cloud HMAC secrets): sealed with AES-256-GCM
+// secret fields of queued operations, signing key pairs, idempotent answers): sealed with AES-256-GCM
 // under the server's secret key. Sealed text is `v1:<iv>:<tag>:<ciphertext>` (base64), so a later
 // key or algorithm can be told apart from this one. The key is HANGAR_SECRET_KEY (base64 of 32
 // bytes) or `<data>/secret.key`, made 0600 on first start; losing it loses every sealed secret.
