@@ -174,6 +174,19 @@ export interface AuditTable {
   account_uuid: string | null; vm_uuid: string | null; operation_uuid: string | null; address: string | null;
 }
 
+/** An image (migration 014): owner null = the public catalogue; `alias_of` names the image that backs an alias. */
+export interface ImagesTable {
+  id: Id; uuid: PublicId; name: string; label: string; alias_of: string | null; owner_account_id: number | null;
+  supports_password: Flag; supports_ssh_key: Flag; supports_cloud_init: Flag; supports_firstboot_script: Flag;
+  operating_system: string | null; distro: string | null; default_disc_mib: number | null; min_disc_mib: number | null;
+  source: string; status: string; created_at: number;
+}
+/** A user's SSH public key (migration 014): one line, its SHA256 fingerprint unique per user. */
+export interface SshKeysTable { id: Id; uuid: PublicId; user_id: number; label: string; public_key: string; fingerprint: string; created_at: number }
+/** An ISO of the library (migration 014): `file` relative to the library directory. */
+export interface IsosTable { id: Id; uuid: PublicId; name: string; label: string; file: string; owner_account_id: number | null; size_bytes: number; created_at: number }
+export interface StorageGradesTable { id: Id; uuid: PublicId; name: string; description: string; e24_type: string; is_default: Flag; created_at: number }
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -197,6 +210,10 @@ export interface Database {
   key_pairs: KeyPairsTable;
   signed_requests: SignedRequestsTable;
   audit: AuditTable;
+  images: ImagesTable;
+  ssh_keys: SshKeysTable;
+  isos: IsosTable;
+  storage_grades: StorageGradesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -10,7 +10,8 @@ import { keepRow } from '../locks.js';
 import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
 import type { CreateVmInput, DiscSpec, ImageSpec } from './model.js';
-import { resolveImage } from '../../images/catalogue.js';
+import { imageEntry, resolveImage } from '../../images/catalogue.js';
+import { checkImageSupports } from '../images.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
 import { enqueue, finishIn, getOperation } from '../../operations/queue.js';
@@ -48,6 +49,7 @@ export function checkImage(errs: Issues, r: ImageSpec): string | null {
   if (!r.distribution) errs.add('distribution', 'required');
   else if (!image) errs.add('distribution', 'not_in_list');
   if (r.sshPublicKey && !/^(ssh-|ecdsa-|sk-)\S+ \S+/m.test(r.sshPublicKey.trim())) errs.add('sshPublicKey', 'invalid');
+  if (image) checkImageSupports(errs, imageEntry(image)!, r);
   return image;
 }
 

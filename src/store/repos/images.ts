@@ -1,0 +1,46 @@
+// Images (migration 014): the public catalogue (owner null) and images accounts own.
+import type { Selectable } from 'kysely';
+import type { Db } from './types.js';
+import type { ImagesTable } from '../schema.js';
+import type { ImageSupports } from '../../images/catalogue.js';
+import { whereRef } from '../../core/ids.js';
+
+export interface Image {
+  id: number; uuid: string; name: string; label: string;
+  /** The image that really backs this name (its flags and sizes are that image's). */
+  aliasOf: string | null;
+  /** null: the public catalogue. */
+  ownerAccountId: number | null;
+  supports: ImageSupports;
+  operatingSystem: string | null; distro: string | null;
+  defaultDiscMiB: number | null; minDiscMiB: number | null;
+  source: string; status: string; createdAt: number;
+}
+
+function image(r: Selectable<ImagesTable>): Image {
+  return {
+    id: r.id, uuid: r.uuid, name: r.name, label: r.label, aliasOf: r.alias_of, ownerAccountId: r.owner_account_id,
+    supports: {
+      password: !!r.supports_password, sshKey: !!r.supports_ssh_key, cloudInit: !!r.supports_cloud_init, firstbootScript: !!r.supports_firstboot_script,
+    },
+    operatingSystem: r.operating_system, distro: r.distro, defaultDiscMiB: r.default_disc_mib, minDiscMiB: r.min_disc_mib,
+    source: r.source, status: r.status, createdAt: r.created_at,
+  };
+}
+
+/** The public catalogue and the images of these accounts (every image when `accountIds` is 'all'), by name. */
+export async function imagesVisible(db: Db, accountIds: number[] | 'all'): Promise<Image[]> {
+  let q = db.selectFrom('images').selectAll();
+  if (accountIds !== 'all') {
+    q = q.where((eb) => (accountIds.length
+      ? eb.or([eb('owner_account_id', 'is', null), eb('owner_account_id', 'in', accountIds)])
+      : eb('owner_account_id', 'is', null)));
+  }
+  return (await q.orderBy('name').execute()).map(image);
+}
+
+/** The image a segment names (id, public id, or name in lower case), whoever owns it. */
+export async function imageByRef(db: Db, segment: string): Promise<Image | undefined> {
+  const row = await whereRef(db.selectFrom('images').selectAll(), segment, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
+  return row && image(row);
+}
