@@ -9,8 +9,8 @@ import * as repo from '../store/repos/images.js';
 
 export type { Image } from '../store/repos/images.js';
 
-/** The accounts whose images the caller sees besides the public ones: those it holds a privilege in. */
-function ownAccounts(p: Principal): number[] | 'all' {
+/** The accounts whose images (and ISOs) the caller sees besides the public ones: those it holds a privilege in. */
+export function ownAccounts(p: Principal): number[] | 'all' {
   if (isClusterAdmin(p)) return 'all';
   return [...new Set(p.grants.flatMap((g) => (g.accountId === null ? [] : [g.accountId])))];
 }
