@@ -185,6 +185,8 @@ export interface ImagesTable {
 export interface SshKeysTable { id: Id; uuid: PublicId; user_id: number; label: string; public_key: string; fingerprint: string; created_at: number }
 /** An ISO of the library (migration 014): `file` relative to the library directory. */
 export interface IsosTable { id: Id; uuid: PublicId; name: string; label: string; file: string; owner_account_id: number | null; size_bytes: number; created_at: number }
+/** Migration 014: a pool points to its grade's row (null for a grade name the store has no row for). */
+export interface StoragePoolsTable { grade_id: number | null }
 export interface StorageGradesTable { id: Id; uuid: PublicId; name: string; description: string; e24_type: string; is_default: Flag; created_at: number }
 
 export interface Database {

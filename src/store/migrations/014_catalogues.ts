@@ -1,9 +1,9 @@
 // The catalogues (issue 8, docs/domain.md §8, §12, §17): images (the public catalogue, filled here from
 // images/catalogue.ts, and later images accounts make), the ISO library (files under the library
 // directory, registered by a scan), SSH keys with ids (a user's own), and storage grades (filled here
-// from STORAGE_GRADES). Each row has an integer id and a public id (uuid, set at every insert).
+// from STORAGE_GRADES, and pools point to theirs). Each row has an integer id and a public id (uuid, set at every insert).
 import { randomUUID } from 'node:crypto';
-import type { Kysely, CreateTableBuilder } from 'kysely';
+import { type Kysely, type CreateTableBuilder, sql } from 'kysely';
 import { isPostgres } from '../dialect.js';
 import { IMAGES } from '../../images/catalogue.js';
 
@@ -85,4 +85,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', big, (c) => c.notNull())
     .execute();
   for (const g of GRADES) await db.insertInto('storage_grades').values({ uuid: randomUUID(), ...g, created_at: now }).execute();
+  // A pool points to its grade's row; `grade` (the name) stays for the readers that have it.
+  await db.schema.alterTable('storage_pools').addColumn('grade_id', 'integer', (c) => c.references('storage_grades.id')).execute();
+  await sql`UPDATE storage_pools SET grade_id = (SELECT g.id FROM storage_grades g WHERE g.name = storage_pools.grade)`.execute(db);
 }

@@ -29,7 +29,7 @@ export async function upsertHead(db: Db, label: string, f: HeadFacts, now: numbe
     const poolLabel = `${label}-${grade}`;
     const pool = await db.selectFrom('storage_pools').select('id').where('label', '=', poolLabel).executeTakeFirst();
     if (pool) await db.updateTable('storage_pools').set({ capacity }).where('id', '=', pool.id).execute();
-    else await db.insertInto('storage_pools').values({ head_id: headId, label: poolLabel, grade, capacity }).execute();
+    else await db.insertInto('storage_pools').values({ head_id: headId, label: poolLabel, grade, capacity, grade_id: db.selectFrom('storage_grades').select('id').where('name', '=', grade) }).execute();
   }
   return headId;
 }
