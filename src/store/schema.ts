@@ -174,6 +174,26 @@ export interface AuditTable {
   account_uuid: string | null; vm_uuid: string | null; operation_uuid: string | null; address: string | null;
 }
 
+/** What a VM (nic_id 0) or one of its NICs used in a bucket (migration 015). A null counter: not measurable there. */
+export interface StatsSamplesTable {
+  vm_id: number; nic_id: number; resolution: string; bucket_start: number;
+  cpu_ms: number | null; read_bytes: number | null; write_bytes: number | null; rx_bytes: number | null; tx_bytes: number | null;
+}
+/** The last cumulative reading of a VM (nic_id 0) or NIC: the next reading minus this is what was used. */
+export interface StatsCountersTable {
+  vm_id: number; nic_id: number; at: number;
+  cpu_ms: number | null; read_bytes: number | null; write_bytes: number | null; rx_bytes: number | null; tx_bytes: number | null;
+}
+/** Two VMs that must not share a head; vm_id_low < vm_id_high. */
+export interface VmSegregationsTable { id: Id; uuid: PublicId; vm_id_low: number; vm_id_high: number; created_by_user_id: number | null; created_at: number }
+/** A NIC's firewall rule (desired state): command accept|drop, protocol tcp|udp|null, address and port null = any. */
+export interface FirewallRulesTable {
+  id: Id; uuid: PublicId; nic_id: number; position: number; command: string; protocol: string | null;
+  address: string | null; port: string | null; state: Generated<string>; version: Generated<number>; created_at: number; updated_at: number;
+}
+/** What a NIC's firewall does with traffic no rule matches (absent: accept). */
+export interface NicFirewallsTable { nic_id: number; default_policy: string; updated_at: number }
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -197,6 +217,11 @@ export interface Database {
   key_pairs: KeyPairsTable;
   signed_requests: SignedRequestsTable;
   audit: AuditTable;
+  stats_samples: StatsSamplesTable;
+  stats_counters: StatsCountersTable;
+  vm_segregations: VmSegregationsTable;
+  firewall_rules: FirewallRulesTable;
+  nic_firewalls: NicFirewallsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
