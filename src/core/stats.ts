@@ -42,8 +42,8 @@ function used(prev: number | null, cur: number | null): number | null {
   return cur >= prev ? cur - prev : cur;
 }
 
-function nonNegative(field: string, n: number | null): void {
-  if (n !== null && !(Number.isSafeInteger(n) && n >= 0)) throw invalid(field, 'out_of_range', { min: 0 });
+function nonNegative(field: string, n: number | null | undefined): void {
+  if (n !== null && !(n !== undefined && Number.isSafeInteger(n) && n >= 0)) throw invalid(field, 'out_of_range', { min: 0 });
 }
 
 /**
@@ -53,16 +53,27 @@ function nonNegative(field: string, n: number | null): void {
  * A reading not later than the last one kept is ignored (a report sent twice).
  */
 export async function recordSamples(db: Store, vmId: number, readings: StatsReading[], headId: number | null = null): Promise<void> {
+  // Checked here, not trusted: the readings come over the head protocol as plain JSON.
+  if (!Array.isArray(readings)) throw invalid('samples', 'invalid');
   for (const [i, r] of readings.entries()) {
+    if (typeof r !== 'object' || r === null) throw invalid(`samples[${i}]`, 'invalid');
+    if (!Number.isSafeInteger(r.at)) throw invalid(`samples[${i}].at`, 'not_a_number');
     nonNegative(`samples[${i}].cpuMs`, r.cpuMs);
     nonNegative(`samples[${i}].discReadBytes`, r.discReadBytes);
     nonNegative(`samples[${i}].discWriteBytes`, r.discWriteBytes);
     nonNegative(`samples[${i}].netRxBytes`, r.netRxBytes);
     nonNegative(`samples[${i}].netTxBytes`, r.netTxBytes);
+    if (r.nics !== undefined && !Array.isArray(r.nics)) throw invalid(`samples[${i}].nics`, 'invalid');
+    for (const [j, n] of (r.nics ?? []).entries()) {
+      if (typeof n !== 'object' || n === null) throw invalid(`samples[${i}].nics[${j}]`, 'invalid');
+      nonNegative(`samples[${i}].nics[${j}].rxBytes`, n.rxBytes);
+      nonNegative(`samples[${i}].nics[${j}].txBytes`, n.txBytes);
+    }
   }
   const head = await repo.vmHead(db, vmId);
   if (head === undefined || (headId !== null && head !== headId)) return;
   const sorted = [...readings].sort((a, b) => a.at - b.at);
+  const nics = new Set(await repo.nicIdsOf(db, vmId));
   await withTransaction(db, async (trx) => {
     const last = await repo.countersOf(trx, vmId);
     const series = async (nicId: number, at: number, cur: Usage) => {
@@ -79,7 +90,7 @@ export async function recordSamples(db: Store, vmId: number, readings: StatsRead
     };
     for (const r of sorted) {
       await series(0, r.at, { cpuMs: r.cpuMs, readBytes: r.discReadBytes, writeBytes: r.discWriteBytes, rxBytes: r.netRxBytes, txBytes: r.netTxBytes });
-      for (const n of r.nics ?? []) {
+      for (const n of (r.nics ?? []).filter((x) => nics.has(x.nicId))) {
         await series(n.nicId, r.at, { cpuMs: null, readBytes: null, writeBytes: null, rxBytes: n.rxBytes, txBytes: n.txBytes });
       }
     }

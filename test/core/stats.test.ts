@@ -100,6 +100,10 @@ for (const store of STORES) {
       assert.equal(await transferUsed(h, fx.admin, at), null);
 
       const other = await makeVm(fx, 'web2');
+      // A NIC of another VM is not this VM's to keep.
+      await recordSamples(h.db, other.vm.id, [{ ...reading(now - 20_000, 0, 0), nics: [{ nicId: nic.id, rxBytes: 0, txBytes: 0 }] }]);
+      assert.equal((await h.db.selectFrom('stats_counters').select('nic_id').where('vm_id', '=', other.vm.id).execute()).length, 1);
+      await h.db.deleteFrom('stats_counters').where('vm_id', '=', other.vm.id).execute();
       assert.equal(await transferUsed(h, fx.admin, other), 0, 'no samples yet: nothing used');
       await recordSamples(h.db, other.vm.id, [reading(now - 20_000, 0, 0), reading(now - 10_000, 10, 1024 ** 3)]);
       assert.equal(await transferUsed(h, fx.admin, other), 4, '1 GiB in and 3 GiB out');
@@ -147,6 +151,9 @@ for (const store of STORES) {
       assert.equal((await send([reading(T0, 0, 0)])).type, 'ack');
       assert.equal((await send([reading(T0 + 1000, 70, 7)])).type, 'ack');
       assert.equal((await send([reading(T0 + 2000, -5, 7)])).type, 'refused');
+      assert.equal((await send({ not: 'a list' })).type, 'refused');
+      assert.equal((await send([null])).type, 'refused');
+      assert.equal((await send([{ ...reading(T0 + 2000, 80, 8), at: 'soon' }])).type, 'refused');
       const rows = await readStats(h, fx.admin, at, { resolution: '5m', from: T0, to: T0 + 300_000 });
       assert.deepEqual(rows.map((r) => [r.cpuMs, r.rxBytes]), [[70, 7]]);
     });

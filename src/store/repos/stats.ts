@@ -16,6 +16,11 @@ export async function vmHead(db: Db, vmId: number): Promise<number | null | unde
   return row ? row.head_id : undefined;
 }
 
+/** The VM's NICs (a reading about another NIC is not this VM's to keep). */
+export async function nicIdsOf(db: Db, vmId: number): Promise<number[]> {
+  return (await db.selectFrom('nics').select('id').where('vm_id', '=', vmId).execute()).map((r) => r.id);
+}
+
 /** The last readings of a VM: key 0 = VM-wide, otherwise a NIC id. */
 export async function countersOf(trx: Trx, vmId: number): Promise<Map<number, Counters>> {
   const rows = await trx.selectFrom('stats_counters').selectAll().where('vm_id', '=', vmId).execute();
