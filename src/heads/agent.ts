@@ -68,9 +68,9 @@ export class HeadAgent {
     const ids = new Set(await this.link.attention());
     const alive = new Set((await this.driver.list()).map((m) => m.vmId));
     for (const id of alive) ids.add(id); // running machines are checked against what the brain wants
-    await this.reportStats([...alive]);
     for (const id of await this.link.believedRunning()) if (!alive.has(id)) ids.add(id);
     await Promise.all([...ids].map((id) => this.kick(id)));
+    await this.reportStats([...alive]); // after converging: a slow QMP query must not delay a change
   }
 
   /** Each running machine's counters, to be kept over time by the brain (core/stats.ts). User-mode
