@@ -9,6 +9,8 @@ import { hostname } from '../core/names.js';
 import { poolGateway } from '../core/ipam.js';
 import { withTransaction } from '../core/transaction.js';
 import { powerEffects } from '../core/vms/power.js';
+import { recordSamples } from '../core/stats.js';
+import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
 import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
@@ -91,6 +93,14 @@ export class HeadEndpoint {
         });
         return { v, type: 'ack' };
       }
+      case 'stats':
+        try {
+          await recordSamples(this.db, m.vmId, m.samples, m.headId);
+        } catch (err) {
+          if (err instanceof DomainError) return { v, type: 'refused', error: err.message };
+          throw err;
+        }
+        return { v, type: 'ack' };
     }
   }
 

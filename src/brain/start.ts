@@ -13,6 +13,7 @@ import { LoginLimiter } from '../core/login-limiter.js';
 import { ensurePool } from '../core/ipam.js';
 import { purgeExpired } from '../core/vms/delete.js';
 import { sweepOperations } from '../operations/sweeper.js';
+import { pruneStats } from '../core/stats.js';
 import type { Driver } from '../drivers/driver.js';
 import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
 import { LocalLink } from '../heads/local-link.js';
@@ -76,6 +77,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));
     void hangar.limiter.forgetExpired(hangar.now()).catch((err) => log.error({ err }, 'login failure sweep failed'));
     void forgetExpiredIdempotency(hangar).catch((err) => log.error({ err }, 'idempotency record sweep failed'));
+    void pruneStats(hangar.db, hangar.now()).catch((err) => log.error({ err }, 'stats retention sweep failed'));
   }, 3_600_000);
   sweeper.unref();
   const opSweeper = setInterval(() => {

@@ -70,6 +70,27 @@ export class HeadAgent {
     for (const id of alive) ids.add(id); // running machines are checked against what the brain wants
     for (const id of await this.link.believedRunning()) if (!alive.has(id)) ids.add(id);
     await Promise.all([...ids].map((id) => this.kick(id)));
+    await this.reportStats([...alive]); // after converging: a slow QMP query must not delay a change
+  }
+
+  /** Each running machine's counters, to be kept over time by the brain (core/stats.ts). User-mode
+   *  networking has no counters: its network bytes are sent as null, not as the driver's 0. A failed
+   *  report only loses a reading: the next one still makes a delta from the last one kept. */
+  private async reportStats(vmIds: number[]): Promise<void> {
+    if (!this.link.reportStats) return;
+    const measurable = this.opts.network.mode === 'bridge';
+    for (const vmId of vmIds) {
+      try {
+        const s = await this.driver.stats(vmId);
+        if (!s) continue;
+        await this.link.reportStats(vmId, [{
+          at: s.at, cpuMs: s.cpuMs, discReadBytes: s.discReadBytes, discWriteBytes: s.discWriteBytes,
+          netRxBytes: measurable ? s.netRxBytes : null, netTxBytes: measurable ? s.netTxBytes : null,
+        }]);
+      } catch (err) {
+        this.opts.log.warn({ err, vmId }, 'stats report failed');
+      }
+    }
   }
 
   private spec(vm: DesiredVm): MachineSpec {

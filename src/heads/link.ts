@@ -7,6 +7,7 @@
 // The brain's side is brain/link.ts; the agent talks through the BrainLink calls below.
 import type { HostFacts, MachineSpec, NicSpec } from '../drivers/driver.js';
 import type { HeadOperation, OperationResult } from '../operations/kinds.js';
+import type { StatsReading } from '../core/stats.js';
 
 /** The protocol's version: a peer speaking another one is refused (ProtocolError) before anything is read. */
 export const PROTOCOL_VERSION = 1;
@@ -58,6 +59,8 @@ export type UpMessage = V & (
   | { type: 'operation.started'; headId: number; opId: number }
   | { type: 'operation.renewed'; headId: number; opId: number }
   | { type: 'operation.finished'; headId: number; opId: number; outcome: OperationOutcome }
+  /** Cumulative counter readings of one machine (core/stats.ts makes them buckets). */
+  | { type: 'stats'; headId: number; vmId: number; samples: StatsReading[] }
 );
 
 /** Brain → head: the answer to one up-message. */
@@ -78,6 +81,7 @@ export type DownType = DownMessage['type'];
 export interface Answers {
   register: 'registered'; images: 'ack'; sync: 'sync'; 'desired.get': 'desired'; observed: 'ack'; 'event.powered-off': 'ack';
   'operation.started': 'lease'; 'operation.renewed': 'ack'; 'operation.finished': 'ack';
+  stats: 'ack';
 }
 type Up<T extends UpType> = Omit<Extract<UpMessage, { type: T }>, 'v'>;
 type Down<T extends UpType> = Extract<DownMessage, { type: Answers[T] }>;
@@ -87,6 +91,7 @@ const stamp = (m: UpBody): UpMessage => ({ v: PROTOCOL_VERSION, ...m });
 const UP_TYPES: Record<UpType, true> = {
   register: true, images: true, sync: true, 'desired.get': true, observed: true, 'event.powered-off': true,
   'operation.started': true, 'operation.renewed': true, 'operation.finished': true,
+  stats: true,
 };
 const DOWN_TYPES: Record<DownType, true> = { registered: true, sync: true, desired: true, lease: true, ack: true, refused: true };
 
@@ -144,6 +149,8 @@ export interface BrainLink {
   report(vmId: number, observed: Observed): Promise<void>;
   /** The machine went off by itself and is not coming back: power_on becomes false (with why, if it failed). */
   poweredOff(vmId: number, note: string | null): Promise<void>;
+  /** Counter readings of a running machine (optional: a test link may keep none). */
+  reportStats?(vmId: number, samples: StatsReading[]): Promise<void>;
 }
 
 /** The agent's side of the protocol over any transport. */
@@ -199,5 +206,9 @@ export class MessageLink implements BrainLink {
 
   async poweredOff(vmId: number, note: string | null): Promise<void> {
     await this.call<'event.powered-off'>({ type: 'event.powered-off', headId: this.headId, vmId, note });
+  }
+
+  async reportStats(vmId: number, samples: StatsReading[]): Promise<void> {
+    await this.call<'stats'>({ type: 'stats', headId: this.headId, vmId, samples });
   }
 }

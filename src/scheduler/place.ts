@@ -3,11 +3,16 @@
 import { invalid, refused } from '../core/errors.js';
 import type { Trx } from '../store/repos/types.js';
 import { adjustCompute, claimPool, headNotes, onlineHeads, releasePool } from '../store/repos/placement.js';
+import { keepApart } from './segregation.js';
 
 export interface PlacementRequest {
   zone: string | null; cores: number; memory: number; discs: { grade: string; size: number }[];
   /** The image the machine is to be imaged with (a real image, not an alias), or null. */
   image: string | null;
+  /** The VM being placed, when it exists: its segregation pairs are honoured (scheduler/segregation.ts). */
+  vmId?: number;
+  /** VMs it must not share a head with besides its pairs (a create naming a partner). */
+  apartFrom?: number[];
 }
 export interface Placement { headId: number; zone: string; poolIds: number[] }
 
@@ -25,6 +30,7 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
   if (candidates.length === 0) {
     throw refused('distribution', 'image_not_in_zone', { zone: req.zone ?? null, image: req.image }, 'not_in_list');
   }
+  await keepApart(trx, req, candidates);
   for (const head of candidates) {
     // The head's row first, then its pools (the lock order of core/locks.ts): two creates, or a create
     // and a purge, taking one head's pools in different orders then wait on the head, not on each other.

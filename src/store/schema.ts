@@ -61,7 +61,7 @@ export interface HeadsTable {
   images: Generated<string>;
 }
 
-export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
+export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; /** migration 014 */ grade_id: number | null; capacity: number; used: Generated<number> }
 
 export interface VmsTable {
   id: Id; uuid: PublicId; group_id: number; name: string;
@@ -186,8 +186,26 @@ export interface SshKeysTable { id: Id; uuid: PublicId; user_id: number; label: 
 /** An ISO of the library (migration 014): `file` relative to the library directory. */
 export interface IsosTable { id: Id; uuid: PublicId; name: string; label: string; file: string; owner_account_id: number | null; size_bytes: number; created_at: number }
 /** Migration 014: a pool points to its grade's row (null for a grade name the store has no row for). */
-export interface StoragePoolsTable { grade_id: number | null }
 export interface StorageGradesTable { id: Id; uuid: PublicId; name: string; description: string; e24_type: string; is_default: Flag; created_at: number }
+/** What a VM (nic_id 0) or one of its NICs used in a bucket (migration 015). A null counter: not measurable there. */
+export interface StatsSamplesTable {
+  vm_id: number; nic_id: number; resolution: string; bucket_start: number;
+  cpu_ms: number | null; read_bytes: number | null; write_bytes: number | null; rx_bytes: number | null; tx_bytes: number | null;
+}
+/** The last cumulative reading of a VM (nic_id 0) or NIC: the next reading minus this is what was used. */
+export interface StatsCountersTable {
+  vm_id: number; nic_id: number; at: number;
+  cpu_ms: number | null; read_bytes: number | null; write_bytes: number | null; rx_bytes: number | null; tx_bytes: number | null;
+}
+/** Two VMs that must not share a head; vm_id_low < vm_id_high. */
+export interface VmSegregationsTable { id: Id; uuid: PublicId; vm_id_low: number; vm_id_high: number; created_by_user_id: number | null; created_at: number }
+/** A NIC's firewall rule (desired state): command accept|drop, protocol tcp|udp|null, address and port null = any. */
+export interface FirewallRulesTable {
+  id: Id; uuid: PublicId; nic_id: number; position: number; command: string; protocol: string | null;
+  address: string | null; port: string | null; state: Generated<string>; version: Generated<number>; created_at: number; updated_at: number;
+}
+/** What a NIC's firewall does with traffic no rule matches (absent: accept). */
+export interface NicFirewallsTable { nic_id: number; default_policy: string; updated_at: number }
 
 export interface Database {
   accounts: AccountsTable;
@@ -216,6 +234,11 @@ export interface Database {
   ssh_keys: SshKeysTable;
   isos: IsosTable;
   storage_grades: StorageGradesTable;
+  stats_samples: StatsSamplesTable;
+  stats_counters: StatsCountersTable;
+  vm_segregations: VmSegregationsTable;
+  firewall_rules: FirewallRulesTable;
+  nic_firewalls: NicFirewallsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
