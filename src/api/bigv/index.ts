@@ -25,7 +25,6 @@ import { networkRoutes } from './network.js';
 import { userRoutes } from './users.js';
 import { invitationRoutes } from './invitations.js';
 import { Type } from 'typebox';
-import { responses } from '../responses.js';
 import { bigv, Definitions } from './responses.js';
 
 export function bigvDialect(opts: { authPrefix?: string }): Dialect {
@@ -40,7 +39,7 @@ export function bigvDialect(opts: { authPrefix?: string }): Dialect {
       installInputGuard(app);
       installQueryBooleans(app);
       await app.register(formbody);
-      app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, response: responses({ 200: Type.Object({}, { additionalProperties: true, description: 'This document' }) }), params: NoParams } }, async () => app.swagger());
+      app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, response: bigv(Type.Object({}, { additionalProperties: true, description: 'This document' })), params: NoParams } }, async () => app.swagger());
       await app.register(authRoutes(h));
       if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
       await app.register(bigvRoutes(h));
