@@ -79,11 +79,17 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   }
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect, the auth endpoint and Hangar\'s own operations' } },
+    // A response schema with a `$id` (src/api/responses.ts) is one component, referenced by name.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     // `success` is ours (documentation of the status): the responses are the route's schema.response.
     transform: ({ schema, url }) => {
       if (!schema) return { schema, url };
-      const { success: _success, ...rest } = schema;
-      return { schema: rest, url };
+      const { success: _success, response, ...rest } = schema;
+      if (!response) return { schema: rest, url };
+      // A response's own schema is hoisted into a component only when nested: nest it.
+      const named = Object.fromEntries(Object.entries(response as Record<string, { $id?: string; description?: string }>)
+        .map(([status, s]) => [status, s.$id ? { description: s.description, allOf: [s] } : s]));
+      return { schema: { ...rest, response: named }, url };
     },
   });
   for (const d of dialects) await app.register(d.plugin(h), { prefix: d.prefix });

@@ -18,7 +18,7 @@ import { installIdempotency } from './idempotency.js';
 import { NoParams, NoQuery } from './parameters.js';
 import type { Principal } from '../core/principal.js';
 import { Operation } from './responses.js';
-import { bigv } from './bigv/responses.js';
+import { bigv, listOf } from './bigv/responses.js';
 
 export const operationUrl = (uuid: string) => `/operations/${uuid}`;
 
@@ -68,7 +68,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
       return (await presentOperations(h.db, [op]))[0];
     });
 
-    app.get('/operations', { schema: { tags, summary: 'Operations you may read, newest first (with vm_id: that VM\'s)', response: bigv(Type.Array(Operation)), params: NoParams, querystring: ListQ } }, async (req) => {
+    app.get('/operations', { schema: { tags, summary: 'Operations you may read, newest first (with vm_id: that VM\'s)', response: bigv(listOf(Operation)), params: NoParams, querystring: ListQ } }, async (req) => {
       const ops = req.query.vm_id === undefined
         ? await readableOperations(h.db, req.principal, LIST_LIMIT)
         : await operationsOn(h.db, (await resolveVmById(h.db, req.principal, Number(req.query.vm_id), { includeDeleted: true })).vm.id, LIST_LIMIT);

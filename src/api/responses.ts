@@ -6,9 +6,10 @@
 import { Type, type TObject, type TProperties, type TSchema } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** An object of exactly these fields. */
-export const Closed = <P extends TProperties>(props: P, description?: string): TObject<P> =>
-  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+/** An object of exactly these fields. A `$id` names it once in the OpenAPI document (a component)
+ *  wherever it appears, instead of copying it into every route that answers it. */
+export const Closed = <P extends TProperties>(props: P, opts: { $id?: string; description?: string } = {}): TObject<P> =>
+  Type.Object(props, { additionalProperties: false, ...opts });
 
 export const Nullable = <S extends TSchema>(s: S) => Type.Union([s, Type.Null()]);
 export const Str = Type.String();
@@ -39,14 +40,14 @@ export const Operation = Closed({
   created_at: Str, started_at: NStr, finished_at: NStr, deadline: NStr,
   parent: NStr,
   steps: Type.Array(Closed({ id: Str, kind: Str, state: Str, error: NStr })),
-}, 'An operation');
+}, { $id: 'Operation', description: 'An operation' });
 
 /** An audit row (src/core/audit.ts). */
 export const AuditRow = Closed({
   id: Str, at: Str, user_id: NInt, impersonator_id: NInt, api_key_id: NInt,
   method: Str, route: Str, dialect: Str, status: Int,
   account: NStr, virtual_machine: NStr, operation: NStr, address: NStr,
-}, 'An audit row');
+}, { $id: 'AuditRow', description: 'An audit row' });
 
 /** What a test is told of an answer that breaks its route's contract. */
 export interface ResponseCheck { req: FastifyRequest; reply: FastifyReply; payload: unknown }

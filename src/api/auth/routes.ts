@@ -13,7 +13,7 @@ import { Closed, responses } from '../responses.js';
 
 const TokenP = Type.Object({ token: Segment });
 const Token = Type.String({ description: 'the session token (text/plain)' });
-const Session = Closed({ username: Type.String(), factors: Type.Array(Type.String()), group_memberships: Type.Array(Type.String()) }, 'A session');
+const Session = Closed({ username: Type.String(), factors: Type.Array(Type.String()), group_memberships: Type.Array(Type.String()) }, { $id: 'Session', description: 'A session' });
 /** The auth server's refusals are text, worded as bytemark-client expects (LOGIN below). */
 const AuthRefusal = Type.String({ description: 'Refused (text/plain)' });
 

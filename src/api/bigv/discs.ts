@@ -14,8 +14,7 @@ import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { presentBackup, presentDisc, presentSchedule } from './present.js';
 import { poolLabels } from './pools.js';
-import { Type } from 'typebox';
-import { Backup, bigv, bigvNoContent, Disc, Schedule as ScheduleAnswer } from './responses.js';
+import { Backup, bigv, bigvNoContent, Disc, listOf, Schedule as ScheduleAnswer } from './responses.js';
 import { BackupP, BackupPut, DiscCreate, DiscP, DiscPut, IdP, PurgeQ, Schedule, ScheduleP, VmFilterQ, VmP } from './schemas.js';
 
 export function discRoutes(h: Hangar): FastifyPluginAsync {
@@ -32,7 +31,7 @@ export function discRoutes(h: Hangar): FastifyPluginAsync {
     const showOne = async (d: DiscRow) => (await show([d]))[0];
 
     const base = '/accounts/:acc/groups/:grp/virtual_machines/:vm/discs';
-    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s discs', response: bigv(Type.Array(Disc)), params: VmP, querystring: NoQuery } }, async (req) => show(await listDiscs(h, await vmAt(req))));
+    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s discs', response: bigv(listOf(Disc)), params: VmP, querystring: NoQuery } }, async (req) => show(await listDiscs(h, await vmAt(req))));
     app.post(base, { schema: { tags: ['bigv'], summary: 'Add a disc to the VM', success: 201, response: bigv(Disc, 201), params: VmP, querystring: NoQuery, body: DiscCreate } }, async (req, reply) => {
       const disc = await createDisc(h, req.principal, await vmAt(req), req.body);
       reply.code(201);
@@ -48,7 +47,7 @@ export function discRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Non-nested.
-    app.get('/discs', { schema: { tags: ['bigv'], summary: 'The discs of one VM (vm_id)', response: bigv(Type.Array(Disc)), params: NoParams, querystring: VmFilterQ } }, async (req) => {
+    app.get('/discs', { schema: { tags: ['bigv'], summary: 'The discs of one VM (vm_id)', response: bigv(listOf(Disc)), params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined) return [];
       const at = await resolveVmById(h.db, req.principal, vmId, { includeDeleted: true }).catch(notFoundAsNull);
@@ -65,7 +64,7 @@ export function discRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Backups and schedules.
-    app.get(`${base}/:disc/backups`, { schema: { tags: ['bigv'], summary: 'The disc\'s backups', response: bigv(Type.Array(Backup)), params: DiscP, querystring: NoQuery } }, async (req) => {
+    app.get(`${base}/:disc/backups`, { schema: { tags: ['bigv'], summary: 'The disc\'s backups', response: bigv(listOf(Backup)), params: DiscP, querystring: NoQuery } }, async (req) => {
       const at = await discAt(req);
       return (await listBackups(h, at)).map((b) => presentBackup(b, at.disc));
     });

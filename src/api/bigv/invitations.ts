@@ -9,8 +9,7 @@ import { acceptInvitation, listInvitations, removeInvitation, resolveInvitation 
 import { presentInvitation, presentPrivilege } from './present.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { IdP } from './schemas.js';
-import { Type } from 'typebox';
-import { bigv, bigvNoContent, Invitation, Privilege } from './responses.js';
+import { bigv, bigvNoContent, Invitation, listOf, Privilege } from './responses.js';
 
 const tags = ['hangar'];
 
@@ -19,7 +18,7 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
     app.get('/invitations', {
-      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', response: bigv(Type.Array(Invitation)), params: NoParams, querystring: NoQuery },
+      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', response: bigv(listOf(Invitation)), params: NoParams, querystring: NoQuery },
     }, async (req) => (await listInvitations(h, req.principal)).map(presentInvitation));
 
     app.post('/invitations/:id/accept', {

@@ -9,8 +9,7 @@ import { createIps, deleteIp, listNics, resolveIp, resolveNic, resolveNicById, s
 import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { presentNic } from './present.js';
-import { Type } from 'typebox';
-import { bigv, bigvNoContent, Ip, IpsCreated, IpsSwapped, Nic } from './responses.js';
+import { bigv, bigvNoContent, Ip, IpsCreated, IpsSwapped, listOf, Nic } from './responses.js';
 import { AddressP, IdP, IpCreate, IpPut, IpSwap, NicP, VmFilterQ, VmP } from './schemas.js';
 
 const presentIp = (ip: IpPlace) => ({ address: ip.address, ip: ip.address, rdns: ip.rdns, routed_via: ip.routedVia, network_interface_id: ip.nicId });
@@ -22,7 +21,7 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
       resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true, forChange: changes(req) });
     const base = '/accounts/:acc/groups/:grp/virtual_machines/:vm/nics';
 
-    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s network interfaces', response: bigv(Type.Array(Nic)), params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req))).map(presentNic));
+    app.get(base, { schema: { tags: ['bigv'], summary: 'The VM\'s network interfaces', response: bigv(listOf(Nic)), params: VmP, querystring: NoQuery } }, async (req) => (await listNics(h, await vmAt(req))).map(presentNic));
     app.get(`${base}/:nic`, { schema: { tags: ['bigv'], summary: 'One network interface of the VM', response: bigv(Nic), params: NicP, querystring: NoQuery } }, async (req) => presentNic(await resolveNic(h, await vmAt(req), req.params.nic)));
     app.post(`${base}/:nic/ip_create`, { schema: { tags: ['bigv'], summary: 'Add extra IPs, routed via the interface\'s primary address', response: bigv(IpsCreated), params: NicP, querystring: NoQuery, body: IpCreate } }, async (req) => {
       const at = await vmAt(req);
@@ -30,7 +29,7 @@ export function networkRoutes(h: Hangar): FastifyPluginAsync {
       return { ...req.body, ips };
     });
 
-    app.get('/nics', { schema: { tags: ['bigv'], summary: 'The network interfaces of one VM (vm_id)', response: bigv(Type.Array(Nic)), params: NoParams, querystring: VmFilterQ } }, async (req) => {
+    app.get('/nics', { schema: { tags: ['bigv'], summary: 'The network interfaces of one VM (vm_id)', response: bigv(listOf(Nic)), params: NoParams, querystring: VmFilterQ } }, async (req) => {
       const vmId = req.query.vm_id;
       if (vmId === undefined) return [];
       const at = await resolveVmById(h.db, req.principal, vmId, { includeDeleted: true }).catch(notFoundAsNull);

@@ -9,8 +9,7 @@ import { NoParams, NoQuery } from '../parameters.js';
 import { presentAccount, presentGroup, presentVm } from './present.js';
 import { AccP, AccountFilterQ, AccountPut, GrpP, Name, ReadQ } from './schemas.js';
 import { poolLabels } from './pools.js';
-import { Type } from 'typebox';
-import { Account, AccountEither, bigv, bigvNoContent, Group, GroupEither } from './responses.js';
+import { Account, AccountEither, bigv, bigvNoContent, Group, GroupEither, listOf } from './responses.js';
 
 /**
  * bytemark-client sends `/accounts//groups/...` when no account was given: BigV reads the empty
@@ -36,7 +35,7 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
     const accountJson = async (t: AccountTree, overview: boolean) =>
       presentAccount(t.account, overview ? await Promise.all(t.groups.map((g) => groupJson(g, true))) : undefined);
 
-    app.get('/accounts', { schema: { tags: ['bigv'], summary: 'Accounts you can see (yours first), with groups and VMs under view=overview', response: bigv(Type.Array(AccountEither)), params: NoParams, querystring: ReadQ } }, async (req) => {
+    app.get('/accounts', { schema: { tags: ['bigv'], summary: 'Accounts you can see (yours first), with groups and VMs under view=overview', response: bigv(listOf(AccountEither)), params: NoParams, querystring: ReadQ } }, async (req) => {
       const overview = req.query.view === 'overview';
       const trees = await listAccounts(h, req.principal, { overview, includeDeleted: req.query.include_deleted ?? false });
       return Promise.all(trees.map((t) => accountJson(t, overview)));
@@ -60,7 +59,7 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
       return presentAccount(await updateAccount(h, req.principal, account, req.body as { suspended?: boolean; name?: string }));
     });
 
-    app.get('/accounts/:acc/groups', { schema: { tags: ['bigv'], summary: 'The account\'s groups, with VMs under view=overview', response: bigv(Type.Array(GroupEither)), params: AccP, querystring: ReadQ } }, async (req) => {
+    app.get('/accounts/:acc/groups', { schema: { tags: ['bigv'], summary: 'The account\'s groups, with VMs under view=overview', response: bigv(listOf(GroupEither)), params: AccP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const overview = req.query.view === 'overview';
       const [tree] = await loadTrees(h, req.principal, [account], { includeDeleted: req.query.include_deleted ?? false, vms: overview });
@@ -96,7 +95,7 @@ export function treeRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Non-nested group reads.
-    app.get('/groups', { schema: { tags: ['bigv'], summary: 'Groups you can see, optionally of one account', response: bigv(Type.Array(Group)), params: NoParams, querystring: AccountFilterQ } }, async (req) => {
+    app.get('/groups', { schema: { tags: ['bigv'], summary: 'Groups you can see, optionally of one account', response: bigv(listOf(Group)), params: NoParams, querystring: AccountFilterQ } }, async (req) => {
       const trees = await listAccounts(h, req.principal, { overview: true, includeDeleted: false });
       const wanted = req.query.account_id;
       return trees

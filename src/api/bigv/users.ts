@@ -10,7 +10,7 @@ import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, l
 import { NoParams, NoQuery } from '../parameters.js';
 import { goTime, presentInvitation, presentPrivilege } from './present.js';
 import { Type } from 'typebox';
-import { ApiKey, bigv, bigvNoContent, Invitation, Privilege, User } from './responses.js';
+import { ApiKey, bigv, bigvNoContent, Invitation, listOf, Privilege, User } from './responses.js';
 import { AccP, ApiKeyCreate, GrpP, IdP, PrivilegeCreate, PrivilegePut, UserCreate, UserFilterQ, UserP, UserPut, ViewQ, VmP } from './schemas.js';
 
 const presentUser = (u: UserRow) => ({
@@ -22,7 +22,7 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/users', { schema: { tags: ['bigv'], summary: 'Users you can see', response: bigv(Type.Array(User)), params: NoParams, querystring: NoQuery } }, async (req) => (await listUsers(h, req.principal)).map(presentUser));
+    app.get('/users', { schema: { tags: ['bigv'], summary: 'Users you can see', response: bigv(listOf(User)), params: NoParams, querystring: NoQuery } }, async (req) => (await listUsers(h, req.principal)).map(presentUser));
     app.post('/users', { schema: { tags: ['bigv'], summary: 'Create a user', success: 201, response: bigv(User, 201), params: NoParams, querystring: NoQuery, body: UserCreate } }, async (req, reply) => {
       reply.code(201);
       return presentUser(await adminCreateUser(h, req.principal, req.body));
@@ -38,7 +38,7 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Privileges.
-    app.get('/privileges', { schema: { tags: ['bigv'], summary: 'Your privileges, or those of one user (user_id)', response: bigv(Type.Array(Privilege)), params: NoParams, querystring: UserFilterQ } }, async (req) => {
+    app.get('/privileges', { schema: { tags: ['bigv'], summary: 'Your privileges, or those of one user (user_id)', response: bigv(listOf(Privilege)), params: NoParams, querystring: UserFilterQ } }, async (req) => {
       if (req.query.user_id !== undefined) return (await privilegesOfUser(h, req.principal, await findUser(h, req.query.user_id))).map(presentPrivilege);
       const list = await loadPrivileges(h, { kind: 'user', userId: req.principal.userId });
       return list.filter((v) => canSeePrivilege(req.principal, v)).map(presentPrivilege);
@@ -51,24 +51,24 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
       await revoke(h, req.principal, await resolvePrivilege(h, req.principal, req.params.id));
       return reply.code(204).send();
     });
-    app.get('/users/:user/privileges', { schema: { tags: ['bigv'], summary: 'The user\'s privileges', response: bigv(Type.Array(Privilege)), params: UserP, querystring: NoQuery } }, async (req) => {
+    app.get('/users/:user/privileges', { schema: { tags: ['bigv'], summary: 'The user\'s privileges', response: bigv(listOf(Privilege)), params: UserP, querystring: NoQuery } }, async (req) => {
       return (await privilegesOfUser(h, req.principal, await findUser(h, req.params.user))).map(presentPrivilege);
     });
-    app.post('/users/:user/privileges', { schema: { tags: ['bigv'], summary: 'Grant a privilege (an invitation to a user outside the account)', success: 201, response: bigv(Type.Union([Privilege, Invitation]), 201), params: UserP, querystring: NoQuery, body: PrivilegeCreate } }, async (req, reply) => {
+    app.post('/users/:user/privileges', { schema: { tags: ['bigv'], summary: 'Grant a privilege (an invitation to a user outside the account)', success: 201, response: bigv(Type.Union([Privilege, Invitation], { description: 'The privilege granted, or an invitation when the user is outside the account' }), 201), params: UserP, querystring: NoQuery, body: PrivilegeCreate } }, async (req, reply) => {
       const granted = await grant(h, req.principal, { segment: req.params.user, user: await findUser(h, req.params.user) }, req.body as GrantInput);
       reply.code(201);
       return 'invitation' in granted ? presentInvitation(granted.invitation) : presentPrivilege(granted.privilege);
     });
-    app.get('/accounts/:acc/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the account', response: bigv(Type.Array(Privilege)), params: AccP, querystring: NoQuery } }, async (req) => {
+    app.get('/accounts/:acc/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the account', response: bigv(listOf(Privilege)), params: AccP, querystring: NoQuery } }, async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
       return (await privilegesOn(h, req.principal, { kind: 'account', accountId: a.id })).map(presentPrivilege);
     });
-    app.get('/accounts/:acc/groups/:grp/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the group', response: bigv(Type.Array(Privilege)), params: GrpP, querystring: NoQuery } }, async (req) => {
+    app.get('/accounts/:acc/groups/:grp/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the group', response: bigv(listOf(Privilege)), params: GrpP, querystring: NoQuery } }, async (req) => {
       const a = await resolveAccount(h.db, req.principal, req.params.acc);
       const g = await resolveGroup(h.db, req.principal, a, req.params.grp);
       return (await privilegesOn(h, req.principal, { kind: 'group', groupId: g.id })).map(presentPrivilege);
     });
-    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the VM', response: bigv(Type.Array(Privilege)), params: VmP, querystring: NoQuery } }, async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm/privileges', { schema: { tags: ['bigv'], summary: 'Privileges on the VM', response: bigv(listOf(Privilege)), params: VmP, querystring: NoQuery } }, async (req) => {
       const at = await resolveVmPath(h.db, req.principal, req.params.acc, req.params.grp, req.params.vm, { includeDeleted: true });
       return (await privilegesOn(h, req.principal, { kind: 'vm', vmId: at.vm.id })).map(presentPrivilege);
     });
@@ -81,7 +81,7 @@ export function userRoutes(h: Hangar): FastifyPluginAsync {
       expired: k.row.expires_at !== null && k.row.expires_at <= h.now(),
       ...(overview ? { privileges: (await loadPrivileges(h, { kind: 'apiKeys', apiKeyIds: [k.row.id] })).map(presentPrivilege) } : {}),
     });
-    app.get('/api_keys', { schema: { tags: ['bigv'], summary: 'Your API keys (with their privileges under view=overview)', response: bigv(Type.Array(ApiKey)), params: NoParams, querystring: ViewQ } }, async (req) => {
+    app.get('/api_keys', { schema: { tags: ['bigv'], summary: 'Your API keys (with their privileges under view=overview)', response: bigv(listOf(ApiKey)), params: NoParams, querystring: ViewQ } }, async (req) => {
       const overview = req.query.view === 'overview';
       return Promise.all((await listApiKeys(h, req.principal)).map((k) => presentKey(k, overview)));
     });

@@ -23,8 +23,7 @@ import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { ifMatchVersions, versionTag } from '../etag.js';
 import { operationUrl } from '../operations.js';
-import { Type } from 'typebox';
-import { bigv, bigvNoContent, Reimaged, SignalSent, VmCreated, VmEither, VmOverview } from './responses.js';
+import { bigv, bigvNoContent, listOf, Reimaged, SignalSent, VmCreated, VmEither, VmOverview } from './responses.js';
 import { DiscCreate, GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 /**
@@ -103,7 +102,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
         .map((v) => presentVm(v, { overview, poolLabels: pools }));
     };
 
-    app.get('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'The group\'s VMs', response: bigv(Type.Array(VmEither)), params: GrpP, querystring: ReadQ } }, async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'The group\'s VMs', response: bigv(listOf(VmEither)), params: GrpP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       return list(req.principal, { kind: 'groups', groupIds: [group.id] }, req.query);
@@ -173,7 +172,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     // Non-nested reads.
-    app.get('/virtual_machines', { schema: { tags: ['bigv'], summary: 'VMs you can see, filtered by account and group', response: bigv(Type.Array(VmEither)), params: NoParams, querystring: VmListQ } }, async (req) => {
+    app.get('/virtual_machines', { schema: { tags: ['bigv'], summary: 'VMs you can see, filtered by account and group', response: bigv(listOf(VmEither)), params: NoParams, querystring: VmListQ } }, async (req) => {
       const filter = await vmListFilter(h.db, req.principal, req.query.account_id, req.query.group_id);
       return filter ? list(req.principal, filter, req.query) : [];
     });
