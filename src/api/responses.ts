@@ -32,14 +32,15 @@ export function responses(r: Record<string, TSchema>): Record<string, unknown> {
 }
 
 /** An operation (src/operations/view.ts), as GET /operations/{id} and the event stream give it. */
+const OperationState = Type.Union(['queued', 'running', 'done', 'failed', 'cancelled'].map((s) => Type.Literal(s)));
 export const Operation = Closed({
   id: Str, kind: Str,
-  state: Str, progress: Nullable(Type.Number()), error: NStr,
+  state: OperationState, progress: Nullable(Type.Number()), error: NStr,
   target: Nullable(Closed({ type: Type.Literal('virtual_machine'), id: Int })),
   dialect: NStr, requester_id: NInt,
   created_at: Str, started_at: NStr, finished_at: NStr, deadline: NStr,
   parent: NStr,
-  steps: Type.Array(Closed({ id: Str, kind: Str, state: Str, error: NStr })),
+  steps: Type.Array(Closed({ id: Str, kind: Str, state: OperationState, error: NStr })),
 }, { $id: 'Operation', description: 'An operation' });
 
 /** An audit row (src/core/audit.ts). */
