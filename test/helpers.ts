@@ -11,6 +11,8 @@ import { startHangar, type HeadSpec, type Running } from '../src/brain/start.js'
 import { bootstrap } from '../src/brain/bootstrap.js';
 import { FakeDriver } from '../src/drivers/fake/driver.js';
 import type { ClusterConfig } from '../src/core/config.js';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { responseContract } from '../src/api/responses.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-1' };
 
@@ -29,6 +31,55 @@ export interface TestHangar {
   user(username: string, grant?: Record<string, unknown>, home?: number): Promise<string>;
   close(): Promise<void>;
 }
+
+// The response contract: every answer any app built in a test process gives is held to its
+// route's declared `schema.response` (the status's schema, else its `4xx`); what breaks it is kept
+// per app, and startTest's close() fails the test with the list. 5xx and routeless answers (a 404
+// no route matched) are not checked; a HEAD answer carries no body.
+const ajv = new Ajv({ allErrors: true, strict: false });
+/** The schema without its `$id`s: they only name components in the OpenAPI document (no schema here
+ *  has a $ref), and Ajv takes one component nested twice in an answer for two clashing ones. */
+const withoutIds = (s: unknown): unknown => Array.isArray(s) ? s.map(withoutIds)
+  : s !== null && typeof s === 'object' ? Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$id').map(([k, v]) => [k, withoutIds(v)])) : s;
+const validators = new WeakMap<object, ValidateFunction>();
+const contractBreaks = new WeakMap<object, string[]>();
+
+/** Why an answer breaks its route's response schemas (`response`: status or `4xx` -> schema), or null. */
+export function breaksContract(response: Record<string, object> | undefined, status: number, contentType: string, payload: unknown): string | null {
+  if (!response) return 'the route declares no response schema';
+  const schema = response[status] ?? response[`${String(status)[0]}xx`] ?? response[`${String(status)[0]}XX`];
+  if (!schema) return `status ${status} is not declared`;
+  let validate = validators.get(schema);
+  if (!validate) validators.set(schema, validate = ajv.compile(withoutIds(schema) as object));
+  const text = payload === undefined || payload === null ? '' : String(payload);
+  const data = text === '' ? null : contentType.startsWith('application/json') ? JSON.parse(text) : text;
+  if (validate(data)) return null;
+  // Name the field an additionalProperties error is about: Ajv's own text does not.
+  return (validate.errors ?? []).map((e) => `body${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ');
+}
+
+/** What broke the response contract in this app since the last call (which forgets it). */
+export function takeResponseContractBreaks(app: object): string[] {
+  const list = contractBreaks.get(app) ?? [];
+  contractBreaks.delete(app);
+  return list;
+}
+
+responseContract.check = (app, { req, reply, payload }) => {
+  if (req.method === 'HEAD' || reply.statusCode >= 500 || !req.routeOptions.url || req.is404) return;
+  if (typeof payload !== 'string' && payload !== undefined && payload !== null) return; // a stream (none today)
+  const response = req.routeOptions.schema?.response as Record<string, object> | undefined;
+  let why: string | null;
+  try {
+    why = breaksContract(response, reply.statusCode, String(reply.getHeader('content-type') ?? ''), payload);
+  } catch (err) {
+    why = `the answer could not be checked: ${(err as Error).message}`; // never fails the request itself
+  }
+  if (why === null) return;
+  const list = contractBreaks.get(app as object) ?? [];
+  list.push(`${req.method} ${req.routeOptions.url} -> ${reply.statusCode}: ${why}`);
+  contractBreaks.set(app as object, list);
+};
 
 /** A fresh database per test: PostgreSQL when HANGAR_TEST_STORE=postgres (or `postgres` is asked for)
  *  and HANGAR_TEST_DATABASE_URL is set, else SQLite (in memory unless a file is given). */
@@ -112,6 +163,8 @@ export async function startTest(opts: {
     async close() {
       await running.close();
       await store.drop();
+      const breaks = takeResponseContractBreaks(running.app);
+      if (breaks.length) throw new Error(`answers broke their route's response schema (src/api/bigv/responses.ts, src/api/responses.ts):\n${[...new Set(breaks)].join('\n')}`);
     },
   };
   return t;

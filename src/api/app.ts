@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../core/context.js';
 import { dialectOf, rewriteFor, type Dialect } from './dialect.js';
 import { bigvDialect } from './bigv/index.js';
+import { responseContract } from './responses.js';
 
 export interface AppOptions {
   /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */
@@ -66,15 +67,29 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema, handler: r.handler });
   });
+  // Response schemas are contracts, not filters: fast-json-stringify would drop any field a schema
+  // does not list (the real clients parse fields we could forget), so every answer is JSON.stringify'd.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  if (responseContract.check) {
+    const check = responseContract.check;
+    app.addHook('onSend', async (req, reply, payload) => {
+      check(app, { req, reply, payload });
+      return payload;
+    });
+  }
   await app.register(swagger, {
     openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect, the auth endpoint and Hangar\'s own operations' } },
-    // The documented success status as the operation's response (the document only: no response
-    // schema is compiled, so no reply is ever filtered by one).
+    // A response schema with a `$id` (src/api/responses.ts) is one component, referenced by name.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    // `success` is ours (documentation of the status): the responses are the route's schema.response.
     transform: ({ schema, url }) => {
       if (!schema) return { schema, url };
-      const { success = 200, ...rest } = schema;
-      const response = success === 204 ? { type: 'null', description: 'No content' } : { description: 'Success' };
-      return { schema: { ...rest, response: { [success]: response } }, url };
+      const { success: _success, response, ...rest } = schema;
+      if (!response) return { schema: rest, url };
+      // A response's own schema is hoisted into a component only when nested: nest it.
+      const named = Object.fromEntries(Object.entries(response as Record<string, { $id?: string; description?: string }>)
+        .map(([status, s]) => [status, s.$id ? { description: s.description, allOf: [s] } : s]));
+      return { schema: { ...rest, response: named }, url };
     },
   });
   for (const d of dialects) await app.register(d.plugin(h), { prefix: d.prefix });

@@ -10,6 +10,8 @@ import { refused } from '../core/errors.js';
 import { readRef } from '../core/ids.js';
 import { impersonatorOf, targetsByPath, targetsOfVm, vmOfOperation } from '../store/repos/audit.js';
 import { NoParams, QueryRef } from './parameters.js';
+import { AuditRow } from './responses.js';
+import { bigv, listOf } from './bigv/responses.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const OPERATION = /^\/operations\/([0-9a-f-]{36})$/;
@@ -67,7 +69,7 @@ function time(field: string, value: string | undefined): number | undefined {
 export function auditRoutes(plain: FastifyInstance, h: Hangar): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/audit', {
-    schema: { tags: ['hangar'], summary: 'Audit rows of mutating requests, newest first (cluster admins: all; account admins: their accounts\')', params: NoParams, querystring: AuditQ },
+    schema: { tags: ['hangar'], summary: 'Audit rows of mutating requests, newest first (cluster admins: all; account admins: their accounts\')', response: bigv(listOf(AuditRow)), params: NoParams, querystring: AuditQ },
   }, async (req) => {
     const q = req.query;
     // What names nothing matches no row ('').

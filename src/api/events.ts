@@ -13,6 +13,7 @@ import { changedSince } from '../store/repos/operations.js';
 import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
 import { NoParams } from './parameters.js';
+import { bigv } from './bigv/responses.js';
 
 const EventsQ = Type.Object({
   max_seconds: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'end the stream after this many seconds (default: never)' })),
@@ -32,7 +33,7 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
     app.get('/events', {
       schema: {
         tags: ['hangar'], summary: 'Server-Sent Events: `operation` events, one per change of an operation you may read',
-        params: NoParams, querystring: EventsQ, produces: ['text/event-stream'], response: { 200: Type.String() },
+        params: NoParams, querystring: EventsQ, produces: ['text/event-stream'], response: bigv(Type.String({ description: 'text/event-stream: `operation` events, each an operation as GET /operations/{id} gives it' })),
       },
     }, async (req, reply) => {
       const p = req.principal;

@@ -17,6 +17,8 @@ import { auditRoutes, installAudit } from './audit.js';
 import { installIdempotency } from './idempotency.js';
 import { NoParams, NoQuery } from './parameters.js';
 import type { Principal } from '../core/principal.js';
+import { Operation } from './responses.js';
+import { bigv, listOf } from './bigv/responses.js';
 
 export const operationUrl = (uuid: string) => `/operations/${uuid}`;
 
@@ -41,7 +43,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     auditRoutes(app, h);
     const tags = ['hangar'];
 
-    app.get('/operations/:id', { schema: { tags, summary: 'An operation by its public id; ?wait=SECONDS waits for it to end', params: OpP, querystring: WaitQ } }, async (req) => {
+    app.get('/operations/:id', { schema: { tags, summary: 'An operation by its public id; ?wait=SECONDS waits for it to end', response: bigv(Operation), params: OpP, querystring: WaitQ } }, async (req) => {
       const uuid = req.params.id.toLowerCase();
       let op = await readableOperation(h.db, req.principal, uuid);
       if (!op) throw notFound('operation');
@@ -66,7 +68,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
       return (await presentOperations(h.db, [op]))[0];
     });
 
-    app.get('/operations', { schema: { tags, summary: 'Operations you may read, newest first (with vm_id: that VM\'s)', params: NoParams, querystring: ListQ } }, async (req) => {
+    app.get('/operations', { schema: { tags, summary: 'Operations you may read, newest first (with vm_id: that VM\'s)', response: bigv(listOf(Operation)), params: NoParams, querystring: ListQ } }, async (req) => {
       const ops = req.query.vm_id === undefined
         ? await readableOperations(h.db, req.principal, LIST_LIMIT)
         : await operationsOn(h.db, (await resolveVmById(h.db, req.principal, Number(req.query.vm_id), { includeDeleted: true })).vm.id, LIST_LIMIT);
@@ -74,7 +76,7 @@ export function operationRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.delete('/operations/:id', {
-      schema: { tags, summary: 'Cancel a queued operation (an intent with its steps); 409 when it runs, has ended or cannot be cancelled', params: OpP, querystring: NoQuery },
+      schema: { tags, summary: 'Cancel a queued operation (an intent with its steps); 409 when it runs, has ended or cannot be cancelled', response: bigv(Operation), params: OpP, querystring: NoQuery },
     }, async (req) => {
       const op = await readableOperation(h.db, req.principal, req.params.id.toLowerCase());
       if (!op) throw notFound('operation');

@@ -46,8 +46,8 @@ test("every route's documented success status is the one its handler sets (schem
     }
     assert.deepEqual(wrong, []);
     const doc = (await t.req('GET', '/openapi.json')).body;
-    assert.deepEqual(Object.keys(doc.paths['/accounts/{acc}/groups/{grp}/vm_create'].post.responses), ['202']);
-    assert.deepEqual(doc.paths['/api_keys/{id}'].delete.responses, { 204: { description: 'No content' } });
+    assert.deepEqual(Object.keys(doc.paths['/accounts/{acc}/groups/{grp}/vm_create'].post.responses), ['202', '4XX']);
+    assert.deepEqual(doc.paths['/api_keys/{id}'].delete.responses[204], { description: 'No content' });
   } finally {
     await t.close();
   }

@@ -9,8 +9,13 @@ import { DomainError, isCode } from '../../core/errors.js';
 import { throttledText } from '../bigv/errors.js';
 import { UnusableInput } from '../wire.js';
 import { NoParams, NoQuery, Segment } from '../parameters.js';
+import { Closed, responses } from '../responses.js';
 
 const TokenP = Type.Object({ token: Segment });
+const Token = Type.String({ description: 'the session token (text/plain)' });
+const Session = Closed({ username: Type.String(), factors: Type.Array(Type.String()), group_memberships: Type.Array(Type.String()) }, { $id: 'Session', description: 'A session' });
+/** The auth server's refusals are text, worded as bytemark-client expects (LOGIN below). */
+const AuthRefusal = Type.String({ description: 'Refused (text/plain)' });
 
 /** Core's login failures in the auth server's statuses and words (bytemark-client reacts to them). */
 const LOGIN: Record<string, [number, string]> = {
@@ -42,17 +47,17 @@ export function authRoutes(h: Hangar): FastifyPluginAsync {
       return reply.code(500).type('text/plain').send('Internal error');
     });
 
-    app.post('/session', { schema: { tags: ['auth'], summary: 'Log in (JSON or form: username, password, validity, 2fa): a session token as text', produces: ['text/plain'], params: NoParams, querystring: NoQuery } }, async (req, reply) => {
+    app.post('/session', { schema: { tags: ['auth'], summary: 'Log in (JSON or form: username, password, validity, 2fa): a session token as text', produces: ['text/plain'], response: responses({ 200: Token, '4xx': AuthRefusal }), params: NoParams, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const token = await login(h, { username: body.username, password: body.password, validity: body.validity, otp: body['2fa'] ?? body.otp }, req.ip);
       return reply.type('text/plain').send(token);
     });
 
-    app.get('/session/:token', { schema: { tags: ['auth'], summary: 'What a session is: username, factors proved, group memberships', params: TokenP, querystring: NoQuery } }, async (req, reply) => {
+    app.get('/session/:token', { schema: { tags: ['auth'], summary: 'What a session is: username, factors proved, group memberships', response: responses({ 200: Session, '4xx': AuthRefusal }), params: TokenP, querystring: NoQuery } }, async (req, reply) => {
       return reply.type('application/json').send(await readSession(h, req.params.token, req.ip));
     });
 
-    app.post('/session/:token', { schema: { tags: ['auth'], summary: 'Impersonate a user (cluster admin): a new session token as text', produces: ['text/plain'], params: TokenP, querystring: NoQuery } }, async (req, reply) => {
+    app.post('/session/:token', { schema: { tags: ['auth'], summary: 'Impersonate a user (cluster admin): a new session token as text', produces: ['text/plain'], response: responses({ 200: Token, '4xx': AuthRefusal }), params: TokenP, querystring: NoQuery } }, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       return reply.type('text/plain').send(await impersonate(h, req.params.token, body.username, req.ip));
     });

@@ -24,6 +24,8 @@ import { discRoutes } from './discs.js';
 import { networkRoutes } from './network.js';
 import { userRoutes } from './users.js';
 import { invitationRoutes } from './invitations.js';
+import { Type } from 'typebox';
+import { bigv, Definitions } from './responses.js';
 
 export function bigvDialect(opts: { authPrefix?: string }): Dialect {
   return {
@@ -37,7 +39,7 @@ export function bigvDialect(opts: { authPrefix?: string }): Dialect {
       installInputGuard(app);
       installQueryBooleans(app);
       await app.register(formbody);
-      app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, params: NoParams } }, async () => app.swagger());
+      app.get('/openapi.json', { schema: { hide: true, querystring: NoQuery, response: bigv(Type.Object({}, { additionalProperties: true, description: 'This document' })), params: NoParams } }, async () => app.swagger());
       await app.register(authRoutes(h));
       if (opts.authPrefix) await app.register(authRoutes(h), { prefix: opts.authPrefix });
       await app.register(bigvRoutes(h));
@@ -54,7 +56,7 @@ export function bigvRoutes(h: Hangar): FastifyPluginAsync {
     installAudit(app, h, 'bigv');
     app.addHook('preHandler', emptyAccountRule(h));
 
-    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', params: NoParams, querystring: NoQuery } }, async () => presentDefinitions(await catalogue(h.db)));
+    app.get('/definitions', { config: { public: true }, schema: { tags: ['bigv'], summary: 'The cluster\'s vocabularies: distributions, storage grades, zones, keymaps (no login)', response: bigv(Definitions), params: NoParams, querystring: NoQuery } }, async () => presentDefinitions(await catalogue(h.db)));
 
     await app.register(treeRoutes(h));
     await app.register(vmRoutes(h));

@@ -9,6 +9,7 @@ import { acceptInvitation, listInvitations, removeInvitation, resolveInvitation 
 import { presentInvitation, presentPrivilege } from './present.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { IdP } from './schemas.js';
+import { bigv, bigvNoContent, Invitation, listOf, Privilege } from './responses.js';
 
 const tags = ['hangar'];
 
@@ -17,11 +18,11 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
     app.get('/invitations', {
-      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', params: NoParams, querystring: NoQuery },
+      schema: { tags, summary: 'Pending invitations addressed to you, and those you could revoke', response: bigv(listOf(Invitation)), params: NoParams, querystring: NoQuery },
     }, async (req) => (await listInvitations(h, req.principal)).map(presentInvitation));
 
     app.post('/invitations/:id/accept', {
-      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', success: 201, params: IdP, querystring: NoQuery },
+      schema: { tags, summary: 'Accept an invitation addressed to you (with a session): it becomes a privilege', success: 201, response: bigv(Privilege, 201), params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       const privilege = await acceptInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       reply.code(201);
@@ -29,7 +30,7 @@ export function invitationRoutes(h: Hangar): FastifyPluginAsync {
     });
 
     app.delete('/invitations/:id', {
-      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', success: 204, params: IdP, querystring: NoQuery },
+      schema: { tags, summary: 'Decline an invitation addressed to you, or revoke one you could grant', success: 204, response: bigvNoContent, params: IdP, querystring: NoQuery },
     }, async (req, reply) => {
       await removeInvitation(h, req.principal, await resolveInvitation(h, req.principal, req.params.id));
       return reply.code(204).send();

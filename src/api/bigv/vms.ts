@@ -23,6 +23,7 @@ import { NoParams, NoQuery } from '../parameters.js';
 import { changes } from '../wire.js';
 import { ifMatchVersions, versionTag } from '../etag.js';
 import { operationUrl } from '../operations.js';
+import { bigv, bigvNoContent, listOf, Reimaged, SignalSent, VmCreated, VmEither, VmOverview } from './responses.js';
 import { DiscCreate, GrpP, IdP, IncludeDeletedQ, PurgeQ, ReadQ, Reimage, Signal, VmAttrs, VmCreate, VmListQ, VmP, VmPut } from './schemas.js';
 
 /**
@@ -101,13 +102,13 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
         .map((v) => presentVm(v, { overview, poolLabels: pools }));
     };
 
-    app.get('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'The group\'s VMs', params: GrpP, querystring: ReadQ } }, async (req) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'The group\'s VMs', response: bigv(listOf(VmEither)), params: GrpP, querystring: ReadQ } }, async (req) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       return list(req.principal, { kind: 'groups', groupIds: [group.id] }, req.query);
     });
 
-    app.post('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'Create a bare VM (one NIC with IPv4 and IPv6, no disc)', success: 202, params: GrpP, querystring: NoQuery, body: VmAttrs } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines', { schema: { tags: ['bigv'], summary: 'Create a bare VM (one NIC with IPv4 and IPv6, no disc)', success: 202, response: bigv(VmOverview, 202), params: GrpP, querystring: NoQuery, body: VmAttrs } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const created = await createVm(h, req.principal, account, group, withBigvPower(vmIn(req.body)), 'bigv');
@@ -115,7 +116,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return presentVm(created.view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
-    app.post('/accounts/:acc/groups/:grp/vm_create', { schema: { tags: ['bigv'], summary: 'Create a VM with discs, an image (reimage) and chosen IPs', success: 202, params: GrpP, querystring: NoQuery, body: VmCreate } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups/:grp/vm_create', { schema: { tags: ['bigv'], summary: 'Create a VM with discs, an image (reimage) and chosen IPs', success: 202, response: bigv(VmCreated, 202), params: GrpP, querystring: NoQuery, body: VmCreate } }, async (req, reply) => {
       const account = await resolveAccount(h.db, req.principal, req.params.acc);
       const group = await resolveGroup(h.db, req.principal, account, req.params.grp);
       const input = req.body;
@@ -132,12 +133,12 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       };
     });
 
-    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'One VM with its discs and NICs', params: VmP, querystring: IncludeDeletedQ } }, async (req, reply) => {
+    app.get('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'One VM with its discs and NICs', response: bigv(VmOverview), params: VmP, querystring: IncludeDeletedQ } }, async (req, reply) => {
       const at = await vmPath(req, req.query.include_deleted ?? false);
       return one(at.vm.id, reply);
     });
 
-    app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', params: VmP, querystring: NoQuery, body: VmPut } }, async (req, reply) => {
+    app.put('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Change a VM: power, size, name, group, undelete', response: bigv(VmOverview), params: VmP, querystring: NoQuery, body: VmPut } }, async (req, reply) => {
       const at = await vmPath(req, true);
       const body = req.body;
       // BigV's PUT undeletes with {"deleted":false}; deleting is DELETE's.
@@ -150,13 +151,13 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return presentVm(view, { overview: true, poolLabels: await poolLabels(h.db) });
     });
 
-    app.delete('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Delete a VM (undeletable for a while), or purge it', success: 204, params: VmP, querystring: PurgeQ } }, async (req, reply) => {
+    app.delete('/accounts/:acc/groups/:grp/virtual_machines/:vm', { schema: { tags: ['bigv'], summary: 'Delete a VM (undeletable for a while), or purge it', success: 204, response: bigvNoContent, params: VmP, querystring: PurgeQ } }, async (req, reply) => {
       const at = await vmPath(req, true);
       await deleteVm(h, req.principal, at, req.query.purge ?? false);
       return reply.code(204).send();
     });
 
-    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/signal', { schema: { tags: ['bigv'], summary: 'Send a signal: powerdown, reset, nmi or sendkey (body or query string)', params: VmP, querystring: Signal, body: Signal } }, async (req) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/signal', { schema: { tags: ['bigv'], summary: 'Send a signal: powerdown, reset, nmi or sendkey (body or query string)', response: bigv(SignalSent), params: VmP, querystring: Signal, body: Signal } }, async (req) => {
       const at = await vmPath(req, false);
       // The docs' own example passes the signal in the query string; the clients use the body.
       const body = { signal: req.body.signal ?? req.query.signal, data: req.body.data ?? req.query.data };
@@ -164,19 +165,19 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       return body.data === undefined ? { signal: body.signal } : body;
     });
 
-    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', params: VmP, querystring: NoQuery, body: Reimage } }, async (req, reply) => {
+    app.post('/accounts/:acc/groups/:grp/virtual_machines/:vm/reimage', { schema: { tags: ['bigv'], summary: 'Write an image to the VM\'s first disc (VM off)', response: bigv(Reimaged), params: VmP, querystring: NoQuery, body: Reimage } }, async (req, reply) => {
       const at = await vmPath(req, false);
       reply.header('location', operationUrl(await reimageVm(h, req.principal, at, imageIn(req.body))));
       return { distribution: req.body.distribution, root_password: req.body.root_password ?? '' };
     });
 
     // Non-nested reads.
-    app.get('/virtual_machines', { schema: { tags: ['bigv'], summary: 'VMs you can see, filtered by account and group', params: NoParams, querystring: VmListQ } }, async (req) => {
+    app.get('/virtual_machines', { schema: { tags: ['bigv'], summary: 'VMs you can see, filtered by account and group', response: bigv(listOf(VmEither)), params: NoParams, querystring: VmListQ } }, async (req) => {
       const filter = await vmListFilter(h.db, req.principal, req.query.account_id, req.query.group_id);
       return filter ? list(req.principal, filter, req.query) : [];
     });
 
-    app.get('/virtual_machines/:id', { schema: { tags: ['bigv'], summary: 'One VM by id', params: IdP, querystring: IncludeDeletedQ } }, async (req, reply) => {
+    app.get('/virtual_machines/:id', { schema: { tags: ['bigv'], summary: 'One VM by id', response: bigv(VmOverview), params: IdP, querystring: IncludeDeletedQ } }, async (req, reply) => {
       const at = await resolveVmById(h.db, req.principal, req.params.id, { includeDeleted: req.query.include_deleted ?? false });
       return one(at.vm.id, reply);
     });
