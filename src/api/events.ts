@@ -35,7 +35,7 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
         params: NoParams, querystring: EventsQ, produces: ['text/event-stream'], response: { 200: Type.String() },
       },
     }, async (req, reply) => {
-      const p = req.principal;
+      let p = req.principal;
       const { max_seconds: maxSeconds } = req.query as { max_seconds?: string };
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -52,6 +52,14 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
         }
         busy = true;
         try {
+          // The credential is proved again at each read (the principal cache, which revocations
+          // clear): a stream never outlives the session, key or privileges that opened it.
+          try {
+            p = await authenticate(h, req.headers.authorization, req.ip);
+          } catch {
+            reply.raw.end();
+            return;
+          }
           const rows = await changedSince(h.db, since);
           for (const row of rows) {
             if (reply.raw.writableEnded) return;
