@@ -1,5 +1,5 @@
 // Every reason core gives for a refusal has BigV words. Core throws DomainErrors with a `reason`
-// (`forbidden('cancel_operation')`, `refused('powerOn', 'vm_not_placed')`, `conflict('cancel_…')`);
+// (`forbidden('cancel_operation')`, `refused('powerOn', 'vm_not_placed')`, `conflict('cancel_…')`, a throttling's);
 // BigV's renderer (src/api/bigv/errors.ts) words them from tables, and a reason missing from a table
 // falls back to a generic message ("You do not have permission to do that", "is invalid") or, for a
 // conflict, to a body with no error at all. This scans src/ for every reason given (the cancel
@@ -41,11 +41,17 @@ test('every forbidden, unauthorized, conflict, precondition and unavailable reas
     ...found(/\bpreconditionFailed\('([a-z_]+)'/g).map((r): [string, DomainError] => [r, preconditionFailed(r)]),
     ...found(/\bunavailable\('([a-z_]+)'/g).map((r): [string, DomainError] => [r, unavailable(r)]),
   ];
-  assert.deepEqual(requests.filter(([, e]) => typeof error(e) !== 'string' || error(e) === ''), [], 'conflict, precondition and unavailable reasons without words');
+  const throttles = found(/code: 'throttled', params: \{ reason: '([a-z_]+)'/g);
+  assert.ok(throttles.includes('event_streams'), `the throttling reasons: ${throttles.join(' ')}`);
+  const tooMany = error(new DomainError({ code: 'throttled', params: { retryAfter: 1 } }));
+  requests.push(...throttles.filter((r) => error(new DomainError({ code: 'throttled', params: { reason: r, retryAfter: 1 } })) === tooMany)
+    .map((r): [string, DomainError] => [r, new DomainError({ code: 'throttled', params: { reason: r } })]));
+  assert.deepEqual(requests.filter(([, e]) => e.code === 'throttled' || typeof error(e) !== 'string' || error(e) === '').map(([r]) => r), [],
+    'conflict, precondition, unavailable and throttling reasons without words of their own');
 });
 
 test('every field refusal reason in src/ has BigV words of its own', () => {
-  const reasons = [...new Set([...found(/\brefused\([^,()]+,\s*'([a-z_]+)'/g), ...found(/\breason: '([a-z_]+)'/g)])];
+  const reasons = [...new Set([...found(/\brefused\([^,()]+,\s*'([a-z_]+)'/g), ...found(/\.add\([^;]*\breason: '([a-z_]+)'/g)])];
   assert.ok(reasons.includes('vm_not_placed') && reasons.includes('idempotency_reused'), `the scan sees the reasons: ${reasons.join(' ')}`);
   const generic = fieldMessage({ code: 'invalid', params: { reason: 'no such reason' } }, 'field');
   assert.deepEqual(reasons.filter((r) => fieldMessage({ code: 'invalid', params: { reason: r } }, 'field') === generic), [], 'field reasons worded generically');
