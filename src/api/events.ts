@@ -14,6 +14,7 @@ import { onOperationsChanged } from '../store/notify.js';
 import { bigvErrorHandler } from './bigv/errors.js';
 import { NoParams } from './parameters.js';
 import { bigv } from './bigv/responses.js';
+import { DomainError } from '../core/errors.js';
 
 const EventsQ = Type.Object({
   max_seconds: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$', description: 'end the stream after this many seconds (default: never)' })),
@@ -21,6 +22,10 @@ const EventsQ = Type.Object({
 
 const SAFETY_POLL_MS = 5000;
 const HEARTBEAT_MS = 15_000;
+/** Streams one user may hold open at once on a brain (its sessions and API keys together): each
+ *  reads the store at every change of any operation, so this bounds what one caller costs. */
+export const EVENT_STREAMS_PER_USER = 8;
+const openStreams = new WeakMap<Hangar, Map<number, number>>();
 
 export function eventRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
@@ -36,8 +41,16 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
         params: NoParams, querystring: EventsQ, produces: ['text/event-stream'], response: bigv(Type.String({ description: 'text/event-stream: `operation` events, each an operation as GET /operations/{id} gives it' })),
       },
     }, async (req, reply) => {
-      const p = req.principal;
+      let p = req.principal;
       const { max_seconds: maxSeconds } = req.query as { max_seconds?: string };
+      const streams = openStreams.get(h) ?? new Map<number, number>();
+      openStreams.set(h, streams);
+      const held = streams.get(p.userId) ?? 0;
+      if (held >= EVENT_STREAMS_PER_USER) {
+        throw new DomainError({ code: 'throttled', params: { reason: 'event_streams', max: EVENT_STREAMS_PER_USER, retryAfter: SAFETY_POLL_MS / 1000 } });
+      }
+      streams.set(p.userId, held + 1);
+      const userId = p.userId;
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       reply.raw.write(': operations\n\n');
@@ -53,6 +66,14 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
         }
         busy = true;
         try {
+          // The credential is proved again at each read (the principal cache, which revocations
+          // clear): a stream never outlives the session, key or privileges that opened it.
+          try {
+            p = await authenticate(h, req.headers.authorization, req.ip);
+          } catch {
+            reply.raw.end();
+            return;
+          }
           const rows = await changedSince(h.db, since);
           for (const row of rows) {
             if (reply.raw.writableEnded) return;
@@ -83,6 +104,9 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
       const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       const end = maxSeconds === undefined ? null : setTimeout(() => void poll().then(() => reply.raw.end()), Number(maxSeconds) * 1000);
       reply.raw.on('close', () => {
+        const left = (streams.get(userId) ?? 1) - 1;
+        if (left > 0) streams.set(userId, left);
+        else streams.delete(userId);
         stopListening();
         clearInterval(timer);
         clearInterval(heartbeat);

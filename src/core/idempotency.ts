@@ -4,7 +4,8 @@
 // again without acting, from any brain on the store and after a restart. Records live in the store
 // (table idempotency_records, migration 008). A dialect's hook (api/idempotency.ts) only reads the
 // key and the request, and hands over the answer.
-//  - Keys are per caller: a user's session(s) share one space, each API key has its own.
+//  - Keys are per caller: a user's credentials that proved the same factors share one space, each API
+//    key has its own (a replay skips the route's checks, so a weaker credential never sees a stronger one's answer).
 //  - A 5xx answer is not recorded (the claim is dropped, so the request can be retried); 4xx are.
 //  - A second request while the first still acts waits for its answer (polled, up to WAIT_MS), then 409.
 //  - A claim older than LEASE_MS is taken as abandoned (its brain died mid-request) and may be taken over.
@@ -29,9 +30,12 @@ export interface KeyedRequest { caller: string; key: string; fingerprint: string
 export interface Answer { status: number; headers: Record<string, string>; body: string }
 export type Claim = { claimed: true } | { claimed: false; replay: Answer };
 
-/** Whose key space a caller's keys live in. */
+/** Whose key space a caller's keys live in: an API key, or a user with the factors its credential
+ *  proved (hashed: the column holds 64 characters, whatever factors come). */
 export function callerOf(p: Principal): string {
-  return p.apiKeyId !== null ? `apikey:${p.apiKeyId}` : `user:${p.userId}`;
+  if (p.apiKeyId !== null) return `apikey:${p.apiKeyId}`;
+  const factors = crypto.createHash('sha256').update([...new Set(p.factors)].sort().join('+')).digest('hex').slice(0, 16);
+  return `user:${p.userId}:${factors}`;
 }
 
 /** What makes two requests "the same request": here method, URL and body. */

@@ -172,10 +172,12 @@ export async function cancelOperation(db: Store, id: number, now: number): Promi
     if (op.vm_id !== null) await lockVm(trx, op.vm_id);
     const steps = await repo.stepsOf(trx, op.id);
     const creates = [op, ...steps].filter((o) => o.kind === 'disc.create');
-    if (op.kind === 'disc.create' && op.vm_id !== null) {
-      const discId = storedArgs('disc.create', op.args).disc.id;
-      const later = (await repo.unendedOn(trx, op.vm_id)).filter((o) => o.id !== op.id);
-      if (later.some((o) => (JSON.parse(o.args) as { disc?: { id?: number } }).disc?.id === discId)) return refuse('needed');
+    // A disc it would make (itself, or an intent's step) that other work asked for since needs.
+    if (creates.length && op.vm_id !== null) {
+      const made = new Set(creates.map((c) => storedArgs('disc.create', c.args).disc.id));
+      const own = new Set([op.id, ...steps.map((s) => s.id)]);
+      const later = (await repo.unendedOn(trx, op.vm_id)).filter((o) => !own.has(o.id));
+      if (later.some((o) => made.has((JSON.parse(o.args) as { disc?: { id?: number } }).disc?.id ?? -1))) return refuse('needed');
     }
     const headId = op.head_id ?? steps.find((s) => s.head_id !== null)?.head_id ?? null;
     if (creates.length && headId !== null) await lockRow(trx, 'heads', headId);

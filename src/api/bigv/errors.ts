@@ -202,6 +202,7 @@ const REQUEST: Record<string, Words> = {
   cancel_step: () => 'the operation cannot be cancelled: it is a step of an intent: cancel the intent',
   cancel_needed: () => 'the operation cannot be cancelled: a later operation needs the disc it creates',
   signal_pending: () => "the machine's head did not answer in time; the signal will be sent when it does",
+  event_streams: (p) => `Too many event streams open: at most ${p.max} at once; close one first`,
 };
 
 function words(table: Record<string, Words>, p: ErrorParams, field = ''): string | undefined {
@@ -273,7 +274,7 @@ export function renderDomainError(err: DomainError, body: unknown): { status: nu
     case 'not_found': return { status: 404, body: { error: `${p.entity} not found` } };
     case 'forbidden': return { status: 403, body: { error: words(FORBIDDEN, p) ?? 'You do not have permission to do that' } };
     case 'unauthorized': return { status: 401, body: { error: UNAUTHORIZED[String(p.reason)] ?? UNAUTHORIZED.missing } };
-    case 'throttled': return { status: 429, body: { error: throttledText(Number(p.retryAfter)) }, retryAfter: Number(p.retryAfter) };
+    case 'throttled': return { status: 429, body: { error: words(REQUEST, p) ?? throttledText(Number(p.retryAfter)) }, retryAfter: Number(p.retryAfter) };
     case 'precondition_failed': return { status: 412, body: { error: words(REQUEST, p) } };
     case 'conflict': return { status: 409, body: { error: words(REQUEST, p) } };
     case 'unavailable': return { status: 503, body: { error: words(REQUEST, p) } };
