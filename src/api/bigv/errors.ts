@@ -145,6 +145,15 @@ const REASONS: Record<string, Words> = {
   idempotency_reused: () => 'was already used with a different request',
   idempotency_busy: () => 'is in use by a request still in progress: retry later',
   not_a_time: () => 'is not a time (ISO 8601)',
+  not_supported: (p) => `is not supported by the ${p.image} image (it has no ${p.feature} support)`,
+  one_key_line: () => 'must be one SSH public key on one line',
+  iso_unavailable: () => 'the ISO is not available in the library',
+  no_iso_library: () => 'this cluster has no ISO library',
+  before_from: (p) => `must be after ${p.gt}`,
+  other_account: () => 'must be a machine of the same account',
+  not_a_port: () => 'is not a port (1-65535), a range or a list of them',
+  range_reversed: () => 'is a range whose start is after its end',
+  needs_protocol: () => 'needs a protocol (tcp or udp)',
 };
 
 const FORBIDDEN: Record<string, Words> = {
@@ -175,6 +184,7 @@ const FORBIDDEN: Record<string, Words> = {
   account_suspended_power: () => 'The account is suspended: its machines cannot be powered on',
   undelete_vm: () => 'Undeleting needs group_admin',
   power_vm: () => 'Powering a machine needs vm_admin',
+  scan_iso_library: () => 'Only cluster admins may scan the ISO library',
   cancel_operation: () => 'Cancelling an operation needs vm_admin on its machine',
   read_audit: () => 'Reading the audit needs account_admin or cluster_admin',
   key_pair_session: () => 'Key pairs are made from a session logged in with a password (and a second factor when you have one)',
@@ -201,6 +211,7 @@ const REQUEST: Record<string, Words> = {
   cancel_kind: () => 'the operation cannot be cancelled: operations of this kind cannot be cancelled',
   cancel_step: () => 'the operation cannot be cancelled: it is a step of an intent: cancel the intent',
   cancel_needed: () => 'the operation cannot be cancelled: a later operation needs the disc it creates',
+  segregation: (p) => `no head is left apart from the machines it must be kept apart from (${p.heads})`,
   signal_pending: () => "the machine's head did not answer in time; the signal will be sent when it does",
   event_streams: (p) => `Too many event streams open: at most ${p.max} at once; close one first`,
 };
