@@ -1,12 +1,10 @@
 // The operations table's queries (operations/queue.ts, sweeper.ts, view.ts, api/events.ts): the only
 // Kysely queries of the operations model. Callers hold the rules; these read and write rows.
-import type { Transaction, Updateable } from 'kysely';
-import type { Store } from '../db.js';
+import type { Updateable } from 'kysely';
 import { forUpdate } from '../dialect.js';
-import type { Database, OperationRow, OperationsTable, VmsTable } from '../schema.js';
+import type { OperationRow, OperationsTable, VmsTable } from '../schema.js';
 
-type Db = Store | Transaction<Database>;
-type Trx = Transaction<Database>;
+import type { Db, Trx } from './types.js';
 export type NewOperation = Omit<OperationRow, 'id'>;
 
 export async function insertOperation(db: Db, row: NewOperation): Promise<number> {
