@@ -1,7 +1,7 @@
 // Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
 // Backups and backup schedules hang off discs.
 import type { Hangar } from './context.js';
-import type { BackupRow, BackupScheduleRow } from '../store/schema.js';
+import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import * as discs from '../store/repos/discs.js';
 import type { VmDiscRow } from '../store/repos/discs.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
@@ -18,6 +18,19 @@ import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
 
 export interface DiscPlace extends VmPlace { disc: VmDiscRow }
+
+/** A disc as the domain knows it: `vmId` null for a volume kept by its account, `poolId` null before placement. */
+export interface Disc { id: number; publicId: string; vmId: number | null; label: string; grade: string; sizeMiB: number; poolId: number | null }
+/** A backup of a disc; `manual`: taken on request, not by a schedule. */
+export interface Backup { id: number; publicId: string; discId: number; label: string; grade: string; sizeMiB: number; manual: boolean }
+
+export function discValue(r: DiscRow): Disc {
+  return { id: r.id, publicId: r.uuid, vmId: r.vm_id, label: r.label, grade: r.storage_grade, sizeMiB: r.size, poolId: r.storage_pool_id };
+}
+
+export function backupValue(r: BackupRow): Backup {
+  return { id: r.id, publicId: r.uuid, discId: r.disc_id, label: r.label, grade: r.storage_grade, sizeMiB: r.size, manual: !!r.manual };
+}
 
 const ref = (d: VmDiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
 

@@ -11,6 +11,19 @@ import { forgetPrincipals } from './auth.js';
 import { withTransaction } from './transaction.js';
 import * as tree from '../store/repos/tree.js';
 
+/** An account as the domain knows it (a dialect presents this, not the row). */
+export interface Account { id: number; publicId: string; name: string; suspended: boolean }
+/** A group as the domain knows it. */
+export interface Group { id: number; publicId: string; accountId: number; name: string }
+
+export function accountValue(r: AccountRow): Account {
+  return { id: r.id, publicId: r.uuid, name: r.name, suspended: !!r.suspended };
+}
+
+export function groupValue(r: GroupRow): Group {
+  return { id: r.id, publicId: r.uuid, accountId: r.account_id, name: r.name };
+}
+
 export interface GroupTree { group: GroupRow; vms: VmView[] }
 export interface AccountTree { account: AccountRow; groups: GroupTree[] }
 

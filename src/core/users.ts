@@ -105,6 +105,16 @@ export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promis
 
 // API keys ---------------------------------------------------------------------------------------
 
+/** A user as the domain knows it (never its secrets: whether TOTP is on, not the seed). */
+export interface User { id: number; publicId: string; username: string; email: string; authorizedKeys: string; totpEnabled: boolean; homeAccountId: number | null }
+
+export function userValue(r: UserRow): User {
+  return {
+    id: r.id, publicId: r.uuid, username: r.username, email: r.email, authorizedKeys: r.authorized_keys,
+    totpEnabled: r.totp_secret !== null, homeAccountId: r.home_account_id,
+  };
+}
+
 export interface ApiKeyView { row: ApiKeyRow; username: string; key?: string }
 
 /** `expires_at` as YYYY-MM-DD, HH:MM:SS (today) or ISO-8601. */
