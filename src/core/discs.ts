@@ -6,7 +6,6 @@ import * as discs from '../store/repos/discs.js';
 import type { VmDiscRow } from '../store/repos/discs.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Insertable } from 'kysely';
-import type { Database, AccountRow, DiscRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
+import type { Database, AccountRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
 import { forKeyShare } from '../dialect.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
 
@@ -19,6 +19,12 @@ export function accountByRef(db: Db, segment: string): Promise<AccountRow | unde
 
 export function accountById(db: Db, id: number): Promise<AccountRow | undefined> {
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A VM's place in the tree (its group and account), undefined when it is gone. */
+export function vmPlace(db: Db, vmId: number): Promise<{ id: number; uuid: string; group_id: number; account_id: number } | undefined> {
+  return db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id')
+    .select(['v.id', 'v.uuid', 'v.group_id', 'g.account_id']).where('v.id', '=', vmId).executeTakeFirst();
 }
 
 /** A user's home account, undefined when they have none. */
@@ -101,16 +107,6 @@ export const NEXT_POWER_CYCLE = sql<number>`power_cycle + 1` as unknown as numbe
 
 export async function updateVmRow(trx: Trx, id: number, set: VmUpdate): Promise<void> {
   await trx.updateTable('vms').set(set).where('id', '=', id).execute();
-}
-
-export function insertDisc(
-  trx: Trx, values: Omit<Insertable<Database['discs']>, 'uuid'>,
-): Promise<Pick<DiscRow, 'id' | 'label' | 'storage_grade' | 'size'>> {
-  return trx.insertInto('discs').values({ uuid: randomUUID(), ...values }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
-}
-
-export async function insertSchedule(trx: Trx, values: Omit<Insertable<Database['backup_schedules']>, 'uuid'>): Promise<void> {
-  await trx.insertInto('backup_schedules').values({ uuid: randomUUID(), ...values }).execute();
 }
 
 export async function insertNic(trx: Trx, values: Omit<Insertable<Database['nics']>, 'uuid'>): Promise<number> {
