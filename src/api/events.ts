@@ -3,11 +3,11 @@
 // it shows changes made by any brain or head sharing the store: it reads when a notification says
 // operations changed (store/notify.ts: LISTEN/NOTIFY on PostgreSQL), and every SAFETY_POLL_MS in
 // case one was lost (a LISTEN connection being reopened).
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
-import { authenticate } from './credentials/bearer.js';
-import type { Principal } from '../core/principal.js';
+import { bearerCredentials } from './credentials/bearer.js';
+import { installDialect } from './dialect.js';
 import { presentOperations, visibleOn } from '../operations/view.js';
 import { changedSince } from '../store/repos/operations.js';
 import { onOperationsChanged } from '../store/notify.js';
@@ -29,11 +29,7 @@ const openStreams = new WeakMap<Hangar, Map<number, number>>();
 
 export function eventRoutes(h: Hangar): FastifyPluginAsync {
   return async (app) => {
-    app.setErrorHandler(bigvErrorHandler);
-    app.decorateRequest('principal', null as unknown as Principal);
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      req.principal = await authenticate(h, req.headers.authorization, req.ip);
-    });
+    installDialect(app, h, { credentials: bearerCredentials, renderError: bigvErrorHandler });
 
     app.get('/events', {
       schema: {
@@ -69,7 +65,7 @@ export function eventRoutes(h: Hangar): FastifyPluginAsync {
           // The credential is proved again at each read (the principal cache, which revocations
           // clear): a stream never outlives the session, key or privileges that opened it.
           try {
-            p = await authenticate(h, req.headers.authorization, req.ip);
+            p = await bearerCredentials(h, req);
           } catch {
             reply.raw.end();
             return;

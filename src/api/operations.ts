@@ -2,11 +2,12 @@
 // end with `?wait=SECONDS`, list those on a VM, or cancel one (Incus' DELETE). Every dialect's async
 // answer points here (BigV: `Location: /operations/<id>`). A caller sees only operations on what it
 // may read; any other is absent (404).
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../core/context.js';
-import { authenticate } from './credentials/bearer.js';
+import { bearerCredentials } from './credentials/bearer.js';
+import { installDialect } from './dialect.js';
 import { conflict, forbidden, notFound } from '../core/errors.js';
 import { resolveVmById } from '../core/resolve.js';
 import { cancellableBy, ended, operationsOn, presentOperations, readableOperation, readableOperations } from '../operations/view.js';
@@ -16,7 +17,6 @@ import { bigvErrorHandler } from './bigv/errors.js';
 import { auditRoutes, installAudit } from './audit.js';
 import { installIdempotency } from './idempotency.js';
 import { NoParams, NoQuery } from './parameters.js';
-import type { Principal } from '../core/principal.js';
 import { Operation } from './responses.js';
 import { bigv, listOf } from './bigv/responses.js';
 
@@ -33,11 +33,7 @@ const SAFETY_POLL_MS = 1000;
 export function operationRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-    app.setErrorHandler(bigvErrorHandler);
-    app.decorateRequest('principal', null as unknown as Principal);
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      req.principal = await authenticate(h, req.headers.authorization, req.ip);
-    });
+    installDialect(app, h, { credentials: bearerCredentials, renderError: bigvErrorHandler });
     installIdempotency(app, h);
     installAudit(app, h, 'hangar');
     auditRoutes(app, h);

@@ -1,23 +1,35 @@
 // Discs: sizes in MiB, grow only, at most eight per VM; no soft delete (purge=true is required).
 // Backups and backup schedules hang off discs.
 import type { Hangar } from './context.js';
-import type { BackupRow, BackupScheduleRow } from '../store/schema.js';
+import type { BackupRow, BackupScheduleRow, DiscRow } from '../store/schema.js';
 import * as discs from '../store/repos/discs.js';
 import type { VmDiscRow } from '../store/repos/discs.js';
-import { growPool } from '../store/repos/placement.js';
 import { invalid, refused, notFound, forbidden } from './errors.js';
 import { holds, isClusterAdmin, type Principal } from './principal.js';
-import { checkNotId } from './ids.js';
 import { resolveVmById, whenNotFound, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { checkDiscLabel, checkDiscSize, checkGrade, checkSchedule } from './vms/attributes.js';
-import { claimDisc, releaseDisc } from '../scheduler/place.js';
+import { claimDisc, releaseDisc, type DiscSpace } from '../scheduler/place.js';
+import type { Trx } from '../store/repos/types.js';
 import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
 
 export interface DiscPlace extends VmPlace { disc: VmDiscRow }
+
+/** A disc as the domain knows it: `vmId` null for a volume kept by its account, `poolId` null before placement. */
+export interface Disc { id: number; publicId: string; vmId: number | null; label: string; grade: string; sizeMiB: number; poolId: number | null }
+/** A backup of a disc; `manual`: taken on request, not by a schedule. */
+export interface Backup { id: number; publicId: string; discId: number; label: string; grade: string; sizeMiB: number; manual: boolean }
+
+export function discValue(r: DiscRow): Disc {
+  return { id: r.id, publicId: r.uuid, vmId: r.vm_id, label: r.label, grade: r.storage_grade, sizeMiB: r.size, poolId: r.storage_pool_id };
+}
+
+export function backupValue(r: BackupRow): Backup {
+  return { id: r.id, publicId: r.uuid, discId: r.disc_id, label: r.label, grade: r.storage_grade, sizeMiB: r.size, manual: !!r.manual };
+}
 
 const ref = (d: VmDiscRow): DiscRef => ({ id: d.id, vmId: d.vm_id, label: d.label, grade: d.storage_grade, size: d.size });
 
@@ -63,6 +75,13 @@ async function waitFor(h: Hangar, headId: number | null, vmId: number, opId: num
   if (op?.state === 'failed') throw refused(field, 'head_failed', { detail: op.error ?? null }, 'failed');
 }
 
+/** A disc's space (created or grown), refused when its grade has no room left on the head. */
+async function claimSpace(trx: Trx, where: DiscSpace, size: number): Promise<number> {
+  const pool = await claimDisc(trx, where, size);
+  if (pool === null) throw refused('size', 'grade_space', { grade: where.grade }, 'no_capacity');
+  return pool;
+}
+
 export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { label?: string; storage_grade?: string; size?: number }): Promise<VmDiscRow> {
   requireAdmin(p, at);
   const grade = input.storage_grade ?? 'sata';
@@ -82,8 +101,7 @@ export async function createDisc(h: Hangar, p: Principal, at: VmPlace, input: { 
     if (!label) for (let i = existing.length + 1; !label || existing.some((e) => e.label === label); i++) label = `disc-${i}`;
     if (existing.some((e) => e.label === label)) throw invalid('label', 'taken');
     if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
-    const pool = await claimDisc(trx, vm.head_id, grade, input.size!);
-    if (pool === null) throw refused('size', 'grade_space', { grade }, 'no_capacity');
+    const pool = await claimSpace(trx, { headId: vm.head_id, grade }, input.size!);
     const disc = await discs.insertDisc(trx, { vmId: vm.id, label, grade, size: input.size!, poolId: pool, now });
     const opId = await enqueue(trx, { kind: 'disc.create', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { disc: ref(disc) }, now });
     return { disc, opId };
@@ -112,10 +130,7 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       const sizeErr = checkDiscSize(size);
       if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
       const delta = size - cur.size;
-      if (cur.storage_pool_id !== null) {
-        const r = await growPool(trx, cur.storage_pool_id, delta);
-        if (!r) throw refused('size', 'grade_space', { grade: cur.storage_grade }, 'no_capacity');
-      }
+      if (cur.storage_pool_id !== null) await claimSpace(trx, { poolId: cur.storage_pool_id, grade: cur.storage_grade }, delta);
       await discs.setSize(trx, cur.id, size);
       return enqueue(trx, { kind: 'disc.grow', vmId: cur.vm_id, headId: at.vm.head_id, userId: p.userId, args: { disc: ref(cur), size }, now });
     });

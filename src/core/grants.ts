@@ -11,6 +11,7 @@ import { invite, isInsider, type InvitationView } from './invitations.js';
 import { keepRow } from './locks.js';
 import type { Trx } from '../store/repos/types.js';
 import * as grants from '../store/repos/grants.js';
+import { vmPlace } from '../store/repos/vms.js';
 import { withTransaction } from './transaction.js';
 
 export interface PrivilegeView {
@@ -92,7 +93,7 @@ export async function grant(h: Hangar, p: Principal, who: Grantee, input: GrantI
     if (!g || !canSeeGroup(p, g.account_id, g.id)) throw refused('group_id', 'not_visible_group');
     place = { accountId: g.account_id, groupId: g.id };
   } else if (target === 'virtual_machine_id') {
-    const v = await grants.vmPlace(h.db, input.virtual_machine_id!);
+    const v = await vmPlace(h.db, input.virtual_machine_id!);
     if (!v || !canSeeVm(p, { accountId: v.account_id, groupId: v.group_id, vmId: v.id })) throw refused('virtual_machine_id', 'not_visible_vm');
     place = { accountId: v.account_id, groupId: v.group_id, vmId: v.id };
   }

@@ -10,6 +10,20 @@ import { loadVmViews, type VmView } from './views.js';
 import { forgetPrincipals } from './auth.js';
 import { withTransaction } from './transaction.js';
 import * as tree from '../store/repos/tree.js';
+import { accountById } from '../store/repos/vms.js';
+
+/** An account as the domain knows it (a dialect presents this, not the row). */
+export interface Account { id: number; publicId: string; name: string; suspended: boolean }
+/** A group as the domain knows it. */
+export interface Group { id: number; publicId: string; accountId: number; name: string }
+
+export function accountValue(r: AccountRow): Account {
+  return { id: r.id, publicId: r.uuid, name: r.name, suspended: !!r.suspended };
+}
+
+export function groupValue(r: GroupRow): Group {
+  return { id: r.id, publicId: r.uuid, accountId: r.account_id, name: r.name };
+}
 
 export interface GroupTree { group: GroupRow; vms: VmView[] }
 export interface AccountTree { account: AccountRow; groups: GroupTree[] }
@@ -60,7 +74,9 @@ export async function updateAccount(h: Hangar, p: Principal, account: AccountRow
   if (input.suspended !== undefined) {
     await tree.setSuspended(h.db, account.id, input.suspended);
   }
-  return tree.accountRow(h.db, account.id);
+  const now = await accountById(h.db, account.id);
+  if (!now) throw notFound('account'); // deleted by a racing request
+  return now;
 }
 
 export async function createGroup(h: Hangar, p: Principal, account: AccountRow, input: { name?: unknown }): Promise<GroupRow> {

@@ -9,6 +9,8 @@ import { keepRow, lockRow } from './locks.js';
 import { withTransaction } from './transaction.js';
 import { checkNotId, matchesRef } from './ids.js';
 import * as users from '../store/repos/users.js';
+import { userById } from '../store/repos/sessions.js';
+import { accountById } from '../store/repos/vms.js';
 
 const USERNAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const KEY_LINE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
@@ -39,7 +41,7 @@ async function checkHome(h: Hangar, value: unknown, mayChoose: (accountId: numbe
   if (value === null) return null;
   const refuse = () => refused('home_account_id', 'not_visible_account');
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refuse();
-  const a = await users.accountExists(h.db, value);
+  const a = await accountById(h.db, value);
   if (!a || !mayChoose(value)) throw refuse();
   return value;
 }
@@ -105,6 +107,16 @@ export async function deleteUser(h: Hangar, p: Principal, user: UserRow): Promis
 
 // API keys ---------------------------------------------------------------------------------------
 
+/** A user as the domain knows it (never its secrets: whether TOTP is on, not the seed). */
+export interface User { id: number; publicId: string; username: string; email: string; authorizedKeys: string; totpEnabled: boolean; homeAccountId: number | null }
+
+export function userValue(r: UserRow): User {
+  return {
+    id: r.id, publicId: r.uuid, username: r.username, email: r.email, authorizedKeys: r.authorized_keys,
+    totpEnabled: r.totp_secret !== null, homeAccountId: r.home_account_id,
+  };
+}
+
 export interface ApiKeyView { row: ApiKeyRow; username: string; key?: string }
 
 /** `expires_at` as YYYY-MM-DD, HH:MM:SS (today) or ISO-8601. */
@@ -134,7 +146,7 @@ export async function resolveApiKey(h: Hangar, p: Principal, segment: string): P
 export async function createApiKey(h: Hangar, p: Principal, input: { user_id?: number; label: string; expires_at?: string | null }): Promise<ApiKeyView> {
   const userId = input.user_id ?? p.userId;
   if (userId !== p.userId && !isClusterAdmin(p)) throw refused('user_id', 'own_keys_only');
-  const user = await users.userName(h.db, userId);
+  const user = await userById(h.db, userId);
   if (!user) throw refused('user_id', 'not_a_user');
   if (!input.label.trim()) throw invalid('label', 'required');
   checkNotId('label', input.label);

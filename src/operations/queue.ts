@@ -3,19 +3,17 @@
 // failed | cancelled. A head takes it (running, under a lease it renews, holding the VM's lock when
 // the kind is imperative) and finishes it; an intent (vm.create) ends when its last step does.
 // The sweeper (operations/sweeper.ts) fails what a crashed head or brain left behind.
-import type { Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
 import { withTransaction } from '../core/transaction.js';
 import { lockRow, lockVm } from '../core/locks.js';
 import { releaseDisc } from '../scheduler/place.js';
-import type { Database, OperationRow } from '../store/schema.js';
+import type { OperationRow } from '../store/schema.js';
 import type { Dialect } from '../core/urls.js';
 import * as repo from '../store/repos/operations.js';
+import { deleteDiscOf } from '../store/repos/discs.js';
+import type { Db, Trx } from '../store/repos/types.js';
 import { publishOperationsChanged } from '../store/notify.js';
 import { CONFLICTS, DEADLINES, FINISHED, LOCKING, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
-
-type Db = Store | Transaction<Database>;
-type Trx = Transaction<Database>;
 
 export async function enqueue<K extends OperationKind>(
   db: Db, op: {
@@ -182,7 +180,8 @@ export async function cancelOperation(db: Store, id: number, now: number): Promi
     const headId = op.head_id ?? steps.find((s) => s.head_id !== null)?.head_id ?? null;
     if (creates.length && headId !== null) await lockRow(trx, 'heads', headId);
     for (const c of creates) {
-      const gone = await repo.deleteDiscRow(trx, storedArgs('disc.create', c.args).disc.id);
+      // A disc whose queued create is cancelled never existed: its rows go, its pool's space comes back.
+      const gone = await deleteDiscOf(trx, null, storedArgs('disc.create', c.args).disc.id);
       if (gone) await releaseDisc(trx, gone.storage_pool_id, gone.size);
     }
     const cancelled = (o: OperationRow) => ({ state: 'cancelled', args: withoutSecrets(o.args), finished_at: now, updated_at: now });

@@ -4,6 +4,7 @@ import type { Store } from '../store/db.js';
 import type { OperationRow } from '../store/schema.js';
 import { canSeeVm, holds, isClusterAdmin, type Principal } from '../core/principal.js';
 import * as repo from '../store/repos/operations.js';
+import { vmPlace } from '../store/repos/vms.js';
 import { FINISHED, type OperationState } from './kinds.js';
 
 export interface OperationView {
@@ -35,7 +36,7 @@ export function ended(op: Pick<OperationRow, 'state'>): boolean {
 export async function visibleOn(db: Store, p: Principal, op: Pick<OperationRow, 'vm_id' | 'user_id'>): Promise<boolean> {
   if (isClusterAdmin(p)) return true;
   if (op.vm_id === null) return op.user_id === p.userId;
-  const vm = await repo.vmPlace(db, op.vm_id);
+  const vm = await vmPlace(db, op.vm_id);
   if (!vm) return op.user_id === p.userId;
   return canSeeVm(p, { accountId: vm.account_id, groupId: vm.group_id, vmId: vm.id });
 }
@@ -43,7 +44,7 @@ export async function visibleOn(db: Store, p: Principal, op: Pick<OperationRow, 
 /** May `p` cancel it: whoever may change its VM (vm_admin over it); once the VM is gone, cluster admins. */
 export async function cancellableBy(db: Store, p: Principal, op: Pick<OperationRow, 'vm_id'>): Promise<boolean> {
   if (isClusterAdmin(p)) return true;
-  const vm = op.vm_id === null ? undefined : await repo.vmPlace(db, op.vm_id);
+  const vm = op.vm_id === null ? undefined : await vmPlace(db, op.vm_id);
   return vm !== undefined && holds(p, { accountId: vm.account_id, groupId: vm.group_id, vmId: vm.id }, 'vm_admin');
 }
 

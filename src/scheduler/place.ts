@@ -2,7 +2,7 @@
 // guarded UPDATEs inside the caller's transaction, so two brains can never over-commit a head.
 import { invalid, refused } from '../core/errors.js';
 import type { Trx } from '../store/repos/types.js';
-import { adjustCompute, claimPool, headNotes, onlineHeads, releasePool } from '../store/repos/placement.js';
+import { adjustCompute, growPool, headNotes, onlineHeads, poolsByRoom, releasePool } from '../store/repos/placement.js';
 import { keepApart } from './segregation.js';
 
 export interface PlacementRequest {
@@ -52,7 +52,7 @@ export function hasImage(images: string, image: string): boolean {
 async function poolsFor(trx: Trx, headId: number, discs: { grade: string; size: number }[]): Promise<number[] | null> {
   const ids: number[] = [];
   for (const d of discs) {
-    const id = await claimDisc(trx, headId, d.grade, d.size);
+    const id = await claimDisc(trx, { headId, grade: d.grade }, d.size);
     if (id === null) {
       // The transaction goes on (to another head): the discs already claimed here are released.
       for (const [i, pool] of ids.entries()) await releaseDisc(trx, pool, discs[i]!.size);
@@ -63,9 +63,16 @@ async function poolsFor(trx: Trx, headId: number, discs: { grade: string; size: 
   return ids;
 }
 
-/** Take `size` MiB from a pool of the grade on the head; the pool id, or null when none has room. */
-export function claimDisc(trx: Trx, headId: number, grade: string, size: number): Promise<number | null> {
-  return claimPool(trx, headId, grade, size);
+/** Where a disc's space is taken: a new disc's from the roomiest pool of its grade on the head, a grown
+ *  disc's from its own pool. */
+export type DiscSpace = { grade: string } & ({ headId: number } | { poolId: number });
+
+/** The one pool-claim rule (placement, disc create and grow): take `size` MiB where a pool's use stays
+ *  within its capacity; the pool id, or null when none has room (nothing is claimed then). */
+export async function claimDisc(trx: Trx, where: DiscSpace, size: number): Promise<number | null> {
+  const pools = 'poolId' in where ? [where.poolId] : await poolsByRoom(trx, where.headId, where.grade);
+  for (const id of pools) if (await growPool(trx, id, size)) return id;
+  return null;
 }
 
 export async function releaseDisc(trx: Trx, poolId: number | null, size: number): Promise<void> {

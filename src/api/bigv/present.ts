@@ -1,6 +1,8 @@
 // Core read models -> BigV JSON (spec §3). Field names and types exactly as the clients parse them.
 import net from 'node:net';
 import type { AccountRow, BackupRow, BackupScheduleRow, DiscRow, GroupRow } from '../../store/schema.js';
+import { accountValue, groupValue } from '../../core/tree.js';
+import { backupValue, discValue } from '../../core/discs.js';
 import type { NicView, VmView } from '../../core/views.js';
 import { vmValue } from '../../core/vms/model.js';
 import type { Catalogue } from '../../core/definitions.js';
@@ -13,11 +15,12 @@ export function goTime(ms: number | null): string | null {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
 }
 
-export function presentDisc(d: DiscRow, poolLabels: Map<number, string>, schedules: BackupScheduleRow[] = []) {
+export function presentDisc(row: DiscRow, poolLabels: Map<number, string>, schedules: BackupScheduleRow[] = []) {
+  const d = discValue(row);
   return {
-    id: d.id, label: d.label, size: d.size, storage_grade: d.storage_grade,
-    storage_pool: d.storage_pool_id !== null ? poolLabels.get(d.storage_pool_id) ?? null : null,
-    virtual_machine_id: d.vm_id, type: 'application/vnd.bigv.disc',
+    id: d.id, label: d.label, size: d.sizeMiB, storage_grade: d.grade,
+    storage_pool: d.poolId !== null ? poolLabels.get(d.poolId) ?? null : null,
+    virtual_machine_id: d.vmId, type: 'application/vnd.bigv.disc',
     backup_schedules: schedules.map(presentSchedule),
   };
 }
@@ -26,10 +29,11 @@ export function presentSchedule(s: BackupScheduleRow) {
   return { id: s.id, start_at: s.start_at, interval_seconds: s.interval_seconds, capacity: s.capacity };
 }
 
-export function presentBackup(b: BackupRow, disc: DiscRow) {
+export function presentBackup(row: BackupRow, discRow: DiscRow) {
+  const [b, disc] = [backupValue(row), discValue(discRow)];
   return {
-    id: b.id, label: b.label, size: b.size, storage_grade: b.storage_grade, storage_pool: null,
-    manual: !!b.manual, parent_disc_id: disc.id, virtual_machine_id: disc.vm_id, type: 'application/vnd.bigv.disc',
+    id: b.id, label: b.label, size: b.sizeMiB, storage_grade: b.grade, storage_pool: null,
+    manual: b.manual, parent_disc_id: disc.id, virtual_machine_id: disc.vmId, type: 'application/vnd.bigv.disc',
   };
 }
 
@@ -63,14 +67,16 @@ export function presentVm(v: VmView, opts: { overview: boolean; poolLabels?: Map
   return out;
 }
 
-export function presentGroup(g: GroupRow, vms?: unknown[]) {
-  const out: Record<string, unknown> = { id: g.id, account_id: g.account_id, name: g.name, type: 'application/vnd.bigv.group' };
+export function presentGroup(row: GroupRow, vms?: unknown[]) {
+  const g = groupValue(row);
+  const out: Record<string, unknown> = { id: g.id, account_id: g.accountId, name: g.name, type: 'application/vnd.bigv.group' };
   if (vms) out.virtual_machines = vms;
   return out;
 }
 
-export function presentAccount(a: AccountRow, groups?: unknown[]) {
-  const out: Record<string, unknown> = { id: a.id, name: a.name, suspended: !!a.suspended, type: 'application/vnd.bigv.account' };
+export function presentAccount(row: AccountRow, groups?: unknown[]) {
+  const a = accountValue(row);
+  const out: Record<string, unknown> = { id: a.id, name: a.name, suspended: a.suspended, type: 'application/vnd.bigv.account' };
   if (groups) out.groups = groups;
   return out;
 }

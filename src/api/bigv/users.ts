@@ -6,17 +6,17 @@ import type { UserRow } from '../../store/schema.js';
 
 import { resolveAccount, resolveGroup, resolveVmPath } from '../../core/resolve.js';
 import { canSeePrivilege, findUser, grant, loadPrivileges, privilegesOn, privilegesOfUser, resolvePrivilege, revoke, updatePrivilege, type GrantInput } from '../../core/grants.js';
-import { adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
+import { userValue, adminCreateUser, createApiKey, deleteApiKey, deleteUser, listApiKeys, listUsers, resolveApiKey, resolveUser, updateUser, type ApiKeyView } from '../../core/users.js';
 import { NoParams, NoQuery } from '../parameters.js';
 import { goTime, presentInvitation, presentPrivilege } from './present.js';
 import { Type } from 'typebox';
 import { ApiKey, bigv, bigvNoContent, Invitation, listOf, Privilege, User } from './responses.js';
 import { AccP, ApiKeyCreate, GrpP, IdP, PrivilegeCreate, PrivilegePut, UserCreate, UserFilterQ, UserP, UserPut, ViewQ, VmP } from './schemas.js';
 
-const presentUser = (u: UserRow) => ({
-  id: u.id, username: u.username, email: u.email, authorized_keys: u.authorized_keys, totp_enabled: u.totp_secret !== null,
-  home_account_id: u.home_account_id,
-});
+const presentUser = (row: UserRow) => {
+  const u = userValue(row);
+  return { id: u.id, username: u.username, email: u.email, authorized_keys: u.authorizedKeys, totp_enabled: u.totpEnabled, home_account_id: u.homeAccountId };
+};
 
 export function userRoutes(h: Hangar): FastifyPluginAsync {
   return async (plain) => {

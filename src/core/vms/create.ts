@@ -29,6 +29,7 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
+import { insertDisc, insertSchedule } from '../../store/repos/discs.js';
 
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
 export interface Created { view: VmView; discs: DiscRow[]; operation: string }
@@ -136,13 +137,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
-      const disc = await repo.insertDisc(trx, {
-        vm_id: vmId, label: d.label || `disc-${i + 1}`, storage_grade: d.grade ?? 'sata', size: d.sizeMiB!,
-        storage_pool_id: placement.poolIds[i]!, created_at: now,
+      const disc = await insertDisc(trx, {
+        vmId, label: d.label || `disc-${i + 1}`, grade: d.grade ?? 'sata', size: d.sizeMiB!, poolId: placement.poolIds[i]!, now,
       });
       for (const [j, s] of (d.backupSchedules ?? []).entries()) {
-        await repo.insertSchedule(trx, {
-          disc_id: disc.id, start_at: starts[i]![j]!, interval_seconds: s.intervalSeconds!, capacity: Math.max(1, s.capacity ?? 1), created_at: now,
+        await insertSchedule(trx, {
+          discId: disc.id, startAt: starts[i]![j]!, intervalSeconds: s.intervalSeconds!, capacity: Math.max(1, s.capacity ?? 1), now,
         });
       }
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };

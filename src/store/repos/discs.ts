@@ -71,11 +71,14 @@ export async function moveDisc(trx: Trx, discId: number, fromVmId: number, toVmI
   return Number(moved.numUpdatedRows) === 1;
 }
 
-/** The disc removed from the VM with its backups and schedules: the row this call really removed, or undefined. */
-export async function deleteDiscOf(trx: Trx, vmId: number, discId: number): Promise<VmDiscRow | undefined> {
+/** The disc removed (from the VM, unless `vmId` is null) with its backups and schedules: the row this call
+ *  really removed, or undefined. */
+export async function deleteDiscOf(trx: Trx, vmId: number | null, discId: number): Promise<VmDiscRow | undefined> {
   await trx.deleteFrom('backup_schedules').where('disc_id', '=', discId).execute();
   await trx.deleteFrom('backups').where('disc_id', '=', discId).execute();
-  return trx.deleteFrom('discs').where('id', '=', discId).where('vm_id', '=', vmId).returningAll().executeTakeFirst() as Promise<VmDiscRow | undefined>;
+  let q = trx.deleteFrom('discs').where('id', '=', discId);
+  if (vmId !== null) q = q.where('vm_id', '=', vmId);
+  return q.returningAll().executeTakeFirst() as Promise<VmDiscRow | undefined>;
 }
 
 // Backups --------------------------------------------------------------------------------------

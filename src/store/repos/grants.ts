@@ -59,11 +59,6 @@ export function groupPlace(db: Db, id: number): Promise<{ id: number; account_id
   return db.selectFrom('groups').select(['id', 'account_id']).where('id', '=', id).executeTakeFirst();
 }
 
-export function vmPlace(db: Db, id: number): Promise<{ id: number; group_id: number; account_id: number } | undefined> {
-  return db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id').select(['v.id', 'v.group_id', 'g.account_id'])
-    .where('v.id', '=', id).executeTakeFirst();
-}
-
 /** The owner of an API key, held until the transaction ends (a racing delete of the key waits). */
 export function keepApiKey(trx: Trx, apiKeyId: number): Promise<{ user_id: number } | undefined> {
   return forKeyShare(trx, trx.selectFrom('api_keys').select('user_id').where('id', '=', apiKeyId)).executeTakeFirst();

@@ -1,10 +1,9 @@
 // The store's side of the head protocol (brain/link.ts): heads and their pools, what a head must
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { Store } from '../db.js';
-import type { Database } from '../schema.js';
 
-type Db = Store | Transaction<Database>;
+import type { Db } from './types.js';
 
 export interface HeadFacts {
   zone: string; driver: string; accel: string; cores: number; memory: number;

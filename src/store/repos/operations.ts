@@ -1,12 +1,10 @@
 // The operations table's queries (operations/queue.ts, sweeper.ts, view.ts, api/events.ts): the only
 // Kysely queries of the operations model. Callers hold the rules; these read and write rows.
-import type { Transaction, Updateable } from 'kysely';
-import type { Store } from '../db.js';
+import type { Updateable } from 'kysely';
 import { forUpdate } from '../dialect.js';
-import type { Database, OperationRow, OperationsTable, VmsTable } from '../schema.js';
+import type { OperationRow, OperationsTable, VmsTable } from '../schema.js';
 
-type Db = Store | Transaction<Database>;
-type Trx = Transaction<Database>;
+import type { Db, Trx } from './types.js';
 export type NewOperation = Omit<OperationRow, 'id'>;
 
 export async function insertOperation(db: Db, row: NewOperation): Promise<number> {
@@ -93,12 +91,6 @@ export async function deleteEndedBefore(db: Db, states: readonly string[], cutof
   return Number(gone.numDeletedRows);
 }
 
-/** Where the operation's VM sits (for who may read or cancel it); undefined once it is purged. */
-export async function vmPlace(db: Db, vmId: number): Promise<{ id: number; uuid: string; group_id: number; account_id: number } | undefined> {
-  return db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id')
-    .select(['v.id', 'v.uuid', 'v.group_id', 'g.account_id']).where('v.id', '=', vmId).executeTakeFirst();
-}
-
 export async function operationsOnVm(db: Db, vmId: number, limit: number): Promise<OperationRow[]> {
   return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).orderBy('id', 'desc').limit(limit).execute();
 }
@@ -117,11 +109,4 @@ export async function withRelated(db: Db, ids: number[]): Promise<Pick<Operation
 /** Operations changed at or after `since`, in the order they changed. */
 export async function changedSince(db: Db, since: number): Promise<OperationRow[]> {
   return db.selectFrom('operations').selectAll().where('updated_at', '>=', since).orderBy('updated_at').orderBy('id').execute();
-}
-
-/** A disc whose queued create is cancelled never existed: its row, schedules and backups go; its pool's space comes back. */
-export async function deleteDiscRow(trx: Trx, discId: number): Promise<{ storage_pool_id: number | null; size: number } | undefined> {
-  await trx.deleteFrom('backup_schedules').where('disc_id', '=', discId).execute();
-  await trx.deleteFrom('backups').where('disc_id', '=', discId).execute();
-  return trx.deleteFrom('discs').where('id', '=', discId).returning(['storage_pool_id', 'size']).executeTakeFirst();
 }

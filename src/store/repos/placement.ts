@@ -18,14 +18,11 @@ export function headNotes(trx: Trx, zone: string | null): Promise<{ label: strin
   return q.execute();
 }
 
-/** Take `size` MiB from a pool of the grade on the head, roomiest first; the pool id, or null when none has room. */
-export async function claimPool(trx: Trx, headId: number, grade: string, size: number): Promise<number | null> {
+/** The ids of the head's pools of the grade, roomiest first. */
+export async function poolsByRoom(trx: Trx, headId: number, grade: string): Promise<number[]> {
   const pools = await trx.selectFrom('storage_pools').select(['id']).where('head_id', '=', headId).where('grade', '=', grade)
     .orderBy(sql`capacity - used`, 'desc').execute();
-  for (const pool of pools) {
-    if (await growPool(trx, pool.id, size)) return pool.id;
-  }
-  return null;
+  return pools.map((p) => p.id);
 }
 
 /** Add `delta` MiB to a pool's use; false when it would not fit. */

@@ -1,7 +1,7 @@
 // Credentials in the store: users by name for a login, sessions, API keys, and the privilege rows a
 // principal is built from. The only Kysely queries of core/auth.ts and core/principal.ts.
 import type { Store } from '../db.js';
-import type { Transaction } from 'kysely';
+import type { Trx } from './types.js';
 import type { Database, UserRow } from '../schema.js';
 
 export function userByName(db: Store, username: string): Promise<UserRow | undefined> {
@@ -12,7 +12,7 @@ export function userById(db: Store, id: number): Promise<{ id: number; username:
   return db.selectFrom('users').select(['id', 'username']).where('id', '=', id).executeTakeFirst();
 }
 
-export async function insertSession(trx: Transaction<Database>, s: {
+export async function insertSession(trx: Trx, s: {
   tokenHash: string; userId: number; impersonatorId: number | null; factors: string[]; validity: number; expiresAt: number; now: number;
 }): Promise<void> {
   await trx.insertInto('sessions').values({

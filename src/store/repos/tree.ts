@@ -25,10 +25,6 @@ export async function setSuspended(db: Db, accountId: number, suspended: boolean
   await db.updateTable('accounts').set({ suspended: suspended ? 1 : 0 }).where('id', '=', accountId).execute();
 }
 
-export function accountRow(db: Db, id: number): Promise<AccountRow> {
-  return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-}
-
 export async function groupNameTaken(db: Db, accountId: number, name: string): Promise<boolean> {
   return (await db.selectFrom('groups').select('id').where('account_id', '=', accountId).where('name', '=', name).executeTakeFirst()) !== undefined;
 }

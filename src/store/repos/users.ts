@@ -48,10 +48,6 @@ export async function deleteUserRows(trx: Trx, userId: number): Promise<void> {
   await trx.deleteFrom('users').where('id', '=', userId).execute();
 }
 
-export async function accountExists(db: Db, id: number): Promise<boolean> {
-  return (await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
-}
-
 // API keys -------------------------------------------------------------------------------------
 
 /** Keys with their user's name: all, one user's, or one key of one user. */
@@ -60,10 +56,6 @@ export async function apiKeyRows(db: Db, scope: { userId?: number; keyId?: numbe
   if (scope.userId !== undefined) q = q.where('k.user_id', '=', scope.userId);
   if (scope.keyId !== undefined) q = q.where('k.id', '=', scope.keyId);
   return q.execute();
-}
-
-export function userName(db: Db, id: number): Promise<{ id: number; username: string } | undefined> {
-  return db.selectFrom('users').select(['id', 'username']).where('id', '=', id).executeTakeFirst();
 }
 
 export function apiKeyByLabel(db: Db, userId: number, label: string): Promise<{ id: number } | undefined> {

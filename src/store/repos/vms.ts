@@ -2,13 +2,13 @@
 // id rule of core/ids.ts), and that write VMs with their discs, schedules and NICs. Core's VM
 // commands (core/vms/*, core/resolve.ts) call these; they hold no Kysely queries of their own.
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { Insertable } from 'kysely';
-import type { Database, AccountRow, DiscRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
+import type { Database, AccountRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
 import { forKeyShare } from '../dialect.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
+import type { Db, Trx } from './types.js';
 
 /** Accounts, groups and VMs: by id, public id, or name (a DNS label, compared in lower case). */
 const NAMED = { id: 'id', uuid: 'uuid', name: 'name', lower: true };
@@ -19,6 +19,12 @@ export function accountByRef(db: Db, segment: string): Promise<AccountRow | unde
 
 export function accountById(db: Db, id: number): Promise<AccountRow | undefined> {
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A VM's place in the tree (its group and account), undefined when it is gone. */
+export function vmPlace(db: Db, vmId: number): Promise<{ id: number; uuid: string; group_id: number; account_id: number } | undefined> {
+  return db.selectFrom('vms as v').innerJoin('groups as g', 'g.id', 'v.group_id')
+    .select(['v.id', 'v.uuid', 'v.group_id', 'g.account_id']).where('v.id', '=', vmId).executeTakeFirst();
 }
 
 /** A user's home account, undefined when they have none. */
@@ -50,7 +56,7 @@ export async function groupIdsByRef(db: Db, segment: string, accountIds: number[
 }
 
 /** A group held (key-share on PostgreSQL) until the transaction ends: a racing delete of it waits. */
-export function keepGroup(trx: Transaction<Database>, id: number): Promise<GroupRow | undefined> {
+export function keepGroup(trx: Trx, id: number): Promise<GroupRow | undefined> {
   return forKeyShare(trx, trx.selectFrom('groups').selectAll().where('id', '=', id)).executeTakeFirst();
 }
 
@@ -92,28 +98,18 @@ export async function nameUsed(db: Db, groupId: number, name: string, exceptVmId
   return (await q.executeTakeFirst()) !== undefined;
 }
 
-export async function insertVm(trx: Transaction<Database>, values: Omit<Insertable<Database['vms']>, 'uuid'>): Promise<number> {
+export async function insertVm(trx: Trx, values: Omit<Insertable<Database['vms']>, 'uuid'>): Promise<number> {
   return (await trx.insertInto('vms').values({ uuid: randomUUID(), ...values }).returning('id').executeTakeFirstOrThrow()).id;
 }
 
 /** A fresh boot asked for (stop, then start): set as `power_cycle` in an update. */
 export const NEXT_POWER_CYCLE = sql<number>`power_cycle + 1` as unknown as number;
 
-export async function updateVmRow(trx: Transaction<Database>, id: number, set: VmUpdate): Promise<void> {
+export async function updateVmRow(trx: Trx, id: number, set: VmUpdate): Promise<void> {
   await trx.updateTable('vms').set(set).where('id', '=', id).execute();
 }
 
-export function insertDisc(
-  trx: Transaction<Database>, values: Omit<Insertable<Database['discs']>, 'uuid'>,
-): Promise<Pick<DiscRow, 'id' | 'label' | 'storage_grade' | 'size'>> {
-  return trx.insertInto('discs').values({ uuid: randomUUID(), ...values }).returning(['id', 'label', 'storage_grade', 'size']).executeTakeFirstOrThrow();
-}
-
-export async function insertSchedule(trx: Transaction<Database>, values: Omit<Insertable<Database['backup_schedules']>, 'uuid'>): Promise<void> {
-  await trx.insertInto('backup_schedules').values({ uuid: randomUUID(), ...values }).execute();
-}
-
-export async function insertNic(trx: Transaction<Database>, values: Omit<Insertable<Database['nics']>, 'uuid'>): Promise<number> {
+export async function insertNic(trx: Trx, values: Omit<Insertable<Database['nics']>, 'uuid'>): Promise<number> {
   return (await trx.insertInto('nics').values({ uuid: randomUUID(), ...values }).returning('id').executeTakeFirstOrThrow()).id;
 }
 
@@ -123,7 +119,7 @@ export async function addressUsed(db: Db, address: string): Promise<boolean> {
 }
 
 /** An address chosen by the user on a private VLAN: on the NIC, outside any pool. */
-export async function insertChosenIp(trx: Transaction<Database>, nicId: number, family: 4 | 6, address: string, now: number): Promise<void> {
+export async function insertChosenIp(trx: Trx, nicId: number, family: 4 | 6, address: string, now: number): Promise<void> {
   await trx.insertInto('ips').values({
     range_id: null, offset: null, address, family, nic_id: nicId, routed_via: null, rdns: null, reason: 'chosen on a private VLAN', created_at: now,
   }).execute();
