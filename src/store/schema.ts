@@ -59,7 +59,12 @@ export interface HeadsTable {
   management_address: string; online: Flag; last_seen: number | null; note: string | null; created_at: number;
   /** JSON array of the image names built on the head (not aliases), as it last reported them. */
   images: Generated<string>;
+  /** The zone row of `zone` (migration 013), kept in step when the head registers. */
+  zone_id: number | null;
 }
+
+/** A zone (migration 013): `name` is BigV's `zone_name`; `label` an admin's free text; `region` null: the cluster's. */
+export interface ZonesTable { id: Id; uuid: PublicId; name: string; label: string; region: string | null; created_at: number }
 
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
 
@@ -84,6 +89,9 @@ export interface VmsTable {
   observed_cycle: Generated<number>;
   pid: number | null; boot_count: Generated<number>; last_seen: number | null;
   ssh_port: number | null; vnc_port: number | null; head_note: string | null;
+  // Identity across dialects (migration 013, docs/domain.md §13.2); initial_password is sealed.
+  label: string | null; guest_hostname: string | null; note: string | null; initial_password: Sealed | null;
+  created_by_user_id: number | null; zone_id: number | null;
 }
 
 /**
@@ -197,6 +205,7 @@ export interface Database {
   key_pairs: KeyPairsTable;
   signed_requests: SignedRequestsTable;
   audit: AuditTable;
+  zones: ZonesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -219,3 +228,4 @@ export type IpRangeRow = Selectable<IpRangesTable>;
 export type IpRow = Selectable<IpsTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type AuditRow = Selectable<AuditTable>;
+export type ZoneRow = Selectable<ZonesTable>;

@@ -28,6 +28,8 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
+import { ensureZone } from '../../store/repos/zones.js';
+import { checkGuestHostname, checkLabel, checkNote, deriveName, freeName } from './identity.js';
 
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
 export interface Created { view: VmView; discs: DiscRow[]; operation: string }
@@ -95,7 +97,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw forbidden('create_vm');
   if (account.suspended) throw forbidden('account_suspended');
   const errs = new Issues();
-  const name = errs.catch(() => checkName('name', input.name)) ?? '';
+  // Without a name, a dialect without unique names gets one derived from its text (G4), in the transaction.
+  const deriveFrom = input.name === undefined ? input.guestHostname || input.label || undefined : undefined;
+  const name = deriveFrom !== undefined ? null : errs.catch(() => checkName('name', input.name)) ?? '';
+  const label = checkLabel(errs, input.label) ?? null;
+  const guestHostname = checkGuestHostname(errs, input.guestHostname) ?? null;
+  const note = checkNote(errs, input.note) ?? null;
   const cores = input.cores ?? 1;
   const memory = input.memoryMiB ?? 1024;
   checkCores(errs, cores);
@@ -116,9 +123,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   errs.throwIfAny();
 
   const power = { powerOn: input.powerOn ?? false, autorebootOn: input.autoreboot ?? input.powerOn ?? false };
+  const given = name;
   const { vmId, headId, parentId } = await withTransaction(h.db, async (trx) => {
     // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
     if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
+    const uuid = crypto.randomUUID();
+    const name = given ?? await freeName(trx, group.id, deriveName(deriveFrom!, uuid));
     if (await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
     const placement = await place(trx, {
       zone: input.zone ?? null, cores, memory, image,
@@ -130,7 +140,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
+      uuid, label, guest_hostname: guestHostname, note, created_by_user_id: p.userId,
+      initial_password: input.initialPassword ? h.secrets.seal(input.initialPassword) : null,
+      zone_id: await ensureZone(trx, placement.zone, now),
     });
+    // The guest names itself with its own host name when the dialect gave one, else the fqdn.
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
@@ -156,7 +170,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     if (input.image) {
       await enqueue(trx, {
         kind: 'reimage', vmId, headId: placement.headId, userId: p.userId, now, parentId, dialect,
-        args: { vmId, distribution: input.image.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input.image), afterwards: null },
+        args: { vmId, distribution: input.image.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, guestHostname ?? hostname, input.image), afterwards: null },
       });
     }
     // A machine with nothing to build is built already.

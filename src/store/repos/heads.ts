@@ -3,6 +3,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Store } from '../db.js';
 import type { Database } from '../schema.js';
+import { ensureZone } from './zones.js';
 
 type Db = Store | Transaction<Database>;
 
@@ -16,6 +17,8 @@ export async function upsertHead(db: Db, label: string, f: HeadFacts, now: numbe
   const values = {
     zone: f.zone, driver: f.driver, accel: f.accel, cores: f.cores, memory: f.memory,
     management_address: f.managementAddress, online: f.online ? 1 : 0, last_seen: now, note: f.note,
+    // A head in a zone no row names yet makes its row (migration 013).
+    zone_id: await ensureZone(db, f.zone, now),
   };
   let headId: number;
   const existing = await db.selectFrom('heads').select('id').where('label', '=', label).executeTakeFirst();
