@@ -64,6 +64,12 @@ export interface HeadsTable {
 }
 
 /** A zone (migration 013): `name` is BigV's `zone_name`; `label` an admin's free text; `region` null: the cluster's. */
+/** A network (migration 013): the cluster's public one (`account_id` null, from the pools) or an account's private VLAN. */
+export interface NetworksTable {
+  id: Id; uuid: PublicId; label: string; vlan_num: number; public: Flag; account_id: number | null; zone_id: Generated<number | null>;
+  default_rate_limit_mbps: Generated<number | null>; created_at: number;
+}
+
 export interface ZonesTable { id: Id; uuid: PublicId; name: string; label: string; region: string | null; created_at: number }
 
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
@@ -112,12 +118,17 @@ export interface BackupSchedulesTable {
   id: Id; uuid: PublicId; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
 }
 
-export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number }
+export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number
+  /** The network row of its VLAN (migration 013). */
+  network_id: number | null;
+}
 
 export interface IpRangesTable {
   id: Id; cidr: string; family: number; vlan_num: number; zone: string | null;
   /** Offsets below this have been handed out at least once; free ones are rows with nic_id null. */
   next_offset: number; first_offset: number; last_offset: number;
+  /** The public network the pool belongs to (migration 013). */
+  network_id: number | null;
 }
 
 /**
@@ -206,6 +217,7 @@ export interface Database {
   signed_requests: SignedRequestsTable;
   audit: AuditTable;
   zones: ZonesTable;
+  networks: NetworksTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -229,3 +241,4 @@ export type IpRow = Selectable<IpsTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type AuditRow = Selectable<AuditTable>;
 export type ZoneRow = Selectable<ZonesTable>;
+export type NetworkRow = Selectable<NetworksTable>;

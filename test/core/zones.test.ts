@@ -96,7 +96,7 @@ test('migration 013 makes a zone row for each distinct head zone and VM zone nam
   const { db, migrator, close } = await migratableStore();
   try {
     const all = Object.keys(migrations(SecretBox.ephemeral())).sort();
-    assert.ok(all.includes('013_vm_identity_zones'), 'migration 013 is registered');
+    assert.ok(all.includes('013_identity_zones_networks'), 'migration 013 is registered');
     assert.equal((await migrator.migrateTo(all.filter((m) => m < '013').at(-1)!)).error, undefined);
     const t = 1_700_000_000_000;
     const one = async (table: string, values: Record<string, unknown>) => (await db.insertInto(table).values(values).returning('id').executeTakeFirstOrThrow()).id as number;

@@ -29,6 +29,7 @@ import type { Database } from '../../store/schema.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
 import { ensureZone } from '../../store/repos/zones.js';
+import { ensureNetwork } from '../../store/repos/networks.js';
 import { checkGuestHostname, checkLabel, checkNote, deriveName, freeName } from './identity.js';
 
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
@@ -160,7 +161,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now, parentId, dialect });
     }
-    const nicId = await repo.insertNic(trx, { vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now });
+    const nicId = await repo.insertNic(trx, {
+      vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
+      // The group's private VLAN is the account's network; else the public one.
+      network_id: await ensureNetwork(trx, group.vlan_num === null ? null : account.id, group.vlan_num ?? h.config.vlanNum, now),
+    });
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
       await addPrivateIps(trx, nicId, input.ips, now);
     } else {
