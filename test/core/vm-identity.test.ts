@@ -104,6 +104,9 @@ for (const store of STORES) {
       // BigV takes the name it likes; the next derived one steps around it.
       await make(fx, { name: 'my-web-4' });
       assert.equal((await make(fx, { label: 'my web' })).vm.name, 'my-web-5');
+      // Racing creates of one label each get a name of their own (on PostgreSQL they overlap; one derives again).
+      const raced = await Promise.all([0, 1, 2].map(() => make(fx, { label: 'Race' })));
+      assert.deepEqual(raced.map((r) => r.vm.name).sort(), ['race', 'race-2', 'race-3']);
       const digits = await make(fx, { label: '2024' });
       assert.equal(digits.vm.name, `vm-${digits.vm.uuid.slice(0, 8)}`, 'the derived name uses the VM\'s own public id');
       assert.equal(digits.vm.label, '2024');

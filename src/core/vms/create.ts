@@ -32,6 +32,9 @@ import { ensureZone } from '../../store/repos/zones.js';
 import { ensureNetwork } from '../../store/repos/networks.js';
 import { checkGuestHostname, checkLabel, checkNote, deriveName, freeName } from './identity.js';
 
+/** How often a derived name is derived again when racing creates took it. */
+const DERIVE_ATTEMPTS = 5;
+
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
 export interface Created { view: VmView; discs: DiscRow[]; operation: string }
 
@@ -125,12 +128,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
 
   const power = { powerOn: input.powerOn ?? false, autorebootOn: input.autoreboot ?? input.powerOn ?? false };
   const given = name;
-  const { vmId, headId, parentId } = await withTransaction(h.db, async (trx) => {
+  const build = () => withTransaction(h.db, async (trx) => {
     // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
     if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
     const uuid = crypto.randomUUID();
     const name = given ?? await freeName(trx, group.id, deriveName(deriveFrom!, uuid));
-    if (await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
+    if (given !== null && await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
     const placement = await place(trx, {
       zone: input.zone ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.grade ?? 'sata', size: d.sizeMiB! })),
@@ -181,7 +184,18 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     // A machine with nothing to build is built already.
     if (!discs.length && !input.image) await finishIn(trx, parentId, now, { error: null });
     return { vmId, headId: placement.headId, parentId };
-  }).catch((err) => {
+  });
+  const built = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await build();
+      } catch (err) {
+        // A racing create took the derived name between the look and the insert: derive it again.
+        if (given !== null || attempt >= DERIVE_ATTEMPTS || uniqueViolation(err) !== 'vms(group_id, name)') throw err;
+      }
+    }
+  };
+  const { vmId, headId, parentId } = await built().catch((err) => {
     // Another create took the same chosen address between the check and the insert.
     if (uniqueViolation(err) === 'ips(address)') throw refused('ips', 'address_in_use', {}, 'taken');
     return nameTaken(err);
