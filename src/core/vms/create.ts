@@ -148,7 +148,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       initial_password: input.initialPassword ? h.secrets.seal(input.initialPassword) : null,
       zone_id: await ensureZone(trx, placement.zone, now),
     });
-    // The guest names itself with its own host name when the dialect gave one, else the fqdn.
+    // The fqdn: what the guest names itself unless the dialect gave it a host name of its own.
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
