@@ -63,13 +63,13 @@ export interface HeadsTable {
   zone_id: number | null;
 }
 
-/** A zone (migration 013): `name` is BigV's `zone_name`; `label` an admin's free text; `region` null: the cluster's. */
 /** A network (migration 013): the cluster's public one (`account_id` null, from the pools) or an account's private VLAN. */
 export interface NetworksTable {
   id: Id; uuid: PublicId; label: string; vlan_num: number; public: Flag; account_id: number | null; zone_id: Generated<number | null>;
   default_rate_limit_mbps: Generated<number | null>; created_at: number;
 }
 
+/** A zone (migration 013): `name` is BigV's `zone_name`; `label` an admin's free text; `region` null: the cluster's. */
 export interface ZonesTable { id: Id; uuid: PublicId; name: string; label: string; region: string | null; created_at: number }
 
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; capacity: number; used: Generated<number> }
