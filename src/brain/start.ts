@@ -11,6 +11,7 @@ import { checkUrlPolicy } from '../core/urls.js';
 import type { Hangar } from '../core/context.js';
 import { LoginLimiter } from '../core/login-limiter.js';
 import { ensurePool } from '../core/ipam.js';
+import { linkPoolsToNetworks } from '../core/networks.js';
 import { purgeExpired } from '../core/vms/delete.js';
 import { sweepOperations } from '../operations/sweeper.js';
 import { pruneStats } from '../core/stats.js';
@@ -59,6 +60,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
   const db: Store = await openStore({ url: opts.storeUrl, secrets, log });
   await ensurePool(db, config.ipv4Pool, config.vlanNum);
   await ensurePool(db, config.ipv6Pool, config.vlanNum);
+  await linkPoolsToNetworks({ db }, Date.now());
   const dispatch = new LocalDispatch(config.headWaitMs);
   const hangar: Hangar = { db, config, heads: dispatch, log, secrets, limiter: new LoginLimiter(db, config), now: Date.now };
   const agents: HeadAgent[] = [];

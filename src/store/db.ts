@@ -19,6 +19,7 @@ import * as m009 from './migrations/009_public_ids.js';
 import * as m010 from './migrations/010_key_pairs.js';
 import * as m011 from './migrations/011_audit.js';
 import * as m012 from './migrations/012_owned_resources.js';
+import * as m013 from './migrations/013_identity_zones_networks.js';
 import * as m014 from './migrations/014_catalogues.js';
 import * as m015 from './migrations/015_vm_entities.js';
 import { attachCounterDriver } from './counters.js';
@@ -33,6 +34,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '004_login_failures': m004, '006_head_images': m006, '007_operations': m007,
     '008_idempotency_versions': m008, '009_public_ids': m009, '010_key_pairs': m010,
     '011_audit': m011, '012_owned_resources': m012,
+    '013_identity_zones_networks': m013,
     '014_catalogues': m014,
     '015_vm_entities': m015,
   };

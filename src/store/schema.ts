@@ -59,7 +59,18 @@ export interface HeadsTable {
   management_address: string; online: Flag; last_seen: number | null; note: string | null; created_at: number;
   /** JSON array of the image names built on the head (not aliases), as it last reported them. */
   images: Generated<string>;
+  /** The zone row of `zone` (migration 013), kept in step when the head registers. */
+  zone_id: number | null;
 }
+
+/** A network (migration 013): the cluster's public one (`account_id` null, from the pools) or an account's private VLAN. */
+export interface NetworksTable {
+  id: Id; uuid: PublicId; label: string; vlan_num: number; public: Flag; account_id: number | null; zone_id: Generated<number | null>;
+  default_rate_limit_mbps: Generated<number | null>; created_at: number;
+}
+
+/** A zone (migration 013): `name` is BigV's `zone_name`; `label` an admin's free text; `region` null: the cluster's. */
+export interface ZonesTable { id: Id; uuid: PublicId; name: string; label: string; region: string | null; created_at: number }
 
 export interface StoragePoolsTable { id: Id; head_id: number; label: string; grade: string; /** migration 014 */ grade_id: number | null; capacity: number; used: Generated<number> }
 
@@ -84,6 +95,9 @@ export interface VmsTable {
   observed_cycle: Generated<number>;
   pid: number | null; boot_count: Generated<number>; last_seen: number | null;
   ssh_port: number | null; vnc_port: number | null; head_note: string | null;
+  // Identity across dialects (migration 013, docs/domain.md §13.2); initial_password is sealed.
+  label: string | null; guest_hostname: string | null; note: string | null; initial_password: Sealed | null;
+  created_by_user_id: number | null; zone_id: number | null;
 }
 
 /**
@@ -104,12 +118,17 @@ export interface BackupSchedulesTable {
   id: Id; uuid: PublicId; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
 }
 
-export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number }
+export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number
+  /** The network row of its VLAN (migration 013). */
+  network_id: number | null;
+}
 
 export interface IpRangesTable {
   id: Id; cidr: string; family: number; vlan_num: number; zone: string | null;
   /** Offsets below this have been handed out at least once; free ones are rows with nic_id null. */
   next_offset: number; first_offset: number; last_offset: number;
+  /** The public network the pool belongs to (migration 013). */
+  network_id: number | null;
 }
 
 /**
@@ -239,6 +258,8 @@ export interface Database {
   vm_segregations: VmSegregationsTable;
   firewall_rules: FirewallRulesTable;
   nic_firewalls: NicFirewallsTable;
+  zones: ZonesTable;
+  networks: NetworksTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -261,3 +282,5 @@ export type IpRangeRow = Selectable<IpRangesTable>;
 export type IpRow = Selectable<IpsTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type AuditRow = Selectable<AuditTable>;
+export type ZoneRow = Selectable<ZonesTable>;
+export type NetworkRow = Selectable<NetworksTable>;

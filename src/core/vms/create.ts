@@ -30,6 +30,12 @@ import type { Database } from '../../store/schema.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
 import { insertDisc, insertSchedule } from '../../store/repos/discs.js';
+import { ensureZone } from '../../store/repos/zones.js';
+import { ensureNetwork } from '../../store/repos/networks.js';
+import { checkGuestHostname, checkLabel, checkNote, deriveName, freeName } from './identity.js';
+
+/** How often a derived name is derived again when racing creates took it. */
+const DERIVE_ATTEMPTS = 5;
 
 /** `operation`: the public id of the vm.create intent (its steps build the machine). */
 export interface Created { view: VmView; discs: DiscRow[]; operation: string }
@@ -98,7 +104,12 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw forbidden('create_vm');
   if (account.suspended) throw forbidden('account_suspended');
   const errs = new Issues();
-  const name = errs.catch(() => checkName('name', input.name)) ?? '';
+  // Without a name, a dialect without unique names gets one derived from its text (G4), in the transaction.
+  const deriveFrom = input.name === undefined ? input.guestHostname || input.label || undefined : undefined;
+  const name = deriveFrom !== undefined ? null : errs.catch(() => checkName('name', input.name)) ?? '';
+  const label = checkLabel(errs, input.label) ?? null;
+  const guestHostname = checkGuestHostname(errs, input.guestHostname) ?? null;
+  const note = checkNote(errs, input.note) ?? null;
   const cores = input.cores ?? 1;
   const memory = input.memoryMiB ?? 1024;
   checkCores(errs, cores);
@@ -119,10 +130,13 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   errs.throwIfAny();
 
   const power = { powerOn: input.powerOn ?? false, autorebootOn: input.autoreboot ?? input.powerOn ?? false };
-  const { vmId, headId, parentId } = await withTransaction(h.db, async (trx) => {
+  const given = name;
+  const build = () => withTransaction(h.db, async (trx) => {
     // Held until the VM is written: a racing delete of the group waits, then finds the group not empty.
     if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
-    if (await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
+    const uuid = crypto.randomUUID();
+    const name = given ?? await freeName(trx, group.id, deriveName(deriveFrom!, uuid));
+    if (given !== null && await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
     const placement = await place(trx, {
       zone: input.zone ?? null, cores, memory, image,
       discs: discs.map((d) => ({ grade: d.grade ?? 'sata', size: d.sizeMiB! })),
@@ -133,7 +147,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
+      uuid, label, guest_hostname: guestHostname, note, created_by_user_id: p.userId,
+      initial_password: input.initialPassword ? h.secrets.seal(input.initialPassword) : null,
+      zone_id: await ensureZone(trx, placement.zone, now),
     });
+    // The fqdn: what the guest names itself unless the dialect gave it a host name of its own.
     const hostname = `${name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     const parentId = await enqueue(trx, { kind: 'vm.create', vmId, headId: null, userId: p.userId, args: {}, now, dialect });
     for (const [i, d] of discs.entries()) {
@@ -148,7 +166,11 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
       const ref: DiscRef = { id: disc.id, vmId, label: disc.label, grade: disc.storage_grade, size: disc.size };
       await enqueue(trx, { kind: 'disc.create', vmId, headId: placement.headId, userId: p.userId, args: { disc: ref }, now, parentId, dialect });
     }
-    const nicId = await repo.insertNic(trx, { vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now });
+    const nicId = await repo.insertNic(trx, {
+      vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
+      // The group's private VLAN is the account's network; else the public one.
+      network_id: await ensureNetwork(trx, group.vlan_num === null ? null : account.id, group.vlan_num ?? h.config.vlanNum, now),
+    });
     if (group.vlan_num !== null && input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
       await addPrivateIps(trx, nicId, input.ips, now);
     } else {
@@ -158,13 +180,24 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     if (input.image) {
       await enqueue(trx, {
         kind: 'reimage', vmId, headId: placement.headId, userId: p.userId, now, parentId, dialect,
-        args: { vmId, distribution: input.image.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input.image), afterwards: null },
+        args: { vmId, distribution: input.image.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, guestHostname ?? hostname, input.image), afterwards: null },
       });
     }
     // A machine with nothing to build is built already.
     if (!discs.length && !input.image) await finishIn(trx, parentId, now, { error: null });
     return { vmId, headId: placement.headId, parentId };
-  }).catch((err) => {
+  });
+  const built = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await build();
+      } catch (err) {
+        // A racing create took the derived name between the look and the insert: derive it again.
+        if (given !== null || attempt >= DERIVE_ATTEMPTS || uniqueViolation(err) !== 'vms(group_id, name)') throw err;
+      }
+    }
+  };
+  const { vmId, headId, parentId } = await built().catch((err) => {
     // Another create took the same chosen address between the check and the insert.
     if (uniqueViolation(err) === 'ips(address)') throw refused('ips', 'address_in_use', {}, 'taken');
     return nameTaken(err);

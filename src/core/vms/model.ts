@@ -24,6 +24,15 @@ export interface CreateVmInput {
   image?: ImageSpec;
   /** Addresses chosen on a private VLAN. */
   ips?: { ipv4?: string; ipv6?: string };
+  // Identity across dialects (docs/domain.md §13.2). Without `name`, the name is derived from
+  // `guestHostname`, else `label` (core/vms/identity.ts: deriveName), with `-N` on a clash in the group.
+  /** Free text, 1–255 characters once trimmed (Gigas `label`, e24 `name`). */
+  label?: string | null;
+  /** The guest's own host name (Gigas `hostname`), case kept: `[A-Za-z][A-Za-z0-9-]{0,24}`. */
+  guestHostname?: string | null;
+  note?: string | null;
+  /** Stored sealed; read back only by a vm_admin (initialPasswordOf). */
+  initialPassword?: string | null;
 }
 
 /** The power the caller wants; how it combines with the current power is the dialect's PowerRule's. */
@@ -48,6 +57,10 @@ export interface UpdateVmInput {
   desiredPower?: DesiredPower;
   /** Move to another group (of an account the caller can see): see moveVm. */
   groupId?: number;
+  /** Informational only: the guest is not changed (S003 *Edit*). */
+  label?: string | null;
+  guestHostname?: string | null;
+  note?: string | null;
 }
 
 /** A VM as the domain knows it. */
@@ -74,6 +87,11 @@ export interface Vm {
   vncPort: number | null;
   headNote: string | null;
   version: number;
+  label: string | null;
+  guestHostname: string | null;
+  note: string | null;
+  createdByUserId: number | null;
+  zoneId: number | null;
 }
 
 export function vmValue(r: VmViewRow): Vm {
@@ -83,5 +101,6 @@ export function vmValue(r: VmViewRow): Vm {
     hardwareProfile: r.hardware_profile, hardwareProfileLocked: !!r.hardware_profile_locked, zone: r.zone_name,
     headId: r.head_id, deleted: !!r.deleted, lastImagedWith: r.last_imaged_with, runState: r.run_state,
     sshPort: r.ssh_port, vncPort: r.vnc_port, headNote: r.head_note, version: r.version,
+    label: r.label, guestHostname: r.guest_hostname, note: r.note, createdByUserId: r.created_by_user_id, zoneId: r.zone_id,
   };
 }

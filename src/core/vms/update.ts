@@ -15,6 +15,7 @@ import { checkCdromUrl, checkCores, checkHardwareProfile, checkKeymap, checkMemo
 import { lockVm } from '../locks.js';
 import { withTransaction } from '../transaction.js';
 import * as repo from '../../store/repos/vms.js';
+import { checkGuestHostname, checkLabel, checkNote } from './identity.js';
 
 /** Attributes that only take effect on a fresh boot, refused while the machine is on. */
 const COLD = [['cores', 'cores'], ['memoryMiB', 'memory'], ['hardwareProfile', 'hardware_profile']] as const;
@@ -49,6 +50,12 @@ export async function updateVm(h: Hangar, p: Principal, at: VmPlace, input: Upda
   if (input.keymap !== undefined) fixed.keymap = checkKeymap(errs, input.keymap);
   if ('cdromUrl' in input) fixed.cdrom_url = checkCdromUrl(errs, input.cdromUrl, opts.dialect, h.config.urls);
   if (input.hardwareProfileLocked !== undefined) fixed.hardware_profile_locked = input.hardwareProfileLocked ? 1 : 0;
+  const label = checkLabel(errs, input.label);
+  if (label !== undefined) fixed.label = label;
+  const guestHostname = checkGuestHostname(errs, input.guestHostname);
+  if (guestHostname !== undefined) fixed.guest_hostname = guestHostname;
+  const note = checkNote(errs, input.note);
+  if (note !== undefined) fixed.note = note;
   errs.throwIfAny();
   if (input.hardwareProfile !== undefined) fixed.hardware_profile = input.hardwareProfile;
   if (input.cores !== undefined) fixed.cores = input.cores;

@@ -2,6 +2,7 @@
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
 import { sql } from 'kysely';
 import type { Store } from '../db.js';
+import { ensureZone } from './zones.js';
 
 import type { Db } from './types.js';
 
@@ -15,6 +16,8 @@ export async function upsertHead(db: Db, label: string, f: HeadFacts, now: numbe
   const values = {
     zone: f.zone, driver: f.driver, accel: f.accel, cores: f.cores, memory: f.memory,
     management_address: f.managementAddress, online: f.online ? 1 : 0, last_seen: now, note: f.note,
+    // A head in a zone no row names yet makes its row (migration 013).
+    zone_id: await ensureZone(db, f.zone, now),
   };
   let headId: number;
   const existing = await db.selectFrom('heads').select('id').where('label', '=', label).executeTakeFirst();

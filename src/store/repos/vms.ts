@@ -91,6 +91,17 @@ export async function vmByPath(db: Db, acc: string, grp: string, vm: string): Pr
   };
 }
 
+/** The account's groups, oldest first (where a VM lands: core/landing.ts). */
+export function groupsOldestFirst(db: Db, accountId: number): Promise<GroupRow[]> {
+  return db.selectFrom('groups').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** The names of the group's VMs that start with `prefix`, a DNS label (so no LIKE wildcard): a derived name's clashes. */
+export async function namesLike(db: Db, groupId: number, prefix: string): Promise<string[]> {
+  const rows = await db.selectFrom('vms').select('name').where('group_id', '=', groupId).where('name', 'like', `${prefix}%`).execute();
+  return rows.map((r) => r.name);
+}
+
 /** Whether another VM of the group has the name. */
 export async function nameUsed(db: Db, groupId: number, name: string, exceptVmId?: number): Promise<boolean> {
   let q = db.selectFrom('vms').select('id').where('group_id', '=', groupId).where('name', '=', name);
@@ -98,7 +109,8 @@ export async function nameUsed(db: Db, groupId: number, name: string, exceptVmId
   return (await q.executeTakeFirst()) !== undefined;
 }
 
-export async function insertVm(trx: Trx, values: Omit<Insertable<Database['vms']>, 'uuid'>): Promise<number> {
+/** `uuid`: given when the name is derived from it (core/vms/identity.ts), else made here. */
+export async function insertVm(trx: Trx, values: Omit<Insertable<Database['vms']>, 'uuid'> & { uuid?: string }): Promise<number> {
   return (await trx.insertInto('vms').values({ uuid: randomUUID(), ...values }).returning('id').executeTakeFirstOrThrow()).id;
 }
 
