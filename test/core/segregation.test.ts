@@ -2,10 +2,9 @@
 // with privileges and visibility, and placement keeping partners on different heads (a conflict when
 // it cannot). SQLite always; PostgreSQL too when HANGAR_TEST_DATABASE_URL is set.
 import { test } from 'node:test';
+import { storesFor, withCore, type CoreFx } from './fixture.js';
 import assert from 'node:assert/strict';
-import { freshStore, startTest, type TestHangar } from '../helpers.js';
 import type { Principal } from '../../src/core/principal.js';
-import type { AccountRow, GroupRow } from '../../src/store/schema.js';
 import { createAccount } from '../../src/core/tree.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { isCode } from '../../src/core/errors.js';
@@ -14,30 +13,13 @@ import { segregate, segregations, strictVmId, unsegregate } from '../../src/core
 import { place } from '../../src/scheduler/place.js';
 import { withTransaction } from '../../src/core/transaction.js';
 
-const STORES: { name: string; postgres: boolean }[] = [{ name: 'SQLite', postgres: false }];
-if (process.env.HANGAR_TEST_DATABASE_URL) STORES.push({ name: 'PostgreSQL', postgres: true });
-else console.log('# segregation: PostgreSQL variant skipped: HANGAR_TEST_DATABASE_URL is not set');
+const STORES = storesFor('segregation');
 
-interface Fx { t: TestHangar; admin: Principal; account: AccountRow; group: GroupRow }
+type Fx = CoreFx;
 
-async function withCore(postgres: boolean, fn: (fx: Fx) => Promise<void>, heads = ['head1']): Promise<void> {
-  const store = await freshStore({ postgres });
-  const t = await startTest({ storeUrl: store.url, heads: heads.map((label) => ({ label, zone: 'default' })) });
-  try {
-    const db = t.running.hangar.db;
-    const user = await db.selectFrom('users').select(['id', 'username']).where('username', '=', 'admin').executeTakeFirstOrThrow();
-    const admin: Principal = {
-      userId: user.id, username: user.username, factors: ['password'], apiKeyId: null,
-      grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }],
-    };
-    const account = await createAccount(t.running.hangar, admin, { name: 'acme' });
-    const group = await db.selectFrom('groups').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
-    await fn({ t, admin, account, group });
-  } finally {
-    await t.close();
-    await store.drop();
-  }
-}
+/** A core fixture on these heads (all in zone default). */
+const withHeads = (postgres: boolean, fn: (fx: Fx) => Promise<void>, heads = ['head1']) =>
+  withCore(postgres, fn, { heads: heads.map((label) => ({ label, zone: 'default' })) });
 
 async function makeVm(fx: Fx, name: string, account = fx.account, group = fx.group): Promise<VmPlace> {
   const h = fx.t.running.hangar;
@@ -56,7 +38,7 @@ const placeFor = (fx: Fx, req: { vmId?: number; apartFrom?: number[] }) => withT
 
 for (const store of STORES) {
   test(`a pair is added once, listed from both sides lowest partner first, and removed; strict_virtual_machine_id is the lowest partner (${store.name})`, async () => {
-    await withCore(store.postgres, async (fx) => {
+    await withHeads(store.postgres, async (fx) => {
       const h = fx.t.running.hangar;
       const a = await makeVm(fx, 'a');
       const b = await makeVm(fx, 'b');
@@ -76,7 +58,7 @@ for (const store of STORES) {
   });
 
   test(`pairs are refused for one VM with itself, across accounts and for a deleted VM; vm_console is forbidden, an unseen VM is not found and an unseen partner is not listed (${store.name})`, async () => {
-    await withCore(store.postgres, async (fx) => {
+    await withHeads(store.postgres, async (fx) => {
       const h = fx.t.running.hangar;
       const a = await makeVm(fx, 'a');
       const b = await makeVm(fx, 'b');
@@ -103,7 +85,7 @@ for (const store of STORES) {
   });
 
   test(`placement keeps a VM off the heads of its partners, and refuses with a conflict when no other head is left (${store.name})`, async () => {
-    await withCore(store.postgres, async (fx) => {
+    await withHeads(store.postgres, async (fx) => {
       const h = fx.t.running.hangar;
       const a = await makeVm(fx, 'a');
       const b = await makeVm(fx, 'b');
@@ -113,7 +95,7 @@ for (const store of STORES) {
         assert.notEqual((await placeFor(fx, { apartFrom: [a.vm.id] })).headId, a.vm.head_id, 'never where a named VM is');
       }
     }, ['head1', 'head2']);
-    await withCore(store.postgres, async (fx) => {
+    await withHeads(store.postgres, async (fx) => {
       const h = fx.t.running.hangar;
       const a = await makeVm(fx, 'a');
       const b = await makeVm(fx, 'b');

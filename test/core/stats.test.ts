@@ -3,11 +3,10 @@
 // reads by range for a caller who may see the VM; retention; the head protocol's `stats` message and
 // the agent sending it. SQLite always; PostgreSQL too when HANGAR_TEST_DATABASE_URL is set.
 import { test } from 'node:test';
+import { storesFor, withCore, type CoreFx } from './fixture.js';
 import assert from 'node:assert/strict';
-import { freshStore, startTest, until, type TestHangar } from '../helpers.js';
+import { until } from '../helpers.js';
 import type { Principal } from '../../src/core/principal.js';
-import type { AccountRow, GroupRow } from '../../src/store/schema.js';
-import { createAccount } from '../../src/core/tree.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { isCode } from '../../src/core/errors.js';
 import type { VmPlace } from '../../src/core/resolve.js';
@@ -15,30 +14,9 @@ import { cpuStats, pruneStats, readStats, recordSamples, transferUsed, type Stat
 import { HeadEndpoint } from '../../src/brain/link.js';
 import { SecretBox } from '../../src/core/secrets.js';
 
-const STORES: { name: string; postgres: boolean }[] = [{ name: 'SQLite', postgres: false }];
-if (process.env.HANGAR_TEST_DATABASE_URL) STORES.push({ name: 'PostgreSQL', postgres: true });
-else console.log('# stats: PostgreSQL variant skipped: HANGAR_TEST_DATABASE_URL is not set');
+const STORES = storesFor('stats');
 
-interface Fx { t: TestHangar; admin: Principal; account: AccountRow; group: GroupRow }
-
-async function withCore(postgres: boolean, fn: (fx: Fx) => Promise<void>, opts: Parameters<typeof startTest>[0] = {}): Promise<void> {
-  const store = await freshStore({ postgres });
-  const t = await startTest({ ...opts, storeUrl: store.url });
-  try {
-    const db = t.running.hangar.db;
-    const user = await db.selectFrom('users').select(['id', 'username']).where('username', '=', 'admin').executeTakeFirstOrThrow();
-    const admin: Principal = {
-      userId: user.id, username: user.username, factors: ['password'], apiKeyId: null,
-      grants: [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }],
-    };
-    const account = await createAccount(t.running.hangar, admin, { name: 'acme' });
-    const group = await db.selectFrom('groups').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
-    await fn({ t, admin, account, group });
-  } finally {
-    await t.close();
-    await store.drop();
-  }
-}
+type Fx = CoreFx;
 
 async function makeVm(fx: Fx, name: string, powerOn = false, cores = 1): Promise<VmPlace> {
   const h = fx.t.running.hangar;

@@ -154,6 +154,7 @@ const REASONS: Record<string, Words> = {
   not_a_port: () => 'is not a port (1-65535), a range or a list of them',
   range_reversed: () => 'is a range whose start is after its end',
   needs_protocol: () => 'needs a protocol (tcp or udp)',
+  guest_hostname: () => 'is invalid: a letter, then letters, digits and hyphens (at most 25 characters)',
 };
 
 const FORBIDDEN: Record<string, Words> = {
@@ -184,6 +185,9 @@ const FORBIDDEN: Record<string, Words> = {
   account_suspended_power: () => 'The account is suspended: its machines cannot be powered on',
   undelete_vm: () => 'Undeleting needs group_admin',
   power_vm: () => 'Powering a machine needs vm_admin',
+  label_zone: () => 'Only cluster admins may label zones',
+  no_home_account: () => 'You have no home account: name the account',
+  read_initial_password: () => 'Reading the initial password needs vm_admin',
   scan_iso_library: () => 'Only cluster admins may scan the ISO library',
   cancel_operation: () => 'Cancelling an operation needs vm_admin on its machine',
   read_audit: () => 'Reading the audit needs account_admin or cluster_admin',
