@@ -249,6 +249,12 @@ export class HeadAgent {
         return this.driver.restoreDisc(op.args.disc, op.args.backupId);
       case 'backup.delete':
         return this.driver.deleteBackup(op.args.disc, op.args.backupId);
+      default: {
+        // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
+        // "done" would report an act that never happened. The never check keeps every known kind handled.
+        const unknown: never = op;
+        throw new DriverError(`this head cannot run an operation of kind "${(unknown as PendingOperation).kind}"`);
+      }
     }
   }
 
