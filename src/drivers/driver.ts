@@ -144,6 +144,12 @@ export interface Driver {
   backupDisc(disc: DiscRef, backupId: number): Promise<void>;
   restoreDisc(disc: DiscRef, backupId: number): Promise<void>;
   deleteBackup(disc: DiscRef, backupId: number): Promise<void>;
+  /** Internal snapshots (qcow2) named `name` of every disc of a stopped machine: take, go back to,
+   *  remove. Take and remove are idempotent (a repeat finds the work done); restore needs the snapshot
+   *  on every disc. A take that fails on one disc removes what it took on the others. */
+  createSnapshot(discs: DiscRef[], name: string): Promise<void>;
+  restoreSnapshot(discs: DiscRef[], name: string): Promise<void>;
+  deleteSnapshot(discs: DiscRef[], name: string): Promise<void>;
 
   stats(vmId: number): Promise<MachineStats | null>;
   /** Stop watching machines and release resources; running guests are left running. */

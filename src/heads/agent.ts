@@ -249,6 +249,14 @@ export class HeadAgent {
         return this.driver.restoreDisc(op.args.disc, op.args.backupId);
       case 'backup.delete':
         return this.driver.deleteBackup(op.args.disc, op.args.backupId);
+      // Snapshots are of a stopped machine (core refuses a running one; a start may have come since).
+      case 'snapshot.create':
+      case 'snapshot.restore':
+      case 'snapshot.delete': {
+        if (running) throw new DriverError('the machine is running; power it off to snapshot it');
+        const act = { 'snapshot.create': 'createSnapshot', 'snapshot.restore': 'restoreSnapshot', 'snapshot.delete': 'deleteSnapshot' } as const;
+        return this.driver[act[op.kind]](op.args.discs, op.args.name);
+      }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
         // "done" would report an act that never happened. The never check keeps every known kind handled.

@@ -38,6 +38,10 @@ export interface OperationArgs {
   'backup.create': { disc: DiscRef; backupId: number };
   'backup.restore': { disc: DiscRef; backupId: number };
   'backup.delete': { disc: DiscRef; backupId: number };
+  /** A snapshot of a stopped VM (core/snapshots.ts): qcow2 internal snapshots named `name` of every disc. */
+  'snapshot.create': { snapshotId: number; name: string; discs: DiscRef[] };
+  'snapshot.restore': { snapshotId: number; name: string; discs: DiscRef[] };
+  'snapshot.delete': { snapshotId: number; name: string; discs: DiscRef[] };
   // Power intents (core/vms/power.ts, docs/domain.md §13.3). `timeoutMs`: how long the guest has to
   // halt after the ACPI power button before it is forced (shutdown: off; reboot: hard reset).
   'vm.power.start': Record<string, never>;
@@ -64,6 +68,7 @@ export const DEADLINES: Record<OperationKind, number> = {
   'vm.create': 120 * MINUTE, reimage: 60 * MINUTE, 'disc.create': 30 * MINUTE, 'disc.grow': 30 * MINUTE,
   'disc.delete': 30 * MINUTE, signal: 5 * MINUTE, purge: 60 * MINUTE,
   'backup.create': 360 * MINUTE, 'backup.restore': 360 * MINUTE, 'backup.delete': 60 * MINUTE,
+  'snapshot.create': 60 * MINUTE, 'snapshot.restore': 60 * MINUTE, 'snapshot.delete': 60 * MINUTE,
   // A shutdown or reboot waits at most MAX_POWER_TIMEOUT_MS for its guest, then acts at once.
   'vm.power.start': 5 * MINUTE, 'vm.power.stop': 5 * MINUTE, 'vm.power.reset': 5 * MINUTE, 'vm.power.cycle': 5 * MINUTE,
   'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
@@ -76,6 +81,7 @@ export const MAX_POWER_TIMEOUT_MS = 30 * MINUTE;
  *  and stop are desired-state changes, accepted during another operation and converged after it). */
 export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
   'vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete',
+  'snapshot.create', 'snapshot.restore', 'snapshot.delete',
   'vm.power.shutdown', 'vm.power.reboot', 'vm.power.reset', 'vm.power.cycle',
 ]);
 

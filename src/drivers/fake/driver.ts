@@ -11,7 +11,7 @@ import { IMAGES } from '../../images/catalogue.js';
 
 interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
 
-export type FakeOp = 'start' | 'stop' | 'signal' | 'reset' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc';
+export type FakeOp = 'start' | 'stop' | 'signal' | 'reset' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc' | 'createSnapshot';
 
 /** The head a FakeDriver reports unless told otherwise: 64 cores, 1 TiB of memory, 64 TiB per grade (MiB). */
 export const FAKE_HEAD = {
@@ -41,6 +41,8 @@ export class FakeDriver implements Driver {
   readonly discs = new Map<number, DiscRef>();
   readonly images = new Map<number, { image: string; firstBoot: FirstBoot }>();
   readonly backups = new Map<number, number>();
+  /** Disc id → names of its internal snapshots. */
+  readonly snapshots = new Map<number, Set<string>>();
   /** Images built on this head; a test adds one as `hangar images build` would. */
   readonly builtImages: string[];
   /** Every call made, in order, for tests that assert what the head asked for. */
@@ -204,6 +206,8 @@ export class FakeDriver implements Driver {
   async growDisc(disc: DiscRef, newSize: number): Promise<void> {
     this.calls.push(`growDisc ${disc.id} ${newSize}`);
     await this.check('growDisc');
+    // As qemu-img: an image with internal snapshots cannot be resized.
+    if (this.snapshots.get(disc.id)?.size) throw new DriverError(`disc ${disc.label} has snapshots and cannot grow`);
     this.discs.set(disc.id, { ...disc, size: newSize });
   }
 
@@ -211,6 +215,7 @@ export class FakeDriver implements Driver {
     this.calls.push(`deleteDisc ${disc.id}`);
     await this.check('deleteDisc');
     this.discs.delete(disc.id);
+    this.snapshots.delete(disc.id);
   }
 
   async reimage(vmId: number, disc: DiscRef, image: string, firstBoot: FirstBoot): Promise<void> {
@@ -234,6 +239,31 @@ export class FakeDriver implements Driver {
   async deleteBackup(_disc: DiscRef, backupId: number): Promise<void> {
     this.calls.push(`deleteBackup ${backupId}`);
     this.backups.delete(backupId);
+  }
+
+  /** As qcow2 internal snapshots: of a stopped machine only, every disc or none. */
+  private offline(discs: DiscRef[]): void {
+    if (discs.some((d) => this.machines.has(d.vmId))) throw new DriverError('the machine is running; power it off to snapshot it');
+  }
+
+  async createSnapshot(discs: DiscRef[], name: string): Promise<void> {
+    this.calls.push(`createSnapshot ${name} ${discs.map((d) => d.id).join(',')}`);
+    this.offline(discs);
+    await this.check('createSnapshot');
+    for (const d of discs) this.snapshots.set(d.id, new Set([...(this.snapshots.get(d.id) ?? []), name]));
+  }
+
+  async restoreSnapshot(discs: DiscRef[], name: string): Promise<void> {
+    this.calls.push(`restoreSnapshot ${name} ${discs.map((d) => d.id).join(',')}`);
+    this.offline(discs);
+    const missing = discs.find((d) => !this.snapshots.get(d.id)?.has(name));
+    if (missing) throw new DriverError(`disc ${missing.label} has no snapshot ${name}`);
+  }
+
+  async deleteSnapshot(discs: DiscRef[], name: string): Promise<void> {
+    this.calls.push(`deleteSnapshot ${name} ${discs.map((d) => d.id).join(',')}`);
+    this.offline(discs);
+    for (const d of discs) this.snapshots.get(d.id)?.delete(name);
   }
 
   async stats(vmId: number): Promise<MachineStats | null> {

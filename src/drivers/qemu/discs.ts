@@ -149,4 +149,24 @@ export class DiscStore {
   async deleteBackup(backupId: number): Promise<void> {
     await fsp.rm(this.backupPath(backupId), { force: true });
   }
+
+  /** Names of a disc's internal snapshots (from `qemu-img info`, which lists them). */
+  async snapshots(disc: DiscRef): Promise<string[]> {
+    const file = this.existing(disc);
+    const { stdout } = await run(this.opts.qemuImg, ['info', '-U', '--output=json', file]);
+    const parsed = JSON.parse(stdout) as { snapshots?: { name: string }[] };
+    return (parsed.snapshots ?? []).map((s) => s.name);
+  }
+
+  /** `qemu-img snapshot -c/-a/-d` on a disc no machine is using (qemu-img takes the image's lock). */
+  async snapshot(disc: DiscRef, act: 'create' | 'apply' | 'delete', name: string): Promise<void> {
+    const flag = { create: '-c', apply: '-a', delete: '-d' }[act];
+    await run(this.opts.qemuImg, ['snapshot', '-q', flag, name, this.existing(disc)], { timeoutMs: 30 * 60_000 });
+  }
+
+  private existing(disc: DiscRef): string {
+    const file = this.path(disc);
+    if (!fs.existsSync(file)) throw new DriverError(`disc ${disc.label} has no file on this head`);
+    return file;
+  }
 }
