@@ -15,6 +15,7 @@ import { lockLiveVm, lockVms } from './locks.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import type { DiscRef } from '../drivers/driver.js';
 import { withTransaction } from './transaction.js';
+import { snapshotLabels } from '../store/repos/snapshots.js';
 
 export interface DiscPlace extends VmPlace { disc: VmDiscRow }
 
@@ -127,6 +128,9 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (!cur) throw notFound('disc');
       if (size < cur.size) throw refused('size', 'discs_only_grow');
       if (size === cur.size) return null;
+      // qcow2 cannot resize an image with internal snapshots, and a snapshot covers every disc of its VM.
+      const held = await snapshotLabels(trx, at.vm.id);
+      if (held.length) throw refused('size', 'disc_has_snapshots', { snapshots: held.join(', ') }, 'conflict');
       const sizeErr = checkDiscSize(size);
       if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
       const delta = size - cur.size;

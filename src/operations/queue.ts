@@ -11,6 +11,7 @@ import type { OperationRow } from '../store/schema.js';
 import type { Dialect } from '../core/urls.js';
 import * as repo from '../store/repos/operations.js';
 import { deleteDiscOf } from '../store/repos/discs.js';
+import { snapshotEnded } from '../core/snapshots.js';
 import type { Db, Trx } from '../store/repos/types.js';
 import { publishOperationsChanged } from '../store/notify.js';
 import { CONFLICTS, DEADLINES, FINISHED, LOCKING, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
@@ -126,6 +127,9 @@ async function stepEnded(trx: Trx, parentId: number, now: number): Promise<void>
 /** What an ended operation changes on its VM (the same whether the head or the sweeper ended it). */
 async function effects(trx: Trx, op: OperationRow, now: number, error: string | null): Promise<void> {
   const kind = op.kind as OperationKind;
+  if (kind === 'snapshot.create' || kind === 'snapshot.restore' || kind === 'snapshot.delete') {
+    await snapshotEnded(trx, kind, storedArgs(kind, op.args).snapshotId, error);
+  }
   if (kind === 'reimage') {
     const args = storedArgs(kind, op.args);
     const change = error === null

@@ -114,6 +114,11 @@ export interface BackupsTable {
   id: Id; uuid: PublicId; disc_id: number; label: string; size: number; storage_grade: string; manual: Flag; created_at: number;
 }
 
+/** A VM's snapshot (migration 016): `pending` until its operation ends. */
+export interface SnapshotsTable {
+  id: Id; uuid: PublicId; vm_id: number; label: string; state: 'pending' | 'ready' | 'failed'; error: string | null; created_at: number;
+}
+
 export interface BackupSchedulesTable {
   id: Id; uuid: PublicId; disc_id: number; start_at: string; interval_seconds: number; capacity: number; created_at: number;
 }
@@ -260,6 +265,7 @@ export interface Database {
   nic_firewalls: NicFirewallsTable;
   zones: ZonesTable;
   networks: NetworksTable;
+  snapshots: SnapshotsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -284,3 +290,4 @@ export type OperationRow = Selectable<OperationsTable>;
 export type AuditRow = Selectable<AuditTable>;
 export type ZoneRow = Selectable<ZonesTable>;
 export type NetworkRow = Selectable<NetworksTable>;
+export type SnapshotRow = Selectable<SnapshotsTable>;

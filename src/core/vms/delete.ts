@@ -73,6 +73,7 @@ export async function removeVm(
   else await keepIps(trx, nics, accountId);
   await removal.deleteNicsOf(trx, vm.id);
   await removal.deleteGrantsOn(trx, vm.id);
+  await removal.deleteSnapshotsOf(trx, vm.id);
   const gone = await removal.deleteVmRow(trx, vm.id);
   if (!gone) return false;
   if (gone.head_id !== null) {

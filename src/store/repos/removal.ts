@@ -43,6 +43,11 @@ export async function deleteNicsOf(trx: Trx, vmId: number): Promise<void> {
   await trx.deleteFrom('nics').where('vm_id', '=', vmId).execute();
 }
 
+/** The VM's snapshots, which die with it (their qcow2 snapshots go with its discs, or stay inside a detached volume's file). */
+export async function deleteSnapshotsOf(trx: Trx, vmId: number): Promise<void> {
+  await trx.deleteFrom('snapshots').where('vm_id', '=', vmId).execute();
+}
+
 /** Privileges and invitations on the VM, which die with it. */
 export async function deleteGrantsOn(trx: Trx, vmId: number): Promise<void> {
   await trx.deleteFrom('privileges').where('virtual_machine_id', '=', vmId).execute();
