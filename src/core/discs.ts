@@ -128,7 +128,8 @@ export async function updateDisc(h: Hangar, p: Principal, at: DiscPlace, input: 
       if (!cur) throw notFound('disc');
       if (size < cur.size) throw refused('size', 'discs_only_grow');
       if (size === cur.size) return null;
-      // qcow2 cannot resize an image with internal snapshots, and a snapshot covers every disc of its VM.
+      // A qcow2 snapshot keeps its disc's size: restoring one would shrink the disc under its grown
+      // size and claim. A snapshot covers every disc of its VM.
       const held = await snapshotLabels(trx, at.vm.id);
       if (held.length) throw refused('size', 'disc_has_snapshots', { snapshots: held.join(', ') }, 'conflict');
       const sizeErr = checkDiscSize(size);
