@@ -220,6 +220,9 @@ export async function restoreBackup(h: Hangar, p: Principal, at: DiscPlace, back
   const { opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     if (vm.power_on) throw refused('restore', 'power_off_to_restore', {}, 'state');
+    // A restore replaces the disc's file, and the qcow2 snapshots inside it with it.
+    const held = await snapshotLabels(trx, vm.id);
+    if (held.length) throw refused('snapshots', 'vm_has_snapshots', { snapshots: held.join(', ') }, 'conflict');
     const disc = await discs.discOf(trx, vm.id, at.disc.id);
     if (!disc) throw notFound('disc');
     if (!(await discs.backupExists(trx, disc.id, backup.id))) throw notFound('backup');

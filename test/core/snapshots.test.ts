@@ -8,7 +8,8 @@ import { storesFor, withCore, type CoreFx } from './fixture.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { deleteVm } from '../../src/core/vms/delete.js';
 import { powerVm } from '../../src/core/vms/power.js';
-import { resolveDiscById, updateDisc } from '../../src/core/discs.js';
+import { createBackup, resolveDiscById, restoreBackup, updateDisc } from '../../src/core/discs.js';
+import { reimageVm } from '../../src/core/vms/actions.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, resolveSnapshot, restoreSnapshot } from '../../src/core/snapshots.js';
 import { DomainError } from '../../src/core/errors.js';
 import type { VmPlace } from '../../src/core/resolve.js';
@@ -91,6 +92,11 @@ for (const store of STORES) {
       const disc = await resolveDiscById(h, fx.admin, String(discId));
       assert.deepEqual(await refusal(updateDisc(h, fx.admin, disc, { size: 4096 })), ['conflict', 'disc_has_snapshots']);
       assert.equal((await h.db.selectFrom('discs').select('size').where('id', '=', discId!).executeTakeFirstOrThrow()).size, 2048, 'the size is unchanged');
+
+      // Reimaging or restoring a backup rewrites the disc's file and would lose the snapshots inside it.
+      assert.deepEqual(await refusal(reimageVm(h, fx.admin, at, { distribution: 'tiny', rootPassword: 'root-pw-secret' })), ['conflict', 'vm_has_snapshots']);
+      const backup = await createBackup(h, fx.admin, disc);
+      assert.deepEqual(await refusal(restoreBackup(h, fx.admin, disc, backup)), ['conflict', 'vm_has_snapshots']);
 
       await powerVm(h, fx.admin, at, { intent: 'start' });
       const on = await placeOf(fx, at.vm.id);

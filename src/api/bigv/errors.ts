@@ -116,6 +116,7 @@ const REASONS: Record<string, Words> = {
   discs_not_undeletable: () => 'must be true: discs cannot be undeleted',
   power_off_to_restore: () => 'the machine must be powered off to restore a backup',
   power_off_to_snapshot: () => 'the machine must be powered off to take, restore or delete a snapshot',
+  vm_has_snapshots: (p) => `the machine has snapshots, which this would destroy; delete them first (${String(p.snapshots ?? '')})`,
   snapshot_not_ready: (p) => `the snapshot is ${String(p.state ?? 'not ready')}`,
   disc_has_snapshots: (p) => `a disc of a machine with snapshots cannot grow; delete its snapshots first (${String(p.snapshots ?? '')})`,
   vm_not_powered_on: () => 'the machine is not powered on',

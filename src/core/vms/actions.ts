@@ -12,6 +12,7 @@ import { checkImage, firstBootFor } from './create.js';
 import type { ImageSpec } from './model.js';
 import { hasImage } from '../../scheduler/place.js';
 import { withTransaction } from '../transaction.js';
+import { snapshotLabels } from '../../store/repos/snapshots.js';
 import * as repo from '../../store/repos/vms.js';
 
 export const SIGNALS = ['powerdown', 'reset', 'sendkey', 'nmi'] as const;
@@ -63,6 +64,9 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Ima
     if (busy) throw conflict('reimaging', busy.uuid);
     if (cur.power_on) throw refused('power_on', 'power_off_to_reimage', {}, 'state');
     if (!(await repo.hasDisc(trx, cur.id))) throw refused('discs', 'no_disc_for_image', {}, 'state');
+    // Writing the image replaces the disc's file, and the qcow2 snapshots inside it with it.
+    const held = await snapshotLabels(trx, cur.id);
+    if (held.length) throw refused('snapshots', 'vm_has_snapshots', { snapshots: held.join(', ') }, 'conflict');
     const images = cur.head_id === null ? undefined : await repo.headImages(trx, cur.head_id);
     if (images !== undefined && !hasImage(images, image!)) {
       throw refused('distribution', 'image_not_on_head', { image: image! }, 'not_in_list');
