@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { account, freshStore, startTest, type TestHangar } from '../helpers.js';
+import { account, freshStore, startTest, withAcme, type TestHangar } from '../helpers.js';
 import { assertInvariants } from '../invariants.js';
 import { SecretBox } from '../../src/core/secrets.js';
 import { forgetExpiredIdempotency, IDEMPOTENCY_TTL_MS } from '../../src/api/idempotency.js';
@@ -16,23 +16,13 @@ const create = '/accounts/acme/groups/default/vm_create';
 const vmBody = (name: string) => ({ virtual_machine: { name, cores: 1, memory: 1024, power_on: false }, discs: [{ label: 'disc-1', storage_grade: 'sata', size: 10240 }] });
 const keyed = (key: string, o: { token: string; body?: unknown }) => ({ ...o, headers: { 'idempotency-key': key } });
 
-async function withHangar(fn: (t: TestHangar) => Promise<void>): Promise<void> {
-  const t = await startTest();
-  try {
-    await account(t, 'acme');
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-
 async function vmCount(t: TestHangar, name: string): Promise<number> {
   const rows = await t.running.hangar.db.selectFrom('vms').select('id').where('name', '=', name).execute();
   return rows.length;
 }
 
 test('a retried create with the same Idempotency-Key returns the first answer and makes no second VM', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const a = await t.req('POST', create, keyed('create-web-1', { token: t.adminToken, body: vmBody('web') }));
     assert.equal(a.status, 202, a.text);
     const b = await t.req('POST', create, keyed('create-web-1', { token: t.adminToken, body: vmBody('web') }));
@@ -45,7 +35,7 @@ test('a retried create with the same Idempotency-Key returns the first answer an
 });
 
 test('two identical creates at once with one Idempotency-Key make one VM and both get its answer', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (let i = 0; i < 5; i++) {
       const key = `race-${i}`;
       const [a, b] = await Promise.all([
@@ -62,7 +52,7 @@ test('two identical creates at once with one Idempotency-Key make one VM and bot
 });
 
 test('the same Idempotency-Key with a different request is refused with 422 and acts not', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     assert.equal((await t.req('POST', create, keyed('k', { token: t.adminToken, body: vmBody('one') }))).status, 202);
     const r = await t.req('POST', create, keyed('k', { token: t.adminToken, body: vmBody('two') }));
     assert.equal(r.status, 422, r.text);
@@ -72,7 +62,7 @@ test('the same Idempotency-Key with a different request is refused with 422 and 
 });
 
 test('Idempotency-Keys are per caller: another user with the same key and request does not get the first answer', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const beta = await account(t, 'beta');
     const other = await t.user('mallory', { level: 'account_admin', account_id: beta.id });
     const a = await t.req('POST', create, keyed('shared', { token: t.adminToken, body: vmBody('secret') }));
@@ -84,7 +74,7 @@ test('Idempotency-Keys are per caller: another user with the same key and reques
 });
 
 test('a purge retried with its Idempotency-Key answers 204 again instead of 404', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     assert.equal((await t.req('POST', create, { token: t.adminToken, body: vmBody('gone') })).status, 202);
     const url = '/accounts/acme/groups/default/virtual_machines/gone?purge=true';
     assert.equal((await t.req('DELETE', url, keyed('del', { token: t.adminToken }))).status, 204);
@@ -94,7 +84,7 @@ test('a purge retried with its Idempotency-Key answers 204 again instead of 404'
 });
 
 test('a 4xx answer is recorded: the retry gets the same 404 even after the group appears', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const url = '/accounts/acme/groups/later/vm_create';
     assert.equal((await t.req('POST', url, keyed('early', { token: t.adminToken, body: vmBody('early') }))).status, 404);
     assert.equal((await t.req('POST', '/accounts/acme/groups', { token: t.adminToken, body: { name: 'later' } })).status, 201);
@@ -105,7 +95,7 @@ test('a 4xx answer is recorded: the retry gets the same 404 even after the group
 });
 
 test('a 5xx answer is not recorded: the request can be retried with the same key', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const url = '/accounts/acme/groups/default/virtual_machines/flaky/signal';
     assert.equal((await t.req('POST', create, { token: t.adminToken, body: { ...vmBody('flaky'), virtual_machine: { ...vmBody('flaky').virtual_machine, power_on: true } } })).status, 202);
     // A head that does not answer: the signal is a 503.
@@ -120,7 +110,7 @@ test('a 5xx answer is not recorded: the request can be retried with the same key
 });
 
 test('Idempotency-Keys longer than 255 characters or with control characters are a 400', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     for (const key of ['x'.repeat(256), 'tab\there']) {
       const r = await t.req('POST', create, keyed(key, { token: t.adminToken, body: vmBody('bad') }));
       assert.equal(r.status, 400, r.text);
@@ -132,7 +122,7 @@ test('Idempotency-Keys longer than 255 characters or with control characters are
 });
 
 test('records expire after 24 hours: the key can then be used again, and the sweeper removes them', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const h = t.running.hangar;
     assert.equal((await t.req('POST', create, keyed('old', { token: t.adminToken, body: vmBody('first') }))).status, 202);
     const [rec] = await h.db.selectFrom('idempotency_records').select(['created_at', 'expires_at']).execute();
@@ -177,7 +167,7 @@ test('a retry after the brain restarts, and a retry to another brain on the same
 });
 
 test('a replayed PUT answers with the first answer\'s ETag and changes the VM once', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     assert.equal((await t.req('POST', create, { token: t.adminToken, body: vmBody('grow') })).status, 202);
     const url = '/accounts/acme/groups/default/virtual_machines/grow';
     const a = await t.req('PUT', url, keyed('grow-1', { token: t.adminToken, body: { cores: 2 } }));

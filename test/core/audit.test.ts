@@ -6,27 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { account, startTest, until, type TestHangar } from '../helpers.js';
+import { account, until, withAcme, type TestHangar } from '../helpers.js';
 import { forgetOldAudit, AUDIT_RETENTION_DAYS } from '../../src/core/audit.js';
 
 const GRP = '/accounts/acme/groups/default';
-
-async function withHangar(fn: (t: TestHangar) => Promise<void>): Promise<void> {
-  const t = await startTest();
-  try {
-    await account(t, 'acme');
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 const rows = (t: TestHangar) => t.running.hangar.db.selectFrom('audit').selectAll().orderBy('id').execute();
 const uuidOf = async (t: TestHangar, table: 'accounts' | 'vms', name: string) =>
   (await t.running.hangar.db.selectFrom(table).select('uuid').where('name', '=', name).executeTakeFirstOrThrow()).uuid;
 
 test('a vm_create leaves one row: its user, method and route pattern, dialect, 202, the account and VM, the operation it started, the address; a GET leaves none', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const before = (await rows(t)).length;
     const created = await t.req('POST', `${GRP}/vm_create`, {
       token: t.adminToken, body: { virtual_machine: { name: 'web1' }, discs: [{ label: 'disc-1', size: 1024 }] }, address: '192.0.2.7',
@@ -52,7 +42,7 @@ test('a vm_create leaves one row: its user, method and route pattern, dialect, 2
 });
 
 test('a refused request has its row with its status; an impersonated one names the impersonator; a cancel over Hangar\'s own routes is dialect hangar', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const victim = await t.user('victim', { level: 'group_admin', group_id: (await t.req('GET', GRP, { token: t.adminToken })).body.id });
     assert.equal((await t.req('POST', '/accounts/acme/groups', { token: victim, body: { name: 'nope' } })).status, 403);
     const refused = await until('the refused row', async () => (await rows(t)).find((r) => r.status === 403));
@@ -77,7 +67,7 @@ test('a refused request has its row with its status; an impersonated one names t
 });
 
 test('a store that cannot take the audit row never fails the request', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     await sql`ALTER TABLE audit RENAME TO audit_away`.execute(t.running.hangar.db);
     try {
       const r = await t.req('POST', '/accounts/acme/groups', { token: t.adminToken, body: { name: 'shop' } });
@@ -90,7 +80,7 @@ test('a store that cannot take the audit row never fails the request', async () 
 });
 
 test('GET /audit: cluster admins read every row, account admins their accounts\' rows, others 403; filters and limit; rows older than the retention are forgotten', async () => {
-  await withHangar(async (t) => {
+  await withAcme(async (t) => {
     const other = await account(t, 'other');
     await t.req('POST', `${GRP}/vm_create`, { token: t.adminToken, body: { virtual_machine: { name: 'web1' } } });
     await t.req('POST', '/accounts/other/groups/default/vm_create', { token: t.adminToken, body: { virtual_machine: { name: 'x1' } } });

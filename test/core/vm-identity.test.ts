@@ -3,8 +3,9 @@
 // name derived (with `-N` on a clash) when a dialect gives none; and where a VM lands when no group is
 // named. SQLite always; PostgreSQL too when HANGAR_TEST_DATABASE_URL is set.
 import { test } from 'node:test';
+import { withCore } from './fixture.js';
 import assert from 'node:assert/strict';
-import { freshStore, startTest, type TestHangar } from '../helpers.js';
+import type { TestHangar } from '../helpers.js';
 import type { Grant, Principal } from '../../src/core/principal.js';
 import type { AccountRow, GroupRow } from '../../src/store/schema.js';
 import { createAccount, createGroup } from '../../src/core/tree.js';
@@ -22,22 +23,6 @@ if (process.env.HANGAR_TEST_DATABASE_URL) STORES.push({ name: 'PostgreSQL', post
 else console.log('# vm-identity: PostgreSQL variant skipped: HANGAR_TEST_DATABASE_URL is not set');
 
 interface Fx { t: TestHangar; admin: Principal; account: AccountRow; group: GroupRow }
-
-async function withCore(postgres: boolean, fn: (fx: Fx) => Promise<void>): Promise<void> {
-  const store = await freshStore({ postgres });
-  const t = await startTest({ storeUrl: store.url });
-  try {
-    const db = t.running.hangar.db;
-    const user = await db.selectFrom('users').select(['id', 'username']).where('username', '=', 'admin').executeTakeFirstOrThrow();
-    const admin = principal(user.id, [{ id: 0, level: 'cluster_admin', accountId: null, groupId: null, vmId: null }]);
-    const account = await createAccount(t.running.hangar, admin, { name: 'acme' });
-    const group = await db.selectFrom('groups').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
-    await fn({ t, admin, account, group });
-  } finally {
-    await t.close();
-    await store.drop();
-  }
-}
 
 function principal(userId: number, grants: Grant[]): Principal {
   return { userId, username: `u${userId}`, factors: ['password'], apiKeyId: null, grants };
