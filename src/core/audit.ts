@@ -7,7 +7,6 @@ import { forbidden } from './errors.js';
 import { isClusterAdmin, type Principal } from './principal.js';
 import * as repo from '../store/repos/audit.js';
 
-export const AUDIT_RETENTION_DAYS = Number(process.env.HANGAR_AUDIT_RETENTION_DAYS ?? 90);
 export const AUDIT_LIMIT_MAX = 1000;
 
 export interface AuditEntry {
@@ -56,5 +55,5 @@ function present(r: AuditRow): AuditView {
 
 /** The sweeper's part: rows older than the retention. */
 export async function forgetOldAudit(h: Hangar): Promise<number> {
-  return repo.deleteAuditBefore(h.db, h.now() - AUDIT_RETENTION_DAYS * 86_400_000);
+  return repo.deleteAuditBefore(h.db, h.now() - h.config.auditRetentionDays * 86_400_000);
 }

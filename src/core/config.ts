@@ -37,6 +37,8 @@ export interface ClusterConfig {
   operationSweepMs: number;
   operationWaitMax: number;
   operationRetentionDays: number;
+  /** HANGAR_AUDIT_RETENTION_DAYS: days an audit row is kept (docs/audit.md). */
+  auditRetentionDays: number;
   /** How long a shutdown or reboot waits for the guest to halt after the ACPI power button before it
    *  forces it (docs/domain.md §13.3, G9): HANGAR_SHUTDOWN_TIMEOUT seconds, 240 by default. */
   shutdownTimeoutMs: number;
@@ -68,6 +70,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     operationSweepMs: Number(env.HANGAR_OPERATION_SWEEP_MS ?? 30_000),
     operationWaitMax: Number(env.HANGAR_OPERATION_WAIT_MAX ?? 60),
     operationRetentionDays: Number(env.HANGAR_OPERATION_RETENTION_DAYS ?? 7),
+    auditRetentionDays: Number(env.HANGAR_AUDIT_RETENTION_DAYS ?? 90),
     shutdownTimeoutMs: Number(env.HANGAR_SHUTDOWN_TIMEOUT ?? 240) * 1000,
   };
 }

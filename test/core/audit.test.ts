@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { account, until, withAcme, type TestHangar } from '../helpers.js';
-import { forgetOldAudit, AUDIT_RETENTION_DAYS } from '../../src/core/audit.js';
+import { forgetOldAudit } from '../../src/core/audit.js';
 
 const GRP = '/accounts/acme/groups/default';
 
@@ -106,9 +106,9 @@ test('GET /audit: cluster admins read every row, account admins their accounts\'
     const h = t.running.hangar;
     const count = (await rows(t)).length;
     const start = Date.now();
-    h.now = () => start + (AUDIT_RETENTION_DAYS - 1) * 86_400_000;
+    h.now = () => start + (h.config.auditRetentionDays - 1) * 86_400_000;
     assert.equal(await forgetOldAudit(h), 0);
-    h.now = () => start + AUDIT_RETENTION_DAYS * 86_400_000 + 60_000;
+    h.now = () => start + h.config.auditRetentionDays * 86_400_000 + 60_000;
     assert.equal(await forgetOldAudit(h), count);
   });
 });
