@@ -18,7 +18,7 @@ declare module 'fastify' {
 }
 
 /** Reads the request's credential, in the dialect's own wire form, into a Principal (core/auth.ts
- *  builds it, and counts every failed check in h.limiter). Throws Unauthorized or Throttled. */
+ *  builds it, and counts every failed check in h.limiter). Throws a DomainError (unauthorized, or throttled). */
 export type CredentialExtractor = (h: Hangar, req: FastifyRequest) => Promise<Principal>;
 
 /** Renders any error (core's, a schema's, a parser's) in the dialect's shape and words. */

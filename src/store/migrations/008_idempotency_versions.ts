@@ -17,7 +17,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   const pg = isPostgres(db);
   const big = pg ? 'bigint' : 'integer';
   await db.schema.createTable('idempotency_records')
-    // 'user:<id>' or 'apikey:<id>': whose key it is (keys are per caller).
+    // 'user:<id>:<factors hash>' or 'apikey:<id>': whose key it is (per caller and credential strength: core/idempotency.ts).
     .addColumn('caller', pg ? 'varchar(64)' : 'text', (c) => c.notNull())
     .addColumn('key', pg ? 'varchar(255)' : 'text', (c) => c.notNull())
     .addColumn('fingerprint', pg ? 'varchar(64)' : 'text', (c) => c.notNull())
