@@ -21,6 +21,7 @@ import { LocalLink } from '../heads/local-link.js';
 import { LocalDispatch } from '../heads/local-dispatch.js';
 import { buildApp } from '../api/app.js';
 import { forgetExpiredIdempotency } from '../api/idempotency.js';
+import { flushAudit } from '../core/audit.js';
 
 export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { driver: Driver; label: string }
 
@@ -93,6 +94,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
       clearInterval(opSweeper);
       await app.close();
       for (const a of agents) await a.stop();
+      await flushAudit(hangar);
       await db.destroy();
     },
   };
