@@ -159,6 +159,7 @@ const REASONS: Record<string, Words> = {
   range_reversed: () => 'is a range whose start is after its end',
   needs_protocol: () => 'needs a protocol (tcp or udp)',
   guest_hostname: () => 'is invalid: a letter, then letters, digits and hyphens (at most 25 characters)',
+  one_source: () => 'give exactly one of template_id, iso_id and iso_url',
 };
 
 const FORBIDDEN: Record<string, Words> = {
