@@ -214,6 +214,7 @@ const UNAUTHORIZED: Record<string, string> = {
 };
 
 const REQUEST: Record<string, Words> = {
+  public_nic_exists: () => 'the machine already has an interface on that public network',
   vm_changed: () => 'The machine has changed since you read it: read it again (its ETag) and retry',
   reimaging: (p) => `the machine is already being imaged (operation ${p.operation})`,
   cancel_running: () => 'the operation cannot be cancelled: it is running: an operation can be cancelled only while it is queued',

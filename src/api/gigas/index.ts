@@ -20,12 +20,24 @@ import { gigasErrorHandler } from './errors.js';
 import { tokenRoutes } from './auth.js';
 import { transactionRoutes } from './transactions.js';
 import { vmRoutes } from './vms.js';
+import { catalogueRoutes } from './catalogues.js';
+import { deviceRoutes } from './devices.js';
+import { segregationRoutes } from './segregation.js';
+import { statsRoutes } from './stats.js';
+import { mediaRoutes } from './media.js';
+import { legacyRoutes } from './legacy.js';
 
 /** Every Gigas route file. */
 export const GIGAS_ROUTES: ((h: Hangar) => FastifyPluginAsync)[] = [
   tokenRoutes,
   transactionRoutes,
   vmRoutes,
+  catalogueRoutes,
+  deviceRoutes,
+  segregationRoutes,
+  statsRoutes,
+  mediaRoutes,
+  legacyRoutes,
 ];
 
 /** The root paths Gigas claims (its 404s and pre-routing refusals are Gigas'). */

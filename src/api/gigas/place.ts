@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Hangar } from '../../core/context.js';
 import { defaultAccount, resolveAccount, resolveVmById, type VmPlace } from '../../core/resolve.js';
 import { canSeeAccount } from '../../core/principal.js';
-import { notFound } from '../../core/errors.js';
+import { isCode, notFound, type Issues } from '../../core/errors.js';
 import { readRef } from '../../core/ids.js';
 import type { AccountRow } from '../../store/schema.js';
 import { changes } from '../wire.js';
@@ -40,4 +40,15 @@ export async function vmOfPath(h: Hangar, req: FastifyRequest & { params: { acco
 /** A resolved VM's place, as core's privilege checks take it. */
 export function placeOf(at: VmPlace): { accountId: number; groupId: number; vmId: number } {
   return { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
+}
+
+/** `resolve`'s answer, or, when it names nothing the caller can see, the body field's issue (`not_in_list`). */
+export async function named<T>(errs: Issues, field: string, resolve: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await resolve();
+  } catch (err) {
+    if (!isCode(err, 'not_found')) throw err;
+    errs.add(field, 'not_in_list');
+    return undefined;
+  }
 }

@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { Issues, isCode } from '../../core/errors.js';
+import { Issues } from '../../core/errors.js';
 import { landingFor } from '../../core/landing.js';
 import { imageByRef } from '../../core/images.js';
 import { zoneByRef } from '../../core/zones.js';
@@ -28,7 +28,7 @@ import type { AccountRow } from '../../store/schema.js';
 import { NoQuery } from '../parameters.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
-import { gigasAccount, placeOf, vmOfPath } from './place.js';
+import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
 import { bool, int, list } from './values.js';
 
 const MIB_PER_GB = 1024;
@@ -74,17 +74,6 @@ const ListQ = Type.Object({
 function randomPassword(): string {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
   return Array.from(crypto.randomBytes(12), (b) => alphabet[b % alphabet.length]).join('');
-}
-
-/** `resolve`'s answer, or the field's issue (`not_in_list`) when it names nothing the caller can see. */
-async function named<T>(errs: Issues, field: string, resolve: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await resolve();
-  } catch (err) {
-    if (!isCode(err, 'not_found')) throw err;
-    errs.add(field, 'not_in_list');
-    return undefined;
-  }
 }
 
 type CreateBody = Static<typeof VmCreate>;

@@ -42,3 +42,8 @@ export async function usernamesByEmail(db: Db, email: string): Promise<string[]>
   const rows = await db.selectFrom('users').select('username').where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).limit(2).execute();
   return rows.map((r) => r.username);
 }
+
+/** A VM's NICs with the network each is on (migration 013). */
+export function nicNetworksOf(db: Db, vmId: number): Promise<{ id: number; network_id: number | null }[]> {
+  return db.selectFrom('nics').select(['id', 'network_id']).where('vm_id', '=', vmId).orderBy('id').execute();
+}
