@@ -47,7 +47,16 @@ export interface MachineSpec {
   /** The distribution the first disc was last imaged with, which decides how it boots. */
   image: string | null;
   vncPassword: string;
+  /** The firewall of each bridged NIC, enforced from before the guest runs (absent: none). */
+  firewall?: NicFirewallSpec[];
 }
+
+/** One firewall rule as a head enforces it (core/firewall.ts checked it). `address`: an IP, a CIDR
+ *  or a range `a-b` (null: any); `port`: `p`, `a:b` or a comma list of them (only with a protocol). */
+export interface FirewallRuleSpec { command: 'accept' | 'drop'; protocol: 'tcp' | 'udp' | null; address: string | null; port: string | null }
+
+/** The firewall of one NIC: its rules in order, then its default policy for what none matched. */
+export interface NicFirewallSpec { nicId: number; defaultPolicy: 'accept' | 'drop'; rules: FirewallRuleSpec[] }
 
 /** First-boot configuration written beside an image (the config drive). */
 export interface FirstBoot {
@@ -152,6 +161,17 @@ export interface Driver {
   deleteSnapshot(discs: DiscRef[], name: string): Promise<void>;
 
   stats(vmId: number): Promise<MachineStats | null>;
+
+  /** Put the firewall of a running machine's NICs in place (replacing the one there). Resolves with
+   *  whether it is enforced: false when the machine is not running or its networking cannot filter
+   *  (user-mode networking has no tap to filter on). */
+  applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean>;
+  /** Set the remote console (VNC) password of a running machine, valid until `expiresAt` (ms since
+   *  the epoch; after it no VNC client can authenticate). Resolves with the VNC port. */
+  openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }>;
+  /** A new root password for the guest: its crypt hash goes on the config drive of the machine's next
+   *  boot, which applies it (the guest's next login after that boot uses it). Needs an imaged disc. */
+  setRootPassword(vmId: number, rootPasswordHash: string): Promise<void>;
   /** Stop watching machines and release resources; running guests are left running. */
   close(): Promise<void>;
 }

@@ -257,6 +257,25 @@ export class HeadAgent {
         const act = { 'snapshot.create': 'createSnapshot', 'snapshot.restore': 'restoreSnapshot', 'snapshot.delete': 'deleteSnapshot' } as const;
         return this.driver[act[op.kind]](op.args.discs, op.args.name);
       }
+      case 'firewall.apply': {
+        // User-mode networking has no tap to filter on: said, never pretended. A stopped machine in
+        // bridge mode gets the rules from its desired state at its next start, before it runs.
+        if (this.opts.network.mode !== 'bridge') return { enforced: false };
+        if (!running) return { enforced: true };
+        return { enforced: await this.driver.applyFirewall(vmId, op.args.nics) };
+      }
+      case 'console.open': {
+        if (!running) throw new DriverError('the machine is not running');
+        return { vncPort: (await this.driver.openConsole(vmId, op.args.password, op.args.expiresAt)).port };
+      }
+      case 'password.reset': {
+        await this.driver.setRootPassword(vmId, op.args.rootPasswordHash);
+        if (!running) return; // applied at its next boot
+        const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.stop(vmId);
+        await this.bootIfWanted(vmId);
+        return { forced: !halted };
+      }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
         // "done" would report an act that never happened. The never check keeps every known kind handled.

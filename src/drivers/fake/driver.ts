@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
+  type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec, type Signal, type StopReason,
 } from '../driver.js';
 import { IMAGES } from '../../images/catalogue.js';
 
@@ -144,6 +144,7 @@ export class FakeDriver implements Driver {
     await this.check('start');
     if (!this.machines.has(spec.vmId)) {
       const pid = this.nextPid++;
+      if (spec.firewall) this.firewalls.set(spec.vmId, structuredClone(spec.firewall));
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
       this.lastStops.delete(spec.vmId);
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
@@ -269,6 +270,33 @@ export class FakeDriver implements Driver {
     if (!m) return null;
     const up = Date.now() - m.startedAt;
     return { vmId, at: Date.now(), cpuMs: Math.round(up / 100), netRxBytes: up, netTxBytes: up, discReadBytes: 0, discWriteBytes: 0 };
+  }
+
+  /** Each machine's firewall as last applied (a fake head filters nothing: it records). */
+  readonly firewalls = new Map<number, NicFirewallSpec[]>();
+  /** Each machine's remote console: its password and when it expires. */
+  readonly consoles = new Map<number, { password: string; expiresAt: number }>();
+
+  async applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean> {
+    this.calls.push(`applyFirewall ${vmId}`);
+    if (!this.machines.has(vmId)) return false;
+    this.firewalls.set(vmId, structuredClone(nics));
+    return true;
+  }
+
+  async openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }> {
+    this.calls.push(`openConsole ${vmId}`);
+    if (!this.machines.has(vmId)) throw new DriverError('the machine is not running');
+    this.consoles.set(vmId, { password, expiresAt });
+    return { port: 5900 + vmId };
+  }
+
+  async setRootPassword(vmId: number, rootPasswordHash: string): Promise<void> {
+    this.calls.push(`setRootPassword ${vmId}`);
+    const disc = [...this.discs.values()].find((d) => d.vmId === vmId && this.images.has(d.id));
+    const imaged = disc && this.images.get(disc.id);
+    if (!disc || !imaged) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
+    this.images.set(disc.id, { ...imaged, firstBoot: { ...imaged.firstBoot, rootPasswordHash } });
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,15 @@ export async function setVncPassword(qmp: QmpClient, password: string): Promise<
   await qmp.execute('change-vnc-password', { password: password.slice(0, VNC_PASSWORD_MAX) });
 }
 
+/**
+ * A remote console password that stops working at `expiresAt` (ms since the epoch): QEMU refuses
+ * every VNC authentication after it (`expire_password` takes whole seconds of Unix time).
+ */
+export async function setExpiringVncPassword(qmp: QmpClient, password: string, expiresAt: number): Promise<void> {
+  await setVncPassword(qmp, password);
+  await qmp.execute('expire_password', { protocol: 'vnc', time: String(Math.max(1, Math.ceil(expiresAt / 1000))) });
+}
+
 /** The TCP port VNC listens on (QEMU picked the first free display in the allowed range). */
 export async function vncPort(qmp: QmpClient): Promise<number | null> {
   const info = await qmp.execute<{ enabled: boolean; service?: string }>('query-vnc');

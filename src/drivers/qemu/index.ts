@@ -13,7 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import { pino, type Logger } from 'pino';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
+  type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec, type Signal, type StopReason,
 } from '../driver.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { discNode, qemuArgs, type Accel, type DirectBoot } from './args.js';
@@ -24,7 +24,8 @@ import { fetchCdrom } from './cdrom.js';
 import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
 import { listBuiltImages } from '../../images/manifest.js';
-import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { setExpiringVncPassword, setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { applyNft, removeNft } from './firewall.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
@@ -378,6 +379,7 @@ export class QemuDriver implements Driver {
   }
 
   private async cleanupRun(dirs: RunDir, meta: RunMeta): Promise<void> {
+    for (const tap of Object.values(meta.nicTaps ?? {})) await removeNft(tap, meta.netns);
     for (const tap of meta.taps) await deleteTap(tap, meta.netns);
     for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial]) await fsp.rm(f, { force: true });
   }
@@ -454,7 +456,10 @@ export class QemuDriver implements Driver {
         await createTap(tap, nic.network.bridge, netns);
         taps.push(tap);
         meta.taps.push(tap);
+        (meta.nicTaps ??= {})[nic.id] = tap;
       }
+      // The firewall is in place before the guest runs a single instruction.
+      await this.firewallOn(meta, spec.firewall ?? []);
       const vnc = this.opts.vnc ?? {};
       const args = qemuArgs({
         spec, accel: this.accelDecision.accel, paths: dirs, discs, configDrive: dirs.configIso, cdrom, boot, taps,
@@ -783,6 +788,54 @@ export class QemuDriver implements Driver {
     for (const disc of discs) {
       if ((await this.discStore.snapshots(disc)).includes(name)) await this.discStore.snapshot(disc, 'delete', name);
     }
+  }
+
+  // ---- firewall, remote console, root password
+
+  private async firewallOn(meta: RunMeta, nics: NicFirewallSpec[]): Promise<boolean> {
+    const taps = meta.nicTaps ?? {};
+    if (Object.keys(taps).length === 0) return false;
+    for (const [nicId, tap] of Object.entries(taps)) {
+      // A NIC without rules gets an accepting table: any earlier rules of that NIC are replaced.
+      const fw = nics.find((n) => String(n.nicId) === nicId) ?? { nicId: Number(nicId), defaultPolicy: 'accept' as const, rules: [] };
+      await applyNft(tap, fw, meta.netns);
+    }
+    return true;
+  }
+
+  async applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean> {
+    await this.ready;
+    return this.withLock(vmId, async () => {
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) return false;
+      return this.firewallOn(m.meta, nics);
+    });
+  }
+
+  async openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) throw new DriverError('the machine is not running');
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    await setExpiringVncPassword(m.qmp, password, expiresAt);
+    const port = m.meta.vncPort ?? (await vncPort(m.qmp));
+    if (port === null) throw new DriverError('the machine has no VNC console');
+    return { port };
+  }
+
+  async setRootPassword(vmId: number, rootPasswordHash: string): Promise<void> {
+    await this.ready;
+    const stored = await this.readFirstBoot(vmId);
+    if (!stored) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
+    // A new instance of the config drive (the guest applies identity once per instance-id), carrying
+    // the identity only: the firstboot script ran with the image and must not run again.
+    const firstBoot: FirstBoot = {
+      ...stored.firstBoot, rootPasswordHash, firstbootScript: '',
+      instanceId: `${stored.firstBoot.instanceId.replace(/-pw\d+$/, '')}-pw${Date.now()}`,
+    };
+    const file = this.firstBootFile(vmId);
+    await fsp.writeFile(`${file}.tmp`, JSON.stringify({ ...stored, firstBoot }), { mode: 0o600 });
+    await fsp.rename(`${file}.tmp`, file);
   }
 
   // ---- stats

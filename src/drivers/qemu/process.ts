@@ -48,6 +48,8 @@ export interface RunMeta {
   discs: DiscRef[];
   sshPort: number | null;
   vncPort: number | null;
+  /** NIC id → its tap (bridged NICs), for the firewall. */
+  nicTaps?: Record<string, string>;
 }
 
 export async function readMeta(file: string): Promise<RunMeta | null> {

@@ -1,0 +1,17 @@
+// Reads behind the head acts of core/console.ts and core/firewall-apply.ts: a head's address and a
+// VM's firewall as its head enforces it.
+import type { Db } from './types.js';
+import { nicsOf, policiesOf, rulesOf } from './firewall.js';
+
+/** The address a head registered as its management address (where its VNC consoles listen). */
+export async function headAddress(db: Db, headId: number): Promise<string | undefined> {
+  return (await db.selectFrom('heads').select('management_address').where('id', '=', headId).executeTakeFirst())?.management_address;
+}
+
+/** Each NIC of the VM with its default policy (accept when none is set) and its rules in order. */
+export async function firewallRows(db: Db, vmId: number) {
+  const nics = await nicsOf(db, vmId);
+  const ids = nics.map((n) => n.id);
+  const [rules, policies] = [await rulesOf(db, ids), await policiesOf(db, ids)];
+  return nics.map((n) => ({ nicId: n.id, defaultPolicy: policies.get(n.id) ?? 'accept', rules: rules.filter((r) => r.nic_id === n.id) }));
+}
