@@ -56,6 +56,7 @@ export class HeadEndpoint {
         const headId = await heads.upsertHead(this.db, m.label, {
           zone: m.zone, driver: m.facts.driver, accel: m.facts.accel, cores: m.facts.cores, memory: m.facts.memory,
           managementAddress: m.managementAddress, online: !m.facts.problem, note: m.facts.problem, grades: m.facts.grades,
+          consoleAddress: m.facts.consoleAddress ?? null,
         }, this.now());
         return { v, type: 'registered', headId };
       }

@@ -1,11 +1,11 @@
 // The remote console of a running VM (Gigas `remote_console`): its head's address, its VNC port and
 // a fresh password that QEMU refuses after `expiresAt` (QMP expire_password). VNC listens on the
-// head's console address: the head's admin binds it with HANGAR_VNC_HOST to the address the head
-// registers as its management address (docs/remote-console.md), so users connect to the head
-// directly; no proxy on the brain. One password per VM at a time: a new one replaces the last.
+// head's console address, which the head's admin chooses (HANGAR_VNC_HOST) and the head reports when
+// it registers (docs/remote-console.md): users connect to the head directly, no proxy on the brain.
+// One password per VM at a time: a new one replaces the last (and the boot one).
 import crypto from 'node:crypto';
 import type { Hangar } from './context.js';
-import { headAddress } from '../store/repos/head-acts.js';
+import { headAddresses } from '../store/repos/head-acts.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import { secretArg } from '../operations/kinds.js';
 import { invalid, notFound, refused } from './errors.js';
@@ -26,6 +26,14 @@ export interface RemoteConsole {
   /** ms since the epoch; QEMU refuses the password from then on. */
   expiresAt: number;
   operation: string;
+}
+
+/** Where a client connects: the head's console address, or its management address when VNC listens on
+ *  every address (or the head did not say). */
+export function consoleHost(addrs: { management: string; console: string | null } | undefined): string {
+  if (!addrs) return '127.0.0.1';
+  const c = addrs.console;
+  return c === null || c === '' || c === '0.0.0.0' || c === '::' ? addrs.management : c;
 }
 
 /** VNC's alphabet-safe password: 8 characters of letters and digits. */
@@ -60,5 +68,5 @@ export async function openRemoteConsole(h: Hangar, p: Principal, at: VmPlace, op
   if (op.state !== 'done' || port === undefined) {
     throw refused('virtual_machine', 'head_failed', { detail: op.error ?? `the head has not opened the console (${op.state})` }, 'failed');
   }
-  return { host: (await headAddress(h.db, headId)) ?? '127.0.0.1', port, password, expiresAt, operation: op.uuid };
+  return { host: consoleHost(await headAddresses(h.db, headId)), port, password, expiresAt, operation: op.uuid };
 }

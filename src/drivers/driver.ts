@@ -103,6 +103,8 @@ export interface HostFacts {
   grades: Record<string, number>;
   /** Why this head cannot run machines (e.g. QEMU missing), or null when it can. */
   problem: string | null;
+  /** The address its machines' VNC consoles listen on (absent: none reachable from outside). */
+  consoleAddress?: string | null;
 }
 
 export interface MachineStats {

@@ -97,8 +97,9 @@ export class HeadAgent {
     const network: NetworkMode = this.opts.network.mode === 'user'
       ? { mode: 'user', sshPort: vm.sshPort ?? 0 }
       : { mode: 'bridge', bridge: this.opts.network.bridge };
-    const { id, nics, powerOn, autorebootOn, deleted, powerCycle, observedCycle, observedRunning, sshPort, ...machine } = vm;
-    return { ...machine, vmId: id, nics: nics.map((n) => ({ ...n, network })) };
+    const { id, nics, powerOn, autorebootOn, deleted, powerCycle, observedCycle, observedRunning, sshPort, firewall, ...machine } = vm;
+    // Firewall rules go to bridged NICs only: user-mode networking has nothing to filter on.
+    return { ...machine, vmId: id, nics: nics.map((n) => ({ ...n, network })), ...(network.mode === 'bridge' && firewall ? { firewall } : {}) };
   }
 
   private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {

@@ -219,7 +219,7 @@ export class QemuDriver implements Driver {
     }
     return {
       driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
-      memory: Math.floor(os.totalmem() / MiB), grades, problem,
+      memory: Math.floor(os.totalmem() / MiB), grades, problem, consoleAddress: this.opts.vnc?.host ?? '127.0.0.1',
     };
   }
 

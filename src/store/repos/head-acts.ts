@@ -3,9 +3,10 @@
 import type { Db } from './types.js';
 import { nicsOf, policiesOf, rulesOf } from './firewall.js';
 
-/** The address a head registered as its management address (where its VNC consoles listen). */
-export async function headAddress(db: Db, headId: number): Promise<string | undefined> {
-  return (await db.selectFrom('heads').select('management_address').where('id', '=', headId).executeTakeFirst())?.management_address;
+/** A head's management address and the address its VNC consoles listen on, as it registered them. */
+export async function headAddresses(db: Db, headId: number): Promise<{ management: string; console: string | null } | undefined> {
+  const row = await db.selectFrom('heads').select(['management_address', 'console_address']).where('id', '=', headId).executeTakeFirst();
+  return row && { management: row.management_address, console: row.console_address };
 }
 
 /** Each NIC of the VM with its default policy (accept when none is set) and its rules in order. */
