@@ -116,6 +116,8 @@ export interface MachineStats {
   netTxBytes: number;
   discReadBytes: number;
   discWriteBytes: number;
+  /** Per bridged NIC (its tap's counters, as the guest sees them); absent where NICs have no tap. */
+  nics?: { nicId: number; rxBytes: number; txBytes: number }[];
 }
 
 export type Signal = { kind: 'powerdown' } | { kind: 'reset' } | { kind: 'nmi' } | { kind: 'sendkey'; keys: string[] };

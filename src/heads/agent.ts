@@ -86,6 +86,7 @@ export class HeadAgent {
         await this.link.reportStats(vmId, [{
           at: s.at, cpuMs: s.cpuMs, discReadBytes: s.discReadBytes, discWriteBytes: s.discWriteBytes,
           netRxBytes: measurable ? s.netRxBytes : null, netTxBytes: measurable ? s.netTxBytes : null,
+          ...(measurable && s.nics ? { nics: s.nics } : {}),
         }]);
       } catch (err) {
         this.opts.log.warn({ err, vmId }, 'stats report failed');

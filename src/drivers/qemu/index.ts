@@ -841,7 +841,7 @@ export class QemuDriver implements Driver {
   // ---- stats
 
   private async sampleOne(m: Machine): Promise<MachineStats | null> {
-    const s = await sample({ vmId: m.vmId, pid: m.pid, qmp: m.qmp, taps: m.meta.taps, netns: m.meta.netns });
+    const s = await sample({ vmId: m.vmId, pid: m.pid, qmp: m.qmp, taps: m.meta.taps, netns: m.meta.netns, nicTaps: m.meta.nicTaps });
     if (s && !m.gone) this.series.push(s);
     return s;
   }
