@@ -26,6 +26,8 @@ export interface NicSpec {
   gateway4: string | null;
   prefix4: number | null;
   network: NetworkMode;
+  /** Port speed in Mbit/s each way (null or 0: unlimited); enforced on bridged NICs only. */
+  rateLimitMbps?: number | null;
 }
 
 /** Everything needed to boot one machine: the desired state, resolved for this head. */
@@ -49,7 +51,15 @@ export interface MachineSpec {
   vncPassword: string;
   /** The firewall of each bridged NIC, enforced from before the guest runs (absent: none). */
   firewall?: NicFirewallSpec[];
+  /** Relative CPU weight under contention (cgroup v2 cpu.weight: 1..10000, 100 = ordinary; null: not set). */
+  cpuWeight?: number | null;
 }
+
+/** Limits of a running machine, as `applyLimits` sets them. */
+export interface MachineLimits { cpuWeight: number | null; nics: { nicId: number; rateLimitMbps: number | null }[] }
+
+/** Which limits the head enforces for a machine (false: stored only; its host or networking cannot). */
+export interface LimitsEnforced { cpuWeight: boolean; rateLimit: boolean }
 
 /** One firewall rule as a head enforces it (core/firewall.ts checked it). `address`: an IP, a CIDR
  *  or a range `a-b` (null: any); `port`: `p`, `a:b` or a comma list of them (only with a protocol). */
@@ -105,6 +115,8 @@ export interface HostFacts {
   problem: string | null;
   /** The address its machines' VNC consoles listen on (absent: none reachable from outside). */
   consoleAddress?: string | null;
+  /** Whether it can weigh machines' CPU (a writable cgroup cpu controller). */
+  cpuWeight?: boolean;
 }
 
 export interface MachineStats {
@@ -176,6 +188,8 @@ export interface Driver {
   /** A new root password for the guest: its crypt hash goes on the config drive of the machine's next
    *  boot, which applies it (the guest's next login after that boot uses it). Needs an imaged disc. */
   setRootPassword(vmId: number, rootPasswordHash: string): Promise<void>;
+  /** Change a running machine's CPU weight and NIC rate limits; what the head could enforce. */
+  applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced>;
   /** Stop watching machines and release resources; running guests are left running. */
   close(): Promise<void>;
 }

@@ -23,12 +23,14 @@ export class HeadAgent {
   private readonly chains = new Map<number, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private canWeighCpu = false;
 
   constructor(private readonly link: BrainLink, readonly driver: Driver, private readonly opts: HeadAgentOptions) {}
 
   async start(): Promise<number> {
     const facts = await this.driver.probe();
     if (facts.problem) this.opts.log.warn({ problem: facts.problem }, 'head cannot run machines');
+    this.canWeighCpu = facts.cpuWeight ?? false;
     this.headId = await this.link.register(this.opts.label, this.opts.zone, this.opts.managementAddress, facts);
     this.driver.onEvent((event) => this.onEvent(event));
     await this.resync();
@@ -277,6 +279,13 @@ export class HeadAgent {
         if (!halted) await this.driver.stop(vmId);
         await this.bootIfWanted(vmId);
         return { forced: !halted };
+      }
+      case 'limits.apply': {
+        const bridged = this.opts.network.mode === 'bridge';
+        // A stopped machine gets them from its desired state at its next start.
+        if (!running) return { limits: { cpuWeight: this.canWeighCpu, rateLimit: bridged } };
+        const done = await this.driver.applyLimits(vmId, op.args);
+        return { limits: { cpuWeight: done.cpuWeight, rateLimit: bridged && done.rateLimit } };
       }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:

@@ -1,7 +1,7 @@
 // What each kind of operation carries (typed per kind), how long it may take, whether it holds
 // its VM, and the secrets inside its args (sealed while it waits, removed when it ends).
 import type { Sealed, SecretBox } from '../core/secrets.js';
-import type { DiscRef, FirstBoot, NicFirewallSpec, Signal } from '../drivers/driver.js';
+import type { DiscRef, FirstBoot, MachineLimits, NicFirewallSpec, Signal } from '../drivers/driver.js';
 
 /**
  * A secret inside an operation's args (a root password hash, a firstboot script): sealed where the
@@ -59,6 +59,9 @@ export interface OperationArgs {
   /** A new root password (its SHA-512 crypt hash) on the config drive; a running machine is restarted
    *  (ACPI, forced after `timeoutMs`) so that it applies it at once. */
   'password.reset': { rootPasswordHash: SecretArg; timeoutMs: number };
+  /** A running machine's CPU weight and NIC rate limits changed in place (a stopped one gets them at
+   *  its next start, from the desired state). */
+  'limits.apply': MachineLimits;
 }
 
 /** What a finished operation reports besides its error (`operations.result`): a shutdown or reboot
@@ -70,6 +73,8 @@ export interface OperationResult {
   enforced?: boolean;
   /** console.open: the VNC port the password opens. */
   vncPort?: number;
+  /** limits.apply: which limits the head enforces (false: stored only, its host or networking cannot). */
+  limits?: { cpuWeight: boolean; rateLimit: boolean };
 }
 
 export type OperationKind = keyof OperationArgs;
@@ -88,7 +93,7 @@ export const DEADLINES: Record<OperationKind, number> = {
   // A shutdown or reboot waits at most MAX_POWER_TIMEOUT_MS for its guest, then acts at once.
   'vm.power.start': 5 * MINUTE, 'vm.power.stop': 5 * MINUTE, 'vm.power.reset': 5 * MINUTE, 'vm.power.cycle': 5 * MINUTE,
   'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
-  'firewall.apply': 5 * MINUTE, 'console.open': 5 * MINUTE, 'password.reset': 35 * MINUTE,
+  'firewall.apply': 5 * MINUTE, 'console.open': 5 * MINUTE, 'password.reset': 35 * MINUTE, 'limits.apply': 5 * MINUTE,
 };
 
 /** The longest shutdown or reboot timeout a caller may ask for (its deadline leaves room to force). */

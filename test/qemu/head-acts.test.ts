@@ -1,11 +1,13 @@
 // The head acts behind Gigas' remote_console, apply_firewall_rules and reset_password, on one real
 // bridged guest, seen from a second network namespace (a "user" on the bridge, not the head):
 // the expiring VNC password opens the console, then stops working; nftables on the tap refuses and
-// then allows a TCP connection to the guest, and stays in place across a restart; a reset root
-// password logs in over SSH after the restart the reset makes.
+// then allows a TCP connection to the guest, and stays in place across a restart; a rate limit slows
+// the guest's traffic and a CPU weight puts it in a cgroup; a reset root password logs in over SSH
+// after the restart the reset makes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import fs from 'node:fs';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +17,8 @@ import { HeadAgent } from '../../src/heads/agent.js';
 import type { DesiredVm } from '../../src/heads/link.js';
 import type { NicFirewallSpec } from '../../src/drivers/driver.js';
 import { hashRootPassword } from '../../src/core/vms/create.js';
-import { MemoryLink, firstBoot, have, sshKeyPair, sshWhenReady, tinyImage, tmpDir, until } from './helpers.js';
+import { cgroupDir, findCpuCgroups } from '../../src/drivers/qemu/limits.js';
+import { MemoryLink, firstBoot, have, ssh, sshKeyPair, sshWhenReady, tinyImage, tmpDir, until } from './helpers.js';
 
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
 const vncScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'vnc.js');
@@ -125,6 +128,38 @@ test('remote console, firewall and root password on a bridged guest, from anothe
   assert.equal(await connects(client, guest, 22), true, 'the accept rule allows it');
   assert.equal(await connects(client, guest, 23), false, 'the default drop refuses what no rule accepts');
   vm.firewall = allow; // what the brain's desired state now carries to every start
+
+  // Limits: 1 Mbit/s on the NIC slows what the guest sends (nftables policing) and shapes what it
+  // receives (tc tbf on the tap); a CPU weight puts its QEMU in its own cgroup, where the host has one.
+  const download = async (): Promise<number> => {
+    const t0 = Date.now();
+    const r = await ssh(22, key.private, 'head -c 300000 /dev/zero', 90_000, guest, client);
+    assert.equal(r.stdout.length, 300000, r.stderr);
+    return Date.now() - t0;
+  };
+  const free = await download();
+  const cg = findCpuCgroups();
+  const limit = link.queue(7, 'limits.apply', { cpuWeight: 50, nics: [{ nicId: 3, rateLimitMbps: 1 }] });
+  await agent.kick(7);
+  const limited = await link.opEnd(limit);
+  assert.equal(limited.error, null);
+  assert.deepEqual(limited.result?.limits, { cpuWeight: cg !== null, rateLimit: true });
+  const qdisc = execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', 'hga7n0'], { encoding: 'utf8' });
+  assert.match(qdisc, /tbf .*rate 1Mbit/);
+  const slow = await download();
+  t.diagnostic(`300 kB from the guest: ${free} ms unlimited, ${slow} ms at 1 Mbit/s`);
+  // 300 kB at 1 Mbit/s is ~2.4 s less a 64 kB burst; policing lets TCP through in bursts, so the bound is loose
+  assert.ok(slow >= 1000 && slow > 2 * free, `limited ${slow} ms vs free ${free} ms`);
+  if (cg) {
+    const pid = (await driver.status(7)).pid!;
+    assert.match(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), /\/hangar\/vm7$/m);
+    const file = cg.version === 2 ? 'cpu.weight' : 'cpu.shares';
+    assert.equal(fs.readFileSync(path.join(cgroupDir(cg, 7), file), 'utf8').trim(), cg.version === 2 ? '50' : '512');
+  }
+  const unlimit = link.queue(7, 'limits.apply', { cpuWeight: null, nics: [{ nicId: 3, rateLimitMbps: null }] });
+  await agent.kick(7);
+  assert.equal(await link.opResult(unlimit), null);
+  assert.doesNotMatch(execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'show', 'dev', 'hga7n0'], { encoding: 'utf8' }), /tbf/);
 
   // Root password: set while running; the guest restarts and the password logs in over SSH.
   const password = 'N3w-root_pw';

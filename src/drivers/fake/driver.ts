@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec, type Signal, type StopReason,
+  type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
+  type Signal, type StopReason,
 } from '../driver.js';
 import { IMAGES } from '../../images/catalogue.js';
 
@@ -118,7 +119,7 @@ export class FakeDriver implements Driver {
       driver: 'fake', accel: 'fake',
       cores: this.opts.cores ?? FAKE_HEAD.cores, memory: this.opts.memory ?? FAKE_HEAD.memory,
       grades: { ...(this.opts.grades ?? FAKE_HEAD.grades) },
-      problem: this.opts.problem ?? null,
+      problem: this.opts.problem ?? null, cpuWeight: true,
     };
   }
 
@@ -145,6 +146,7 @@ export class FakeDriver implements Driver {
     if (!this.machines.has(spec.vmId)) {
       const pid = this.nextPid++;
       if (spec.firewall) this.firewalls.set(spec.vmId, structuredClone(spec.firewall));
+      this.limits.set(spec.vmId, { cpuWeight: spec.cpuWeight ?? null, nics: spec.nics.map((n) => ({ nicId: n.id, rateLimitMbps: n.rateLimitMbps ?? null })) });
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
       this.lastStops.delete(spec.vmId);
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
@@ -297,6 +299,16 @@ export class FakeDriver implements Driver {
     const imaged = disc && this.images.get(disc.id);
     if (!disc || !imaged) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
     this.images.set(disc.id, { ...imaged, firstBoot: { ...imaged.firstBoot, rootPasswordHash } });
+  }
+
+  /** Each running machine's limits as last set (a fake head simulates one that can enforce them). */
+  readonly limits = new Map<number, MachineLimits>();
+
+  async applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced> {
+    this.calls.push(`applyLimits ${vmId}`);
+    if (!this.machines.has(vmId)) return { cpuWeight: false, rateLimit: false };
+    this.limits.set(vmId, structuredClone(limits));
+    return { cpuWeight: true, rateLimit: true };
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,8 @@ import type { ChildProcess } from 'node:child_process';
 import { pino, type Logger } from 'pino';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec, type Signal, type StopReason,
+  type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
+  type Signal, type StopReason,
 } from '../driver.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { discNode, qemuArgs, type Accel, type DirectBoot } from './args.js';
@@ -26,6 +27,7 @@ import { loadImage } from './images.js';
 import { listBuiltImages } from '../../images/manifest.js';
 import { setExpiringVncPassword, setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { applyNft, removeNft } from './firewall.js';
+import { findCpuCgroups, removeCgroup, removeRateLimit, setCpuWeight, setRateLimit, type CpuCgroups } from './limits.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
@@ -73,6 +75,8 @@ export interface QemuDriverOptions {
   urls?: UrlPolicy;
   /** The guest's "booted" line on the serial console (docs/config-drive.md); its time is logged. */
   readyMarker?: RegExp;
+  /** Where CPU weights go (drivers/qemu/limits.ts); default: found on the host; null: none. */
+  cpuCgroups?: CpuCgroups | null;
 }
 
 /** How long the steps of the last start took (ms), for logs and measurements. */
@@ -144,6 +148,7 @@ export class QemuDriver implements Driver {
   private closed = false;
   readonly tools: { qemu: string; qemuImg: string; genisoimage: string };
   lastStart: StartTimings | null = null;
+  private readonly cpuCgroups: CpuCgroups | null;
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.log = opts.log ?? pino({ level: 'silent' });
@@ -157,6 +162,7 @@ export class QemuDriver implements Driver {
     this.discStore = new DiscStore({ grades, backupsDir: path.join(opts.dataDir, 'backups'), qemuImg: this.tools.qemuImg });
     this.series = new StatsSeries(opts.statsSamples ?? 360);
     this.accelDecision = chooseAccel(opts.accel ?? 'auto');
+    this.cpuCgroups = opts.cpuCgroups === undefined ? findCpuCgroups() : opts.cpuCgroups;
     this.ready = this.init();
     this.ready.catch(() => undefined);
   }
@@ -220,6 +226,7 @@ export class QemuDriver implements Driver {
     return {
       driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
       memory: Math.floor(os.totalmem() / MiB), grades, problem, consoleAddress: this.opts.vnc?.host ?? '127.0.0.1',
+      cpuWeight: this.cpuCgroups !== null,
     };
   }
 
@@ -379,7 +386,11 @@ export class QemuDriver implements Driver {
   }
 
   private async cleanupRun(dirs: RunDir, meta: RunMeta): Promise<void> {
-    for (const tap of Object.values(meta.nicTaps ?? {})) await removeNft(tap, meta.netns);
+    for (const tap of Object.values(meta.nicTaps ?? {})) {
+      await removeNft(tap, meta.netns);
+      await removeRateLimit(tap, meta.netns);
+    }
+    if (meta.cgroup && this.cpuCgroups) await removeCgroup(this.cpuCgroups, meta.vmId);
     for (const tap of meta.taps) await deleteTap(tap, meta.netns);
     for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial]) await fsp.rm(f, { force: true });
   }
@@ -458,8 +469,12 @@ export class QemuDriver implements Driver {
         meta.taps.push(tap);
         (meta.nicTaps ??= {})[nic.id] = tap;
       }
-      // The firewall is in place before the guest runs a single instruction.
+      // The firewall and rate limits are in place before the guest runs a single instruction.
       await this.firewallOn(meta, spec.firewall ?? []);
+      for (const nic of spec.nics) {
+        const tap = meta.nicTaps?.[nic.id];
+        if (tap && nic.rateLimitMbps) await setRateLimit(tap, nic.rateLimitMbps, netns);
+      }
       const vnc = this.opts.vnc ?? {};
       const args = qemuArgs({
         spec, accel: this.accelDecision.accel, paths: dirs, discs, configDrive: dirs.configIso, cdrom, boot, taps,
@@ -487,6 +502,7 @@ export class QemuDriver implements Driver {
       // like the rest. Its pidfile it makes 0600 itself.
       for (const f of [dirs.qmp, dirs.serial]) await makePrivate(f);
       await setVncPassword(qmp, spec.vncPassword);
+      if (spec.cpuWeight != null) meta.cgroup = await this.weigh(spec.vmId, pid, spec.cpuWeight);
       meta.vncPort = await vncPort(qmp);
       if (spec.nics[0]?.network.mode === 'user') meta.sshPort = await usernetSshPort(qmp);
       await writeMeta(dirs.meta, meta);
@@ -836,6 +852,37 @@ export class QemuDriver implements Driver {
     const file = this.firstBootFile(vmId);
     await fsp.writeFile(`${file}.tmp`, JSON.stringify({ ...stored, firstBoot }), { mode: 0o600 });
     await fsp.rename(`${file}.tmp`, file);
+  }
+
+  /** Put the machine's process in its CPU cgroup with `weight`; whether the host let it. */
+  private async weigh(vmId: number, pid: number, weight: number | null): Promise<boolean> {
+    if (!this.cpuCgroups) return false;
+    try {
+      await setCpuWeight(this.cpuCgroups, vmId, pid, weight);
+      return true;
+    } catch (err) {
+      this.log.warn({ vmId, err: (err as Error).message }, 'CPU weight not set: the cgroup refused it');
+      return false;
+    }
+  }
+
+  async applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced> {
+    await this.ready;
+    return this.withLock(vmId, async () => {
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) return { cpuWeight: false, rateLimit: false };
+      const cpuWeight = await this.weigh(vmId, m.pid, limits.cpuWeight);
+      if (cpuWeight && !m.meta.cgroup) {
+        m.meta.cgroup = true;
+        await writeMeta(m.dirs.meta, m.meta);
+      }
+      const taps = m.meta.nicTaps ?? {};
+      for (const nic of limits.nics) {
+        const tap = taps[nic.nicId];
+        if (tap) await setRateLimit(tap, nic.rateLimitMbps, m.meta.netns);
+      }
+      return { cpuWeight, rateLimit: Object.keys(taps).length > 0 };
+    });
   }
 
   // ---- stats
