@@ -12,6 +12,7 @@ import { createFirewallRule, setDefaultFirewallPolicy } from '../../src/core/fir
 import { applyFirewallRules } from '../../src/core/firewall-apply.js';
 import { consoleHost, openRemoteConsole } from '../../src/core/console.js';
 import { resetRootPassword } from '../../src/core/passwords.js';
+import { applyVmLimits } from '../../src/core/limits.js';
 import { DomainError } from '../../src/core/errors.js';
 import type { VmPlace } from '../../src/core/resolve.js';
 import type { Principal } from '../../src/core/principal.js';
@@ -133,3 +134,21 @@ test('the console host: the head\'s console address, or its management address w
   assert.equal(consoleHost({ management: 'head1.example', console: '0.0.0.0' }), 'head1.example');
   assert.equal(consoleHost({ management: 'head1.example', console: null }), 'head1.example');
 });
+
+for (const store of STORES) {
+  test(`limits: the head gets the CPU weight and rate limits, and says what it enforces (${store.name})`, async () => {
+    await withCore(store.postgres, async (fx) => {
+      const h = fx.t.running.hangar;
+      const driver = fx.t.drivers[0]!;
+      const at = await makeVm(fx, 'lim1', true);
+      const nic = await h.db.selectFrom('nics').select('id').where('vm_id', '=', at.vm.id).executeTakeFirstOrThrow();
+      const r = await applyVmLimits(h, fx.admin, at, { cpuWeight: 200, nics: [{ nicId: nic.id, rateLimitMbps: 50 }] });
+      assert.equal(r.state, 'done');
+      assert.deepEqual(r.enforced, { cpuWeight: true, rateLimit: false }, 'user-mode networking: the rate limit is stored only');
+      assert.deepEqual(driver.limits.get(at.vm.id), { cpuWeight: 200, nics: [{ nicId: nic.id, rateLimitMbps: 50 }] });
+      assert.deepEqual(await refusal(applyVmLimits(h, fx.admin, at, { cpuWeight: 0, nics: [] })), ['out_of_range', undefined]);
+      assert.deepEqual(await refusal(applyVmLimits(h, fx.admin, at, { cpuWeight: null, nics: [{ nicId: nic.id + 999, rateLimitMbps: 1 }] })), ['not_found', 'network_interface']);
+      assert.deepEqual(await refusal(applyVmLimits(h, stranger(fx), at, { cpuWeight: null, nics: [] })), ['not_found', 'virtual_machine']);
+    });
+  });
+}
