@@ -3,10 +3,24 @@
 import type { FastifyInstance } from 'fastify';
 import { registeredRoutes, type RegisteredRoute } from '../src/api/app.js';
 
-/** "METHOD /template" of every BigV route (HEAD twins, hidden routes and the auth endpoint left out). */
+/** Is this one of the Gigas dialect's routes (src/api/gigas/: tagged `gigas`)? Its own suites cover it (test/gigas/). */
+export function isGigas(r: Pick<RegisteredRoute, 'schema'>): boolean {
+  return (r.schema?.tags as string[] | undefined)?.includes('gigas') ?? false;
+}
+
+/** "METHOD /template" of every BigV route (HEAD twins, hidden routes, the auth endpoint and other dialects' routes left out). */
 export function bigvRouteKeys(app: FastifyInstance): string[] {
+  return routeKeys(app, (r) => !/\/session(\/|$)/.test(r.url) && !isGigas(r));
+}
+
+/** "METHOD /template" of every Gigas route. */
+export function gigasRouteKeys(app: FastifyInstance): string[] {
+  return routeKeys(app, isGigas);
+}
+
+function routeKeys(app: FastifyInstance, keep: (r: RegisteredRoute) => boolean): string[] {
   return [...new Set(registeredRoutes(app)
-    .filter((r) => r.method !== 'HEAD' && !r.schema?.hide && !/\/session(\/|$)/.test(r.url))
+    .filter((r) => r.method !== 'HEAD' && !r.schema?.hide && keep(r))
     .map((r) => `${r.method} ${r.url}`))].sort();
 }
 

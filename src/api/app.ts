@@ -78,7 +78,7 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
     });
   }
   await app.register(swagger, {
-    openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) dialect, the auth endpoint and Hangar\'s own operations' } },
+    openapi: { info: { title: 'Hangar API', version: '0.1.0', description: 'BigV (Bytemark Cloud) and Gigas dialects, the auth endpoint and Hangar\'s own operations' } },
     // A response schema with a `$id` (src/api/responses.ts) is one component, referenced by name.
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     // `success` is ours (documentation of the status): the responses are the route's schema.response.

@@ -39,7 +39,7 @@ async function audit(h: Hangar, dialect: string, req: FastifyRequest, reply: Fas
   else if (route === '/virtual_machines/:id' && params.id !== undefined) targets = await targetsOfVm(h.db, params.id);
   const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
   const impersonatorId = p?.factors.includes('impersonated') && bearer ? await impersonatorOf(h.db, tokenHash(bearer)) : null;
-  await recordAudit(h, {
+  recordAudit(h, {
     at, userId: p?.userId ?? null, impersonatorId, apiKeyId: p?.apiKeyId ?? null,
     method: req.method, route, dialect, status: reply.statusCode,
     accountUuid: targets.account, vmUuid: targets.vm, operationUuid: operation, address: req.ip,

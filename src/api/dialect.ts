@@ -29,6 +29,10 @@ export interface Dialect {
   /** Every route's path prefix (`/toy/v1`); '' for the root dialect (BigV, with its auth endpoint and
    *  Hangar's own routes), which also answers every URL no other dialect's prefix claims. */
   prefix: string;
+  /** A dialect whose routes live at the root beside BigV's (Gigas: `/account`, `/token` ...): it is
+   *  registered with prefix '' and claims the URLs under these paths (`/virtual_machine` claims
+   *  `/virtual_machine/1`, never BigV's `/virtual_machines`). */
+  paths?: readonly string[];
   /** Rewrites one of its URLs before routing (BigV: collapse `//`); `req.originalUrl` keeps the original. */
   rewriteUrl?(url: string): string;
   /** The body of a 404 for a path that cannot be decoded or is too long to name anything, and of a 400
@@ -46,9 +50,13 @@ export interface Dialect {
  */
 export function installDialect(app: FastifyInstance, h: Hangar, rules: {
   credentials: CredentialExtractor; renderError: ErrorRenderer; notFoundBody?: unknown; credentialsAfterBody?: boolean;
+  /** A dialect at the root (`paths`) cannot take the root's 404 (BigV's): its 404 is set under each of its paths. */
+  notFoundPaths?: readonly string[];
 }): void {
   app.setErrorHandler(rules.renderError);
-  if (rules.notFoundBody !== undefined) app.setNotFoundHandler((_req, reply) => reply.code(404).send(rules.notFoundBody));
+  const notFound = (_req: FastifyRequest, reply: FastifyReply) => reply.code(404).send(rules.notFoundBody);
+  if (rules.notFoundBody !== undefined && !rules.notFoundPaths) app.setNotFoundHandler(notFound);
+  for (const path of rules.notFoundPaths ?? []) void app.register(async (sub) => sub.setNotFoundHandler(notFound), { prefix: path });
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook(rules.credentialsAfterBody ? 'preValidation' : 'onRequest', async (req: FastifyRequest) => {
     if (req.routeOptions.config?.public) return;
@@ -81,9 +89,14 @@ export function underPrefix(url: string, prefix: string): boolean {
   return next === '' || next === '/' || next === '?';
 }
 
-/** The dialect a URL (as received) belongs to: the one whose prefix claims it, else the root one. */
+/** Does this dialect claim this URL (as received)? The root dialect claims none by itself. */
+function claims(d: Dialect, url: string): boolean {
+  return d.paths ? d.paths.some((p) => underPrefix(url, p)) : d.prefix !== '' && underPrefix(url, d.prefix);
+}
+
+/** The dialect a URL (as received) belongs to: the one whose prefix or paths claim it, else the root one. */
 export function dialectOf(dialects: readonly Dialect[], url: string): Dialect {
-  return dialects.find((d) => d.prefix !== '' && underPrefix(url, d.prefix)) ?? dialects.find((d) => d.prefix === '')!;
+  return dialects.find((d) => claims(d, url)) ?? dialects.find((d) => d.prefix === '' && !d.paths)!;
 }
 
 /**

@@ -20,7 +20,9 @@ import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
 import { LocalLink } from '../heads/local-link.js';
 import { LocalDispatch } from '../heads/local-dispatch.js';
 import { buildApp } from '../api/app.js';
+import { gigasDialect } from '../api/gigas/index.js';
 import { forgetExpiredIdempotency } from '../api/idempotency.js';
+import { flushAudit } from '../core/audit.js';
 
 export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { driver: Driver; label: string }
 
@@ -73,7 +75,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     dispatch.add(agent);
     agents.push(agent);
   }
-  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls });
+  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls, dialects: [gigasDialect()] });
   await app.ready();
   const sweeper = setInterval(() => {
     void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));
@@ -93,6 +95,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
       clearInterval(opSweeper);
       await app.close();
       for (const a of agents) await a.stop();
+      await flushAudit(hangar);
       await db.destroy();
     },
   };

@@ -16,12 +16,43 @@ export interface AuditEntry {
   accountUuid: string | null; vmUuid: string | null; operationUuid: string | null; address: string | null;
 }
 
-export async function recordAudit(h: Hangar, e: AuditEntry): Promise<void> {
-  await repo.insertAudit(h.db, {
-    at: e.at, user_id: e.userId, impersonator_id: e.impersonatorId, api_key_id: e.apiKeyId,
-    method: e.method, route: e.route, dialect: e.dialect, status: e.status,
-    account_uuid: e.accountUuid, vm_uuid: e.vmUuid, operation_uuid: e.operationUuid, address: e.address,
-  });
+/** Rows wait this long at most, or until this many are waiting, and are then written together. */
+const FLUSH_MS = 50;
+const BATCH_MAX = 200;
+
+interface Pending { rows: AuditEntry[]; timer: NodeJS.Timeout | null }
+const pending = new WeakMap<Hangar['db'], Pending>();
+
+/**
+ * Queues one row. Rows are written together, at most FLUSH_MS later, in one statement: on SQLite's
+ * one writer a transaction per request was a fifth of a create's cost (BENCHMARKS.md). A row is
+ * never worth a request: a batch the store refuses is logged and dropped.
+ */
+export function recordAudit(h: Hangar, e: AuditEntry): void {
+  let p = pending.get(h.db);
+  if (!p) pending.set(h.db, p = { rows: [], timer: null });
+  p.rows.push(e);
+  if (p.rows.length >= BATCH_MAX) void flushAudit(h);
+  else if (!p.timer) (p.timer = setTimeout(() => void flushAudit(h), FLUSH_MS)).unref();
+}
+
+/** Writes the queued rows now (the brain calls it before closing its store). */
+export async function flushAudit(h: Hangar): Promise<void> {
+  const p = pending.get(h.db);
+  if (!p) return;
+  if (p.timer) clearTimeout(p.timer);
+  p.timer = null;
+  const rows = p.rows.splice(0);
+  if (!rows.length) return;
+  try {
+    await repo.insertAudit(h.db, rows.map((e) => ({
+      at: e.at, user_id: e.userId, impersonator_id: e.impersonatorId, api_key_id: e.apiKeyId,
+      method: e.method, route: e.route, dialect: e.dialect, status: e.status,
+      account_uuid: e.accountUuid, vm_uuid: e.vmUuid, operation_uuid: e.operationUuid, address: e.address,
+    })));
+  } catch (err) {
+    h.log.error({ err, rows: rows.length }, 'audit rows not written');
+  }
 }
 
 export interface AuditView {

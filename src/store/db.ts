@@ -23,6 +23,7 @@ import * as m013 from './migrations/013_identity_zones_networks.js';
 import * as m014 from './migrations/014_catalogues.js';
 import * as m015 from './migrations/015_vm_entities.js';
 import * as m016 from './migrations/016_snapshots.js';
+import * as m017 from './migrations/017_vm_settings.js';
 import * as m018 from './migrations/018_head_console.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
@@ -40,6 +41,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '014_catalogues': m014,
     '015_vm_entities': m015,
     '016_snapshots': m016,
+    '017_vm_settings': m017,
     '018_head_console': m018,
   };
 }

@@ -233,6 +233,12 @@ export interface FirewallRulesTable {
 /** What a NIC's firewall does with traffic no rule matches (absent: accept). */
 export interface NicFirewallsTable { nic_id: number; default_policy: string; updated_at: number }
 
+/** A VM's dialect-set settings (migration 017); absent: all at their defaults. */
+export interface VmSettingsTable {
+  vm_id: number; cpu_shares: number | null; cpu_type: string | null; rate_limit_mbps: number | null;
+  boot_from: Generated<string>; image_id: number | null; build_pending: Generated<Flag>; updated_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   groups: GroupsTable;
@@ -268,6 +274,7 @@ export interface Database {
   zones: ZonesTable;
   networks: NetworksTable;
   snapshots: SnapshotsTable;
+  vm_settings: VmSettingsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { account, until, withAcme, type TestHangar } from '../helpers.js';
-import { forgetOldAudit } from '../../src/core/audit.js';
+import { flushAudit, forgetOldAudit } from '../../src/core/audit.js';
 
 const GRP = '/accounts/acme/groups/default';
 
@@ -17,6 +17,7 @@ const uuidOf = async (t: TestHangar, table: 'accounts' | 'vms', name: string) =>
 
 test('a vm_create leaves one row: its user, method and route pattern, dialect, 202, the account and VM, the operation it started, the address; a GET leaves none', async () => {
   await withAcme(async (t) => {
+    await flushAudit(t.running.hangar); // the setup's rows, still queued
     const before = (await rows(t)).length;
     const created = await t.req('POST', `${GRP}/vm_create`, {
       token: t.adminToken, body: { virtual_machine: { name: 'web1' }, discs: [{ label: 'disc-1', size: 1024 }] }, address: '192.0.2.7',

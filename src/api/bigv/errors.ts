@@ -160,6 +160,7 @@ const REASONS: Record<string, Words> = {
   range_reversed: () => 'is a range whose start is after its end',
   needs_protocol: () => 'needs a protocol (tcp or udp)',
   guest_hostname: () => 'is invalid: a letter, then letters, digits and hyphens (at most 25 characters)',
+  one_source: () => 'give exactly one of template_id, iso_id and iso_url',
 };
 
 const FORBIDDEN: Record<string, Words> = {
@@ -214,6 +215,7 @@ const UNAUTHORIZED: Record<string, string> = {
 };
 
 const REQUEST: Record<string, Words> = {
+  public_nic_exists: () => 'the machine already has an interface on that public network',
   vm_changed: () => 'The machine has changed since you read it: read it again (its ETag) and retry',
   reimaging: (p) => `the machine is already being imaged (operation ${p.operation})`,
   cancel_running: () => 'the operation cannot be cancelled: it is running: an operation can be cancelled only while it is queued',

@@ -10,6 +10,7 @@ import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkImage, firstBootFor } from './create.js';
 import type { ImageSpec } from './model.js';
+import type { Dialect } from '../urls.js';
 import { hasImage } from '../../scheduler/place.js';
 import { withTransaction } from '../transaction.js';
 import { snapshotLabels } from '../../store/repos/snapshots.js';
@@ -50,8 +51,12 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
   if (op?.state === 'queued' || op?.state === 'running') throw unavailable('signal_pending');
 }
 
-/** Queues the reimage; its operation's public id. */
-export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ImageSpec): Promise<string> {
+/** Queues the reimage; its operation's public id. `opts`: the desired power once it is written
+ *  (default BigV's: on, autoreboot off) and the dialect that asked. */
+export async function reimageVm(
+  h: Hangar, p: Principal, at: VmPlace, input: ImageSpec,
+  opts: { afterwards?: { power_on: number; autoreboot_on: number }; dialect?: Dialect } = {},
+): Promise<string> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('reimage_vm');
   const errs = new Issues();
@@ -73,9 +78,12 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Ima
     }
     const hostname = `${cur.name}.${group.name}.${account.name}.${h.config.clusterDomain}`;
     return enqueue(trx, {
-      kind: 'reimage', vmId: cur.id, headId: cur.head_id, userId: p.userId, now: h.now(), dialect: 'bigv',
-      // Afterwards the machine is on, with autoreboot off (BigV docs).
-      args: { vmId: cur.id, distribution: input.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+      kind: 'reimage', vmId: cur.id, headId: cur.head_id, userId: p.userId, now: h.now(), dialect: opts.dialect ?? 'bigv',
+      // Afterwards the machine is on, with autoreboot off (BigV docs), unless the dialect says otherwise.
+      args: {
+        vmId: cur.id, distribution: input.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, cur.guest_hostname ?? hostname, input),
+        afterwards: opts.afterwards ?? { power_on: 1, autoreboot_on: 0 },
+      },
     });
   });
   if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);

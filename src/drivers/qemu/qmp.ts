@@ -62,7 +62,8 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
   static async connect(path: string, opts: QmpConnectOptions = {}): Promise<QmpClient> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const greetingTimeoutMs = opts.greetingTimeoutMs ?? 3_000;
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     let lastError: Error = new Error('no attempt');
     for (;;) {
       const aborted = opts.abort?.();
@@ -73,7 +74,9 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
       } catch (err) {
         lastError = err as Error;
         if (Date.now() >= deadline) throw new Error(`QMP connect ${path}: ${lastError.message}`);
-        await sleep(10);
+        // QEMU makes its socket tens of ms after the spawn: retry every ms at first (each ms here is
+        // a ms of every power-on, bench:power), less often once it is slow to come.
+        await sleep(Date.now() - started < 500 ? 1 : 10);
         continue;
       }
       const client = new QmpClient(socket);

@@ -5,8 +5,8 @@ import type { Store } from '../db.js';
 import type { AuditRow, AuditTable } from '../schema.js';
 import { whereRef } from '../../core/ids.js';
 
-export async function insertAudit(db: Store, row: Omit<Insertable<AuditTable>, 'uuid'>): Promise<void> {
-  await db.insertInto('audit').values({ ...row, uuid: randomUUID() }).execute();
+export async function insertAudit(db: Store, rows: Omit<Insertable<AuditTable>, 'uuid'>[]): Promise<void> {
+  await db.insertInto('audit').values(rows.map((row) => ({ ...row, uuid: randomUUID() }))).execute();
 }
 
 export interface AuditFilter {

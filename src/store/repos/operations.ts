@@ -68,8 +68,11 @@ export async function takeVmLock(trx: Trx, vmId: number, top: number): Promise<'
   return (await trx.selectFrom('vms').select('id').where('id', '=', vmId).executeTakeFirst()) ? 'held' : 'gone';
 }
 
+/** Release what intent `opId` holds: the lock is taken on the VM of the intent or of one of its steps
+ *  (looked up by their ids: `vms.lock_operation_id` has no index, and a scan grows with the store). */
 export async function releaseVmLock(trx: Trx, opId: number): Promise<void> {
-  await trx.updateTable('vms').set({ lock_operation_id: null }).where('lock_operation_id', '=', opId).execute();
+  const held = trx.selectFrom('operations').select('vm_id').where((eb) => eb.or([eb('id', '=', opId), eb('parent_id', '=', opId)]));
+  await trx.updateTable('vms').set({ lock_operation_id: null }).where('id', 'in', held).where('lock_operation_id', '=', opId).execute();
 }
 
 /** What an ended operation changes on its VM. */

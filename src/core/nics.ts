@@ -1,0 +1,55 @@
+// Adding a network interface to a VM (Gigas *Add new interface*, S003): a NIC on one of the networks
+// the VM's account may use, with addresses from the pool on a public network. It is desired state:
+// the head gives the guest the interface at its next start (no hot-plug), so on a running VM it is
+// pending until then. A second NIC on the same public network is refused (S003: 412).
+import type { Hangar } from './context.js';
+import { DomainError, forbidden, invalid } from './errors.js';
+import { holds, type Principal } from './principal.js';
+import type { VmPlace } from './resolve.js';
+import { listNetworks } from './networks.js';
+import { lockLiveVm } from './locks.js';
+import { withTransaction } from './transaction.js';
+import { allocateIp } from './ipam.js';
+import { macFor } from './vms/create.js';
+import { listNics } from './network.js';
+import type { NicView } from './views.js';
+import * as repo from '../store/repos/vms.js';
+import { nicNetworksOf } from '../store/repos/vm-settings.js';
+
+/** NICs a VM may have (one per network it needs; a guest's tap count is the head's cost). */
+export const NICS_PER_VM = 8;
+export const NIC_LABEL_MAX = 63;
+
+export interface NicAdded { nic: NicView; pending: boolean }
+
+export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { networkId: number; label?: string | null }): Promise<NicAdded> {
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_vm_part');
+  const network = (await listNetworks(h, p)).find((n) => n.id === input.networkId && (n.public || n.accountId === at.account.id));
+  if (!network) throw invalid('networkId', 'not_in_list');
+  const label = input.label?.trim() || null;
+  if (label !== null && label.length > NIC_LABEL_MAX) throw invalid('label', 'too_long', { max: NIC_LABEL_MAX });
+  const now = h.now();
+  const { nicId, on } = await withTransaction(h.db, async (trx) => {
+    const vm = await lockLiveVm(trx, at);
+    const existing = await nicNetworksOf(trx, vm.id);
+    if (existing.length >= NICS_PER_VM) throw invalid('networkId', 'too_many', { max: NICS_PER_VM });
+    if (network.public && existing.some((n) => n.network_id === network.id)) {
+      throw new DomainError({ code: 'precondition_failed', params: { reason: 'public_nic_exists' } });
+    }
+    const nicId = await repo.insertNic(trx, {
+      vm_id: vm.id, label, mac: macFor(vm.id, existing.length), vlan_num: network.vlanNum, network_id: network.id, created_at: now,
+    });
+    if (network.public) {
+      await allocateIp(trx, 4, nicId, now);
+      await allocateIp(trx, 6, nicId, now);
+    }
+    return { nicId, on: !!vm.power_on };
+  });
+  const nic = (await listNics(h, at)).find((n) => n.id === nicId)!;
+  return { nic, pending: on };
+}
+
+/** Which network each of a VM's NICs is on (NIC id → network id). */
+export async function nicNetworks(h: Hangar, at: VmPlace): Promise<Map<number, number | null>> {
+  return new Map((await nicNetworksOf(h.db, at.vm.id)).map((n) => [n.id, n.network_id]));
+}
