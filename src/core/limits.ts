@@ -2,8 +2,8 @@
 // enforces what it can and says which (`enforced`): a CPU weight where its host has a writable cgroup
 // cpu controller, a rate limit on bridged NICs (tc on the tap, nftables policing; user-mode
 // networking cannot). A dialect that stores these values (Gigas `cpu_shares`, `rate_limit`) calls this
-// after a change; for the next start, brain/link.ts must send them with the desired state
-// (`MachineSpec.cpuWeight`, `NicSpec.rateLimitMbps`) once the store keeps them.
+// after a change; every start gets them from the stored settings (migration 017: `cpu_shares`,
+// `rate_limit_mbps` of the primary NIC) with the desired state (brain/link.ts, `limitsOf`).
 import type { Hangar } from './context.js';
 import type { MachineLimits } from '../drivers/driver.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -12,9 +12,24 @@ import { canSeeVm, holds, type Principal } from './principal.js';
 import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import { nicsOf } from '../store/repos/firewall.js';
+import { settingsOf } from '../store/repos/vm-settings.js';
+import type { Db } from '../store/repos/types.js';
 import type { VmPlace } from './resolve.js';
 
 export const MAX_CPU_WEIGHT = 10_000;
+
+/** The CPU weight of a stored `cpu_shares` (Gigas: "number of shared cpus"): one share weighs as an
+ *  ordinary process (100), two twice as much; null: not set. */
+export function cpuWeightOfShares(shares: number | null): number | null {
+  return shares === null || shares < 1 ? null : Math.min(MAX_CPU_WEIGHT, shares * 100);
+}
+
+/** What a head needs of a VM's stored settings (migration 017) to enforce them from its start: its CPU
+ *  weight, and the rate limit of its primary (first) NIC. */
+export async function limitsOf(db: Db, vmId: number): Promise<{ cpuWeight: number | null; primaryRateLimitMbps: number | null }> {
+  const s = (await settingsOf(db, [vmId]))[0];
+  return { cpuWeight: cpuWeightOfShares(s?.cpu_shares ?? null), primaryRateLimitMbps: s?.rate_limit_mbps || null };
+}
 
 export interface LimitsApply {
   operation: string; state: string; error: string | null;

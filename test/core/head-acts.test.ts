@@ -149,6 +149,12 @@ for (const store of STORES) {
       assert.deepEqual(await refusal(applyVmLimits(h, fx.admin, at, { cpuWeight: 0, nics: [] })), ['out_of_range', undefined]);
       assert.deepEqual(await refusal(applyVmLimits(h, fx.admin, at, { cpuWeight: null, nics: [{ nicId: nic.id + 999, rateLimitMbps: 1 }] })), ['not_found', 'network_interface']);
       assert.deepEqual(await refusal(applyVmLimits(h, stranger(fx), at, { cpuWeight: null, nics: [] })), ['not_found', 'virtual_machine']);
+
+      // stored settings (Gigas cpu_shares, rate_limit) reach the head with every start
+      await h.db.insertInto('vm_settings').values({ vm_id: at.vm.id, cpu_shares: 3, rate_limit_mbps: 100, updated_at: h.now() }).execute();
+      await powerVm(h, fx.admin, await placeOf(fx, at.vm.id), { intent: 'cycle' }, 'bigv');
+      await h.heads.kick(at.vm.head_id!, at.vm.id);
+      assert.deepEqual(driver.limits.get(at.vm.id), { cpuWeight: 300, nics: [{ nicId: nic.id, rateLimitMbps: 100 }] });
     });
   });
 }
