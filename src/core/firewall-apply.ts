@@ -6,7 +6,7 @@
 import type { Hangar } from './context.js';
 import type { NicFirewallSpec } from '../drivers/driver.js';
 import type { Db } from '../store/repos/types.js';
-import { firewallRows } from '../store/repos/head-acts.js';
+import { firewallRows, markRulesApplied } from '../store/repos/head-acts.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import { forbidden, notFound, refused } from './errors.js';
 import { canSeeVm, holds, type Principal } from './principal.js';
@@ -16,7 +16,11 @@ import type { VmPlace } from './resolve.js';
 
 /** The VM's firewall as a head enforces it: every NIC, its rules in order, its default policy. */
 export async function firewallSpec(db: Db, vmId: number): Promise<NicFirewallSpec[]> {
-  return (await firewallRows(db, vmId)).map((n) => ({
+  return specOf(await firewallRows(db, vmId));
+}
+
+function specOf(rows: Awaited<ReturnType<typeof firewallRows>>): NicFirewallSpec[] {
+  return rows.map((n) => ({
     nicId: n.nicId, defaultPolicy: n.defaultPolicy === 'drop' ? 'drop' : 'accept',
     rules: n.rules.map((r) => ({
       command: r.command === 'drop' ? 'drop' : 'accept', protocol: r.protocol === 'tcp' || r.protocol === 'udp' ? r.protocol : null,
@@ -26,22 +30,27 @@ export async function firewallSpec(db: Db, vmId: number): Promise<NicFirewallSpe
 }
 
 /** What an apply asked for: its operation, and once the head has run it whether the rules are
- *  enforced (`null` while it has not answered yet, `false` where the head cannot filter). */
+ *  enforced (`null` while it has not answered yet, `false` where the head cannot filter). Rules an
+ *  enforced apply put in place become `applied`. */
 export interface FirewallApply { operation: string; state: string; enforced: boolean | null; error: string | null }
 
 export async function applyFirewallRules(h: Hangar, p: Principal, at: VmPlace): Promise<FirewallApply> {
   const place = { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id };
   if (!canSeeVm(p, place)) throw notFound('virtual_machine');
   if (!holds(p, place, 'vm_admin')) throw forbidden('change_vm_part');
-  const { opId, headId } = await withTransaction(h.db, async (trx) => {
+  const { opId, headId, sent } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
-    const nics = await firewallSpec(trx, vm.id);
+    const rows = await firewallRows(trx, vm.id);
+    const nics = specOf(rows);
     const opId = await enqueue(trx, { kind: 'firewall.apply', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { nics }, now: h.now() });
-    return { opId, headId: vm.head_id };
+    return { opId, headId: vm.head_id, sent: rows.flatMap((n) => n.rules.map((r) => ({ id: r.id, version: r.version }))) };
   });
   await h.heads.kick(headId, at.vm.id);
   const op = (await getOperation(h.db, opId))!;
   const result = op.result ? (JSON.parse(op.result) as { enforced?: boolean }) : null;
-  return { operation: op.uuid, state: op.state, enforced: op.state === 'done' ? result?.enforced ?? false : null, error: op.error };
+  const enforced = op.state === 'done' ? result?.enforced ?? false : null;
+  // `applied`: in place on the head (a rule changed since keeps `pending`: its version moved on).
+  if (enforced) await markRulesApplied(h.db, sent, h.now());
+  return { operation: op.uuid, state: op.state, enforced, error: op.error };
 }

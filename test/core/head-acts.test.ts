@@ -8,7 +8,7 @@ import { verify as cryptVerify } from 'unixcrypt';
 import { storesFor, withCore, type CoreFx } from './fixture.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { powerVm } from '../../src/core/vms/power.js';
-import { createFirewallRule, setDefaultFirewallPolicy } from '../../src/core/firewall.js';
+import { createFirewallRule, firewallOf, setDefaultFirewallPolicy, updateFirewallRule } from '../../src/core/firewall.js';
 import { applyFirewallRules } from '../../src/core/firewall-apply.js';
 import { consoleHost, openRemoteConsole } from '../../src/core/console.js';
 import { resetRootPassword } from '../../src/core/passwords.js';
@@ -85,6 +85,7 @@ for (const store of STORES) {
       assert.equal(r.state, 'done');
       assert.equal(r.enforced, false, 'the embedded test head runs user-mode networking: no tap to filter');
       assert.equal(driver.firewalls.get(at.vm.id), undefined, 'nothing pretended on the head');
+      assert.deepEqual((await firewallOf(h, fx.admin, at))[0]!.rules.map((x) => x.state), ['pending', 'pending'], 'not applied: not enforced');
       assert.deepEqual(await refusal(applyFirewallRules(h, stranger(fx), at)), ['not_found', 'virtual_machine']);
     });
   });
@@ -101,6 +102,11 @@ for (const store of STORES) {
       const r = await applyFirewallRules(h, fx.admin, at);
       assert.equal(r.enforced, true);
       assert.deepEqual(driver.firewalls.get(at.vm.id), want);
+      const [applied] = (await firewallOf(h, fx.admin, at))[0]!.rules;
+      assert.equal(applied!.state, 'applied');
+      const changed = await updateFirewallRule(h, fx.admin, at, applied!.uuid, { command: 'accept', protocol: 'tcp', address: '192.0.2.0/24', port: '22,80:90' });
+      assert.equal(changed.state, 'pending', 'a change waits for the next apply');
+      await applyFirewallRules(h, fx.admin, at);
       driver.firewalls.clear();
       await powerVm(h, fx.admin, await placeOf(fx, at.vm.id), { intent: 'cycle' }, 'bigv');
       await h.heads.kick(at.vm.head_id!, at.vm.id); // powerVm does not wait for its head

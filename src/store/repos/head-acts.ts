@@ -9,6 +9,13 @@ export async function headAddresses(db: Db, headId: number): Promise<{ managemen
   return row && { management: row.management_address, console: row.console_address };
 }
 
+/** Mark rules applied, each only while it still has the version that was applied. */
+export async function markRulesApplied(db: Db, rules: { id: number; version: number }[], now: number): Promise<void> {
+  for (const r of rules) {
+    await db.updateTable('firewall_rules').set({ state: 'applied', updated_at: now }).where('id', '=', r.id).where('version', '=', r.version).execute();
+  }
+}
+
 /** Each NIC of the VM with its default policy (accept when none is set) and its rules in order. */
 export async function firewallRows(db: Db, vmId: number) {
   const nics = await nicsOf(db, vmId);
