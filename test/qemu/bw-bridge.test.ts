@@ -10,6 +10,7 @@ import type { FakeDriver } from '../../src/drivers/fake/driver.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { readStats } from '../../src/core/stats.js';
 import { withCore } from '../core/fixture.js';
+import { offForGood } from './brain-head.js';
 import { ssh, sshKeyPair, sshWhenReady, tinyImage, tmpDir, until } from './helpers.js';
 
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
@@ -51,7 +52,7 @@ test('bridge mode: a guest\'s traffic is recorded per NIC from its tap, through 
       assert.ok(rows.vm.tx >= rows.perNic.tx, 'the VM-wide series holds its NICs\' bytes');
       assert.ok(rows.all.filter((x) => x.nicId === null).every((x) => x.rxBytes !== null), 'measured in bridge mode: never null');
     } finally {
-      await driver.stop(vmId).catch(() => undefined);
+      await offForGood(fx, vmId, driver);
     }
   }, { driver: asHead, heads: [{ label: 'head1', zone: 'default', resyncMs: 1000, network: { mode: 'bridge', bridge: 'br0' } }], config: { ipv4Pool: '192.168.81.0/24' } });
 });

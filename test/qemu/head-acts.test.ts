@@ -58,6 +58,8 @@ test('remote console, firewall and root password on a bridged guest, from anothe
   const link = new MemoryLink();
   const agent = new HeadAgent(link, driver, { label: 'h1', zone: 'z', managementAddress: '192.168.79.1', network: { mode: 'bridge', bridge: 'br0' }, resyncMs: 60_000, log });
   t.after(async () => {
+    const vm = link.vms.get(7);
+    if (vm) vm.powerOn = false; // a resync must not boot it again
     await driver.stop(7).catch(() => undefined);
     await agent.stop();
     for (const n of [ns, client]) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });

@@ -13,6 +13,7 @@ import { createVm } from '../../src/core/vms/create.js';
 import { cpuStats, readStats } from '../../src/core/stats.js';
 import type { VmPlace } from '../../src/core/resolve.js';
 import { withCore, type CoreFx } from '../core/fixture.js';
+import { offForGood } from './brain-head.js';
 import { tinyImage, tmpDir, until } from './helpers.js';
 
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
@@ -38,8 +39,7 @@ test('cpu and network samples recorded from real guests: a burning guest uses mo
     try {
       await measure(fx, burn, idle);
     } finally {
-      // before the fixture stops the agent (which leaves guests running for the next one)
-      for (const at of [burn, idle]) await driver.stop(at.vm.id).catch(() => undefined);
+      for (const at of [burn, idle]) await offForGood(fx, at.vm.id, driver);
     }
   }, { driver: asHead, heads: [{ label: 'head1', zone: 'default', resyncMs: 1000 }] });
 
