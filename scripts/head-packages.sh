@@ -15,6 +15,8 @@ PACKAGES=(
   debootstrap              # bookworm image
   e2fsprogs                # mke2fs -d: ext4 root without mounting
   openssh-client           # ssh / ssh-keygen (tests, users)
+  nftables                 # nft: firewall rules on bridged guests' taps
+  sshpass                  # tests: SSH login with a reset root password
   openssl                  # openssl passwd -6, a CA and certificates (tests)
   ca-certificates
 )

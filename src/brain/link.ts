@@ -10,6 +10,8 @@ import { poolGateway } from '../core/ipam.js';
 import { withTransaction } from '../core/transaction.js';
 import { powerEffects } from '../core/vms/power.js';
 import { recordSamples } from '../core/stats.js';
+import { firewallSpec } from '../core/firewall-apply.js';
+import { limitsOf } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
 import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
@@ -55,6 +57,7 @@ export class HeadEndpoint {
         const headId = await heads.upsertHead(this.db, m.label, {
           zone: m.zone, driver: m.facts.driver, accel: m.facts.accel, cores: m.facts.cores, memory: m.facts.memory,
           managementAddress: m.managementAddress, online: !m.facts.problem, note: m.facts.problem, grades: m.facts.grades,
+          consoleAddress: m.facts.consoleAddress ?? null,
         }, this.now());
         return { v, type: 'registered', headId };
       }
@@ -111,12 +114,14 @@ export class HeadEndpoint {
     const found = await heads.desiredRows(this.db, headId, vmId);
     if (!found) return { vm: null, ops };
     const { row, discs, nics, ips } = found;
+    const limits = await limitsOf(this.db, vmId);
     return {
       ops,
       vm: {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.opts.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
         cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) : null, vncPassword: this.opts.secrets.open(row.vnc_password),
+        firewall: await firewallSpec(this.db, vmId), cpuWeight: limits.cpuWeight,
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),
@@ -129,6 +134,7 @@ export class HeadEndpoint {
             ipv4: mine.filter((i) => i.family === 4).map((i) => i.address),
             ipv6: mine.filter((i) => i.family === 6).map((i) => i.address),
             gateway4: gw?.gateway ?? null, prefix4: gw?.prefix ?? null,
+            rateLimitMbps: n.id === nics[0]?.id ? limits.primaryRateLimitMbps : null,
           };
         }),
       },

@@ -55,6 +55,7 @@ export async function makeDriver(kind: 'qemu' | 'fake', opts: MakeDriverOptions)
   const env = process.env;
   // HANGAR_QEMU_ACCEL=kvm|tcg|auto (default auto: KVM only where it really works);
   // HANGAR_QEMU_RUN_DIR when <dataDir>/qemu/run is too deep for unix socket paths.
+  // HANGAR_VNC_HOST: the console address VNC listens on (default 127.0.0.1: not reachable from outside).
   const accel = env.HANGAR_QEMU_ACCEL;
   return new QemuDriver({
     dataDir: path.join(opts.dataDir, 'qemu'),
@@ -62,6 +63,7 @@ export async function makeDriver(kind: 'qemu' | 'fake', opts: MakeDriverOptions)
     log: opts.log.child({ driver: 'qemu' }),
     urls: opts.urls,
     ...(env.HANGAR_QEMU_RUN_DIR ? { runDir: env.HANGAR_QEMU_RUN_DIR } : {}),
+    ...(env.HANGAR_VNC_HOST ? { vnc: { host: env.HANGAR_VNC_HOST } } : {}),
     ...(accel === 'kvm' || accel === 'tcg' || accel === 'auto' ? { accel } : {}),
   });
 }

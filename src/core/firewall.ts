@@ -1,7 +1,7 @@
 // Firewall rules (docs/domain.md §18): ordered rules per NIC, and each NIC's default policy for what
-// no rule matches. This is the desired state only: a rule is `pending` until a head applies it (as
-// nftables on the VM's tap in bridge mode, with `apply_firewall_rules`), which is still to be built,
-// so nothing here is enforced yet, and no rule is ever `applied`.
+// no rule matches. This is the desired state: a rule is `pending` until a head applies it (nftables on
+// the VM's tap in bridge mode: core/firewall-apply.ts, which marks it `applied`; a change makes it
+// `pending` again). Every start puts the rules in place too.
 import ipaddr from 'ipaddr.js';
 import * as repo from '../store/repos/firewall.js';
 import type { FirewallRuleRow, RuleValues } from '../store/repos/firewall.js';
@@ -34,7 +34,7 @@ export interface FirewallRuleInput {
 export interface FirewallRule {
   id: number; uuid: string; nicId: number; position: number;
   command: FirewallCommand; protocol: FirewallProtocol | null; address: string | null; port: string | null;
-  /** `applied` once a head has put it in place (not built yet: every rule is pending). */
+  /** `applied` once a head has put it in place (core/firewall-apply.ts); `pending` before, and after a change. */
   state: 'pending' | 'applied';
   version: number; createdAt: number; updatedAt: number;
 }

@@ -26,6 +26,8 @@ export interface NicSpec {
   gateway4: string | null;
   prefix4: number | null;
   network: NetworkMode;
+  /** Port speed in Mbit/s each way (null or 0: unlimited); enforced on bridged NICs only. */
+  rateLimitMbps?: number | null;
 }
 
 /** Everything needed to boot one machine: the desired state, resolved for this head. */
@@ -47,7 +49,24 @@ export interface MachineSpec {
   /** The distribution the first disc was last imaged with, which decides how it boots. */
   image: string | null;
   vncPassword: string;
+  /** The firewall of each bridged NIC, enforced from before the guest runs (absent: none). */
+  firewall?: NicFirewallSpec[];
+  /** Relative CPU weight under contention (cgroup v2 cpu.weight: 1..10000, 100 = ordinary; null: not set). */
+  cpuWeight?: number | null;
 }
+
+/** Limits of a running machine, as `applyLimits` sets them. */
+export interface MachineLimits { cpuWeight: number | null; nics: { nicId: number; rateLimitMbps: number | null }[] }
+
+/** Which limits the head enforces for a machine (false: stored only; its host or networking cannot). */
+export interface LimitsEnforced { cpuWeight: boolean; rateLimit: boolean }
+
+/** One firewall rule as a head enforces it (core/firewall.ts checked it). `address`: an IP, a CIDR
+ *  or a range `a-b` (null: any); `port`: `p`, `a:b` or a comma list of them (only with a protocol). */
+export interface FirewallRuleSpec { command: 'accept' | 'drop'; protocol: 'tcp' | 'udp' | null; address: string | null; port: string | null }
+
+/** The firewall of one NIC: its rules in order, then its default policy for what none matched. */
+export interface NicFirewallSpec { nicId: number; defaultPolicy: 'accept' | 'drop'; rules: FirewallRuleSpec[] }
 
 /** First-boot configuration written beside an image (the config drive). */
 export interface FirstBoot {
@@ -94,6 +113,10 @@ export interface HostFacts {
   grades: Record<string, number>;
   /** Why this head cannot run machines (e.g. QEMU missing), or null when it can. */
   problem: string | null;
+  /** The address its machines' VNC consoles listen on (absent: none reachable from outside). */
+  consoleAddress?: string | null;
+  /** Whether it can weigh machines' CPU (a writable cgroup cpu controller). */
+  cpuWeight?: boolean;
 }
 
 export interface MachineStats {
@@ -105,6 +128,8 @@ export interface MachineStats {
   netTxBytes: number;
   discReadBytes: number;
   discWriteBytes: number;
+  /** Per bridged NIC (its tap's counters, as the guest sees them); absent where NICs have no tap. */
+  nics?: { nicId: number; rxBytes: number; txBytes: number }[];
 }
 
 export type Signal = { kind: 'powerdown' } | { kind: 'reset' } | { kind: 'nmi' } | { kind: 'sendkey'; keys: string[] };
@@ -152,6 +177,19 @@ export interface Driver {
   deleteSnapshot(discs: DiscRef[], name: string): Promise<void>;
 
   stats(vmId: number): Promise<MachineStats | null>;
+
+  /** Put the firewall of a running machine's NICs in place (replacing the one there). Resolves with
+   *  whether it is enforced: false when the machine is not running or its networking cannot filter
+   *  (user-mode networking has no tap to filter on). */
+  applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean>;
+  /** Set the remote console (VNC) password of a running machine, valid until `expiresAt` (ms since
+   *  the epoch; after it no VNC client can authenticate). Resolves with the VNC port. */
+  openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }>;
+  /** A new root password for the guest: its crypt hash goes on the config drive of the machine's next
+   *  boot, which applies it (the guest's next login after that boot uses it). Needs an imaged disc. */
+  setRootPassword(vmId: number, rootPasswordHash: string): Promise<void>;
+  /** Change a running machine's CPU weight and NIC rate limits; what the head could enforce. */
+  applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced>;
   /** Stop watching machines and release resources; running guests are left running. */
   close(): Promise<void>;
 }

@@ -23,12 +23,14 @@ export class HeadAgent {
   private readonly chains = new Map<number, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private canWeighCpu = false;
 
   constructor(private readonly link: BrainLink, readonly driver: Driver, private readonly opts: HeadAgentOptions) {}
 
   async start(): Promise<number> {
     const facts = await this.driver.probe();
     if (facts.problem) this.opts.log.warn({ problem: facts.problem }, 'head cannot run machines');
+    this.canWeighCpu = facts.cpuWeight ?? false;
     this.headId = await this.link.register(this.opts.label, this.opts.zone, this.opts.managementAddress, facts);
     this.driver.onEvent((event) => this.onEvent(event));
     await this.resync();
@@ -86,6 +88,7 @@ export class HeadAgent {
         await this.link.reportStats(vmId, [{
           at: s.at, cpuMs: s.cpuMs, discReadBytes: s.discReadBytes, discWriteBytes: s.discWriteBytes,
           netRxBytes: measurable ? s.netRxBytes : null, netTxBytes: measurable ? s.netTxBytes : null,
+          ...(measurable && s.nics ? { nics: s.nics } : {}),
         }]);
       } catch (err) {
         this.opts.log.warn({ err, vmId }, 'stats report failed');
@@ -97,8 +100,9 @@ export class HeadAgent {
     const network: NetworkMode = this.opts.network.mode === 'user'
       ? { mode: 'user', sshPort: vm.sshPort ?? 0 }
       : { mode: 'bridge', bridge: this.opts.network.bridge };
-    const { id, nics, powerOn, autorebootOn, deleted, powerCycle, observedCycle, observedRunning, sshPort, ...machine } = vm;
-    return { ...machine, vmId: id, nics: nics.map((n) => ({ ...n, network })) };
+    const { id, nics, powerOn, autorebootOn, deleted, powerCycle, observedCycle, observedRunning, sshPort, firewall, ...machine } = vm;
+    // Firewall rules go to bridged NICs only: user-mode networking has nothing to filter on.
+    return { ...machine, vmId: id, nics: nics.map((n) => ({ ...n, network })), ...(network.mode === 'bridge' && firewall ? { firewall } : {}) };
   }
 
   private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {
@@ -256,6 +260,32 @@ export class HeadAgent {
         if (running) throw new DriverError('the machine is running; power it off to snapshot it');
         const act = { 'snapshot.create': 'createSnapshot', 'snapshot.restore': 'restoreSnapshot', 'snapshot.delete': 'deleteSnapshot' } as const;
         return this.driver[act[op.kind]](op.args.discs, op.args.name);
+      }
+      case 'firewall.apply': {
+        // User-mode networking has no tap to filter on: said, never pretended. A stopped machine in
+        // bridge mode gets the rules from its desired state at its next start, before it runs.
+        if (this.opts.network.mode !== 'bridge') return { enforced: false };
+        if (!running) return { enforced: true };
+        return { enforced: await this.driver.applyFirewall(vmId, op.args.nics) };
+      }
+      case 'console.open': {
+        if (!running) throw new DriverError('the machine is not running');
+        return { vncPort: (await this.driver.openConsole(vmId, op.args.password, op.args.expiresAt)).port };
+      }
+      case 'password.reset': {
+        await this.driver.setRootPassword(vmId, op.args.rootPasswordHash);
+        if (!running) return; // applied at its next boot
+        const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.stop(vmId);
+        await this.bootIfWanted(vmId);
+        return { forced: !halted };
+      }
+      case 'limits.apply': {
+        const bridged = this.opts.network.mode === 'bridge';
+        // A stopped machine gets them from its desired state at its next start.
+        if (!running) return { limits: { cpuWeight: this.canWeighCpu, rateLimit: bridged } };
+        const done = await this.driver.applyLimits(vmId, op.args);
+        return { limits: { cpuWeight: done.cpuWeight, rateLimit: bridged && done.rateLimit } };
       }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:

@@ -1,7 +1,7 @@
 // What each kind of operation carries (typed per kind), how long it may take, whether it holds
 // its VM, and the secrets inside its args (sealed while it waits, removed when it ends).
 import type { Sealed, SecretBox } from '../core/secrets.js';
-import type { DiscRef, FirstBoot, Signal } from '../drivers/driver.js';
+import type { DiscRef, FirstBoot, MachineLimits, NicFirewallSpec, Signal } from '../drivers/driver.js';
 
 /**
  * A secret inside an operation's args (a root password hash, a firstboot script): sealed where the
@@ -50,11 +50,32 @@ export interface OperationArgs {
   'vm.power.reboot': { timeoutMs: number };
   'vm.power.reset': Record<string, never>;
   'vm.power.cycle': Record<string, never>;
+  // Head acts behind the Gigas routes (core/console.ts, core/passwords.ts, core/firewall-apply.ts).
+  /** The firewall of the VM's NICs as it stands now, put in place on a running machine (a stopped
+   *  one gets it at its next start, from the desired state). */
+  'firewall.apply': { nics: NicFirewallSpec[] };
+  /** A remote console password for the running machine's VNC, refused by QEMU after `expiresAt` (ms). */
+  'console.open': { password: SecretArg; expiresAt: number };
+  /** A new root password (its SHA-512 crypt hash) on the config drive; a running machine is restarted
+   *  (ACPI, forced after `timeoutMs`) so that it applies it at once. */
+  'password.reset': { rootPasswordHash: SecretArg; timeoutMs: number };
+  /** A running machine's CPU weight and NIC rate limits changed in place (a stopped one gets them at
+   *  its next start, from the desired state). */
+  'limits.apply': MachineLimits;
 }
 
 /** What a finished operation reports besides its error (`operations.result`): a shutdown or reboot
  *  whose guest did not halt within its timeout was `forced`. */
-export interface OperationResult { forced?: boolean }
+export interface OperationResult {
+  forced?: boolean;
+  /** firewall.apply: whether the head filters the VM's traffic, now or from its next start (false: its
+   *  networking cannot, e.g. user mode). */
+  enforced?: boolean;
+  /** console.open: the VNC port the password opens. */
+  vncPort?: number;
+  /** limits.apply: which limits the head enforces (false: stored only, its host or networking cannot). */
+  limits?: { cpuWeight: boolean; rateLimit: boolean };
+}
 
 export type OperationKind = keyof OperationArgs;
 /** Kinds a head runs (an intent is finished by its steps). */
@@ -72,6 +93,7 @@ export const DEADLINES: Record<OperationKind, number> = {
   // A shutdown or reboot waits at most MAX_POWER_TIMEOUT_MS for its guest, then acts at once.
   'vm.power.start': 5 * MINUTE, 'vm.power.stop': 5 * MINUTE, 'vm.power.reset': 5 * MINUTE, 'vm.power.cycle': 5 * MINUTE,
   'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
+  'firewall.apply': 5 * MINUTE, 'console.open': 5 * MINUTE, 'password.reset': 35 * MINUTE, 'limits.apply': 5 * MINUTE,
 };
 
 /** The longest shutdown or reboot timeout a caller may ask for (its deadline leaves room to force). */
@@ -83,6 +105,7 @@ export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
   'vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete',
   'snapshot.create', 'snapshot.restore', 'snapshot.delete',
   'vm.power.shutdown', 'vm.power.reboot', 'vm.power.reset', 'vm.power.cycle',
+  'password.reset',
 ]);
 
 /** Imperative kinds refused (409) while an operation of a listed kind is queued or running on the

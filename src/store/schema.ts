@@ -61,6 +61,8 @@ export interface HeadsTable {
   images: Generated<string>;
   /** The zone row of `zone` (migration 013), kept in step when the head registers. */
   zone_id: number | null;
+  /** Where its VNC consoles listen, as it reported (migration 018); null: its management address. */
+  console_address: Generated<string | null>;
 }
 
 /** A network (migration 013): the cluster's public one (`account_id` null, from the pools) or an account's private VLAN. */

@@ -147,6 +147,7 @@ const REASONS: Record<string, Words> = {
   ip_family: (p) => `${p.family} is invalid`,
   idempotency_key: () => 'must be 1 to 255 printable ASCII characters',
   idempotency_reused: () => 'was already used with a different request',
+  not_a_password: () => 'must be 6 to 128 printable characters, without spaces',
   idempotency_busy: () => 'is in use by a request still in progress: retry later',
   not_a_time: () => 'is not a time (ISO 8601)',
   not_supported: (p) => `is not supported by the ${p.image} image (it has no ${p.feature} support)`,

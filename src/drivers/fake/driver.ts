@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
+  type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
+  type Signal, type StopReason,
 } from '../driver.js';
 import { IMAGES } from '../../images/catalogue.js';
 
@@ -118,7 +119,7 @@ export class FakeDriver implements Driver {
       driver: 'fake', accel: 'fake',
       cores: this.opts.cores ?? FAKE_HEAD.cores, memory: this.opts.memory ?? FAKE_HEAD.memory,
       grades: { ...(this.opts.grades ?? FAKE_HEAD.grades) },
-      problem: this.opts.problem ?? null,
+      problem: this.opts.problem ?? null, cpuWeight: true,
     };
   }
 
@@ -144,6 +145,8 @@ export class FakeDriver implements Driver {
     await this.check('start');
     if (!this.machines.has(spec.vmId)) {
       const pid = this.nextPid++;
+      if (spec.firewall) this.firewalls.set(spec.vmId, structuredClone(spec.firewall));
+      this.limits.set(spec.vmId, { cpuWeight: spec.cpuWeight ?? null, nics: spec.nics.map((n) => ({ nicId: n.id, rateLimitMbps: n.rateLimitMbps ?? null })) });
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
       this.lastStops.delete(spec.vmId);
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
@@ -269,6 +272,43 @@ export class FakeDriver implements Driver {
     if (!m) return null;
     const up = Date.now() - m.startedAt;
     return { vmId, at: Date.now(), cpuMs: Math.round(up / 100), netRxBytes: up, netTxBytes: up, discReadBytes: 0, discWriteBytes: 0 };
+  }
+
+  /** Each machine's firewall as last applied (a fake head filters nothing: it records). */
+  readonly firewalls = new Map<number, NicFirewallSpec[]>();
+  /** Each machine's remote console: its password and when it expires. */
+  readonly consoles = new Map<number, { password: string; expiresAt: number }>();
+
+  async applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean> {
+    this.calls.push(`applyFirewall ${vmId}`);
+    if (!this.machines.has(vmId)) return false;
+    this.firewalls.set(vmId, structuredClone(nics));
+    return true;
+  }
+
+  async openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }> {
+    this.calls.push(`openConsole ${vmId}`);
+    if (!this.machines.has(vmId)) throw new DriverError('the machine is not running');
+    this.consoles.set(vmId, { password, expiresAt });
+    return { port: 5900 + vmId };
+  }
+
+  async setRootPassword(vmId: number, rootPasswordHash: string): Promise<void> {
+    this.calls.push(`setRootPassword ${vmId}`);
+    const disc = [...this.discs.values()].find((d) => d.vmId === vmId && this.images.has(d.id));
+    const imaged = disc && this.images.get(disc.id);
+    if (!disc || !imaged) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
+    this.images.set(disc.id, { ...imaged, firstBoot: { ...imaged.firstBoot, rootPasswordHash } });
+  }
+
+  /** Each running machine's limits as last set (a fake head simulates one that can enforce them). */
+  readonly limits = new Map<number, MachineLimits>();
+
+  async applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced> {
+    this.calls.push(`applyLimits ${vmId}`);
+    if (!this.machines.has(vmId)) return { cpuWeight: false, rateLimit: false };
+    this.limits.set(vmId, structuredClone(limits));
+    return { cpuWeight: true, rateLimit: true };
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,17 @@ export async function setVncPassword(qmp: QmpClient, password: string): Promise<
   await qmp.execute('change-vnc-password', { password: password.slice(0, VNC_PASSWORD_MAX) });
 }
 
+/**
+ * A remote console password that stops working by `expiresAt` (ms since the epoch). `expire_password`
+ * takes whole seconds of Unix time T and QEMU refuses once its clock is past T, i.e. from T + 1 s: T is
+ * the second before the one `expiresAt` falls in, so the password is refused from `expiresAt` on at
+ * the latest (up to a second early).
+ */
+export async function setExpiringVncPassword(qmp: QmpClient, password: string, expiresAt: number): Promise<void> {
+  await setVncPassword(qmp, password);
+  await qmp.execute('expire_password', { protocol: 'vnc', time: String(Math.max(1, Math.floor(expiresAt / 1000) - 1)) });
+}
+
 /** The TCP port VNC listens on (QEMU picked the first free display in the allowed range). */
 export async function vncPort(qmp: QmpClient): Promise<number | null> {
   const info = await qmp.execute<{ enabled: boolean; service?: string }>('query-vnc');

@@ -13,7 +13,8 @@ import type { ChildProcess } from 'node:child_process';
 import { pino, type Logger } from 'pino';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
-  type MachineSpec, type MachineState, type MachineStats, type Signal, type StopReason,
+  type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
+  type Signal, type StopReason,
 } from '../driver.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { discNode, qemuArgs, type Accel, type DirectBoot } from './args.js';
@@ -24,7 +25,9 @@ import { fetchCdrom } from './cdrom.js';
 import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
 import { listBuiltImages } from '../../images/manifest.js';
-import { setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { setExpiringVncPassword, setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { applyNft, removeNft } from './firewall.js';
+import { findCpuCgroups, removeCgroup, removeRateLimit, setCpuWeight, setRateLimit, type CpuCgroups } from './limits.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
@@ -72,6 +75,8 @@ export interface QemuDriverOptions {
   urls?: UrlPolicy;
   /** The guest's "booted" line on the serial console (docs/config-drive.md); its time is logged. */
   readyMarker?: RegExp;
+  /** Where CPU weights go (drivers/qemu/limits.ts); default: found on the host; null: none. */
+  cpuCgroups?: CpuCgroups | null;
 }
 
 /** How long the steps of the last start took (ms), for logs and measurements. */
@@ -143,6 +148,7 @@ export class QemuDriver implements Driver {
   private closed = false;
   readonly tools: { qemu: string; qemuImg: string; genisoimage: string };
   lastStart: StartTimings | null = null;
+  private readonly cpuCgroups: CpuCgroups | null;
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.log = opts.log ?? pino({ level: 'silent' });
@@ -156,6 +162,7 @@ export class QemuDriver implements Driver {
     this.discStore = new DiscStore({ grades, backupsDir: path.join(opts.dataDir, 'backups'), qemuImg: this.tools.qemuImg });
     this.series = new StatsSeries(opts.statsSamples ?? 360);
     this.accelDecision = chooseAccel(opts.accel ?? 'auto');
+    this.cpuCgroups = opts.cpuCgroups === undefined ? findCpuCgroups() : opts.cpuCgroups;
     this.ready = this.init();
     this.ready.catch(() => undefined);
   }
@@ -218,7 +225,8 @@ export class QemuDriver implements Driver {
     }
     return {
       driver: 'qemu', accel: this.accelDecision.accel, cores: os.cpus().length,
-      memory: Math.floor(os.totalmem() / MiB), grades, problem,
+      memory: Math.floor(os.totalmem() / MiB), grades, problem, consoleAddress: this.opts.vnc?.host ?? '127.0.0.1',
+      cpuWeight: this.cpuCgroups !== null,
     };
   }
 
@@ -378,6 +386,11 @@ export class QemuDriver implements Driver {
   }
 
   private async cleanupRun(dirs: RunDir, meta: RunMeta): Promise<void> {
+    for (const tap of Object.values(meta.nicTaps ?? {})) {
+      await removeNft(tap, meta.netns);
+      await removeRateLimit(tap, meta.netns);
+    }
+    if (meta.cgroup && this.cpuCgroups) await removeCgroup(this.cpuCgroups, meta.vmId);
     for (const tap of meta.taps) await deleteTap(tap, meta.netns);
     for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial]) await fsp.rm(f, { force: true });
   }
@@ -456,6 +469,13 @@ export class QemuDriver implements Driver {
         await createTap(tap, nic.network.bridge, netns);
         taps.push(tap);
         meta.taps.push(tap);
+        (meta.nicTaps ??= {})[nic.id] = tap;
+      }
+      // The firewall and rate limits are in place before the guest runs a single instruction.
+      await this.firewallOn(meta, spec.firewall ?? []);
+      for (const nic of spec.nics) {
+        const tap = meta.nicTaps?.[nic.id];
+        if (tap && nic.rateLimitMbps) await setRateLimit(tap, nic.rateLimitMbps, netns);
       }
       const vnc = this.opts.vnc ?? {};
       const args = qemuArgs({
@@ -482,6 +502,8 @@ export class QemuDriver implements Driver {
       this.attachQmp(m, qmp);
       // QEMU made its sockets with its umask (all chardevs exist once QMP answers); they are private
       // like the rest. Its pidfile it makes 0600 itself.
+      // Its CPU weight before it runs (a file write, no monitor call).
+      if (spec.cpuWeight != null) meta.cgroup = await this.weigh(spec.vmId, pid, spec.cpuWeight);
       // The monitor answers in order: these go out together (one round trip, not five; bench:power).
       // The guest may run before its VNC password is set: VNC with password=on and none set lets
       // nobody in.
@@ -792,10 +814,89 @@ export class QemuDriver implements Driver {
     }
   }
 
+  // ---- firewall, remote console, root password
+
+  private async firewallOn(meta: RunMeta, nics: NicFirewallSpec[]): Promise<boolean> {
+    const taps = meta.nicTaps ?? {};
+    if (Object.keys(taps).length === 0) return false;
+    for (const [nicId, tap] of Object.entries(taps)) {
+      // A NIC without rules gets an accepting table: any earlier rules of that NIC are replaced.
+      const fw = nics.find((n) => String(n.nicId) === nicId) ?? { nicId: Number(nicId), defaultPolicy: 'accept' as const, rules: [] };
+      await applyNft(tap, fw, meta.netns);
+    }
+    return true;
+  }
+
+  async applyFirewall(vmId: number, nics: NicFirewallSpec[]): Promise<boolean> {
+    await this.ready;
+    return this.withLock(vmId, async () => {
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) return false;
+      return this.firewallOn(m.meta, nics);
+    });
+  }
+
+  async openConsole(vmId: number, password: string, expiresAt: number): Promise<{ port: number }> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) throw new DriverError('the machine is not running');
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    await setExpiringVncPassword(m.qmp, password, expiresAt);
+    const port = m.meta.vncPort ?? (await vncPort(m.qmp));
+    if (port === null) throw new DriverError('the machine has no VNC console');
+    return { port };
+  }
+
+  async setRootPassword(vmId: number, rootPasswordHash: string): Promise<void> {
+    await this.ready;
+    const stored = await this.readFirstBoot(vmId);
+    if (!stored) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
+    // A new instance of the config drive (the guest applies identity once per instance-id), carrying
+    // the identity only: the firstboot script ran with the image and must not run again.
+    const firstBoot: FirstBoot = {
+      ...stored.firstBoot, rootPasswordHash, firstbootScript: '',
+      instanceId: `${stored.firstBoot.instanceId.replace(/-pw\d+$/, '')}-pw${Date.now()}`,
+    };
+    const file = this.firstBootFile(vmId);
+    await fsp.writeFile(`${file}.tmp`, JSON.stringify({ ...stored, firstBoot }), { mode: 0o600 });
+    await fsp.rename(`${file}.tmp`, file);
+  }
+
+  /** Put the machine's process in its CPU cgroup with `weight`; whether the host let it. */
+  private async weigh(vmId: number, pid: number, weight: number | null): Promise<boolean> {
+    if (!this.cpuCgroups) return false;
+    try {
+      await setCpuWeight(this.cpuCgroups, vmId, pid, weight);
+      return true;
+    } catch (err) {
+      this.log.warn({ vmId, err: (err as Error).message }, 'CPU weight not set: the cgroup refused it');
+      return false;
+    }
+  }
+
+  async applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced> {
+    await this.ready;
+    return this.withLock(vmId, async () => {
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) return { cpuWeight: false, rateLimit: false };
+      const cpuWeight = await this.weigh(vmId, m.pid, limits.cpuWeight);
+      if (cpuWeight && !m.meta.cgroup) {
+        m.meta.cgroup = true;
+        await writeMeta(m.dirs.meta, m.meta);
+      }
+      const taps = m.meta.nicTaps ?? {};
+      for (const nic of limits.nics) {
+        const tap = taps[nic.nicId];
+        if (tap) await setRateLimit(tap, nic.rateLimitMbps, m.meta.netns);
+      }
+      return { cpuWeight, rateLimit: Object.keys(taps).length > 0 };
+    });
+  }
+
   // ---- stats
 
   private async sampleOne(m: Machine): Promise<MachineStats | null> {
-    const s = await sample({ vmId: m.vmId, pid: m.pid, qmp: m.qmp, taps: m.meta.taps, netns: m.meta.netns });
+    const s = await sample({ vmId: m.vmId, pid: m.pid, qmp: m.qmp, taps: m.meta.taps, netns: m.meta.netns, nicTaps: m.meta.nicTaps });
     if (s && !m.gone) this.series.push(s);
     return s;
   }

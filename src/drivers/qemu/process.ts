@@ -48,6 +48,10 @@ export interface RunMeta {
   discs: DiscRef[];
   sshPort: number | null;
   vncPort: number | null;
+  /** NIC id → its tap (bridged NICs), for the firewall. */
+  nicTaps?: Record<string, string>;
+  /** Whether the process was put in its own CPU cgroup (drivers/qemu/limits.ts). */
+  cgroup?: boolean;
 }
 
 export async function readMeta(file: string): Promise<RunMeta | null> {

@@ -1,6 +1,7 @@
 // Per-VM counters: CPU time from /proc/<pid>/stat, disc bytes from QMP query-blockstats, network
-// bytes from the tap's counters (bridge mode; user-mode networking has no counters anywhere, so
-// those read 0). Counters are from the guest's point of view: netRx is what the guest received.
+// bytes from the tap's counters, in all and per NIC (bridge mode; user-mode networking has no counters
+// anywhere, so those read 0 here and the head agent reports them as null, not measured). Counters are
+// from the guest's point of view: netRx is what the guest received.
 // A small ring of samples per VM makes the time series the Gigas and e24 dialects expose.
 import type { MachineStats } from '../driver.js';
 import type { QmpClient } from './qmp.js';
@@ -12,6 +13,8 @@ export interface StatsSource {
   qmp: QmpClient | null;
   taps: string[];
   netns: string | null;
+  /** NIC id → tap, for per-NIC counters. */
+  nicTaps?: Record<string, string>;
 }
 
 interface BlockStats { device?: string; qdev?: string; 'node-name'?: string; stats: { rd_bytes: number; wr_bytes: number } }
@@ -42,15 +45,20 @@ export async function sample(src: StatsSource, now = Date.now()): Promise<Machin
   }
   let rx = 0;
   let tx = 0;
+  const nicOf = new Map(Object.entries(src.nicTaps ?? {}).map(([nicId, tap]) => [tap, Number(nicId)]));
+  const nics: { nicId: number; rxBytes: number; txBytes: number }[] = [];
   for (const tap of src.taps) {
     const c = await tapCounters(tap, src.netns);
     if (!c) continue;
     rx += c.tx; // what the host sent into the tap, the guest received
     tx += c.rx;
+    const nicId = nicOf.get(tap);
+    if (nicId !== undefined) nics.push({ nicId, rxBytes: c.tx, txBytes: c.rx });
   }
   return {
     vmId: src.vmId, at: now, cpuMs: Math.round(cpu),
     netRxBytes: rx, netTxBytes: tx, discReadBytes: discs.read, discWriteBytes: discs.write,
+    ...(nics.length ? { nics } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Db } from './types.js';
 export interface HeadFacts {
   zone: string; driver: string; accel: string; cores: number; memory: number;
   managementAddress: string; online: boolean; note: string | null; grades: Record<string, number>;
+  consoleAddress?: string | null;
 }
 
 /** Insert or update the head called `label` and its storage pools (one per grade); its id. */
@@ -16,6 +17,7 @@ export async function upsertHead(db: Db, label: string, f: HeadFacts, now: numbe
   const values = {
     zone: f.zone, driver: f.driver, accel: f.accel, cores: f.cores, memory: f.memory,
     management_address: f.managementAddress, online: f.online ? 1 : 0, last_seen: now, note: f.note,
+    console_address: f.consoleAddress ?? null,
     // A head in a zone no row names yet makes its row (migration 013).
     zone_id: await ensureZone(db, f.zone, now),
   };
