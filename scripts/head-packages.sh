@@ -17,6 +17,8 @@ PACKAGES=(
   openssh-client           # ssh / ssh-keygen (tests, users)
   openssl                  # openssl passwd -6, a CA and certificates (tests)
   ca-certificates
+  isolinux                 # tests: a bootable ISO (booting a guest from its CD)
+  syslinux-common          # tests: isolinux's ldlinux.c32
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -257,6 +257,31 @@ export class HeadAgent {
         const act = { 'snapshot.create': 'createSnapshot', 'snapshot.restore': 'restoreSnapshot', 'snapshot.delete': 'deleteSnapshot' } as const;
         return this.driver[act[op.kind]](op.args.discs, op.args.name);
       }
+      // Acts a dialect asks for over core (docs/vm-ops.md).
+      case 'vm.clone':
+        return this.driver.cloneMachine(op.args.sourceVmId, op.args.pairs, op.args.instanceId);
+      case 'image.template': {
+        await this.driver.templateFromDisc(op.args.disc, op.args.name, op.args.description, op.args.fromImage);
+        // Placement looks for the image among the head's: it is there from now, not from the next resync.
+        await this.link.reportImages(await this.driver.listImages());
+        return;
+      }
+      case 'disc.apply': {
+        const formatted = await this.driver.applyDiscs(vmId, op.args.discs, op.args.format);
+        return { formatted };
+      }
+      case 'vm.cdrom':
+        return this.driver.changeCdrom(vmId, op.args.url);
+      case 'vm.network.rebuild': {
+        if (!vm) throw new DriverError('the machine is no longer on this head');
+        await this.driver.writeConfig(this.spec(vm));
+        if (!running || !op.args.applyNow) return;
+        // The guest reads its network from the config drive at boot: a reboot applies it now.
+        const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.reset(vmId);
+        await this.bootIfWanted(vmId);
+        return { forced: !halted };
+      }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
         // "done" would report an act that never happened. The never check keeps every known kind handled.
