@@ -9,6 +9,7 @@ import { conflicting, enqueue, getOperation } from '../../operations/queue.js';
 import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkImage, firstBootFor } from './create.js';
+import { templateFor } from '../templates.js';
 import type { ImageSpec } from './model.js';
 import { hasImage } from '../../scheduler/place.js';
 import { withTransaction } from '../transaction.js';
@@ -51,11 +52,12 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
 }
 
 /** Queues the reimage; its operation's public id. */
-export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ImageSpec): Promise<string> {
+/** `startAfterwards`: power it on once imaged (BigV: always; Gigas' required_startup), else leave it off. */
+export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: ImageSpec, opts: { startAfterwards?: boolean } = {}): Promise<string> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('reimage_vm');
   const errs = new Issues();
-  const image = checkImage(errs, input);
+  const image = checkImage(errs, input, await templateFor(h, p, input.distribution));
   errs.throwIfAny();
   if (vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
   const opId = await withTransaction(h.db, async (trx) => {
@@ -75,7 +77,10 @@ export async function reimageVm(h: Hangar, p: Principal, at: VmPlace, input: Ima
     return enqueue(trx, {
       kind: 'reimage', vmId: cur.id, headId: cur.head_id, userId: p.userId, now: h.now(), dialect: 'bigv',
       // Afterwards the machine is on, with autoreboot off (BigV docs).
-      args: { vmId: cur.id, distribution: input.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input), afterwards: { power_on: 1, autoreboot_on: 0 } },
+      args: {
+        vmId: cur.id, distribution: input.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, hostname, input),
+        afterwards: opts.startAfterwards === false ? null : { power_on: 1, autoreboot_on: 0 },
+      },
     });
   });
   if (vm.head_id !== null) void h.heads.kick(vm.head_id, vm.id);
