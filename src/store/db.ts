@@ -23,6 +23,7 @@ import * as m013 from './migrations/013_identity_zones_networks.js';
 import * as m014 from './migrations/014_catalogues.js';
 import * as m015 from './migrations/015_vm_entities.js';
 import * as m016 from './migrations/016_snapshots.js';
+import * as m019 from './migrations/019_boot_from.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -39,6 +40,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '014_catalogues': m014,
     '015_vm_entities': m015,
     '016_snapshots': m016,
+    '019_boot_from': m019,
   };
 }
 

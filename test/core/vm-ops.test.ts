@@ -1,7 +1,10 @@
 // Clone and template through core (core/vms/clone.ts, core/templates.ts; docs/vm-ops.md) with the
 // fake driver: a clone is a new VM on the source's head with copies of every disc, its own NIC and
 // addresses, the overrides, off unless asked; a template is an account image, pending then active,
-// that a later create and a reimage (left off when asked) use, invisible to another account.
+// that a later create and a reimage (left off when asked) use, invisible to another account; an ISO
+// mounted on a running VM reaches its drive at once and a stopped one's at its next boot, boot_from
+// cdrom reaches the head's spec; apply_disks hands the secondary discs to the head (formatting only
+// blank ones); rebuild_network rewrites the config drive, applied at once only when asked on a running VM.
 // On SQLite, and on PostgreSQL when HANGAR_TEST_DATABASE_URL is set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,15 @@ import { createAccount } from '../../src/core/tree.js';
 import { DomainError } from '../../src/core/errors.js';
 import type { VmPlace } from '../../src/core/resolve.js';
 import type { Principal } from '../../src/core/principal.js';
+import { mountIso, setBootFrom, unmountIso } from '../../src/core/vms/media.js';
+import { applyDiscs } from '../../src/core/vms/apply-discs.js';
+import { rebuildNetwork } from '../../src/core/vms/rebuild-network.js';
+import { scanIsoLibrary } from '../../src/core/isos.js';
+import { powerVm } from '../../src/core/vms/power.js';
+import { createDisc } from '../../src/core/discs.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const STORES = storesFor('vm-ops');
 
@@ -137,5 +149,65 @@ for (const store of STORES) {
         name: 'nope', cores: 1, memoryMiB: 1024, discs: [{ label: 'vda', grade: 'sata', sizeMiB: 4096 }], image: { distribution: 'tpl-broken' },
       }, 'bigv'), DomainError);
     });
+  });
+
+  test(`ISO mount and boot_from, apply_disks and rebuild_network reach the head (${store.name})`, async () => {
+    const lib = fs.mkdtempSync(path.join(os.tmpdir(), 'hangar-vmops-isos-'));
+    fs.writeFileSync(path.join(lib, 'installer.iso'), 'iso');
+    try {
+      await withCore(store.postgres, async (fx) => {
+        const h = fx.t.running.hangar;
+        const driver = fx.t.drivers[0]!;
+        await scanIsoLibrary(h, fx.admin);
+        const made = await createVm(h, fx.admin, fx.account, fx.group, {
+          name: 'box', cores: 1, memoryMiB: 1024, powerOn: true, bootFrom: 'cdrom', cdromUrl: `file://${lib}/installer.iso`,
+          discs: [{ label: 'vda', grade: 'sata', sizeMiB: 2048 }],
+        }, 'bigv');
+        await settled(fx, made.view.row.id, made.operation);
+        const vmId = made.view.row.id;
+        assert.equal(driver.machines.get(vmId)?.spec.bootFrom, 'cdrom', 'created to boot its ISO');
+
+        // Mounted on a running VM: its drive changes at once; ejected likewise.
+        const on = await mountIso(h, fx.admin, await placeOf(fx, vmId), { isoId: 'installer' }, 'bigv');
+        assert.equal(on.cdromUrl, `file://${lib}/installer.iso`);
+        assert.ok(on.operation);
+        assert.equal(driver.cdroms.get(vmId), on.cdromUrl);
+        await unmountIso(h, fx.admin, await placeOf(fx, vmId), 'bigv');
+        assert.equal(driver.cdroms.get(vmId), null);
+        await assert.rejects(mountIso(h, fx.admin, await placeOf(fx, vmId), { url: 'file:///etc/shadow' }, 'bigv'), DomainError);
+        assert.equal((await h.db.selectFrom('vms').select('cdrom_url').where('id', '=', vmId).executeTakeFirstOrThrow()).cdrom_url, null, 'a refused URL writes nothing');
+        await setBootFrom(h, fx.admin, await placeOf(fx, vmId), 'disc');
+        assert.equal((await h.db.selectFrom('vms').select('boot_from').where('id', '=', vmId).executeTakeFirstOrThrow()).boot_from, 'disc');
+
+        // apply_disks: the secondary discs, formatted once (a disc formatted before is not again).
+        await createDisc(h, fx.admin, await placeOf(fx, vmId), { label: 'data', storage_grade: 'sata', size: 1024 });
+        const data = await h.db.selectFrom('discs').select('id').where('vm_id', '=', vmId).where('label', '=', 'data').executeTakeFirstOrThrow();
+        const applied = await applyDiscs(h, fx.admin, await placeOf(fx, vmId), { format: true }, 'bigv');
+        const op = await h.db.selectFrom('operations').select(['state', 'result']).where('uuid', '=', applied).executeTakeFirstOrThrow();
+        assert.equal(op.state, 'done');
+        assert.deepEqual(JSON.parse(op.result!), { formatted: ['data'] });
+        assert.ok(driver.calls.includes(`applyDiscs ${vmId} ${data.id} format`), driver.calls.join('\n'));
+        const again = await applyDiscs(h, fx.admin, await placeOf(fx, vmId), { format: true }, 'bigv');
+        assert.deepEqual(JSON.parse((await h.db.selectFrom('operations').select('result').where('uuid', '=', again).executeTakeFirstOrThrow()).result!), { formatted: [] });
+
+        // rebuild_network: next boot unless asked now on a running machine (then it boots again).
+        const pid = driver.machines.get(vmId)!.pid;
+        const later = await rebuildNetwork(h, fx.admin, await placeOf(fx, vmId), {}, 'bigv');
+        assert.equal(later.applies, 'next_boot');
+        assert.equal((await settled(fx, vmId, later.operation)).state, 'done');
+        assert.equal(driver.machines.get(vmId)!.pid, pid, 'not rebooted');
+        const ips = await h.db.selectFrom('ips').innerJoin('nics', 'nics.id', 'ips.nic_id').select('ips.address').where('nics.vm_id', '=', vmId).execute();
+        assert.deepEqual(driver.configs.get(vmId)!.nics[0]!.ipv4, ips.map((i) => i.address).filter((a) => !a.includes(':')));
+        const now = await rebuildNetwork(h, fx.admin, await placeOf(fx, vmId), { applyNow: true, timeoutMs: 1000 }, 'bigv');
+        assert.equal(now.applies, 'now');
+        assert.equal((await settled(fx, vmId, now.operation)).state, 'done');
+        assert.notEqual(driver.machines.get(vmId)?.pid, pid, 'rebooted to read it');
+        await powerVm(h, fx.admin, await placeOf(fx, vmId), { intent: 'stop' });
+        await settled(fx, vmId, now.operation);
+        assert.equal((await rebuildNetwork(h, fx.admin, await placeOf(fx, vmId), { applyNow: true }, 'bigv')).applies, 'next_boot', 'a stopped machine reads it when it boots');
+      }, { config: { urls: { isoDir: lib, allow: [] } } });
+    } finally {
+      fs.rmSync(lib, { recursive: true, force: true });
+    }
   });
 }

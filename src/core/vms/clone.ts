@@ -72,7 +72,7 @@ export async function cloneVm(h: Hangar, p: Principal, at: VmPlace, input: Clone
     });
     const vmId = await repo.insertVm(trx, {
       group_id: group.id, name, cores, memory, power_on: 0, autoreboot_on: start ? 1 : 0,
-      cdrom_url: null, keymap: source.keymap, hardware_profile: source.hardware_profile, hardware_profile_locked: source.hardware_profile_locked,
+      cdrom_url: null, boot_from: 'disc', keymap: source.keymap, hardware_profile: source.hardware_profile, hardware_profile_locked: source.hardware_profile_locked,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: source.last_imaged_with,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,

@@ -145,7 +145,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     });
     const vmId = await repo.insertVm(trx, {
       group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
-      cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: input.hardwareProfileLocked ? 1 : 0,
+      cdrom_url: cdromUrl, boot_from: input.bootFrom ?? 'disc', keymap, hardware_profile: hardwareProfile, hardware_profile_locked: input.hardwareProfileLocked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
