@@ -132,6 +132,10 @@ for (const store of STORES) {
       assert.equal((await settled(fx, child.vm.id, op)).state, 'done');
       const after = await h.db.selectFrom('vms').select(['power_on', 'last_imaged_with']).where('id', '=', child.vm.id).executeTakeFirstOrThrow();
       assert.deepEqual(after, { power_on: 0, last_imaged_with: 'tpl-golden-image-v1' });
+      // Started, its head boots it as the template (the name reaches the head as the image to boot).
+      const started = await powerVm(h, fx.admin, await placeOf(fx, child.vm.id), { intent: 'start' });
+      await settled(fx, child.vm.id, started);
+      assert.equal(driver.machines.get(child.vm.id)?.spec.image, 'tpl-golden-image-v1');
 
       // Another account's user does not see it: the name is not in the list for them.
       const other = await createAccount(h, fx.admin, { name: 'other' });

@@ -1,7 +1,8 @@
 // The disc and boot acts of docs/vm-ops.md on real tiny guests, through the head agent: an ISO put in
 // a running guest's CD drive is read in the guest; a blank disc applied to a running guest is
 // hot-plugged and formatted (ext4 with its label, mounted in the guest); a clone of a running VM (live
-// full copy) has the marker written before, and a change in one disc does not show in the other; a
+// full copy) has the marker written before, and a change in one disc does not show in the other; its
+// network rebuilt and applied now (a new MAC) is what the rebooted guest reads from its config drive; a
 // template made from the VM is a new image a later VM is imaged with, and that VM has the marker; a
 // VM asked to boot from a bootable ISO (isolinux, built here with genisoimage) boots it through the
 // firmware (SeaBIOS), not the image's kernel: the serial console shows isolinux's banner and prompt.
@@ -135,6 +136,13 @@ test('ISO mounted and read, discs applied and formatted, clone, template, boot f
   const seen = await sshWhenReady(port2, key.private, `cat /root/marker; hostname; mount -t ext4 $(${byId.replace('102', '202')}) /mnt && ls /mnt; umount /mnt`);
   assert.equal(seen, 'from-the-source\nops2.default.acme.hangar.local\nlost+found\n', 'the clone has the marker, its own hostname and the formatted disc');
   await ssh(port2, key.private, 'echo changed-in-the-clone > /root/marker && sync');
+
+  // rebuild_network applied now: the config drive is rewritten from the NICs and the guest, rebooted, reads it.
+  vm2.nics[0]!.mac = '52:54:00:20:00:22';
+  const rebuilt = await run(2, link.queue(2, 'vm.network.rebuild', { applyNow: true, timeoutMs: 30_000 }));
+  assert.deepEqual(rebuilt, { error: null, result: { forced: false } });
+  const port2b = await until('the clone booted again', async () => (await driver.status(2)).sshPort, 30_000);
+  assert.equal(await sshWhenReady(port2b, key.private, 'grep MAC /run/hangar/cidata/network'), "MAC='52:54:00:20:00:22'\n");
   await off(vm2);
   const port1b = await boot(vm1);
   assert.equal(await sshWhenReady(port1b, key.private, 'cat /root/marker'), 'changed-in-the-source\n', 'the clone\'s change is not in the source');
