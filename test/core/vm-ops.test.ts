@@ -87,6 +87,17 @@ for (const store of STORES) {
       await assert.rejects(cloneVm(h, fx.admin, source, { name: 'copy2' }, 'bigv'), (e: unknown) => e instanceof DomainError && e.code === 'taken');
       assert.equal((await h.db.selectFrom('vms').select('id').execute()).length, before);
 
+      // Not while an act rewrites the source's discs (a reimage held mid-way by its head).
+      await powerVm(h, fx.admin, await placeOf(fx, source.vm.id), { intent: 'stop' });
+      await h.heads.kick(source.vm.head_id!, source.vm.id);
+      const held = driver.holdNext('reimage');
+      const reimaging = await reimageVm(h, fx.admin, await placeOf(fx, source.vm.id), { distribution: 'tiny' }, { startAfterwards: false });
+      await held.reached;
+      await assert.rejects(cloneVm(h, fx.admin, source, { name: 'copy4' }, 'bigv'),
+        (e: unknown) => e instanceof DomainError && e.code === 'conflict' && e.issues[0]!.params?.operation === reimaging);
+      held.release();
+      assert.equal((await settled(fx, source.vm.id, reimaging)).state, 'done');
+
       // A copy that fails leaves the clone off with the head's reason.
       driver.failNext('cloneMachine', 'no space left');
       const failed = await cloneVm(h, fx.admin, source, { name: 'copy3', startAfterwards: true }, 'bigv');

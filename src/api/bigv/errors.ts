@@ -219,6 +219,7 @@ const UNAUTHORIZED: Record<string, string> = {
 const REQUEST: Record<string, Words> = {
   vm_changed: () => 'The machine has changed since you read it: read it again (its ETag) and retry',
   reimaging: (p) => `the machine is already being imaged (operation ${p.operation})`,
+  source_discs_changing: (p) => `the machine's discs are being rewritten (operation ${p.operation}): clone it once that has ended`,
   cancel_running: () => 'the operation cannot be cancelled: it is running: an operation can be cancelled only while it is queued',
   cancel_ended: () => 'the operation cannot be cancelled: it has already ended',
   cancel_kind: () => 'the operation cannot be cancelled: operations of this kind cannot be cancelled',

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { Hangar } from '../context.js';
 import { checkName, nameTaken } from '../names.js';
-import { forbidden, invalid, Issues, notFound, refused } from '../errors.js';
+import { conflict, forbidden, invalid, Issues, notFound, refused } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import { keepRow, lockLiveVm } from '../locks.js';
@@ -17,6 +17,7 @@ import { checkGuestHostname, checkLabel, deriveName, freeName } from './identity
 import { macFor } from './create.js';
 import { place } from '../../scheduler/place.js';
 import { enqueue, getOperation } from '../../operations/queue.js';
+import { firstUnendedOf } from '../../store/repos/operations.js';
 import { allocateIp } from '../ipam.js';
 import { loadVmView, type VmView } from '../views.js';
 import { withTransaction } from '../transaction.js';
@@ -25,6 +26,9 @@ import type { DiscRef } from '../../drivers/driver.js';
 import * as repo from '../../store/repos/vms.js';
 import { discsOf, insertDisc } from '../../store/repos/discs.js';
 import { ensureNetwork } from '../../store/repos/networks.js';
+
+/** Acts that rewrite or remove a VM's discs: a clone is refused while one is queued or running on its source. */
+const REWRITES_DISCS: readonly string[] = ['reimage', 'backup.restore', 'snapshot.restore', 'disc.delete', 'purge'];
 
 export interface CloneInput {
   /** BigV's unique name; derived from the label (or the source's name) when absent. */
@@ -60,6 +64,9 @@ export async function cloneVm(h: Hangar, p: Principal, at: VmPlace, input: Clone
   const { vmId, headId, opId } = await withTransaction(h.db, async (trx) => {
     const source = await lockLiveVm(trx, at);
     if (source.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
+    // The clone's operation holds the clone, not the source: no copy of discs an act is rewriting.
+    const busy = await firstUnendedOf(trx, source.id, REWRITES_DISCS);
+    if (busy) throw conflict('source_discs_changing', busy.uuid);
     const discs = await discsOf(trx, source.id);
     if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
     const uuid = crypto.randomUUID();
