@@ -19,6 +19,8 @@ PACKAGES=(
   sshpass                  # tests: SSH login with a reset root password
   openssl                  # openssl passwd -6, a CA and certificates (tests)
   ca-certificates
+  isolinux                 # tests: a bootable ISO (booting a guest from its CD)
+  syslinux-common          # tests: isolinux's ldlinux.c32
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -120,8 +120,8 @@ export class HeadEndpoint {
       vm: {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.opts.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
-        cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) : null, vncPassword: this.opts.secrets.open(row.vnc_password),
-        firewall: await firewallSpec(this.db, vmId), cpuWeight: limits.cpuWeight,
+        cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) ?? row.last_imaged_with : null, vncPassword: this.opts.secrets.open(row.vnc_password),
+        firewall: await firewallSpec(this.db, vmId), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),

@@ -53,6 +53,9 @@ export interface MachineSpec {
   firewall?: NicFirewallSpec[];
   /** Relative CPU weight under contention (cgroup v2 cpu.weight: 1..10000, 100 = ordinary; null: not set). */
   cpuWeight?: number | null;
+  /** 'cdrom': boot the CD (cdromUrl) through the firmware, before the discs and without the image's
+   *  direct kernel (an installer); absent or 'disc': as before. */
+  bootFrom?: 'disc' | 'cdrom';
 }
 
 /** Limits of a running machine, as `applyLimits` sets them. */
@@ -190,6 +193,24 @@ export interface Driver {
   setRootPassword(vmId: number, rootPasswordHash: string): Promise<void>;
   /** Change a running machine's CPU weight and NIC rate limits; what the head could enforce. */
   applyLimits(vmId: number, limits: MachineLimits): Promise<LimitsEnforced>;
+  // Acts a dialect asks for over core (docs/vm-ops.md).
+  /** Full copies of a machine's discs (`from`, live when it runs) onto a new machine's (`to`): the
+   *  copies share nothing with their source. The first-boot record comes with them under a new
+   *  instance id, so the copy takes its own hostname and never runs the firstboot script again. */
+  cloneMachine(sourceVmId: number, pairs: { from: DiscRef; to: DiscRef }[], instanceId: string): Promise<void>;
+  /** A new built image `name` from a disc's content (live when its machine runs), booting as the
+   *  image it was made from (`fromImage`'s kernel), or through the firmware when that is null. */
+  templateFromDisc(disc: DiscRef, name: string, description: string, fromImage: string | null): Promise<void>;
+  /** Attach to a running machine the discs it does not have yet (hot-plug; a stopped one gets every
+   *  disc at its next boot). `format`: first write an empty ext4 filesystem, labelled with the disc's
+   *  label, onto each of these discs that holds no data yet (never one in use or written to). The
+   *  labels of the discs formatted. */
+  applyDiscs(vmId: number, discs: DiscRef[], format: boolean): Promise<string[]>;
+  /** Put an ISO (a cdrom URL, as MachineSpec.cdromUrl) in a running machine's CD drive, or eject it (null). */
+  changeCdrom(vmId: number, url: string | null): Promise<void>;
+  /** Write the machine's config drive from its spec now (its network from its NICs and addresses). */
+  writeConfig(spec: MachineSpec): Promise<void>;
+
   /** Stop watching machines and release resources; running guests are left running. */
   close(): Promise<void>;
 }

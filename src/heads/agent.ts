@@ -287,6 +287,31 @@ export class HeadAgent {
         const done = await this.driver.applyLimits(vmId, op.args);
         return { limits: { cpuWeight: done.cpuWeight, rateLimit: bridged && done.rateLimit } };
       }
+      // Acts a dialect asks for over core (docs/vm-ops.md).
+      case 'vm.clone':
+        return this.driver.cloneMachine(op.args.sourceVmId, op.args.pairs, op.args.instanceId);
+      case 'image.template': {
+        await this.driver.templateFromDisc(op.args.disc, op.args.name, op.args.description, op.args.fromImage);
+        // Placement looks for the image among the head's: it is there from now, not from the next resync.
+        await this.link.reportImages(await this.driver.listImages());
+        return;
+      }
+      case 'disc.apply': {
+        const formatted = await this.driver.applyDiscs(vmId, op.args.discs, op.args.format);
+        return { formatted };
+      }
+      case 'vm.cdrom':
+        return this.driver.changeCdrom(vmId, op.args.url);
+      case 'vm.network.rebuild': {
+        if (!vm) throw new DriverError('the machine is no longer on this head');
+        await this.driver.writeConfig(this.spec(vm));
+        if (!running || !op.args.applyNow) return;
+        // The guest reads its network from the config drive at boot: a reboot applies it now.
+        const halted = await this.driver.acpiShutdown(vmId, op.args.timeoutMs);
+        if (!halted) await this.driver.reset(vmId);
+        await this.bootIfWanted(vmId);
+        return { forced: !halted };
+      }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
         // "done" would report an act that never happened. The never check keeps every known kind handled.

@@ -109,9 +109,13 @@ export async function tryReadManifest(imagesDir: string, name: string): Promise<
  * `stretch` reads `bookworm`). Throws ImageError when the name is unknown or the image is not built.
  */
 export async function readManifest(imagesDir: string, name: string): Promise<Manifest> {
-  const real = resolveImage(name);
-  if (real === null) throw new ImageError(`unknown image "${name}" (known: ${IMAGES.map((i) => i.name).join(', ')})`);
+  const known = resolveImage(name);
+  const unknown = () => new ImageError(`unknown image "${name}" (known: ${IMAGES.map((i) => i.name).join(', ')})`);
+  // A name outside the built-in catalogue is an image made on this head (a template, core/templates.ts).
+  const real = known ?? (isFileName(name) && !name.startsWith('.') ? name : null);
+  if (real === null) throw unknown();
   const manifest = await tryReadManifest(imagesDir, real);
+  if (manifest === null && known === null) throw unknown();
   if (manifest === null) {
     throw new ImageError(`image "${real}" is not built on this head (in ${imagesDir}): run \`hangar images build ${real}\``);
   }

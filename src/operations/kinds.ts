@@ -62,6 +62,18 @@ export interface OperationArgs {
   /** A running machine's CPU weight and NIC rate limits changed in place (a stopped one gets them at
    *  its next start, from the desired state). */
   'limits.apply': MachineLimits;
+  // Acts a dialect asks for over core (docs/vm-ops.md).
+  /** Run on the clone (a new VM): full copies of the source's discs onto its discs, pair by pair.
+   *  `afterwards`: desired power set when it succeeds (started only when the caller asked). */
+  'vm.clone': { sourceVmId: number; pairs: { from: DiscRef; to: DiscRef }[]; instanceId: string; afterwards: { power_on: number; autoreboot_on: number } | null };
+  /** A new image (catalogue row `imageId`, built on the head as `name`) from the VM's first disc. */
+  'image.template': { imageId: number; name: string; description: string; disc: DiscRef; fromImage: string | null };
+  /** Hot-plug the discs a running machine lacks; `format` writes ext4 onto those still blank. */
+  'disc.apply': { discs: DiscRef[]; format: boolean };
+  /** Change the ISO in a running machine's CD drive (the VM's cdrom_url is already the new one). */
+  'vm.cdrom': { url: string | null };
+  /** Rewrite the config drive from the NICs and addresses; `applyNow`: reboot a running guest so it reads it. */
+  'vm.network.rebuild': { applyNow: boolean; timeoutMs: number };
 }
 
 /** What a finished operation reports besides its error (`operations.result`): a shutdown or reboot
@@ -75,6 +87,8 @@ export interface OperationResult {
   vncPort?: number;
   /** limits.apply: which limits the head enforces (false: stored only, its host or networking cannot). */
   limits?: { cpuWeight: boolean; rateLimit: boolean };
+  /** disc.apply: the labels of the discs it formatted. */
+  formatted?: string[];
 }
 
 export type OperationKind = keyof OperationArgs;
@@ -94,6 +108,8 @@ export const DEADLINES: Record<OperationKind, number> = {
   'vm.power.start': 5 * MINUTE, 'vm.power.stop': 5 * MINUTE, 'vm.power.reset': 5 * MINUTE, 'vm.power.cycle': 5 * MINUTE,
   'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
   'firewall.apply': 5 * MINUTE, 'console.open': 5 * MINUTE, 'password.reset': 35 * MINUTE, 'limits.apply': 5 * MINUTE,
+  'vm.clone': 360 * MINUTE, 'image.template': 120 * MINUTE, 'disc.apply': 60 * MINUTE, 'vm.cdrom': 20 * MINUTE,
+  'vm.network.rebuild': 35 * MINUTE,
 };
 
 /** The longest shutdown or reboot timeout a caller may ask for (its deadline leaves room to force). */
@@ -106,6 +122,7 @@ export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
   'snapshot.create', 'snapshot.restore', 'snapshot.delete',
   'vm.power.shutdown', 'vm.power.reboot', 'vm.power.reset', 'vm.power.cycle',
   'password.reset',
+  'vm.clone', 'image.template', 'disc.apply', 'vm.network.rebuild',
 ]);
 
 /** Imperative kinds refused (409) while an operation of a listed kind is queued or running on the

@@ -12,6 +12,7 @@ import type { Dialect } from '../core/urls.js';
 import * as repo from '../store/repos/operations.js';
 import { deleteDiscOf } from '../store/repos/discs.js';
 import { snapshotEnded } from '../core/snapshots.js';
+import { templateEnded } from '../core/templates.js';
 import type { Db, Trx } from '../store/repos/types.js';
 import { publishOperationsChanged } from '../store/notify.js';
 import { CONFLICTS, DEADLINES, FINISHED, LOCKING, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
@@ -129,6 +130,11 @@ async function effects(trx: Trx, op: OperationRow, now: number, error: string | 
   const kind = op.kind as OperationKind;
   if (kind === 'snapshot.create' || kind === 'snapshot.restore' || kind === 'snapshot.delete') {
     await snapshotEnded(trx, kind, storedArgs(kind, op.args).snapshotId, error);
+  }
+  if (kind === 'image.template') await templateEnded(trx, storedArgs(kind, op.args).imageId, error);
+  if (kind === 'vm.clone' && error === null) {
+    const { afterwards } = storedArgs(kind, op.args);
+    if (afterwards) await repo.updateVmAfter(trx, op.vm_id!, { ...afterwards, updated_at: now });
   }
   if (kind === 'reimage') {
     const args = storedArgs(kind, op.args);

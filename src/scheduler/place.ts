@@ -13,6 +13,8 @@ export interface PlacementRequest {
   vmId?: number;
   /** VMs it must not share a head with besides its pairs (a create naming a partner). */
   apartFrom?: number[];
+  /** Only this head (a clone: the source's discs are files there). */
+  onHead?: number;
 }
 export interface Placement { headId: number; zone: string; poolIds: number[] }
 
@@ -26,7 +28,8 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
     throw refused('zone_name', 'no_heads', { heads: why || null }, 'unavailable');
   }
   // A head that has not built the image is no candidate: the machine would stay off with a blank disc.
-  const candidates = req.image === null ? heads : heads.filter((h) => hasImage(h.images, req.image!));
+  const candidates = (req.image === null ? heads : heads.filter((h) => hasImage(h.images, req.image!)))
+    .filter((h) => req.onHead === undefined || h.id === req.onHead);
   if (candidates.length === 0) {
     throw refused('distribution', 'image_not_in_zone', { zone: req.zone ?? null, image: req.image }, 'not_in_list');
   }

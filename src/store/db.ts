@@ -25,6 +25,7 @@ import * as m015 from './migrations/015_vm_entities.js';
 import * as m016 from './migrations/016_snapshots.js';
 import * as m017 from './migrations/017_vm_settings.js';
 import * as m018 from './migrations/018_head_console.js';
+import * as m019 from './migrations/019_boot_from.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -43,6 +44,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '016_snapshots': m016,
     '017_vm_settings': m017,
     '018_head_console': m018,
+    '019_boot_from': m019,
   };
 }
 

@@ -100,6 +100,8 @@ export interface VmsTable {
   // Identity across dialects (migration 013, docs/domain.md §13.2); initial_password is sealed.
   label: string | null; guest_hostname: string | null; note: string | null; initial_password: Sealed | null;
   created_by_user_id: number | null; zone_id: number | null;
+  /** migration 019: `disc`, or `cdrom` (its ISO through the firmware, before the discs). */
+  boot_from: Generated<'disc' | 'cdrom'>;
 }
 
 /**

@@ -63,6 +63,7 @@ test('tiny image, user networking, TCG: direct kernel boot, virtio disc, config 
     '-blockdev', 'driver=file,filename=/d/run/7/cidata.iso,node-name=cidata-file,read-only=on',
     '-blockdev', 'driver=raw,file=cidata-file,node-name=cidata,read-only=on',
     '-device', 'virtio-blk-pci,drive=cidata,id=cidata-dev',
+    '-device', 'ide-cd,bus=ide.1,unit=0,id=cdrom-dev',
     '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:0-:22',
     '-device', 'virtio-net-pci,netdev=net0,id=nic0,mac=52:54:00:00:00:07',
     '-device', 'virtio-rng-pci,id=rng0',
@@ -129,4 +130,15 @@ test('kernel command line: panic=1 and no_timer_check appended once', () => {
 test('a bridged NIC without a tap is a programming error', () => {
   const s = spec({ nics: [{ id: 3, mac: '52:54:00:00:00:07', ipv4: [], ipv6: [], gateway4: null, prefix4: null, network: { mode: 'bridge', bridge: 'br0' } }] });
   assert.throws(() => qemuArgs(input({ spec: s, taps: [null] })), /has no tap/);
+});
+
+test('boot from the CD: no direct kernel, the CD first in the firmware order, the disc second', () => {
+  const s = spec({ bootFrom: 'cdrom', cdromUrl: 'file:///isos/x.iso' });
+  const args = qemuArgs(input({ spec: s, boot: null, cdrom: '/cache/abc.iso' }));
+  assert.ok(!args.includes('-kernel'));
+  assert.ok(args.includes('ide-cd,bus=ide.1,unit=0,drive=cdrom,id=cdrom-dev,bootindex=1'), args.join(' '));
+  assert.ok(args.includes('virtio-blk-pci,drive=disc11,id=disc11-dev,serial=hangar-11,bootindex=2'), args.join(' '));
+  // Without an ISO there is nothing to boot from it: the disc stays first.
+  const none = qemuArgs(input({ spec: spec({ bootFrom: 'cdrom' }) }));
+  assert.ok(none.includes('virtio-blk-pci,drive=disc11,id=disc11-dev,serial=hangar-11,bootindex=1'));
 });

@@ -9,6 +9,7 @@ import { conflicting, enqueue, getOperation } from '../../operations/queue.js';
 import { lockLiveVm, lockVm } from '../locks.js';
 import type { Signal } from '../../drivers/driver.js';
 import { checkImage, firstBootFor } from './create.js';
+import { templateFor } from '../templates.js';
 import type { ImageSpec } from './model.js';
 import type { Dialect } from '../urls.js';
 import { hasImage } from '../../scheduler/place.js';
@@ -52,15 +53,15 @@ export async function signalVm(h: Hangar, p: Principal, at: VmPlace, input: { si
 }
 
 /** Queues the reimage; its operation's public id. `opts`: the desired power once it is written
- *  (default BigV's: on, autoreboot off) and the dialect that asked. */
+ *  (default BigV's: on, autoreboot off; `startAfterwards: false`: left as it is) and the dialect that asked. */
 export async function reimageVm(
   h: Hangar, p: Principal, at: VmPlace, input: ImageSpec,
-  opts: { afterwards?: { power_on: number; autoreboot_on: number }; dialect?: Dialect } = {},
+  opts: { afterwards?: { power_on: number; autoreboot_on: number }; startAfterwards?: boolean; dialect?: Dialect } = {},
 ): Promise<string> {
   const { vm, group, account } = at;
   if (!holds(p, { accountId: account.id, groupId: group.id, vmId: vm.id }, 'vm_admin')) throw forbidden('reimage_vm');
   const errs = new Issues();
-  const image = checkImage(errs, input);
+  const image = checkImage(errs, input, await templateFor(h, p, input.distribution));
   errs.throwIfAny();
   if (vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
   const opId = await withTransaction(h.db, async (trx) => {
@@ -82,7 +83,7 @@ export async function reimageVm(
       // Afterwards the machine is on, with autoreboot off (BigV docs), unless the dialect says otherwise.
       args: {
         vmId: cur.id, distribution: input.distribution!, image: image!, firstBoot: firstBootFor(h.secrets, cur.guest_hostname ?? hostname, input),
-        afterwards: opts.afterwards ?? { power_on: 1, autoreboot_on: 0 },
+        afterwards: opts.startAfterwards === false ? null : opts.afterwards ?? { power_on: 1, autoreboot_on: 0 },
       },
     });
   });

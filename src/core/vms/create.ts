@@ -11,7 +11,8 @@ import { holds, type Principal } from '../principal.js';
 import { LIMITS } from '../definitions.js';
 import type { CreateVmInput, DiscSpec, ImageSpec } from './model.js';
 import { imageEntry, resolveImage } from '../../images/catalogue.js';
-import { checkImageSupports } from '../images.js';
+import { checkImageSupports, type Image } from '../images.js';
+import { templateFor } from '../templates.js';
 import { allocateIp } from '../ipam.js';
 import { place } from '../../scheduler/place.js';
 import { enqueue, finishIn, getOperation } from '../../operations/queue.js';
@@ -50,13 +51,14 @@ export function hashRootPassword(password: string): string {
   return sha512crypt(password, `$6$${crypto.randomBytes(12).toString('base64').replace(/[+=/]/g, '.').slice(0, 16)}`);
 }
 
-/** The image to write (the catalogue's name for it), or null with the issues added. */
-export function checkImage(errs: Issues, r: ImageSpec): string | null {
-  const image = r.distribution ? resolveImage(r.distribution) : null;
+/** The image to write (the catalogue's name for it), or null with the issues added. `template`: the
+ *  account image the distribution names (core/templates.ts templateFor), when it names one. */
+export function checkImage(errs: Issues, r: ImageSpec, template: Image | null = null): string | null {
+  const image = r.distribution ? resolveImage(r.distribution) ?? template?.name ?? null : null;
   if (!r.distribution) errs.add('distribution', 'required');
   else if (!image) errs.add('distribution', 'not_in_list');
   if (r.sshPublicKey && !/^(ssh-|ecdsa-|sk-)\S+ \S+/m.test(r.sshPublicKey.trim())) errs.add('sshPublicKey', 'invalid');
-  if (image) checkImageSupports(errs, imageEntry(image)!, r);
+  if (image) checkImageSupports(errs, imageEntry(image) ?? template!, r);
   return image;
 }
 
@@ -120,7 +122,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
   const discs = input.discs ?? [];
   const now = h.now();
   const starts = checkDiscs(errs, discs, now);
-  const image = input.image ? checkImage(errs, input.image) : null;
+  const image = input.image ? checkImage(errs, input.image, await templateFor(h, p, input.image.distribution)) : null;
   if (input.image && discs.length === 0) errs.add('discs', 'required', { reason: 'image_needs_disc' });
   if (input.ips && (input.ips.ipv4 || input.ips.ipv6)) {
     if (group.vlan_num === null) errs.add('ips', 'invalid', { reason: 'ips_need_vlan' });
@@ -143,7 +145,7 @@ export async function createVm(h: Hangar, p: Principal, account: AccountRow, gro
     });
     const vmId = await repo.insertVm(trx, {
       group_id: group.id, name, cores, memory, power_on: power.powerOn ? 1 : 0, autoreboot_on: power.autorebootOn ? 1 : 0,
-      cdrom_url: cdromUrl, keymap, hardware_profile: hardwareProfile, hardware_profile_locked: input.hardwareProfileLocked ? 1 : 0,
+      cdrom_url: cdromUrl, boot_from: input.bootFrom ?? 'disc', keymap, hardware_profile: hardwareProfile, hardware_profile_locked: input.hardwareProfileLocked ? 1 : 0,
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: null,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,

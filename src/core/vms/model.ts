@@ -16,6 +16,8 @@ export interface CreateVmInput {
   /** Restart after the guest powers off. */
   autoreboot?: boolean;
   cdromUrl?: string | null;
+  /** `cdrom`: boot the ISO (cdromUrl) through the firmware before the discs (docs/vm-ops.md); default `disc`. */
+  bootFrom?: 'disc' | 'cdrom';
   keymap?: string | null;
   hardwareProfile?: string;
   hardwareProfileLocked?: boolean;

@@ -72,7 +72,8 @@ export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIn
   return (await getOperation(h.db, opId))!.uuid;
 }
 
-function checkTimeout(ms: number): number {
+/** A shutdown or reboot timeout as asked for: whole milliseconds, at most MAX_POWER_TIMEOUT_MS. */
+export function checkTimeout(ms: number): number {
   if (!Number.isInteger(ms)) throw invalid('timeout', 'not_a_number');
   if (ms < 0 || ms > MAX_POWER_TIMEOUT_MS) throw invalid('timeout', 'out_of_range', { min: 0, max: MAX_POWER_TIMEOUT_MS, unit: 'ms' });
   return ms;

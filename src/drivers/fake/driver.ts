@@ -12,7 +12,8 @@ import { IMAGES } from '../../images/catalogue.js';
 
 interface FakeMachine { spec: MachineSpec; pid: number; startedAt: number }
 
-export type FakeOp = 'start' | 'stop' | 'signal' | 'reset' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc' | 'createSnapshot';
+export type FakeOp = 'start' | 'stop' | 'signal' | 'reset' | 'createDisc' | 'growDisc' | 'deleteDisc' | 'reimage' | 'backupDisc' | 'createSnapshot'
+  | 'cloneMachine' | 'templateFromDisc';
 
 /** The head a FakeDriver reports unless told otherwise: 64 cores, 1 TiB of memory, 64 TiB per grade (MiB). */
 export const FAKE_HEAD = {
@@ -149,6 +150,8 @@ export class FakeDriver implements Driver {
       this.limits.set(spec.vmId, { cpuWeight: spec.cpuWeight ?? null, nics: spec.nics.map((n) => ({ nicId: n.id, rateLimitMbps: n.rateLimitMbps ?? null })) });
       this.machines.set(spec.vmId, { spec, pid, startedAt: Date.now() });
       this.lastStops.delete(spec.vmId);
+      this.attached.delete(spec.vmId);
+      this.cdroms.delete(spec.vmId);
       this.emit({ vmId: spec.vmId, kind: 'started', pid });
     }
     return this.state(spec.vmId);
@@ -265,6 +268,64 @@ export class FakeDriver implements Driver {
     this.calls.push(`deleteSnapshot ${name} ${discs.map((d) => d.id).join(',')}`);
     this.offline(discs);
     for (const d of discs) this.snapshots.get(d.id)?.delete(name);
+  }
+
+  /** As full copies: the clone's discs get the source discs' images, and nothing stays shared. */
+  async cloneMachine(sourceVmId: number, pairs: { from: DiscRef; to: DiscRef }[], instanceId: string): Promise<void> {
+    this.calls.push(`cloneMachine ${sourceVmId} ${pairs.map((p) => `${p.from.id}>${p.to.id}`).join(',')}`);
+    await this.check('cloneMachine');
+    if (pairs.some((p) => this.machines.has(p.to.vmId))) throw new DriverError('cannot clone onto a running machine');
+    for (const { from, to } of pairs) {
+      if (!this.discs.has(from.id)) throw new DriverError(`disc ${from.label} has no file on this head`);
+      this.discs.set(to.id, { ...to });
+      const img = this.images.get(from.id);
+      if (img) this.images.set(to.id, { image: img.image, firstBoot: { ...img.firstBoot, firstbootScript: '', instanceId } });
+    }
+  }
+
+  async templateFromDisc(disc: DiscRef, name: string, _description: string, fromImage: string | null): Promise<void> {
+    this.calls.push(`templateFromDisc ${disc.id} ${name} ${fromImage ?? '-'}`);
+    await this.check('templateFromDisc');
+    if (!this.discs.has(disc.id)) throw new DriverError(`disc ${disc.label} has no file on this head`);
+    if (!this.builtImages.includes(name)) this.builtImages.push(name);
+  }
+
+  /** Discs a running machine has: those of its spec, and those applied since. */
+  readonly attached = new Map<number, Set<number>>();
+  /** Disc ids formatted by applyDiscs. */
+  readonly formatted = new Set<number>();
+
+  async applyDiscs(vmId: number, discs: DiscRef[], format: boolean): Promise<string[]> {
+    this.calls.push(`applyDiscs ${vmId} ${discs.map((d) => d.id).join(',')}${format ? ' format' : ''}`);
+    const m = this.machines.get(vmId);
+    const has = this.attached.get(vmId) ?? new Set(m?.spec.discs.map((d) => d.id) ?? []);
+    const done: string[] = [];
+    for (const d of discs) {
+      if (m && has.has(d.id)) continue;
+      if (format && !this.images.has(d.id) && !this.formatted.has(d.id)) {
+        this.formatted.add(d.id);
+        done.push(d.label);
+      }
+      if (m) has.add(d.id);
+    }
+    if (m) this.attached.set(vmId, has);
+    return done;
+  }
+
+  /** A running machine's CD: what changeCdrom put in (undefined: as it booted). */
+  readonly cdroms = new Map<number, string | null>();
+
+  async changeCdrom(vmId: number, url: string | null): Promise<void> {
+    this.calls.push(`changeCdrom ${vmId} ${url ?? '-'}`);
+    if (this.machines.has(vmId)) this.cdroms.set(vmId, url);
+  }
+
+  /** The last spec each machine's config drive was written from. */
+  readonly configs = new Map<number, MachineSpec>();
+
+  async writeConfig(spec: MachineSpec): Promise<void> {
+    this.calls.push(`writeConfig ${spec.vmId}`);
+    this.configs.set(spec.vmId, structuredClone(spec));
   }
 
   async stats(vmId: number): Promise<MachineStats | null> {

@@ -93,12 +93,14 @@ export function qemuArgs(input: QemuArgsInput): string[] {
     a.push('-append', kernelCmdline(input.boot.cmdline));
   }
 
+  // Booting the CD (an installer) puts it before the first disc in the firmware's order.
+  const cdFirst = spec.bootFrom === 'cdrom' && input.cdrom !== null;
   input.discs.forEach(({ disc, file }, i) => {
     const node = discNode(disc);
     a.push('-blockdev', `driver=file,filename=${optValue(file)},node-name=${node}-file,discard=unmap`);
     a.push('-blockdev', `driver=qcow2,file=${node}-file,node-name=${node},discard=unmap`);
     const serial = `hangar-${disc.id}`;
-    a.push('-device', `virtio-blk-pci,drive=${node},id=${node}-dev,serial=${serial}${i === 0 ? ',bootindex=1' : ''}`);
+    a.push('-device', `virtio-blk-pci,drive=${node},id=${node}-dev,serial=${serial}${i === 0 ? `,bootindex=${cdFirst ? 2 : 1}` : ''}`);
   });
   if (input.configDrive) {
     a.push('-blockdev', `driver=file,filename=${optValue(input.configDrive)},node-name=cidata-file,read-only=on`);
@@ -108,7 +110,10 @@ export function qemuArgs(input: QemuArgsInput): string[] {
   if (input.cdrom) {
     a.push('-blockdev', `driver=file,filename=${optValue(input.cdrom)},node-name=cdrom-file,read-only=on`);
     a.push('-blockdev', 'driver=raw,file=cdrom-file,node-name=cdrom,read-only=on');
-    a.push('-device', 'ide-cd,bus=ide.1,unit=0,drive=cdrom,id=cdrom-dev,bootindex=2');
+    a.push('-device', `ide-cd,bus=ide.1,unit=0,drive=cdrom,id=cdrom-dev,bootindex=${cdFirst ? 1 : 2}`);
+  } else {
+    // An empty drive, so that an ISO can be put in while the guest runs (IDE has no hot-plug).
+    a.push('-device', 'ide-cd,bus=ide.1,unit=0,id=cdrom-dev');
   }
 
   let sshForwarded = false;

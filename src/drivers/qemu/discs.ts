@@ -164,6 +164,50 @@ export class DiscStore {
     await run(this.opts.qemuImg, ['snapshot', '-q', flag, name, this.existing(disc)], { timeoutMs: 30 * 60_000 });
   }
 
+  /** A full copy of a disc no machine is using into `target` (0600), at least `sizeMiB` large. */
+  async copy(disc: DiscRef, target: string, sizeMiB: number): Promise<void> {
+    const tmp = `${target}.copy`;
+    try {
+      await run(this.opts.qemuImg, ['convert', '-q', '-O', 'qcow2', this.existing(disc), tmp], { timeoutMs: 60 * 60_000 });
+      await makePrivate(tmp);
+      await this.atLeast(tmp, sizeMiB);
+      await fsp.rename(tmp, target);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Grow an image file no machine is using to `sizeMiB` when it is smaller. */
+  async atLeast(file: string, sizeMiB: number): Promise<void> {
+    if ((await this.info(file)).virtualSize < sizeMiB * MiB) await run(this.opts.qemuImg, ['resize', '-q', file, `${sizeMiB}M`]);
+  }
+
+  /** Whether nothing was ever written to the disc (every cluster unallocated, as qemu-img create left it). */
+  async blank(disc: DiscRef): Promise<boolean> {
+    const { stdout } = await run(this.opts.qemuImg, ['map', '-U', '--output=json', this.existing(disc)]);
+    return (JSON.parse(stdout) as { data: boolean }[]).every((e) => !e.data);
+  }
+
+  /** Replace a disc no machine is using with an empty ext4 filesystem on the whole disc (no partition
+   *  table), labelled `label` (16 characters at most), made with mke2fs on a sparse raw file. */
+  async format(disc: DiscRef, label: string, mke2fs = 'mke2fs'): Promise<void> {
+    const file = this.existing(disc);
+    const raw = `${file}.ext4.raw`;
+    const tmp = `${file}.ext4`;
+    try {
+      await fsp.writeFile(raw, '', { mode: 0o600 });
+      await fsp.truncate(raw, (await this.info(file)).virtualSize);
+      await run(mke2fs, ['-q', '-F', '-t', 'ext4', '-L', label.slice(0, 16), raw], { timeoutMs: 10 * 60_000 });
+      await run(this.opts.qemuImg, ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, tmp], { timeoutMs: 30 * 60_000 });
+      await makePrivate(tmp);
+      await fsp.rename(tmp, file);
+    } finally {
+      await fsp.rm(raw, { force: true });
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
   private existing(disc: DiscRef): string {
     const file = this.path(disc);
     if (!fs.existsSync(file)) throw new DriverError(`disc ${disc.label} has no file on this head`);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,10 +25,10 @@ import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { fetchCdrom } from './cdrom.js';
 import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
-import { listBuiltImages } from '../../images/manifest.js';
 import { setExpiringVncPassword, setVncPassword, usernetSshPort, vncPort } from './consoles.js';
 import { applyNft, removeNft } from './firewall.js';
 import { findCpuCgroups, removeCgroup, removeRateLimit, setCpuWeight, setRateLimit, type CpuCgroups } from './limits.js';
+import { imageDir, listBuiltImages, MANIFEST_FILE, type Manifest } from '../../images/manifest.js';
 import { qcodes } from './keys.js';
 import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
@@ -440,8 +441,10 @@ export class QemuDriver implements Driver {
     for (const d of discs) {
       if (!fs.existsSync(d.file)) throw new DriverError(`disc ${d.disc.label} has no file on this head (${d.file})`);
     }
-    const { boot, firstBoot } = await this.prepareBoot(spec);
-    const cdrom = spec.cdromUrl ? await fetchCdrom(spec.cdromUrl, { cacheDir: path.join(this.opts.dataDir, 'cdroms'), urls: this.opts.urls ?? CLOSED_POLICY }) : null;
+    const { boot: imageBoot, firstBoot } = await this.prepareBoot(spec);
+    const cdrom = spec.cdromUrl ? await this.cdromFile(spec.cdromUrl) : null;
+    // Booting the CD goes through the firmware: the image's direct kernel would skip it.
+    const boot = spec.bootFrom === 'cdrom' && cdrom !== null ? null : imageBoot;
 
     await mkdirPrivate(dirs.dir);
     // Independent file work side by side: each step here is time on every power-on (bench:power).
@@ -740,13 +743,17 @@ export class QemuDriver implements Driver {
 
   /** Consistent copy of a disc in use, with a QMP backup job. */
   private async liveBackup(qmp: QmpClient, disc: DiscRef, backupId: number): Promise<void> {
-    const target = this.discStore.backupPath(backupId);
+    await this.liveCopy(qmp, disc, this.discStore.backupPath(backupId));
+  }
+
+  /** Consistent full copy of a disc in use into `target` (qcow2), with a QMP backup job. */
+  private async liveCopy(qmp: QmpClient, disc: DiscRef, target: string): Promise<void> {
     await mkdirPrivate(path.dirname(target));
     const tmp = `${target}.new`;
     const { virtualSize } = await this.discStore.info(this.discStore.path(disc));
     await run(this.tools.qemuImg, ['create', '-q', '-f', 'qcow2', tmp, String(virtualSize)]);
     await makePrivate(tmp);
-    const node = `backup${backupId}`;
+    const node = `copy${crypto.randomBytes(4).toString('hex')}`;
     try {
       await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': node, file: { driver: 'file', filename: tmp } });
       const done = qmp.waitEvent('BLOCK_JOB_COMPLETED', 60 * 60_000, (e) => e.data.device === node);
@@ -891,6 +898,136 @@ export class QemuDriver implements Driver {
       }
       return { cpuWeight, rateLimit: Object.keys(taps).length > 0 };
     });
+  }
+
+  // ---- clones, templates, discs applied, the CD drive, the config drive (docs/vm-ops.md)
+
+  private cdromFile(url: string): Promise<string> {
+    return fetchCdrom(url, { cacheDir: path.join(this.opts.dataDir, 'cdroms'), urls: this.opts.urls ?? CLOSED_POLICY });
+  }
+
+  /** The running machine whose monitor holds this disc, if any. */
+  private using(disc: DiscRef): (Machine & { qmp: QmpClient }) | null {
+    const m = this.machines.get(disc.vmId);
+    return m && !m.gone && m.qmp && m.meta.discs.some((d) => d.id === disc.id) ? m as Machine & { qmp: QmpClient } : null;
+  }
+
+  /** A full copy of a disc into `target` (live when its machine runs), at least `sizeMiB` large. */
+  private async copyDisc(disc: DiscRef, target: string, sizeMiB: number): Promise<void> {
+    const m = this.using(disc);
+    if (!m) return this.discStore.copy(disc, target, sizeMiB);
+    const tmp = `${target}.live`;
+    try {
+      await this.liveCopy(m.qmp, disc, tmp);
+      await this.discStore.atLeast(tmp, sizeMiB);
+      await fsp.rename(tmp, target);
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  async cloneMachine(sourceVmId: number, pairs: { from: DiscRef; to: DiscRef }[], instanceId: string): Promise<void> {
+    await this.ready;
+    for (const { to } of pairs) {
+      const m = this.machines.get(to.vmId);
+      if (m && !m.gone) throw new DriverError('cannot clone onto a running machine');
+    }
+    // Full qcow2 copies (no backing file): the clone shares no cluster with its source.
+    for (const { from, to } of pairs) {
+      await mkdirPrivate(this.discStore.gradeDir(to.grade));
+      await this.copyDisc(from, this.discStore.path(to), to.size);
+    }
+    const target = pairs[0]?.to.vmId;
+    const stored = await this.readFirstBoot(sourceVmId);
+    if (target === undefined || !stored) return;
+    // A new instance: the clone applies its own hostname once; the source's firstboot script is not run again.
+    const file = this.firstBootFile(target);
+    await mkdirPrivate(path.dirname(file));
+    const record: StoredFirstBoot = { image: stored.image, firstBoot: { ...stored.firstBoot, firstbootScript: '', instanceId }, at: Date.now() };
+    await fsp.writeFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
+    await fsp.rename(`${file}.tmp`, file);
+  }
+
+  async templateFromDisc(disc: DiscRef, name: string, description: string, fromImage: string | null): Promise<void> {
+    await this.ready;
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new DriverError(`invalid image name ${name}`);
+    const dir = imageDir(this.opts.imagesDir, name);
+    if (fs.existsSync(path.join(dir, MANIFEST_FILE))) return; // a repeat finds it made
+    const from = fromImage ? await loadImage(this.opts.imagesDir, fromImage) : null;
+    // Built beside, then renamed into place: listImages never sees half an image (dot folders are skipped).
+    const tmp = path.join(this.opts.imagesDir, `.${name}.new`);
+    await fsp.rm(tmp, { recursive: true, force: true });
+    await fsp.mkdir(tmp, { recursive: true });
+    try {
+      await this.copyDisc(disc, path.join(tmp, 'disc.qcow2'), 0);
+      const { virtualSize } = await this.discStore.info(path.join(tmp, 'disc.qcow2'));
+      // The template boots as the image it was made from: the same kernel, initrd and command line.
+      const kernel = from?.boot ? path.basename(from.boot.kernel) : null;
+      const initrd = from?.boot?.initrd ? path.basename(from.boot.initrd) : null;
+      if (from?.boot) await fsp.copyFile(from.boot.kernel, path.join(tmp, kernel!));
+      if (from?.boot?.initrd) await fsp.copyFile(from.boot.initrd, path.join(tmp, initrd!));
+      const manifest: Manifest = {
+        name, description, disc: 'disc.qcow2', kernel, initrd, cmdline: from?.boot?.cmdline ?? '', builtAt: new Date().toISOString(),
+        format: 'qcow2', discSize: virtualSize, ...(from?.manifest.kernelVersion ? { kernelVersion: from.manifest.kernelVersion } : {}),
+      };
+      await fsp.writeFile(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+      await fsp.rename(tmp, dir);
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async applyDiscs(vmId: number, discs: DiscRef[], format: boolean): Promise<string[]> {
+    await this.ready;
+    const formatted: string[] = [];
+    for (const disc of discs) {
+      if (this.using(disc)) continue; // attached already: never formatted
+      if (format && (await this.discStore.blank(disc))) {
+        await this.discStore.format(disc, disc.label);
+        formatted.push(disc.label);
+      }
+      const m = this.machines.get(vmId);
+      if (!m || m.gone) continue; // a stopped machine gets every disc at its next boot
+      if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+      const node = discNode(disc);
+      await m.qmp.execute('blockdev-add', {
+        driver: 'qcow2', 'node-name': node, discard: 'unmap',
+        file: { driver: 'file', 'node-name': `${node}-file`, filename: this.discStore.path(disc), discard: 'unmap' },
+      });
+      try {
+        await m.qmp.execute('device_add', { driver: 'virtio-blk-pci', drive: node, id: `${node}-dev`, serial: `hangar-${disc.id}` });
+      } catch (err) {
+        await m.qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
+        throw new DriverError(`the disc ${disc.label} could not be attached: ${(err as Error).message}`);
+      }
+      m.meta.discs.push(disc);
+      await writeMeta(m.dirs.meta, m.meta);
+    }
+    return formatted;
+  }
+
+  async changeCdrom(vmId: number, url: string | null): Promise<void> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return; // the next boot has it
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    try {
+      if (url === null) await m.qmp.execute('eject', { id: 'cdrom-dev', force: true });
+      else await m.qmp.execute('blockdev-change-medium', { id: 'cdrom-dev', filename: await this.cdromFile(url), format: 'raw', 'read-only-mode': 'read-only' });
+    } catch (err) {
+      if (err instanceof DriverError) throw err;
+      throw new DriverError(`the CD drive could not be changed: ${(err as Error).message}`);
+    }
+  }
+
+  async writeConfig(spec: MachineSpec): Promise<void> {
+    await this.ready;
+    const dirs = runDirFor(this.runRoot, spec.vmId);
+    await mkdirPrivate(dirs.dir);
+    const { firstBoot } = await this.prepareBoot(spec);
+    // A running QEMU keeps the drive it opened: the guest reads the new one from its next boot.
+    await writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage);
   }
 
   // ---- stats

@@ -1,4 +1,5 @@
 // Images (migration 014): the public catalogue (owner null) and images accounts own.
+import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Db } from './types.js';
 import type { ImagesTable } from '../schema.js';
@@ -43,4 +44,27 @@ export async function imagesVisible(db: Db, accountIds: number[] | 'all'): Promi
 export async function imageByRef(db: Db, segment: string): Promise<Image | undefined> {
   const row = await whereRef(db.selectFrom('images').selectAll(), segment, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
   return row && image(row);
+}
+
+/** Names in use that start with `base` (for a free one). */
+export async function imageNamesLike(db: Db, base: string): Promise<string[]> {
+  return (await db.selectFrom('images').select('name').where('name', 'like', `${base}%`).execute()).map((r) => r.name);
+}
+
+/** An account's own image (a template), `pending` until its head has made it. */
+export async function insertImage(trx: Db, i: {
+  name: string; label: string; ownerAccountId: number; supports: ImageSupports; operatingSystem: string | null; distro: string | null;
+  minDiscMiB: number | null; now: number;
+}): Promise<Image> {
+  const row = await trx.insertInto('images').values({
+    uuid: randomUUID(), name: i.name, label: i.label, alias_of: null, owner_account_id: i.ownerAccountId,
+    supports_password: +i.supports.password, supports_ssh_key: +i.supports.sshKey, supports_cloud_init: +i.supports.cloudInit,
+    supports_firstboot_script: +i.supports.firstbootScript, operating_system: i.operatingSystem, distro: i.distro,
+    default_disc_mib: i.minDiscMiB, min_disc_mib: i.minDiscMiB, source: 'template', status: 'pending', created_at: i.now,
+  }).returningAll().executeTakeFirstOrThrow();
+  return image(row);
+}
+
+export async function setImageStatus(trx: Db, id: number, status: 'active' | 'failed'): Promise<void> {
+  await trx.updateTable('images').set({ status }).where('id', '=', id).execute();
 }

@@ -1,0 +1,74 @@
+// Templates (docs/vm-ops.md): a new image in the catalogue, owned by the VM's account, made by the
+// VM's head from its system disc (a full copy, live when it runs) and booting as the image the VM was
+// last imaged with. The row is `pending` while the head makes it, then `active` (or `failed`), and a
+// later create or reimage names it like any image (its name, id or public id); placement finds it on
+// the head that made it, which reports it among its images as soon as it is made.
+import type { Hangar } from './context.js';
+import { forbidden, Issues, refused } from './errors.js';
+import { holds, type Principal } from './principal.js';
+import type { VmPlace } from './resolve.js';
+import { lockLiveVm } from './locks.js';
+import { withTransaction } from './transaction.js';
+import { imageByRef } from './images.js';
+import { checkLabel } from './vms/identity.js';
+import { enqueue, getOperation } from '../operations/queue.js';
+import { imageEntry, resolveImage, type ImageSupports } from '../images/catalogue.js';
+import { discsOf } from '../store/repos/discs.js';
+import * as repo from '../store/repos/images.js';
+import type { Trx } from '../store/repos/types.js';
+import type { Dialect } from './urls.js';
+
+const NO_FEATURES: ImageSupports = { password: false, sshKey: false, cloudInit: false, firstbootScript: false };
+
+/** A DNS-label name from a label: `tpl-<slug>`, then `-2`, `-3` … until free. */
+async function freeImageName(trx: Trx, label: string): Promise<string> {
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48).replace(/-+$/, '');
+  const base = slug ? `tpl-${slug}` : 'tpl';
+  const taken = new Set(await repo.imageNamesLike(trx, base));
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+}
+
+export interface TemplateMade { image: repo.Image; operation: string }
+
+export async function createTemplate(h: Hangar, p: Principal, at: VmPlace, input: { label?: string } = {}, dialect: Dialect = 'bigv'): Promise<TemplateMade> {
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('create_template');
+  if (at.vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
+  const errs = new Issues();
+  const label = (input.label === undefined ? null : checkLabel(errs, input.label)) ?? `${at.vm.label ?? at.vm.name} template`;
+  errs.throwIfAny();
+  const now = h.now();
+  const { image, opId, headId } = await withTransaction(h.db, async (trx) => {
+    const vm = await lockLiveVm(trx, at);
+    if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
+    const disc = (await discsOf(trx, vm.id))[0];
+    if (!disc) throw refused('discs', 'no_disc_for_template', {}, 'state');
+    // It boots as the image the VM was last imaged with (its kernel), with that image's features.
+    const fromImage = vm.last_imaged_with === null ? null : resolveImage(vm.last_imaged_with) ?? vm.last_imaged_with;
+    const from = fromImage === null ? null : imageEntry(fromImage) ?? await repo.imageByRef(trx, fromImage);
+    const image = await repo.insertImage(trx, {
+      name: await freeImageName(trx, label), label, ownerAccountId: at.account.id, supports: from?.supports ?? NO_FEATURES,
+      operatingSystem: from?.operatingSystem ?? null, distro: from?.distro ?? null, minDiscMiB: disc.size, now,
+    });
+    const opId = await enqueue(trx, {
+      kind: 'image.template', vmId: vm.id, headId: vm.head_id, userId: p.userId, now, dialect,
+      args: { imageId: image.id, name: image.name, description: label, disc: { id: disc.id, vmId: vm.id, label: disc.label, grade: disc.storage_grade, size: disc.size }, fromImage },
+    });
+    return { image, opId, headId: vm.head_id };
+  });
+  await h.heads.kick(headId, at.vm.id);
+  return { image: (await repo.imageByRef(h.db, image.uuid)) ?? image, operation: (await getOperation(h.db, opId))!.uuid };
+}
+
+/** The account image (a template) a distribution names, when it is not a built-in one: visible to the
+ *  caller and made (active); null otherwise (the built-in catalogue's rules then answer). */
+export async function templateFor(h: Hangar, p: Principal, distribution: string | undefined): Promise<repo.Image | null> {
+  if (!distribution || resolveImage(distribution) !== null) return null;
+  const img = await imageByRef(h, p, distribution).catch(() => null);
+  return img && img.source === 'template' && img.status === 'active' ? img : null;
+}
+
+/** What an ended image.template leaves on its row (whoever ends it: the head or the sweeper). */
+export async function templateEnded(trx: Trx, imageId: number, error: string | null): Promise<void> {
+  await repo.setImageStatus(trx, imageId, error === null ? 'active' : 'failed');
+}

@@ -1,0 +1,113 @@
+// Cloning a VM (docs/vm-ops.md): a new VM in the source's group, on the source's head (its discs are
+// files there), with discs of the same labels, grades and sizes that the head fills with full qcow2
+// copies of the source's (live copies when it runs), so the clone is independent from the start: no
+// backing file, nothing shared. Overrides: name, label, guest hostname, cores, memory; the clone is
+// started afterwards only when asked (Gigas' required_startup defaults to false). Its own NIC and
+// addresses; the image it boots is the source's last one, and it takes its own hostname at its first
+// boot (a new instance id on its config drive) without running the source's firstboot script again.
+import crypto from 'node:crypto';
+import type { Hangar } from '../context.js';
+import { checkName, nameTaken } from '../names.js';
+import { conflict, forbidden, invalid, Issues, notFound, refused } from '../errors.js';
+import { holds, type Principal } from '../principal.js';
+import type { VmPlace } from '../resolve.js';
+import { keepRow, lockLiveVm } from '../locks.js';
+import { checkCores, checkMemory } from './attributes.js';
+import { checkGuestHostname, checkLabel, deriveName, freeName } from './identity.js';
+import { macFor } from './create.js';
+import { place } from '../../scheduler/place.js';
+import { enqueue, getOperation } from '../../operations/queue.js';
+import { firstUnendedOf } from '../../store/repos/operations.js';
+import { allocateIp } from '../ipam.js';
+import { loadVmView, type VmView } from '../views.js';
+import { withTransaction } from '../transaction.js';
+import type { Dialect } from '../urls.js';
+import type { DiscRef } from '../../drivers/driver.js';
+import * as repo from '../../store/repos/vms.js';
+import { discsOf, insertDisc } from '../../store/repos/discs.js';
+import { ensureNetwork } from '../../store/repos/networks.js';
+
+/** Acts that rewrite or remove a VM's discs: a clone is refused while one is queued or running on its source. */
+const REWRITES_DISCS: readonly string[] = ['reimage', 'backup.restore', 'snapshot.restore', 'disc.delete', 'purge'];
+
+export interface CloneInput {
+  /** BigV's unique name; derived from the label (or the source's name) when absent. */
+  name?: string;
+  label?: string | null;
+  guestHostname?: string | null;
+  cores?: number;
+  memoryMiB?: number;
+  /** Power the clone on once its discs are copied (default false). */
+  startAfterwards?: boolean;
+}
+
+/** `operation`: the public id of the vm.clone operation that copies the discs. */
+export interface Cloned { view: VmView; operation: string }
+
+export async function cloneVm(h: Hangar, p: Principal, at: VmPlace, input: CloneInput, dialect: Dialect): Promise<Cloned> {
+  const { account, group } = at;
+  if (!holds(p, { accountId: account.id, groupId: group.id }, 'group_admin')) throw forbidden('create_vm');
+  if (account.suspended) throw forbidden('account_suspended');
+  if (at.vm.deleted) throw refused('deleted', 'vm_deleted', {}, 'state');
+  const errs = new Issues();
+  const given = input.name === undefined ? null : errs.catch(() => checkName('name', input.name)) ?? '';
+  const label = input.label === undefined ? at.vm.label : checkLabel(errs, input.label) ?? null;
+  const guestHostname = input.guestHostname === undefined ? null : checkGuestHostname(errs, input.guestHostname) ?? null;
+  const cores = input.cores ?? at.vm.cores;
+  const memory = input.memoryMiB ?? at.vm.memory;
+  checkCores(errs, cores);
+  checkMemory(errs, memory);
+  errs.throwIfAny();
+  const now = h.now();
+  const start = input.startAfterwards ?? false;
+
+  const { vmId, headId, opId } = await withTransaction(h.db, async (trx) => {
+    const source = await lockLiveVm(trx, at);
+    if (source.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
+    // The clone's operation holds the clone, not the source: no copy of discs an act is rewriting.
+    const busy = await firstUnendedOf(trx, source.id, REWRITES_DISCS);
+    if (busy) throw conflict('source_discs_changing', busy.uuid);
+    const discs = await discsOf(trx, source.id);
+    if (!(await keepRow(trx, 'groups', group.id))) throw notFound('group');
+    const uuid = crypto.randomUUID();
+    const name = given ?? await freeName(trx, group.id, deriveName(label ?? `${source.name}-clone`, uuid));
+    if (given !== null && await repo.nameUsed(trx, group.id, name)) throw invalid('name', 'taken');
+    // The copies are made by the head that holds the source's files: the clone lives there.
+    const placement = await place(trx, {
+      zone: source.zone_name, cores, memory, image: null, onHead: source.head_id,
+      discs: discs.map((d) => ({ grade: d.storage_grade, size: d.size })),
+    });
+    const vmId = await repo.insertVm(trx, {
+      group_id: group.id, name, cores, memory, power_on: 0, autoreboot_on: start ? 1 : 0,
+      cdrom_url: null, boot_from: 'disc', keymap: source.keymap, hardware_profile: source.hardware_profile, hardware_profile_locked: source.hardware_profile_locked,
+      zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: source.last_imaged_with,
+      vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
+      created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
+      uuid, label, guest_hostname: guestHostname, note: null, created_by_user_id: p.userId,
+      // The clone's root password is the source's (its disc is a copy): the source's initial one, if any.
+      initial_password: source.initial_password, zone_id: source.zone_id,
+    });
+    const pairs: { from: DiscRef; to: DiscRef }[] = [];
+    for (const [i, d] of discs.entries()) {
+      const copy = await insertDisc(trx, { vmId, label: d.label, grade: d.storage_grade, size: d.size, poolId: placement.poolIds[i]!, now });
+      pairs.push({
+        from: { id: d.id, vmId: source.id, label: d.label, grade: d.storage_grade, size: d.size },
+        to: { id: copy.id, vmId, label: copy.label, grade: copy.storage_grade, size: copy.size },
+      });
+    }
+    const nicId = await repo.insertNic(trx, {
+      vm_id: vmId, label: null, mac: macFor(vmId, 0), vlan_num: group.vlan_num ?? h.config.vlanNum, created_at: now,
+      network_id: await ensureNetwork(trx, group.vlan_num === null ? null : account.id, group.vlan_num ?? h.config.vlanNum, now),
+    });
+    await allocateIp(trx, 4, nicId, now);
+    await allocateIp(trx, 6, nicId, now);
+    const opId = await enqueue(trx, {
+      kind: 'vm.clone', vmId, headId: placement.headId, userId: p.userId, now, dialect,
+      args: { sourceVmId: source.id, pairs, instanceId: crypto.randomUUID(), afterwards: start ? { power_on: 1, autoreboot_on: 1 } : null },
+    });
+    return { vmId, headId: placement.headId, opId };
+  }).catch(nameTaken);
+  void h.heads.kick(headId, vmId);
+  const view = await loadVmView(h.db, h.config.clusterDomain, vmId);
+  return { view, operation: (await getOperation(h.db, opId))!.uuid };
+}
