@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { Issues } from '../../core/errors.js';
+import { Issues, notFound } from '../../core/errors.js';
 import { landingFor } from '../../core/landing.js';
 import { imageByRef } from '../../core/images.js';
 import { zoneByRef } from '../../core/zones.js';
@@ -78,6 +78,13 @@ function randomPassword(): string {
 
 type CreateBody = Static<typeof VmCreate>;
 
+/** A template a VM may be built from: an image of the catalogue the caller sees, and active. */
+async function activeImage(h: Hangar, p: FastifyRequest['principal'], ref: string) {
+  const image = await imageByRef(h, p, ref);
+  if (image.status !== 'active') throw notFound('image');
+  return image;
+}
+
 /** S003 *Create* as core's create: its discs, image or ISO, place, network and settings. */
 async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, groupVlan: number | null, b: CreateBody) {
   const p = req.principal;
@@ -104,7 +111,7 @@ async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, 
     discs.push({ grade: await grade('data_store_group_secondary_id', secondaryGrades[i], baseGrade), sizeMiB: int(size) * MIB_PER_GB });
   }
   const zone = await named(errs, 'location_id', () => zoneByRef(h, String(b.location_id)));
-  const image = b.template_id === undefined ? undefined : await named(errs, 'template_id', () => imageByRef(h, p, String(b.template_id)));
+  const image = b.template_id === undefined ? undefined : await named(errs, 'template_id', () => activeImage(h, p, String(b.template_id)));
   const iso = b.iso_id === undefined ? undefined : await named(errs, 'iso_id', () => isoByRef(h, p, String(b.iso_id)));
   if (b.primary_network_id !== undefined) {
     // The network a VM of this group is on: the group's private VLAN, else the public network.
@@ -152,7 +159,7 @@ async function editVm(h: Hangar, req: FastifyRequest, at: VmPlace, b: Static<typ
   const p = req.principal;
   if (b.template_id !== undefined) {
     const errs = new Issues();
-    const image = await named(errs, 'template_id', () => imageByRef(h, p, String(b.template_id)));
+    const image = await named(errs, 'template_id', () => activeImage(h, p, String(b.template_id)));
     errs.throwIfAny();
     const startup = bool(b.required_startup, true);
     // The image gets the VM's initial password again, where it takes one.
