@@ -44,6 +44,10 @@ for (const store of storesFor('gigas vms')) {
         operating_system_distro: tiny.distro, suspended: 0,
       });
       assert.match(got.body.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+      // The create's audit row: Gigas' route, its operation and, through it, the VM.
+      const vmUuid = (await t.running.hangar.db.selectFrom('vms').select('uuid').where('id', '=', Number(vm.id)).executeTakeFirstOrThrow()).uuid;
+      const row = await until('audit row', () => t.running.hangar.db.selectFrom('audit').selectAll().where('route', '=', '/account/:account_id/virtual_machine').executeTakeFirst());
+      assert.deepEqual([row.dialect, row.status, row.operation_uuid, row.vm_uuid], ['gigas', 202, vm.queue_token, vmUuid]);
       // GB on the wire, MiB in core: a 1 GB primary, a 1 GB swap, then the secondaries in order.
       const discs = await t.running.hangar.db.selectFrom('discs').select(['label', 'size']).where('vm_id', '=', Number(vm.id)).orderBy('id').execute();
       assert.deepEqual(discs.map((d) => d.size), [1024, 1024, 2048, 3072]);

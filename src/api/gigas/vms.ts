@@ -26,6 +26,7 @@ import type { CreateVmInput, DiscSpec, PowerRule, UpdateVmInput } from '../../co
 import type { VmPlace } from '../../core/resolve.js';
 import type { AccountRow } from '../../store/schema.js';
 import { NoQuery } from '../parameters.js';
+import { operationUrl } from '../operations.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
 import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
@@ -237,7 +238,9 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       schema: { tags: ['gigas'], summary: 'Create a virtual machine (JSON or form; see docs/gigas.md for each parameter)', success: 202, response: gigas(GigasVmQueued, 202), params: AccountP, querystring: NoQuery, body: VmCreate },
     }, async (req, reply) => {
       const account = await gigasAccount(h, req, req.params.account_id);
-      return reply.code(202).send(await createGigasVm(h, req, account, req.body));
+      const created = await createGigasVm(h, req, account, req.body);
+      // As BigV's: the operation's URL (the audit row names it, and through it the VM).
+      return reply.code(202).header('location', operationUrl(created.queue_token)).send(created);
     });
 
     app.get('/account/:account_id/virtual_machines', {
@@ -262,7 +265,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type, boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
     }, async (req, reply) => {
       const r = await editVm(h, req, await vmOfPath(h, req), req.body);
-      return r.status === 202 ? reply.code(202).send(r.body) : r.body;
+      return r.status === 202 ? reply.code(202).header('location', operationUrl(r.body.queue_token!)).send(r.body) : r.body;
     });
 
     app.delete('/account/:account_id/virtual_machine/:virtual_machine_id', {
@@ -274,7 +277,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     }, async (req, reply) => {
       const at = await vmOfPath(h, req);
       const op = await powerVm(h, req.principal, at, { intent: 'reboot' }, 'gigas');
-      return reply.code(202).send({ ...(await presentVm(h, req.principal, at)), queue_token: op });
+      return reply.code(202).header('location', operationUrl(op)).send({ ...(await presentVm(h, req.principal, at)), queue_token: op });
     });
   };
 }
