@@ -146,6 +146,9 @@ for (const store of storesFor('gigas features')) {
       const snaps = (await g('GET', `${OFF}/snapshots`)).body;
       assert.deepEqual(snaps.map((s: any) => [s.label, s.locked, s.error]), [['before', 0, null]]);
       assert.equal((await g('POST', `${ON}/snapshots`, { body: {} })).status, 422, 'a running VM is refused');
+      const blocked = await g('PUT', OFF, { body: { template_id: tiny.id } });
+      assert.equal(blocked.status, 409, `a rebuild would lose the snapshots: ${blocked.text}`);
+      assert.match(blocked.body.error, /snapshots/);
       const merged = await g('DELETE', `${OFF}/snapshots`);
       assert.equal(merged.status, 200, merged.text);
       assert.equal(merged.text, '');

@@ -44,6 +44,10 @@ for (const store of storesFor('gigas vms')) {
         operating_system_distro: tiny.distro, suspended: 0,
       });
       assert.match(got.body.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+      // The create's audit row: Gigas' route, its operation and, through it, the VM.
+      const vmUuid = (await t.running.hangar.db.selectFrom('vms').select('uuid').where('id', '=', Number(vm.id)).executeTakeFirstOrThrow()).uuid;
+      const row = await until('audit row', () => t.running.hangar.db.selectFrom('audit').selectAll().where('route', '=', '/account/:account_id/virtual_machine').executeTakeFirst());
+      assert.deepEqual([row.dialect, row.status, row.operation_uuid, row.vm_uuid], ['gigas', 202, vm.queue_token, vmUuid]);
       // GB on the wire, MiB in core: a 1 GB primary, a 1 GB swap, then the secondaries in order.
       const discs = await t.running.hangar.db.selectFrom('discs').select(['label', 'size']).where('vm_id', '=', Number(vm.id)).orderBy('id').execute();
       assert.deepEqual(discs.map((d) => d.size), [1024, 1024, 2048, 3072]);
@@ -80,9 +84,15 @@ for (const store of storesFor('gigas vms')) {
       const edited = await g('PUT', url, { body: { label: 'renamed', hostname: 'NewHostname', note: 'x', cpu_type: 'amd', boot_type: 'cdrom', max_memory: '9999' } });
       assert.equal(edited.status, 200, edited.text);
       assert.deepEqual([edited.body.label, edited.body.hostname, edited.body.cpu_type, edited.body.boot_type, edited.body.memory], ['renamed', 'NewHostname', 'amd', 'cdrom', 256]);
+      const cycles = (await t.running.hangar.db.selectFrom('vms').select('power_cycle').where('id', '=', Number(vm.id)).executeTakeFirstOrThrow()).power_cycle;
       const cold = await g('PUT', url, { body: { memory: '512', cpus: 2 } });
       assert.equal(cold.status, 200, cold.text);
       assert.deepEqual([cold.body.memory, cold.body.cpus], [512, 2]);
+      const after = await t.running.hangar.db.selectFrom('vms').select(['power_cycle', 'power_on']).where('id', '=', Number(vm.id)).executeTakeFirstOrThrow();
+      assert.deepEqual([after.power_on, after.power_cycle > cycles], [1, true], 'stays on, with a fresh boot asked for');
+      const later = await g('PUT', url, { body: { memory: '768', noreboot: true } });
+      assert.equal(later.status, 200, later.text);
+      assert.equal((await t.running.hangar.db.selectFrom('vms').select('power_cycle').where('id', '=', Number(vm.id)).executeTakeFirstOrThrow()).power_cycle, after.power_cycle, 'noreboot: at the next boot');
       const grown = await g('PUT', url, { body: { primary_disk_size: '2' } });
       assert.equal(grown.status, 200, grown.text);
       assert.equal((await t.running.hangar.db.selectFrom('discs').select('size').where('vm_id', '=', Number(vm.id)).orderBy('id').executeTakeFirstOrThrow()).size, 2048);
@@ -106,6 +116,24 @@ for (const store of storesFor('gigas vms')) {
       const reboot = await g('POST', `${url}/reboot`, { body: { force: true } });
       assert.equal(reboot.status, 202, reboot.text);
       await complete(reboot.body.queue_token);
+
+      // A BigV-created VM over Gigas: its fields from the same rows.
+      const bigvMade = await t.req('POST', '/accounts/acme/groups/default/vm_create', { token: t.adminToken, body: {
+        virtual_machine: { name: 'fromv', cores: 2, memory: 512, power_on: true }, discs: [{ label: 'disc-1', storage_grade: 'sata', size: 2048 }],
+        reimage: { distribution: 'tiny', root_password: 'secret' },
+      } });
+      assert.equal(bigvMade.status, 202, bigvMade.text);
+      const vid = bigvMade.body.virtual_machine.id;
+      await until('BigV VM online over Gigas', async () => (await g('GET', `/account/${acme.id}/virtual_machine/${vid}`)).body.status === 'online');
+      const seen = (await g('GET', `/account/${acme.id}/virtual_machine/${vid}`)).body;
+      assert.deepEqual([seen.label, seen.hostname, seen.cpus, seen.memory, seen.template_id, seen.initial_password, seen.user_id], ['fromv', 'fromv', 2, 512, String(tiny.id), null, String((await t.running.hangar.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id)]);
+      assert.equal((await g('GET', `/account/${acme.id}/virtual_machine/${vid}/disks`)).body[0].disk_size, 2);
+      const off2 = await g('PUT', `/account/${acme.id}/virtual_machine/${vid}`, { body: { status: 'offline', force: true } });
+      assert.equal(off2.status, 202);
+      await complete(off2.body.queue_token);
+      assert.equal((await t.req('GET', `/virtual_machines/${vid}`, { token: t.adminToken })).body.power_on, false);
+      const again = await g('PUT', `/account/${acme.id}/virtual_machine/${vid}`, { body: { status: 'offline' } });
+      assert.equal(again.status, 422, 'an ACPI stop of a VM that is off');
 
       // Rebuild from the template, staying off (required_startup false).
       const rebuild = await g('PUT', url, { body: { template_id: tiny.id, required_startup: 'false' } });

@@ -140,7 +140,8 @@ export function deviceRoutes(h: Hangar): FastifyPluginAsync {
       const networkId = typeof b.network_id === 'number' ? b.network_id : /^[0-9]{1,9}$/.test(b.network_id) ? Number(b.network_id) : -1;
       const added = await addNic(h, req.principal, at, { networkId, label: b.label ?? null });
       const iface = (await vmInterfaces(h, req.principal, at)).find((n) => n.id === String(added.nic.id))!;
-      return reply.code(added.pending ? 202 : 201).send({ ...iface, status: added.pending ? 'pending' : iface.status, queue_token: null });
+      if (added.pending) return reply.code(202).send({ ...iface, status: 'pending', queue_token: null });
+      return reply.code(201).send({ ...iface, queue_token: null });
     });
 
     app.get('/account/:account_id/virtual_machine/:virtual_machine_id/ip_addresses', { schema: { tags, summary: 'The VM\'s IP addresses', response: gigas(Type.Array(GigasIp)), params: VmP, querystring: IpsQ } }, async (req, reply) => {

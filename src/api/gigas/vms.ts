@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
-import { Issues } from '../../core/errors.js';
+import { Issues, notFound } from '../../core/errors.js';
 import { landingFor } from '../../core/landing.js';
 import { imageByRef } from '../../core/images.js';
 import { zoneByRef } from '../../core/zones.js';
@@ -26,6 +26,7 @@ import type { CreateVmInput, DiscSpec, PowerRule, UpdateVmInput } from '../../co
 import type { VmPlace } from '../../core/resolve.js';
 import type { AccountRow } from '../../store/schema.js';
 import { NoQuery } from '../parameters.js';
+import { operationUrl } from '../operations.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
 import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
@@ -78,6 +79,13 @@ function randomPassword(): string {
 
 type CreateBody = Static<typeof VmCreate>;
 
+/** A template a VM may be built from: an image of the catalogue the caller sees, and active. */
+async function activeImage(h: Hangar, p: FastifyRequest['principal'], ref: string) {
+  const image = await imageByRef(h, p, ref);
+  if (image.status !== 'active') throw notFound('image');
+  return image;
+}
+
 /** S003 *Create* as core's create: its discs, image or ISO, place, network and settings. */
 async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, groupVlan: number | null, b: CreateBody) {
   const p = req.principal;
@@ -104,7 +112,7 @@ async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, 
     discs.push({ grade: await grade('data_store_group_secondary_id', secondaryGrades[i], baseGrade), sizeMiB: int(size) * MIB_PER_GB });
   }
   const zone = await named(errs, 'location_id', () => zoneByRef(h, String(b.location_id)));
-  const image = b.template_id === undefined ? undefined : await named(errs, 'template_id', () => imageByRef(h, p, String(b.template_id)));
+  const image = b.template_id === undefined ? undefined : await named(errs, 'template_id', () => activeImage(h, p, String(b.template_id)));
   const iso = b.iso_id === undefined ? undefined : await named(errs, 'iso_id', () => isoByRef(h, p, String(b.iso_id)));
   if (b.primary_network_id !== undefined) {
     // The network a VM of this group is on: the group's private VLAN, else the public network.
@@ -152,7 +160,7 @@ async function editVm(h: Hangar, req: FastifyRequest, at: VmPlace, b: Static<typ
   const p = req.principal;
   if (b.template_id !== undefined) {
     const errs = new Issues();
-    const image = await named(errs, 'template_id', () => imageByRef(h, p, String(b.template_id)));
+    const image = await named(errs, 'template_id', () => activeImage(h, p, String(b.template_id)));
     errs.throwIfAny();
     const startup = bool(b.required_startup, true);
     // The image gets the VM's initial password again, where it takes one.
@@ -230,7 +238,9 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       schema: { tags: ['gigas'], summary: 'Create a virtual machine (JSON or form; see docs/gigas.md for each parameter)', success: 202, response: gigas(GigasVmQueued, 202), params: AccountP, querystring: NoQuery, body: VmCreate },
     }, async (req, reply) => {
       const account = await gigasAccount(h, req, req.params.account_id);
-      return reply.code(202).send(await createGigasVm(h, req, account, req.body));
+      const created = await createGigasVm(h, req, account, req.body);
+      // As BigV's: the operation's URL (the audit row names it, and through it the VM).
+      return reply.code(202).header('location', operationUrl(created.queue_token)).send(created);
     });
 
     app.get('/account/:account_id/virtual_machines', {
@@ -255,7 +265,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
       schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type, boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
     }, async (req, reply) => {
       const r = await editVm(h, req, await vmOfPath(h, req), req.body);
-      return reply.code(r.status).send(r.body);
+      return r.status === 202 ? reply.code(202).header('location', operationUrl(r.body.queue_token!)).send(r.body) : r.body;
     });
 
     app.delete('/account/:account_id/virtual_machine/:virtual_machine_id', {
@@ -267,7 +277,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     }, async (req, reply) => {
       const at = await vmOfPath(h, req);
       const op = await powerVm(h, req.principal, at, { intent: 'reboot' }, 'gigas');
-      return reply.code(202).send({ ...(await presentVm(h, req.principal, at)), queue_token: op });
+      return reply.code(202).header('location', operationUrl(op)).send({ ...(await presentVm(h, req.principal, at)), queue_token: op });
     });
   };
 }
