@@ -119,9 +119,9 @@ const EXTEND_MS = 5 * 60 * 1000;
  * guess, and is not counted.
  */
 async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise<T | undefined>): Promise<T | undefined> {
-  await h.limiter.begin({ address });
+  await h.limiter.check({ address });
   const found = await lookUp();
-  if (found !== undefined) await h.limiter.passed({ address });
+  if (found === undefined) await h.limiter.failed({ address });
   return found;
 }
 
