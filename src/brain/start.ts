@@ -20,6 +20,7 @@ import { HeadAgent, type HeadAgentOptions } from '../heads/agent.js';
 import { LocalLink } from '../heads/local-link.js';
 import { LocalDispatch } from '../heads/local-dispatch.js';
 import { buildApp } from '../api/app.js';
+import { e24cloudDialect } from '../api/e24cloud/index.js';
 import { forgetExpiredIdempotency } from '../api/idempotency.js';
 
 export interface HeadSpec extends Partial<Omit<HeadAgentOptions, 'log'>> { driver: Driver; label: string }
@@ -73,7 +74,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     dispatch.add(agent);
     agents.push(agent);
   }
-  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls });
+  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls, dialects: [e24cloudDialect()] });
   await app.ready();
   const sweeper = setInterval(() => {
     void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));
