@@ -16,10 +16,15 @@ export interface SignOpts {
 export const HOST = 'eu-poland-1poznan.api.e24cloud.com';
 
 export function signer(app: FastifyInstance, defaultPair: () => Pair) {
+  // Two identical writes signed in the same second are one write repeated (X-Date has one-second
+  // resolution): a client that means two acts signs them a second apart, as this one does.
+  let lastWrite = 0;
   return async (method: string, url: string, body?: unknown, o: SignOpts = {}): Promise<E24Reply> => {
     const pair = o.pair ?? defaultPair();
     const payload = o.raw ?? (body === undefined ? '' : JSON.stringify(body));
-    const date = typeof o.date === 'string' ? o.date : (o.date ?? new Date()).toUTCString();
+    let at = o.date;
+    if (at === undefined && method !== 'GET') at = new Date(lastWrite = Math.max(Date.now(), lastWrite + 1000));
+    const date = typeof at === 'string' ? at : (at ?? new Date()).toUTCString();
     const host = o.host ?? HOST;
     const signed = o.noQuery ? url.split('?')[0]! : url;
     const sig = e24Signature(pair.secret_key, method, o.signedHost ?? host, date, signed, o.tamper ? `${payload} ` : payload);
