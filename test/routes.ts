@@ -3,9 +3,14 @@
 import type { FastifyInstance } from 'fastify';
 import { registeredRoutes, type RegisteredRoute } from '../src/api/app.js';
 
+/** The routes of one dialect (`bigv`: the root one, with the auth endpoint and Hangar's own routes). */
+export function routesOf(app: FastifyInstance, dialect: string): RegisteredRoute[] {
+  return registeredRoutes(app).filter((r) => r.dialect === dialect);
+}
+
 /** "METHOD /template" of every BigV route (HEAD twins, hidden routes and the auth endpoint left out). */
 export function bigvRouteKeys(app: FastifyInstance): string[] {
-  return [...new Set(registeredRoutes(app)
+  return [...new Set(routesOf(app, 'bigv')
     .filter((r) => r.method !== 'HEAD' && !r.schema?.hide && !/\/session(\/|$)/.test(r.url))
     .map((r) => `${r.method} ${r.url}`))].sort();
 }
