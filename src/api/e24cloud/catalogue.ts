@@ -92,13 +92,28 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes };
   });
   r.get('/storage-volumes/:id', { schema: { ...one, summary: 'One volume', response: e24({ storage_volume: Volume }) } }, async (req) => {
-    const v = (await holdings(h, req.principal)).volumes.find((x) => x.id === req.params.id.toLowerCase());
-    if (!v) throw notFound('storage_volume');
-    return { success: true, storage_volume: v };
+    return { success: true, storage_volume: await volume(req.principal, req.params.id) };
   });
   r.put('/storage-volumes', { schema: { ...none, summary: 'Create a volume {size GB, zone_id, label, type} (501: core makes no volume without a VM yet)', body: VolumeCreateB, response: e24() } }, missing('a volume without a VM (core createVolume)'));
-  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume (501: core attachVolume missing)', body: AttachB, response: e24() } }, missing('attaching a volume to a VM (core attachVolume)'));
-  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (501: core detachVolume missing)', body: EmptyB, response: e24() } }, missing('detaching a volume from a VM (core detachVolume)'));
+  // Another tenant's id is not found before anything is said about what is missing.
+  const volume = async (p: Principal, id: string) => {
+    const v = (await holdings(h, p)).volumes.find((x) => x.id === id.toLowerCase());
+    if (!v) throw notFound('storage_volume');
+    return v;
+  };
+  const address = async (p: Principal, id: string) => {
+    const a = (await holdings(h, p)).addresses.find((x) => x.id === id.toLowerCase());
+    if (!a) throw notFound('ipv4_address');
+    return a;
+  };
+  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume (501: core attachVolume missing)', body: AttachB, response: e24() } }, async (req) => {
+    await volume(req.principal, req.params.id);
+    throw new NotImplemented('attaching a volume to a VM (core attachVolume)');
+  });
+  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (501: core detachVolume missing)', body: EmptyB, response: e24() } }, async (req) => {
+    await volume(req.principal, req.params.id);
+    throw new NotImplemented('detaching a volume from a VM (core detachVolume)');
+  });
   r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
     await deleteDisc(h, req.principal, await resolveDiscById(h, req.principal, req.params.id.toLowerCase()).catch(() => { throw notFound('storage_volume'); }), true);
     return { success: true };
@@ -114,7 +129,10 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
       disk_images: own.map((i) => ({ id: i.uuid, label: i.label, size: (i.defaultDiscMiB ?? 0) / 1024, cost_per_hour: 0, owner: owners.get(i.ownerAccountId!) ?? { id: '', name: '' } })),
     };
   });
-  r.put('/disk-images', { schema: { ...none, summary: 'An image from a volume (501: core imageFromVolume missing)', body: ImageCreateB, response: e24() } }, missing('an image made from a volume (core imageFromVolume)'));
+  r.put('/disk-images', { schema: { ...none, summary: 'An image from a volume (501: core imageFromVolume missing)', body: ImageCreateB, response: e24() } }, async (req) => {
+    await volume(req.principal, req.body.storage_volume_id);
+    throw new NotImplemented('an image made from a volume (core imageFromVolume)');
+  });
   r.delete('/disk-images/:id', { schema: { ...one, summary: 'Delete one of the caller\'s images (501: core deleteImage missing)', body: EmptyB, response: e24() } }, async (req) => {
     const image = await imageByRef(h, req.principal, req.params.id);
     if (image.ownerAccountId === null) throw notFound('disk_image');
@@ -127,16 +145,19 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true, ipv4_addresses: (await holdings(h, req.principal)).addresses };
   });
   r.get('/ipv4-addresses/:id', { schema: { ...one, summary: 'One address', response: e24({ ipv4_address: Address }) } }, async (req) => {
-    const a = (await holdings(h, req.principal)).addresses.find((x) => x.id === req.params.id.toLowerCase());
-    if (!a) throw notFound('ipv4_address');
-    return { success: true, ipv4_address: a };
+    return { success: true, ipv4_address: await address(req.principal, req.params.id) };
   });
   r.put('/ipv4-addresses', { schema: { ...none, summary: 'Allocate an address in a zone (501: core allocateOwnedIp missing)', body: ZoneB, response: e24() } }, missing('an address held by the account with no VM (core allocateOwnedIp)'));
-  r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address (501: core attachIp missing)', body: AttachB, response: e24() } }, missing('attaching a held address to a VM (core attachIp)'));
-  r.post('/ipv4-addresses/:id/detach', { schema: { ...one, summary: 'Detach an address (501: core detachIp missing)', body: EmptyB, response: e24() } }, missing('detaching an address and keeping it (core detachIp)'));
+  r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address (501: core attachIp missing)', body: AttachB, response: e24() } }, async (req) => {
+    await address(req.principal, req.params.id);
+    throw new NotImplemented('attaching a held address to a VM (core attachIp)');
+  });
+  r.post('/ipv4-addresses/:id/detach', { schema: { ...one, summary: 'Detach an address (501: core detachIp missing)', body: EmptyB, response: e24() } }, async (req) => {
+    await address(req.principal, req.params.id);
+    throw new NotImplemented('detaching an address and keeping it (core detachIp)');
+  });
   r.delete('/ipv4-addresses/:id', { schema: { ...one, summary: 'Release an extra address of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
-    const a = (await holdings(h, req.principal)).addresses.find((x) => x.id === req.params.id.toLowerCase());
-    if (!a) throw notFound('ipv4_address');
+    const a = await address(req.principal, req.params.id);
     await deleteIp(h, req.principal, await resolveIp(h, req.principal, a.ipv4_address));
     return { success: true };
   });
