@@ -6,7 +6,7 @@
 // volumes, 1 removes them. Refusals are in the envelope and write nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SSH_KEY, startTest, until, type TestHangar } from '../helpers.js';
+import { SSH_KEY, freshStore, startTest, until, type TestHangar } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
 import { e24Tenant, type E24Tenant } from './client.js';
 
@@ -15,8 +15,8 @@ const PRICES = { core: 0.01, ramGiB: 0.004, discGiB: { sata: 0.002 }, ipv4: 0.00
 
 interface Fx { t: TestHangar; a: E24Tenant; b: E24Tenant; zone: string; tiny: string; keyId: number }
 
-async function withFx(fn: (fx: Fx) => Promise<void>): Promise<void> {
-  const t = await startTest({ config: { prices: PRICES } });
+async function withFx(fn: (fx: Fx) => Promise<void>, storeUrl?: string): Promise<void> {
+  const t = await startTest({ config: { prices: PRICES }, ...(storeUrl ? { storeUrl } : {}) });
   try {
     const a = await e24Tenant(t, 'acme');
     const b = await e24Tenant(t, 'beta');
@@ -57,100 +57,115 @@ const act = async (fx: Fx, id: string, verb: string, body?: unknown) => {
   assert.deepEqual(r.body, { success: true });
 };
 
-test('create, read with every seed field, the same VM over BigV, rename, power acts, resize, delete keeping or removing the volumes', async () => {
-  await withFx(async (fx) => {
-    const { t, a } = fx;
-    const id = await create(fx, 'Web server #1', { password: 'root-pw-123', key_id: fx.keyId, user_data: '#!/bin/sh\necho hello > /root/mark\n' });
-    const installing = await vm(fx, id);
-    assert.ok(['installing', 'online'].includes(installing.state), installing.state);
-    const v = await inState(fx, id, 'online');
-    assert.equal(v.label, 'Web server #1');
-    assert.equal(v.cores, 1);
-    assert.equal(v.ram, 256);
-    assert.equal(v.adm, false);
-    assert.equal(v.system.id, fx.tiny);
-    assert.equal(v.owner.name, 'acme');
-    assert.match(v.owner.id, UUID);
-    assert.equal(v.zone.id, fx.zone);
-    assert.deepEqual(v.storage_volumes.map((s: any) => [s.size, s.system_disk]), [[1, true]], 'the template\'s default disc size (1 GiB)');
-    assert.match(v.storage_volumes[0].id, UUID);
-    assert.ok(v.public_interface.primary_ip_ipv4address);
-    assert.equal(v.public_interface.ipv4_addresses[0].ipv4_address, v.public_interface.primary_ip_ipv4address);
-    assert.match(v.public_interface.ipv4_addresses[0].id, UUID);
-    assert.equal(typeof v.networks[0].id, 'number');
-    assert.match(v.networks[0].mac_address, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-    assert.deepEqual(v.groups.map((g: any) => g.name), ['default']);
-    // 1 core, 0.25 GiB, 1 GiB of sata, one IPv4 address.
-    assert.equal(v.cost_per_hour, 0.014);
-    assert.ok(v.transfer_used === null || typeof v.transfer_used === 'number');
-    const list = await a.signed('GET', '/v2/virtual-machines');
-    assert.deepEqual(list.body.virtual_machines.map((x: any) => x.id), [id]);
-    assert.deepEqual(list.body.virtual_machines[0], v);
-    // The same machine over BigV: its name derived from the label, same size, running.
-    const bigv = await t.req('GET', '/accounts/acme/groups/default/virtual_machines?view=overview', { token: a.token });
-    const same = bigv.body.find((x: any) => x.name === 'web-server-1');
-    assert.ok(same, bigv.text);
-    assert.equal(same.cores, 1);
-    assert.equal(same.memory, 256);
-    assert.equal(same.power_on, true);
-    assert.equal(same.discs[0].size, 1024);
-    assert.equal(same.network_interfaces[0].mac, v.networks[0].mac_address);
-    assert.ok(same.network_interfaces[0].ips.includes(v.public_interface.primary_ip_ipv4address));
-    const firstboot = await t.running.hangar.db.selectFrom('operations').select(['kind', 'dialect']).where('vm_id', '=', same.id).execute();
-    assert.ok(firstboot.some((o) => o.kind === 'reimage' && o.dialect === 'e24'), 'the image written by an e24 operation');
-
-    await act(fx, id, 'rename', { name: 'Web server (prod)' });
-    assert.equal((await vm(fx, id)).label, 'Web server (prod)');
-    assert.equal((await t.req('GET', `/accounts/acme/groups/default/virtual_machines/web-server-1`, { token: a.token })).status, 200, 'BigV name unchanged');
-
-    await act(fx, id, 'reboot');
-    await inState(fx, id, 'online');
-    await act(fx, id, 'reset');
-    await inState(fx, id, 'online');
-    await act(fx, id, 'shutdown', { wait_for: 0.01 });
-    await inState(fx, id, 'offline');
-    await act(fx, id, 'poweron');
-    await inState(fx, id, 'online');
-    await act(fx, id, 'poweroff');
-    await inState(fx, id, 'offline');
-    await act(fx, id, 'resize', { cores: 2, ram: 512 });
-    const off = await vm(fx, id);
-    assert.deepEqual([off.cores, off.ram, off.state], [2, 512, 'offline'], 'an offline machine is resized at once and stays off');
-    await act(fx, id, 'poweron');
-    await inState(fx, id, 'online');
-    // A running machine: shut down, resized, started again.
-    await act(fx, id, 'resize', { cores: 3, ram: 768, wait_for: 0.05 });
-    await inState(fx, id, 'online', (x) => x.cores === 3 && x.ram === 768);
-
-    // A guest that ignores ACPI is forced off after wait_for (3 s here), then resized and started.
-    for (const d of t.drivers) d.acpi = false;
-    const before = Date.now();
-    await act(fx, id, 'resize', { cores: 1, wait_for: 0.05 });
-    await inState(fx, id, 'online', (x) => x.cores === 1);
-    assert.ok(Date.now() - before >= 2500, 'waited for wait_for before forcing');
-    const forced = await t.running.hangar.db.selectFrom('operations').select(['result']).where('vm_id', '=', same.id).where('kind', '=', 'vm.power.shutdown').orderBy('id', 'desc').executeTakeFirstOrThrow();
-    assert.match(String(forced.result), /"forced":true/);
-    for (const d of t.drivers) d.acpi = true;
-
-    const vnc = await a.signed('POST', `/v2/virtual-machines/${id}/console`);
-    assert.equal(vnc.status, 501, vnc.text);
-    assert.equal(vnc.body.success, false);
-
-    // Delete with 0 (and with no body, as the clients send it): the volumes stay, held by the account.
-    const disc = v.storage_volumes[0].id;
-    const del = await a.signed('DELETE', `/v2/virtual-machines/${id}`);
-    assert.equal(del.status, 200, del.text);
-    assert.equal((await a.signed('GET', `/v2/virtual-machines/${id}`)).status, 404);
-    const kept = await t.running.hangar.db.selectFrom('discs').select(['vm_id', 'account_id']).where('uuid', '=', disc).executeTakeFirst();
-    assert.equal(kept?.vm_id, null);
-    assert.equal(kept?.account_id, fx.a.accountId);
-    // Delete with 1: gone with its volumes.
-    const id2 = await create(fx, 'second');
-    const v2 = await inState(fx, id2, 'online');
-    assert.equal((await a.signed('DELETE', `/v2/virtual-machines/${id2}`, { deleteResources: 1 })).status, 200);
-    assert.equal(await t.running.hangar.db.selectFrom('discs').select('id').where('uuid', '=', v2.storage_volumes[0].id).executeTakeFirst(), undefined);
-  });
+test('create, read with every seed field, the same VM over BigV, rename, power acts, resize, delete keeping or removing the volumes (SQLite)', async () => {
+  await withFx(lifecycle);
 });
+
+test('create, read with every seed field, the same VM over BigV, rename, power acts, resize, delete keeping or removing the volumes (PostgreSQL)', async (ctx) => {
+  if (!process.env.HANGAR_TEST_DATABASE_URL) {
+    ctx.skip('set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run the e24cloud VM lifecycle on PostgreSQL');
+    return;
+  }
+  const store = await freshStore({ postgres: true });
+  try {
+    await withFx(lifecycle, store.url);
+  } finally {
+    await store.drop();
+  }
+});
+
+async function lifecycle(fx: Fx): Promise<void> {
+  const { t, a } = fx;
+  const id = await create(fx, 'Web server #1', { password: 'root-pw-123', key_id: fx.keyId, user_data: '#!/bin/sh\necho hello > /root/mark\n' });
+  const installing = await vm(fx, id);
+  assert.ok(['installing', 'online'].includes(installing.state), installing.state);
+  const v = await inState(fx, id, 'online');
+  assert.equal(v.label, 'Web server #1');
+  assert.equal(v.cores, 1);
+  assert.equal(v.ram, 256);
+  assert.equal(v.adm, false);
+  assert.equal(v.system.id, fx.tiny);
+  assert.equal(v.owner.name, 'acme');
+  assert.match(v.owner.id, UUID);
+  assert.equal(v.zone.id, fx.zone);
+  assert.deepEqual(v.storage_volumes.map((s: any) => [s.size, s.system_disk]), [[1, true]], 'the template\'s default disc size (1 GiB)');
+  assert.match(v.storage_volumes[0].id, UUID);
+  assert.ok(v.public_interface.primary_ip_ipv4address);
+  assert.equal(v.public_interface.ipv4_addresses[0].ipv4_address, v.public_interface.primary_ip_ipv4address);
+  assert.match(v.public_interface.ipv4_addresses[0].id, UUID);
+  assert.equal(typeof v.networks[0].id, 'number');
+  assert.match(v.networks[0].mac_address, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  assert.deepEqual(v.groups.map((g: any) => g.name), ['default']);
+  // 1 core, 0.25 GiB, 1 GiB of sata, one IPv4 address.
+  assert.equal(v.cost_per_hour, 0.014);
+  assert.ok(v.transfer_used === null || typeof v.transfer_used === 'number');
+  const list = await a.signed('GET', '/v2/virtual-machines');
+  assert.deepEqual(list.body.virtual_machines.map((x: any) => x.id), [id]);
+  assert.deepEqual(list.body.virtual_machines[0], v);
+  // The same machine over BigV: its name derived from the label, same size, running.
+  const bigv = await t.req('GET', '/accounts/acme/groups/default/virtual_machines?view=overview', { token: a.token });
+  const same = bigv.body.find((x: any) => x.name === 'web-server-1');
+  assert.ok(same, bigv.text);
+  assert.equal(same.cores, 1);
+  assert.equal(same.memory, 256);
+  assert.equal(same.power_on, true);
+  assert.equal(same.discs[0].size, 1024);
+  assert.equal(same.network_interfaces[0].mac, v.networks[0].mac_address);
+  assert.ok(same.network_interfaces[0].ips.includes(v.public_interface.primary_ip_ipv4address));
+  const firstboot = await t.running.hangar.db.selectFrom('operations').select(['kind', 'dialect']).where('vm_id', '=', same.id).execute();
+  assert.ok(firstboot.some((o) => o.kind === 'reimage' && o.dialect === 'e24'), 'the image written by an e24 operation');
+
+  await act(fx, id, 'rename', { name: 'Web server (prod)' });
+  assert.equal((await vm(fx, id)).label, 'Web server (prod)');
+  assert.equal((await t.req('GET', `/accounts/acme/groups/default/virtual_machines/web-server-1`, { token: a.token })).status, 200, 'BigV name unchanged');
+
+  await act(fx, id, 'reboot');
+  await inState(fx, id, 'online');
+  await act(fx, id, 'reset');
+  await inState(fx, id, 'online');
+  await act(fx, id, 'shutdown', { wait_for: 0.01 });
+  await inState(fx, id, 'offline');
+  await act(fx, id, 'poweron');
+  await inState(fx, id, 'online');
+  await act(fx, id, 'poweroff');
+  await inState(fx, id, 'offline');
+  await act(fx, id, 'resize', { cores: 2, ram: 512 });
+  const off = await vm(fx, id);
+  assert.deepEqual([off.cores, off.ram, off.state], [2, 512, 'offline'], 'an offline machine is resized at once and stays off');
+  await act(fx, id, 'poweron');
+  await inState(fx, id, 'online');
+  // A running machine: shut down, resized, started again.
+  await act(fx, id, 'resize', { cores: 3, ram: 768, wait_for: 0.05 });
+  await inState(fx, id, 'online', (x) => x.cores === 3 && x.ram === 768);
+
+  // A guest that ignores ACPI is forced off after wait_for (3 s here), then resized and started.
+  for (const d of t.drivers) d.acpi = false;
+  const before = Date.now();
+  await act(fx, id, 'resize', { cores: 1, wait_for: 0.05 });
+  await inState(fx, id, 'online', (x) => x.cores === 1);
+  assert.ok(Date.now() - before >= 2500, 'waited for wait_for before forcing');
+  const forced = await t.running.hangar.db.selectFrom('operations').select(['result']).where('vm_id', '=', same.id).where('kind', '=', 'vm.power.shutdown').orderBy('id', 'desc').executeTakeFirstOrThrow();
+  assert.match(String(forced.result), /"forced":true/);
+  for (const d of t.drivers) d.acpi = true;
+
+  const vnc = await a.signed('POST', `/v2/virtual-machines/${id}/console`);
+  assert.equal(vnc.status, 501, vnc.text);
+  assert.equal(vnc.body.success, false);
+
+  // Delete with 0 (and with no body, as the clients send it): the volumes stay, held by the account.
+  const disc = v.storage_volumes[0].id;
+  const del = await a.signed('DELETE', `/v2/virtual-machines/${id}`);
+  assert.equal(del.status, 200, del.text);
+  assert.equal((await a.signed('GET', `/v2/virtual-machines/${id}`)).status, 404);
+  const kept = await t.running.hangar.db.selectFrom('discs').select(['vm_id', 'account_id']).where('uuid', '=', disc).executeTakeFirst();
+  assert.equal(kept?.vm_id, null);
+  assert.equal(kept?.account_id, fx.a.accountId);
+  // Delete with 1: gone with its volumes.
+  const id2 = await create(fx, 'second');
+  const v2 = await inState(fx, id2, 'online');
+  assert.equal((await a.signed('DELETE', `/v2/virtual-machines/${id2}`, { deleteResources: 1 })).status, 200);
+  assert.equal(await t.running.hangar.db.selectFrom('discs').select('id').where('uuid', '=', v2.storage_volumes[0].id).executeTakeFirst(), undefined);
+}
 
 test('refusals in the envelope: unsupported template features, unknown templates and zones, malformed bodies, unknown ids, another tenant\'s VM; nothing written', async () => {
   await withFx(async (fx) => {
