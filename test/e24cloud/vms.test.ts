@@ -160,6 +160,19 @@ async function lifecycle(fx: Fx): Promise<void> {
   const kept = await t.running.hangar.db.selectFrom('discs').select(['vm_id', 'account_id']).where('uuid', '=', disc).executeTakeFirst();
   assert.equal(kept?.vm_id, null);
   assert.equal(kept?.account_id, fx.a.accountId);
+  // Both are listed as the account's, with no VM; the address can be released, the volume not yet (501).
+  const held = (await a.signed('GET', `/v2/storage-volumes/${disc}`)).body.storage_volume;
+  assert.deepEqual([held.owner.name, held.virtual_machine, held.size], ['acme', undefined, 1]);
+  const ip = v.public_interface.ipv4_addresses[0];
+  const heldIp = (await a.signed('GET', '/v2/ipv4-addresses')).body.ipv4_addresses.find((x: any) => x.id === ip.id);
+  assert.deepEqual([heldIp?.ipv4_address, heldIp?.virtual_machine], [ip.ipv4_address, undefined]);
+  assert.equal((await fx.b.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'not another tenant\'s');
+  assert.equal((await fx.b.signed('DELETE', `/v2/ipv4-addresses/${ip.id}`)).status, 404);
+  assert.equal((await a.signed('DELETE', `/v2/storage-volumes/${disc}`)).status, 501);
+  assert.equal((await a.signed('DELETE', `/v2/ipv4-addresses/${ip.id}`)).status, 200);
+  assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'back in the pool');
+  const pooled = await t.running.hangar.db.selectFrom('ips').select(['account_id', 'nic_id']).where('address', '=', ip.ipv4_address).executeTakeFirstOrThrow();
+  assert.deepEqual([pooled.account_id, pooled.nic_id], [null, null]);
   // Delete with 1: gone with its volumes.
   const id2 = await create(fx, 'second');
   const v2 = await inState(fx, id2, 'online');

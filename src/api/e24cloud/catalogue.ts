@@ -13,6 +13,7 @@ import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
+import { heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
 import { IdP, IdRef, NIdRef, NoParams, NoQuery, e24, EmptyB, UUID } from './schemas.js';
@@ -44,7 +45,7 @@ function template(i: Image, owners: Map<number, { id: string; name: string }>) {
   return { id: i.uuid, label: i.label, supports, ...(owner ? { owner } : {}) };
 }
 
-/** Every volume and address on the caller's VMs, presented. */
+/** Every volume and address on the caller's VMs, and those its accounts hold with no VM, presented. */
 async function holdings(h: Hangar, p: Principal) {
   const c = await catalogues(h, p);
   const volumes = [];
@@ -64,8 +65,23 @@ async function holdings(h: Hangar, p: Principal) {
       }
     }
   }
+  const owner = (a: { uuid: string; name: string }) => ({ id: a.uuid, name: a.name });
+  for (const { disc: d, zoneId, account } of await heldVolumes(h, p)) {
+    const zone = zoneId === null ? undefined : c.zones.get(zoneId);
+    volumes.push({
+      id: d.uuid, label: d.label, size: d.size / 1024, cost_per_hour: discCost(h.config.prices, { grade: d.storage_grade, sizeMiB: d.size }),
+      type: d.storage_grade === 'archive' ? 'HDD' : 'SSD', system_disk: false, shared_disk: false, owner: owner(account),
+      zone: { id: zone?.publicId ?? null, name: zone?.label ?? null }, held: true,
+    });
+  }
+  for (const { address, account } of await heldAddresses(h, p)) {
+    addresses.push({ id: ipId(address), ipv4_address: address, cost_per_hour: h.config.prices.ipv4, dhcp: false, owner: owner(account), zone: { id: null, name: null }, held: true });
+  }
   return { volumes, addresses };
 }
+
+/** Without the internal mark of a thing held with no VM. */
+const present = <T extends { held?: boolean }>({ held: _held, ...rest }: T) => rest;
 
 export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -89,10 +105,10 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   // Storage volumes: the discs of the caller's VMs. Volumes with no VM (kept by a delete with
   // deleteResources 0) exist in core but no core function lists or attaches them yet.
   r.get('/storage-volumes', { schema: { ...none, summary: 'The volumes of the caller\'s VMs', response: e24({ storage_volumes: Type.Array(Volume) }) } }, async (req) => {
-    return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes };
+    return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes.map(present) };
   });
   r.get('/storage-volumes/:id', { schema: { ...one, summary: 'One volume', response: e24({ storage_volume: Volume }) } }, async (req) => {
-    return { success: true, storage_volume: await volume(req.principal, req.params.id) };
+    return { success: true, storage_volume: present(await volume(req.principal, req.params.id)) };
   });
   r.put('/storage-volumes', { schema: { ...none, summary: 'Create a volume {size GB, zone_id, label, type} (501: core makes no volume without a VM yet)', body: VolumeCreateB, response: e24() } }, missing('a volume without a VM (core createVolume)'));
   // Another tenant's id is not found before anything is said about what is missing.
@@ -114,7 +130,8 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     await volume(req.principal, req.params.id);
     throw new NotImplemented('detaching a volume from a VM (core detachVolume)');
   });
-  r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
+  r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs (501 for one with no VM)', body: EmptyB, response: e24() } }, async (req) => {
+    if ((await volume(req.principal, req.params.id)).held) throw new NotImplemented('deleting a volume with no VM (core deleteVolume)');
     await deleteDisc(h, req.principal, await resolveDiscById(h, req.principal, req.params.id.toLowerCase()).catch(() => { throw notFound('storage_volume'); }), true);
     return { success: true };
   });
@@ -142,10 +159,10 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   // IPv4 addresses: those on the caller's VMs. Addresses an account holds with no VM exist in core (a
   // delete with deleteResources 0) but no core function allocates, attaches or detaches one yet.
   r.get('/ipv4-addresses', { schema: { ...none, summary: 'The IPv4 addresses of the caller\'s VMs', response: e24({ ipv4_addresses: Type.Array(Address) }) } }, async (req) => {
-    return { success: true, ipv4_addresses: (await holdings(h, req.principal)).addresses };
+    return { success: true, ipv4_addresses: (await holdings(h, req.principal)).addresses.map(present) };
   });
   r.get('/ipv4-addresses/:id', { schema: { ...one, summary: 'One address', response: e24({ ipv4_address: Address }) } }, async (req) => {
-    return { success: true, ipv4_address: await address(req.principal, req.params.id) };
+    return { success: true, ipv4_address: present(await address(req.principal, req.params.id)) };
   });
   r.put('/ipv4-addresses', { schema: { ...none, summary: 'Allocate an address in a zone (501: core allocateOwnedIp missing)', body: ZoneB, response: e24() } }, missing('an address held by the account with no VM (core allocateOwnedIp)'));
   r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address (501: core attachIp missing)', body: AttachB, response: e24() } }, async (req) => {
@@ -158,6 +175,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   });
   r.delete('/ipv4-addresses/:id', { schema: { ...one, summary: 'Release an extra address of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
     const a = await address(req.principal, req.params.id);
+    if (a.held) return releaseHeldAddress(h, req.principal, a.ipv4_address).then(() => ({ success: true }));
     await deleteIp(h, req.principal, await resolveIp(h, req.principal, a.ipv4_address));
     return { success: true };
   });

@@ -71,3 +71,10 @@ export async function detachAddresses(db: Db, nicIds: number[], accountId: numbe
 export function heldAddresses(db: Db, accountId: number): Promise<{ address: string; family: number; rdns: string | null }[]> {
   return db.selectFrom('ips').select(['address', 'family', 'rdns']).where('account_id', '=', accountId).where('nic_id', 'is', null).orderBy('id').execute();
 }
+
+/** Give an address an account holds on no NIC back to its pool: false when it holds no such address. */
+export async function releaseHeldAddress(db: Db, accountId: number, address: string): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ account_id: null, rdns: null, reason: null })
+    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
