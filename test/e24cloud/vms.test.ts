@@ -169,6 +169,19 @@ async function lifecycle(fx: Fx): Promise<void> {
   assert.equal((await fx.b.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'not another tenant\'s');
   assert.equal((await fx.b.signed('DELETE', `/v2/ipv4-addresses/${ip.id}`)).status, 404);
   assert.equal((await a.signed('DELETE', `/v2/storage-volumes/${disc}`)).status, 501);
+  // The held address attaches to another VM of the account as an extra address, and detaches back.
+  const other = await create(fx, 'other');
+  const ov = await inState(fx, other, 'online');
+  assert.equal((await fx.b.signed('POST', `/v2/ipv4-addresses/${ip.id}/attach`, { virtual_machine_id: other })).status, 404);
+  const attached = await a.signed('POST', `/v2/ipv4-addresses/${ip.id}/attach`, { virtual_machine_id: other });
+  assert.equal(attached.status, 200, attached.text);
+  assert.deepEqual((await vm(fx, other)).public_interface.ipv4_addresses.map((x: any) => x.ipv4_address), [ov.public_interface.primary_ip_ipv4address, ip.ipv4_address]);
+  assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).body.ipv4_address.virtual_machine.id, other);
+  const primary = ov.public_interface.ipv4_addresses[0].id;
+  assert.equal((await a.signed('POST', `/v2/ipv4-addresses/${primary}/detach`)).status, 409, 'a primary address goes only with its VM');
+  assert.equal((await a.signed('POST', `/v2/ipv4-addresses/${ip.id}/detach`)).status, 200);
+  assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).body.ipv4_address.virtual_machine, undefined);
+  assert.equal((await a.signed('DELETE', `/v2/virtual-machines/${other}`, { deleteResources: 1 })).status, 200);
   assert.equal((await a.signed('DELETE', `/v2/ipv4-addresses/${ip.id}`)).status, 200);
   assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'back in the pool');
   const pooled = await t.running.hangar.db.selectFrom('ips').select(['account_id', 'nic_id']).where('address', '=', ip.ipv4_address).executeTakeFirstOrThrow();

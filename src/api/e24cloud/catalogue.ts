@@ -7,13 +7,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { notFound } from '../../core/errors.js';
+import { invalid, notFound } from '../../core/errors.js';
 import { listZones } from '../../core/zones.js';
 import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
-import { heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { attachHeldAddress, detachAddress, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { resolveVmById } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
 import { IdP, IdRef, NIdRef, NoParams, NoQuery, e24, EmptyB, UUID } from './schemas.js';
@@ -102,8 +103,8 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true, templates: images.filter((i) => i.aliasOf === null).map((i) => template(i, owners)) };
   });
 
-  // Storage volumes: the discs of the caller's VMs. Volumes with no VM (kept by a delete with
-  // deleteResources 0) exist in core but no core function lists or attaches them yet.
+  // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM. Core
+  // makes, attaches, detaches and deletes no volume without a VM yet.
   r.get('/storage-volumes', { schema: { ...none, summary: 'The volumes of the caller\'s VMs', response: e24({ storage_volumes: Type.Array(Volume) }) } }, async (req) => {
     return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes.map(present) };
   });
@@ -156,22 +157,27 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     throw new NotImplemented('deleting an image (core deleteImage)');
   });
 
-  // IPv4 addresses: those on the caller's VMs. Addresses an account holds with no VM exist in core (a
-  // delete with deleteResources 0) but no core function allocates, attaches or detaches one yet.
+  // IPv4 addresses: those on the caller's VMs and those its accounts hold with no VM (core/holdings.ts);
+  // a held one attaches to a VM of its account, an extra one detaches back. Core allocates none to an account yet.
   r.get('/ipv4-addresses', { schema: { ...none, summary: 'The IPv4 addresses of the caller\'s VMs', response: e24({ ipv4_addresses: Type.Array(Address) }) } }, async (req) => {
     return { success: true, ipv4_addresses: (await holdings(h, req.principal)).addresses.map(present) };
   });
   r.get('/ipv4-addresses/:id', { schema: { ...one, summary: 'One address', response: e24({ ipv4_address: Address }) } }, async (req) => {
     return { success: true, ipv4_address: present(await address(req.principal, req.params.id)) };
   });
-  r.put('/ipv4-addresses', { schema: { ...none, summary: 'Allocate an address in a zone (501: core allocateOwnedIp missing)', body: ZoneB, response: e24() } }, missing('an address held by the account with no VM (core allocateOwnedIp)'));
-  r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address (501: core attachIp missing)', body: AttachB, response: e24() } }, async (req) => {
-    await address(req.principal, req.params.id);
-    throw new NotImplemented('attaching a held address to a VM (core attachIp)');
+  r.put('/ipv4-addresses', { schema: { ...none, summary: 'Allocate an address in a zone (501: core allocateHeldIp missing)', body: ZoneB, response: e24() } }, missing('allocating an address to the account with no VM (core allocateHeldIp)'));
+  r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address the account holds to one of its VMs (an extra address)', body: AttachB, response: e24() } }, async (req) => {
+    const a = await address(req.principal, req.params.id);
+    if (!a.held) throw invalid('id', 'state');
+    const at = await resolveVmById(h.db, req.principal, req.body.virtual_machine_id, { includeDeleted: false, forChange: true });
+    await attachHeldAddress(h, req.principal, a.ipv4_address, at);
+    return { success: true };
   });
-  r.post('/ipv4-addresses/:id/detach', { schema: { ...one, summary: 'Detach an address (501: core detachIp missing)', body: EmptyB, response: e24() } }, async (req) => {
-    await address(req.principal, req.params.id);
-    throw new NotImplemented('detaching an address and keeping it (core detachIp)');
+  r.post('/ipv4-addresses/:id/detach', { schema: { ...one, summary: 'Detach an extra address from its VM; the account keeps it', body: EmptyB, response: e24() } }, async (req) => {
+    const a = await address(req.principal, req.params.id);
+    if (a.held) throw invalid('id', 'state');
+    await detachAddress(h, req.principal, await resolveIp(h, req.principal, a.ipv4_address));
+    return { success: true };
   });
   r.delete('/ipv4-addresses/:id', { schema: { ...one, summary: 'Release an extra address of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
     const a = await address(req.principal, req.params.id);

@@ -35,7 +35,7 @@ export const CDROM_DISC_MIB = 10 * 1024;
 /** `wait_for` when absent: the seed's example, 4 minutes. */
 export const DEFAULT_WAIT_MINUTES = 4;
 
-/** An address's public id: a name-based UUID of the address (core gives addresses no uuid yet), stable and unguessable by no one, so it names nothing secret. */
+/** An address's public id: a name-based UUID of the address (core gives addresses no public id yet), the same on every brain. */
 export function ipId(address: string): string {
   const b = crypto.createHash('sha1').update(`hangar-ipv4:${address}`).digest();
   b[6] = (b[6]! & 0x0f) | 0x50;

@@ -78,3 +78,17 @@ export async function releaseHeldAddress(db: Db, accountId: number, address: str
     .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
+
+/** Put an address the account holds on a NIC, routed via `via`: false when it no longer holds it free. */
+export async function attachHeldAddress(db: Db, accountId: number, address: string, nicId: number, via: string): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ nic_id: nicId, routed_via: via })
+    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Take an address off its NIC and leave it held by the account: false when it is no longer on that NIC. */
+export async function detachToAccount(db: Db, address: string, nicId: number, accountId: number): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ nic_id: null, routed_via: null, account_id: accountId })
+    .where('address', '=', address).where('nic_id', '=', nicId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
