@@ -9,6 +9,7 @@ import { forbidden, invalid, notFound, refused } from './errors.js';
 import { holds, type Principal } from './principal.js';
 import { visibleAccounts, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
+import { addressAt } from './ipam.js';
 import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import type { IpPlace } from './network.js';
@@ -37,6 +38,23 @@ export async function heldAddresses(h: Hangar, p: Principal): Promise<HeldAddres
     for (const a of await ipam.heldAddresses(h.db, account.id)) if (a.family === 4) out.push({ address: a.address, account });
   }
   return out;
+}
+
+/** A new IPv4 address from the pool, held by the caller's home account with no VM (e24cloud `PUT /v2/ipv4-addresses`). */
+export async function allocateHeldAddress(h: Hangar, p: Principal, account: AccountRow): Promise<string> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('add_ips');
+  return withTransaction(h.db, async (trx) => {
+    for (const range of await ipam.rangesOf(trx, 4)) {
+      const reused = await ipam.takeFreeAddressFor(trx, range.id, account.id);
+      if (reused !== null) return reused;
+      const offset = await ipam.takeNextOffset(trx, range.id);
+      if (offset === null) continue;
+      const address = addressAt(range.cidr, offset);
+      await ipam.insertHeldAddress(trx, { rangeId: range.id, offset, address, family: 4, accountId: account.id, now: h.now() });
+      return address;
+    }
+    throw refused('ips', 'pool_exhausted', { family: 'ipv4' }, 'no_capacity');
+  });
 }
 
 /** Give a held address back to the pool. */

@@ -186,6 +186,13 @@ async function lifecycle(fx: Fx): Promise<void> {
   assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'back in the pool');
   const pooled = await t.running.hangar.db.selectFrom('ips').select(['account_id', 'nic_id']).where('address', '=', ip.ipv4_address).executeTakeFirstOrThrow();
   assert.deepEqual([pooled.account_id, pooled.nic_id], [null, null]);
+  // A new address for the account, with no VM.
+  assert.equal((await a.signed('PUT', '/v2/ipv4-addresses', { zone_id: '00000000-0000-4000-8000-000000000000' })).body.field, 'zone_id');
+  const fresh = await a.signed('PUT', '/v2/ipv4-addresses', { zone_id: fx.zone });
+  assert.equal(fresh.status, 200, fresh.text);
+  assert.deepEqual([fresh.body.ipv4_address.owner.name, fresh.body.ipv4_address.virtual_machine], ['acme', undefined]);
+  assert.equal((await fx.b.signed('GET', `/v2/ipv4-addresses/${fresh.body.ipv4_address.id}`)).status, 404);
+  assert.equal((await a.signed('DELETE', `/v2/ipv4-addresses/${fresh.body.ipv4_address.id}`)).status, 200);
   // Delete with 1: gone with its volumes.
   const id2 = await create(fx, 'second');
   const v2 = await inState(fx, id2, 'online');

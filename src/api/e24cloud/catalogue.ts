@@ -8,12 +8,13 @@ import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
 import { invalid, notFound } from '../../core/errors.js';
-import { listZones } from '../../core/zones.js';
 import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
-import { attachHeldAddress, detachAddress, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { allocateHeldAddress, attachHeldAddress, detachAddress, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { landingFor } from '../../core/landing.js';
+import { listZones, zoneByRef } from '../../core/zones.js';
 import { resolveVmById } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
@@ -158,14 +159,19 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   });
 
   // IPv4 addresses: those on the caller's VMs and those its accounts hold with no VM (core/holdings.ts);
-  // a held one attaches to a VM of its account, an extra one detaches back. Core allocates none to an account yet.
+  // a new one is held by the home account, a held one attaches to a VM of its account, an extra one detaches back.
   r.get('/ipv4-addresses', { schema: { ...none, summary: 'The IPv4 addresses of the caller\'s VMs', response: e24({ ipv4_addresses: Type.Array(Address) }) } }, async (req) => {
     return { success: true, ipv4_addresses: (await holdings(h, req.principal)).addresses.map(present) };
   });
   r.get('/ipv4-addresses/:id', { schema: { ...one, summary: 'One address', response: e24({ ipv4_address: Address }) } }, async (req) => {
     return { success: true, ipv4_address: present(await address(req.principal, req.params.id)) };
   });
-  r.put('/ipv4-addresses', { schema: { ...none, summary: 'Allocate an address in a zone (501: core allocateHeldIp missing)', body: ZoneB, response: e24() } }, missing('allocating an address to the account with no VM (core allocateHeldIp)'));
+  r.put('/ipv4-addresses', { schema: { ...none, summary: 'A new address from the pool, held by the caller\'s home account with no VM', body: ZoneB, response: e24({ ipv4_address: Address }) } }, async (req) => {
+    // Addresses are not bound to zones in core yet: the zone is checked, the pool is the cluster's.
+    await zoneByRef(h, req.body.zone_id).catch(() => { throw invalid('zone_id', 'not_in_list'); });
+    const made = await allocateHeldAddress(h, req.principal, (await landingFor(h, req.principal)).account);
+    return { success: true, ipv4_address: present((await holdings(h, req.principal)).addresses.find((x) => x.ipv4_address === made)!) };
+  });
   r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address the account holds to one of its VMs (an extra address)', body: AttachB, response: e24() } }, async (req) => {
     const a = await address(req.principal, req.params.id);
     if (!a.held) throw invalid('id', 'state');
