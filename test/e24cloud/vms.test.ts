@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { SSH_KEY, freshStore, startTest, until, type TestHangar } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
 import { e24Tenant, type E24Tenant } from './client.js';
+import { e24State } from '../../src/api/e24cloud/vms.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PRICES = { core: 0.01, ramGiB: 0.004, discGiB: { sata: 0.002 }, ipv4: 0.001 };
@@ -77,8 +78,9 @@ test('create, read with every seed field, the same VM over BigV, rename, power a
 async function lifecycle(fx: Fx): Promise<void> {
   const { t, a } = fx;
   const id = await create(fx, 'Web server #1', { password: 'root-pw-123', key_id: fx.keyId, user_data: '#!/bin/sh\necho hello > /root/mark\n' });
-  const installing = await vm(fx, id);
-  assert.ok(['installing', 'online'].includes(installing.state), installing.state);
+  // Right after the create: installing while its operation runs (then offline until the guest runs).
+  const first = await vm(fx, id);
+  assert.ok(['installing', 'offline', 'online'].includes(first.state), first.state);
   const v = await inState(fx, id, 'online');
   assert.equal(v.label, 'Web server #1');
   assert.equal(v.cores, 1);
@@ -252,4 +254,13 @@ test('refusals in the envelope: unsupported template features, unknown templates
     assert.equal((await a.signed('GET', `/v2/storage-volumes/${v.storage_volumes[0].id}`)).body.storage_volume.system_disk, true);
     assert.equal((await a.signed('GET', `/v2/ipv4-addresses/${v.public_interface.ipv4_addresses[0].id}`)).body.ipv4_address.virtual_machine.id, id);
   });
+});
+
+test('state: installing while a create or image write runs, deleting while a purge runs, else the observed run state', () => {
+  const view = (runState: string) => ({ row: { run_state: runState, deleted: 0 } }) as unknown as Parameters<typeof e24State>[0];
+  assert.equal(e24State(view('stopped'), ['vm.create']), 'installing');
+  assert.equal(e24State(view('running'), ['reimage']), 'installing');
+  assert.equal(e24State(view('running'), ['purge']), 'deleting');
+  assert.equal(e24State(view('running'), ['vm.power.shutdown']), 'online');
+  assert.equal(e24State(view('stopped'), []), 'offline');
 });
