@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { storesFor, withGigas, type GigasFx } from './fixture.js';
-import { registeredRoutes, type RegisteredRoute } from '../../src/api/app.js';
+import type { RegisteredRoute } from '../../src/api/app.js';
 import { routesOf } from '../routes.js';
 import { runningNow, snapshot } from '../snapshot.js';
 import type { Reply } from '../helpers.js';
