@@ -116,3 +116,25 @@ test('key pairs: made from a session or a pair, the secret shown once, renewed (
     for (const r of rows) assert.doesNotMatch(String(r.secret), new RegExp(a.pair.secret_key.slice(0, 12)), 'sealed');
   });
 });
+
+test('a replayed signed write never acts twice by naming another Idempotency-Key (the header is not signed)', async () => {
+  await withTenant(async (t, a) => {
+    const sshKeys = async () => (await t.running.hangar.db.selectFrom('ssh_keys').select('id').execute()).length;
+    const key = (name: string) => ({ name, method: 'upload', content: name === 'one' ? `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ${name}@x` : `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFWhuqH3O+Hcilx2TvLAxR10GnAnBYXZBeNRLmQRck14 ${name}@x` });
+    // A first write with no key of its own, replayed naming one: refused, nothing written.
+    const date = new Date();
+    assert.equal((await a.signed('PUT', '/v2/account/sshkey', key('one'), { date })).status, 200);
+    refused(await a.signed('PUT', '/v2/account/sshkey', key('one'), { date, headers: { 'idempotency-key': 'attacker-1' } }));
+    // A first write with its key, replayed with another key or none: refused; with the same key: its first answer.
+    const later = new Date(date.getTime() + 2000);
+    const first = await a.signed('PUT', '/v2/account/sshkey', key('two'), { date: later, headers: { 'idempotency-key': 'client-2' } });
+    assert.equal(first.status, 200, first.text);
+    refused(await a.signed('PUT', '/v2/account/sshkey', key('two'), { date: later, headers: { 'idempotency-key': 'attacker-2' } }));
+    refused(await a.signed('PUT', '/v2/account/sshkey', key('two'), { date: later }));
+    assert.equal(await sshKeys(), 2);
+    // A retry of the same act, signed anew with the same key, is answered from the first (Idempotency-Key).
+    const retry = await a.signed('PUT', '/v2/account/sshkey', key('two'), { date: new Date(later.getTime() + 1000), headers: { 'idempotency-key': 'client-2' } });
+    assert.equal(retry.text, first.text, retry.text);
+    assert.equal(await sshKeys(), 2, 'acted once each');
+  });
+});

@@ -5,12 +5,14 @@
 // signs HTTP_HOST; the doc says "no port"). The date must be within SIGNATURE_WINDOW_MS of the
 // server's clock. A repeated signature of a GET is fine (X-Date has one-second resolution); a
 // repeated signature of a write is answered from the idempotency store (the signature is its
-// key), so it never acts twice. `PUT /v2/account/api` and the other key-pair routes also take a
+// key), so it never acts twice, and is refused where it names an Idempotency-Key of its own
+// (core/key-pairs.ts guardSignedWrite). `PUT /v2/account/api` and the other key-pair routes also take a
 // Hangar session as `Authorization: Bearer <token>`.
 import crypto from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Hangar } from '../../core/context.js';
 import { signedPrincipal } from '../../core/auth.js';
+import { guardSignedWrite } from '../../core/key-pairs.js';
 import { unauthorized } from '../../core/errors.js';
 import type { Principal } from '../../core/principal.js';
 import { authenticate } from '../credentials/bearer.js';
@@ -62,7 +64,12 @@ export async function e24Credentials(h: Hangar, req: FastifyRequest): Promise<Pr
     verify: (secret) => hosts.some((host) => paths.some((path) =>
       crypto.timingSafeEqual(given, Buffer.from(e24Signature(secret, req.method, host, String(date), path, body), 'base64')))),
   }, req.ip);
-  // The signature names this exact write: a second one with it gets the first one's answer.
-  if (MUTATING.has(req.method) && req.headers['idempotency-key'] === undefined) req.headers['idempotency-key'] = `e24-signature:${m[2]}`;
+  if (MUTATING.has(req.method)) {
+    // The signature names this exact write: a second one with it gets the first one's answer, and
+    // never acts by naming another Idempotency-Key (that header is not signed).
+    const ownKey = req.headers['idempotency-key'] !== undefined;
+    await guardSignedWrite(h, m[1]!, m[2]!, parseXDate(date), ownKey);
+    if (!ownKey) req.headers['idempotency-key'] = `e24-signature:${m[2]}`;
+  }
   return principal;
 }

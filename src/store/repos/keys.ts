@@ -38,6 +38,12 @@ export async function recordNonce(db: Store, keyPairId: number, nonce: string, n
   }
 }
 
+/** Is this nonce recorded for the key (and not yet expired)? */
+export async function nonceSeen(db: Store, keyPairId: number, nonce: string, now: number): Promise<boolean> {
+  return (await db.selectFrom('signed_requests').select('nonce')
+    .where('key_pair_id', '=', keyPairId).where('nonce', '=', nonce).where('expires_at', '>=', now).executeTakeFirst()) !== undefined;
+}
+
 /** The factors a user's privileges ask of a login: password, and a second factor when any asks for a yubikey or the user has TOTP. */
 export async function factorsRequiredOf(db: Store, userId: number): Promise<string[]> {
   const user = await db.selectFrom('users').select('totp_secret').where('id', '=', userId).executeTakeFirst();
