@@ -3,24 +3,24 @@
 import type { FastifyInstance } from 'fastify';
 import { registeredRoutes, type RegisteredRoute } from '../src/api/app.js';
 
-/** Is this one of the Gigas dialect's routes (src/api/gigas/: tagged `gigas`)? Its own suites cover it (test/gigas/). */
-export function isGigas(r: Pick<RegisteredRoute, 'schema'>): boolean {
-  return (r.schema?.tags as string[] | undefined)?.includes('gigas') ?? false;
+/** The routes of one dialect (`bigv`: the root one, with the auth endpoint and Hangar's own routes). */
+export function routesOf(app: FastifyInstance, dialect: string): RegisteredRoute[] {
+  return registeredRoutes(app).filter((r) => r.dialect === dialect);
 }
 
-/** "METHOD /template" of every BigV route (HEAD twins, hidden routes, the auth endpoint and other dialects' routes left out). */
+/** "METHOD /template" of every BigV route (HEAD twins, hidden routes and the auth endpoint left out). */
 export function bigvRouteKeys(app: FastifyInstance): string[] {
-  return routeKeys(app, (r) => !/\/session(\/|$)/.test(r.url) && !isGigas(r));
+  return routeKeys(routesOf(app, 'bigv').filter((r) => !/\/session(\/|$)/.test(r.url)));
 }
 
 /** "METHOD /template" of every Gigas route. */
 export function gigasRouteKeys(app: FastifyInstance): string[] {
-  return routeKeys(app, isGigas);
+  return routeKeys(routesOf(app, 'gigas'));
 }
 
-function routeKeys(app: FastifyInstance, keep: (r: RegisteredRoute) => boolean): string[] {
-  return [...new Set(registeredRoutes(app)
-    .filter((r) => r.method !== 'HEAD' && !r.schema?.hide && keep(r))
+function routeKeys(routes: RegisteredRoute[]): string[] {
+  return [...new Set(routes
+    .filter((r) => r.method !== 'HEAD' && !r.schema?.hide)
     .map((r) => `${r.method} ${r.url}`))].sort();
 }
 

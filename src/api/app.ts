@@ -29,7 +29,11 @@ declare module 'fastify' {
 }
 
 /** A route as registered: what the tests enumerate instead of keeping hand lists of routes. */
-export interface RegisteredRoute { method: string; url: string; schema: FastifySchema | undefined; handler: (...args: never[]) => unknown }
+export interface RegisteredRoute {
+  method: string; url: string; schema: FastifySchema | undefined; handler: (...args: never[]) => unknown;
+  /** The name of the dialect whose prefix claims the route (`bigv` for the root one). */
+  dialect: string;
+}
 
 const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
 
@@ -65,7 +69,7 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
   const routes: RegisteredRoute[] = [];
   routeTables.set(app as unknown as FastifyInstance, routes);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema, handler: r.handler });
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, schema: r.schema, handler: r.handler, dialect: dialectOf(dialects, r.url).name });
   });
   // Response schemas are contracts, not filters: fast-json-stringify would drop any field a schema
   // does not list (the real clients parse fields we could forget), so every answer is JSON.stringify'd.

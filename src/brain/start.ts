@@ -21,6 +21,7 @@ import { LocalLink } from '../heads/local-link.js';
 import { LocalDispatch } from '../heads/local-dispatch.js';
 import { buildApp } from '../api/app.js';
 import { gigasDialect } from '../api/gigas/index.js';
+import { e24cloudDialect } from '../api/e24cloud/index.js';
 import { forgetExpiredIdempotency } from '../api/idempotency.js';
 import { flushAudit } from '../core/audit.js';
 
@@ -75,7 +76,7 @@ export async function startHangar(opts: StartOptions): Promise<Running> {
     dispatch.add(agent);
     agents.push(agent);
   }
-  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls, dialects: [gigasDialect()] });
+  const app = await buildApp(hangar, { authPrefix: opts.authPrefix, tls: opts.tls, dialects: [gigasDialect(), e24cloudDialect()] });
   await app.ready();
   const sweeper = setInterval(() => {
     void purgeExpired(hangar).catch((err) => log.error({ err }, 'purge sweep failed'));

@@ -15,6 +15,7 @@ import { createApiKey, createUser, deleteApiKey } from '../core/users.js';
 import { bindSessionPrivileges, findUser, grant } from '../core/grants.js';
 import { admit, invitationsOf, listInvitations, resolveInvitation, type InvitationView } from '../core/invitations.js';
 import { enableTotp, totpUri } from '../core/auth.js';
+import { operatorKeyPair } from '../core/key-pairs.js';
 import { resolveAccount, resolveGroup } from '../core/resolve.js';
 import { readAudit } from '../core/audit.js';
 import { apiKeyByLabel } from '../store/repos/users.js';
@@ -133,6 +134,14 @@ export function adminCommands(program: Command): void {
           level: v.level, ...(v.accountName ? { account: v.accountName } : {}), ...(v.groupName ? { group: v.groupName } : {}), ...(v.vmName ? { vm: v.vmName } : {}),
         })),
       });
+    }));
+
+  admin.command('e24-key').argument('<username>').description('create an e24cloud key pair for a user (/v2, docs/e24cloud.md); the secret is shown this once')
+    .action((username: string) => withHangar(opts(), async (h) => {
+      const user = await findUser(h, username);
+      if (!user) throw new Error(`no user ${username}`);
+      const k = await operatorKeyPair(h, user);
+      out({ api_key: k.accessKeyId, secret_key: k.secret });
     }));
 
   admin.command('audit').description('audit rows of mutating requests, newest first (docs/audit.md)')

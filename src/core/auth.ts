@@ -119,9 +119,9 @@ const EXTEND_MS = 5 * 60 * 1000;
  * guess, and is not counted.
  */
 async function lookUpBearer<T>(h: Hangar, address: string, lookUp: () => Promise<T | undefined>): Promise<T | undefined> {
-  await h.limiter.begin({ address });
+  await h.limiter.check({ address });
   const found = await lookUp();
-  if (found !== undefined) await h.limiter.passed({ address });
+  if (found === undefined) await h.limiter.failed({ address });
   return found;
 }
 
@@ -228,17 +228,18 @@ export async function createKeyPair(h: Hangar, p: Principal): Promise<NewKeyPair
  * the signature with the pair's secret (opened here, never stored in the clear); `date` is when the
  * request says it was signed (it must be within SIGNATURE_WINDOW_MS of now) and `nonce` what makes
  * it unique (the signature itself will do): the same nonce twice is a replay, on every brain. A
- * wrong key, signature, date or a replay is a failed credential check for the limiter.
+ * wrong key, signature, date or a replay is a failed credential check for the limiter. `nonce`
+ * null: the dialect deals with repeats itself (e24cloud: a repeated write replays its first answer).
  */
 export async function signedPrincipal(
-  h: Hangar, s: { accessKeyId: string; date: number; nonce: string; verify: (secret: string) => boolean }, address: string,
+  h: Hangar, s: { accessKeyId: string; date: number; nonce: string | null; verify: (secret: string) => boolean }, address: string,
 ): Promise<Principal> {
   await h.limiter.begin({ address });
   const now = h.now();
   const pair = await keys.keyPairByAccessKey(h.db, s.accessKeyId);
   if (!pair || !s.verify(h.secrets.open(pair.secret))) throw unauthorized('bad_signature');
   if (!Number.isFinite(s.date) || Math.abs(now - s.date) > SIGNATURE_WINDOW_MS) throw unauthorized('stale_date');
-  if (!(await keys.recordNonce(h.db, pair.id, s.nonce, now, Math.max(now, s.date) + SIGNATURE_WINDOW_MS))) throw unauthorized('replayed');
+  if (s.nonce !== null && !(await keys.recordNonce(h.db, pair.id, s.nonce, now, Math.max(now, s.date) + SIGNATURE_WINDOW_MS))) throw unauthorized('replayed');
   await h.limiter.passed({ address });
   return loadPrincipal(h.db, { id: pair.userId, username: pair.username }, [...pair.factors, 'signature'], null);
 }

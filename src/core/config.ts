@@ -1,6 +1,7 @@
 // Cluster-wide settings, read once at start-up. Everything has a working default so that
 // `hangar server` runs with no configuration at all.
 import type { UrlPolicy } from './urls.js';
+import { parsePrices, type PriceTable } from './prices.js';
 
 export interface ClusterConfig {
   /** Suffix of VM hostnames: name.group.account.<domain>. */
@@ -42,6 +43,8 @@ export interface ClusterConfig {
   /** How long a shutdown or reboot waits for the guest to halt after the ACPI power button before it
    *  forces it (docs/domain.md §13.3, G9): HANGAR_SHUTDOWN_TIMEOUT seconds, 240 by default. */
   shutdownTimeoutMs: number;
+  /** HANGAR_PRICES: what e24cloud's `cost_per_hour` is computed from (core/prices.ts); free when unset. */
+  prices: PriceTable;
 }
 
 /** HANGAR_URL_ALLOW: host names, addresses and CIDRs separated by commas or spaces. */
@@ -72,6 +75,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): ClusterConf
     operationRetentionDays: Number(env.HANGAR_OPERATION_RETENTION_DAYS ?? 7),
     auditRetentionDays: Number(env.HANGAR_AUDIT_RETENTION_DAYS ?? 90),
     shutdownTimeoutMs: Number(env.HANGAR_SHUTDOWN_TIMEOUT ?? 240) * 1000,
+    prices: parsePrices(env.HANGAR_PRICES),
   };
 }
 

@@ -90,6 +90,30 @@ export class LoginLimiter {
     }
   }
 
+  /**
+   * For bearer credentials (random tokens and keys, guessed only by flooding): refuses while a wait
+   * holds, with reads only. Their failures are counted after the check (`failed`), so a right
+   * credential costs no write: a login counts first because parallel password guesses must not all
+   * be checked (argon2) before any is counted; a token lookup costs nothing to guard.
+   */
+  async check(a: Attempt): Promise<void> {
+    for (const [tier, key] of this.keys(a)) {
+      const wait = await tier.waits.get(key);
+      if (wait && wait.consumedPoints >= 1) throw throttled(Math.max(1, Math.ceil(wait.msBeforeNext / 1000)));
+    }
+  }
+
+  /** A bearer credential was wrong: counted, and past the free ones a wait starts (its try taken by this one). */
+  async failed(a: Attempt): Promise<void> {
+    for (const [tier, key] of this.keys(a)) {
+      const { consumedPoints } = await tier.attempts.penalty(key);
+      if (consumedPoints > tier.free) {
+        await tier.waits.consume(key, 1, { customDuration: fibonacci(consumedPoints - tier.free, this.maxDelay) })
+          .catch((err: unknown) => { if (!(err instanceof RateLimiterRes)) throw err; });
+      }
+    }
+  }
+
   /** The credential was right: the username's failures from this address are forgotten. */
   async passed(a: Attempt): Promise<void> {
     for (const [tier, key] of this.keys(a)) {

@@ -17,8 +17,8 @@ export interface UrlPolicy {
 
 export const CLOSED_POLICY: UrlPolicy = { isoDir: null, allow: [] };
 
-/** The schemes each dialect lets a tenant give (Gigas' seed adds ftp and ftps). */
-export const TENANT_SCHEMES = { bigv: ['http', 'https'], gigas: ['http', 'https', 'ftp', 'ftps'] } as const satisfies Record<string, readonly string[]>;
+/** The schemes each dialect lets a tenant give (Gigas' seed adds ftp and ftps; e24cloud names ISOs of the library only). */
+export const TENANT_SCHEMES = { bigv: ['http', 'https'], gigas: ['http', 'https', 'ftp', 'ftps'], e24: [] } as const satisfies Record<string, readonly string[]>;
 export type Dialect = keyof typeof TENANT_SCHEMES;
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];

@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { storesFor, withGigas, type GigasFx } from './fixture.js';
-import { registeredRoutes, type RegisteredRoute } from '../../src/api/app.js';
-import { isGigas } from '../routes.js';
+import type { RegisteredRoute } from '../../src/api/app.js';
+import { routesOf } from '../routes.js';
 import { runningNow, snapshot } from '../snapshot.js';
 import type { Reply } from '../helpers.js';
 
@@ -68,7 +68,7 @@ function validRequest(r: RegisteredRoute, values: Record<string, string>): { que
   return { query, body: hit ? hit[1] : {} };
 }
 
-const gigasRoutes = (fx: GigasFx): RegisteredRoute[] => registeredRoutes(fx.t.running.app).filter((r) => isGigas(r) && r.method !== 'HEAD');
+const gigasRoutes = (fx: GigasFx): RegisteredRoute[] => routesOf(fx.t.running.app, 'gigas').filter((r) => r.method !== 'HEAD');
 
 for (const store of storesFor('gigas routes')) {
   test(`every Gigas route: another tenant's ids are a 404 in Gigas' shape that writes nothing (${store.name})`, async () => {

@@ -223,3 +223,19 @@ test('on SQLite the counts survive a restart of the brain', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a right bearer credential costs the limiter no write: only failures are counted (bench:power, 2026-12-01)', async () => {
+  const t = await startTest();
+  try {
+    const db = t.running.hangar.db;
+    const token = await t.user('alice');
+    const rows = async () => (await db.selectFrom('login_failures').selectAll().execute()).length;
+    const before = await rows();
+    assert.equal((await t.req('GET', '/accounts', { token, address: '203.0.113.80' })).status, 200);
+    assert.equal(await rows(), before, 'no row for a right token');
+    assert.equal((await t.req('GET', '/accounts', { token: 'wrong-token', address: '203.0.113.81' })).status, 401);
+    assert.equal(await rows(), before + 1, 'a wrong one is counted');
+  } finally {
+    await t.close();
+  }
+});

@@ -503,20 +503,21 @@ export class QemuDriver implements Driver {
       const tQmp = performance.now();
       m.qmp = qmp;
       this.attachQmp(m, qmp);
-      // QEMU made its sockets with its umask (all chardevs exist once QMP answers); they are private
-      // like the rest. Its pidfile it makes 0600 itself.
       // Its CPU weight before it runs (a file write, no monitor call).
       if (spec.cpuWeight != null) meta.cgroup = await this.weigh(spec.vmId, pid, spec.cpuWeight);
       // The monitor answers in order: these go out together (one round trip, not five; bench:power).
       // The guest may run before its VNC password is set: VNC with password=on and none set lets
-      // nobody in.
-      const user = spec.nics[0]?.network.mode === 'user';
+      // nobody in. The SSH forward is asked for only when QEMU picked its port (a first start).
+      // QEMU made its sockets with its umask (all chardevs exist once QMP answers); they are made
+      // private like the rest meanwhile. Its pidfile it makes 0600 itself.
+      const nic = spec.nics[0]?.network;
+      const askSsh = nic?.mode === 'user' && nic.sshPort === 0;
       const [, port, sshPort] = await Promise.all([
-        setVncPassword(qmp, spec.vncPassword), vncPort(qmp), user ? usernetSshPort(qmp) : null, qmp.execute('cont'),
+        setVncPassword(qmp, spec.vncPassword), vncPort(qmp), askSsh ? usernetSshPort(qmp) : null, qmp.execute('cont'),
         ...[dirs.qmp, dirs.serial].map((f) => makePrivate(f)),
       ]);
       meta.vncPort = port;
-      if (user) meta.sshPort = sshPort;
+      if (nic?.mode === 'user') meta.sshPort = askSsh ? sshPort : nic.sshPort;
       await writeMeta(dirs.meta, meta);
       meta.startedAt = Date.now();
       this.watchReady(m);

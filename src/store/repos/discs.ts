@@ -129,3 +129,10 @@ export async function deleteScheduleByRef(db: Db, discId: number, segment: strin
   const r = await whereRef(db.deleteFrom('backup_schedules').where('disc_id', '=', discId), segment, IDS_ONLY).executeTakeFirst();
   return Number(r.numDeletedRows) === 1;
 }
+
+/** Volumes these accounts hold with no VM (a VM deleted keeping its volumes), with the zone of the pool they are in. */
+export function heldVolumes(db: Db, accountIds: number[]): Promise<(DiscRow & { zone_id: number | null })[]> {
+  if (accountIds.length === 0) return Promise.resolve([]);
+  return db.selectFrom('discs as d').leftJoin('storage_pools as p', 'p.id', 'd.storage_pool_id').leftJoin('heads as h', 'h.id', 'p.head_id')
+    .selectAll('d').select('h.zone_id').where('d.vm_id', 'is', null).where('d.account_id', 'in', accountIds).orderBy('d.id').execute() as Promise<(DiscRow & { zone_id: number | null })[]>;
+}

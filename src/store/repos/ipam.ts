@@ -71,3 +71,46 @@ export async function detachAddresses(db: Db, nicIds: number[], accountId: numbe
 export function heldAddresses(db: Db, accountId: number): Promise<{ address: string; family: number; rdns: string | null }[]> {
   return db.selectFrom('ips').select(['address', 'family', 'rdns']).where('account_id', '=', accountId).where('nic_id', 'is', null).orderBy('id').execute();
 }
+
+/** Give an address an account holds on no NIC back to its pool: false when it holds no such address. */
+export async function releaseHeldAddress(db: Db, accountId: number, address: string): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ account_id: null, rdns: null, reason: null })
+    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Put an address the account holds on a NIC, routed via `via`: false when it no longer holds it free. */
+export async function attachHeldAddress(db: Db, accountId: number, address: string, nicId: number, via: string): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ nic_id: nicId, routed_via: via })
+    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Take an address off its NIC and leave it held by the account: false when it is no longer on that NIC. */
+export async function detachToAccount(db: Db, address: string, nicId: number, accountId: number): Promise<boolean> {
+  const r = await db.updateTable('ips').set({ nic_id: null, routed_via: null, account_id: accountId })
+    .where('address', '=', address).where('nic_id', '=', nicId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** The lowest free address of a range, now held by the account on no NIC (e24cloud `PUT /v2/ipv4-addresses`); null when none is free. */
+export async function takeFreeAddressFor(db: Db, rangeId: number, accountId: number): Promise<string | null> {
+  for (;;) {
+    let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', rangeId)
+      .where('nic_id', 'is', null).where('account_id', 'is', null).orderBy('offset').limit(1);
+    if (isPostgres(db as Store)) freeQ = freeQ.forUpdate().skipLocked();
+    const free = await freeQ.executeTakeFirst();
+    if (!free) return null;
+    const taken = await db.updateTable('ips').set({ account_id: accountId, routed_via: null, reason: null, rdns: null })
+      .where('id', '=', free.id).where('nic_id', 'is', null).where('account_id', 'is', null).executeTakeFirst();
+    if (Number(taken.numUpdatedRows) === 1) return free.address;
+  }
+}
+
+/** A never-used address of a range, held by the account on no NIC. */
+export async function insertHeldAddress(db: Db, a: { rangeId: number; offset: number; address: string; family: 4 | 6; accountId: number; now: number }): Promise<void> {
+  await db.insertInto('ips').values({
+    range_id: a.rangeId, offset: a.offset, address: a.address, family: a.family, nic_id: null, account_id: a.accountId,
+    routed_via: null, rdns: null, reason: null, created_at: a.now,
+  }).execute();
+}

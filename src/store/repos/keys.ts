@@ -47,3 +47,21 @@ export async function factorsRequiredOf(db: Store, userId: number): Promise<stri
   if (user?.totp_secret || rows.some((r) => r.yubikey_required)) out.push('2fa');
   return out;
 }
+
+/** A user's key pairs' access key ids, oldest first (e24cloud `GET /v2/account` `api[]`). */
+export async function accessKeysOf(db: Store, userId: number): Promise<string[]> {
+  const rows = await db.selectFrom('key_pairs').select('access_key_id').where('user_id', '=', userId).orderBy('id').execute();
+  return rows.map((r) => r.access_key_id);
+}
+
+/** Give a user's key pair a new sealed secret: false when the user has no such pair. */
+export async function replaceSecret(db: Store, userId: number, accessKeyId: string, secret: Sealed): Promise<boolean> {
+  const r = await db.updateTable('key_pairs').set({ secret }).where('user_id', '=', userId).where('access_key_id', '=', accessKeyId).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Delete a user's key pair (its replay records go with it): false when the user has no such pair. */
+export async function deleteKeyPair(db: Store, userId: number, accessKeyId: string): Promise<boolean> {
+  const r = await db.deleteFrom('key_pairs').where('user_id', '=', userId).where('access_key_id', '=', accessKeyId).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}

@@ -1,0 +1,89 @@
+// What an account holds with no VM (docs/domain.md §11, §14): the volumes and addresses a VM deleted
+// in `detach` mode left behind (e24cloud `deleteResources: 0`). Only whoever holds account_admin over
+// the account (or a cluster admin) sees them: they sit in no group. A held address is attached to a
+// VM of the same account as an extra address routed via the VM's primary one (as BigV's ip_create
+// makes them), and an extra address is detached back to the account.
+import net from 'node:net';
+import type { Hangar } from './context.js';
+import { forbidden, invalid, notFound, refused } from './errors.js';
+import { holds, type Principal } from './principal.js';
+import { visibleAccounts, type VmPlace } from './resolve.js';
+import { LIMITS } from './definitions.js';
+import { addressAt } from './ipam.js';
+import { lockLiveVm } from './locks.js';
+import { withTransaction } from './transaction.js';
+import type { IpPlace } from './network.js';
+import { loadVmView } from './views.js';
+import * as nics from '../store/repos/network.js';
+import type { AccountRow, DiscRow } from '../store/schema.js';
+import * as discs from '../store/repos/discs.js';
+import * as ipam from '../store/repos/ipam.js';
+
+async function heldBy(h: Hangar, p: Principal): Promise<AccountRow[]> {
+  return (await visibleAccounts(h.db, p)).filter((a) => holds(p, { accountId: a.id }, 'account_admin'));
+}
+
+export interface HeldVolume { disc: DiscRow; zoneId: number | null; account: AccountRow }
+export interface HeldAddress { address: string; account: AccountRow }
+
+export async function heldVolumes(h: Hangar, p: Principal): Promise<HeldVolume[]> {
+  const accounts = await heldBy(h, p);
+  const byId = new Map(accounts.map((a) => [a.id, a]));
+  return (await discs.heldVolumes(h.db, accounts.map((a) => a.id))).map(({ zone_id, ...disc }) => ({ disc, zoneId: zone_id, account: byId.get(disc.account_id!)! }));
+}
+
+export async function heldAddresses(h: Hangar, p: Principal): Promise<HeldAddress[]> {
+  const out: HeldAddress[] = [];
+  for (const account of await heldBy(h, p)) {
+    for (const a of await ipam.heldAddresses(h.db, account.id)) if (a.family === 4) out.push({ address: a.address, account });
+  }
+  return out;
+}
+
+/** A new IPv4 address from the pool, held by the caller's home account with no VM (e24cloud `PUT /v2/ipv4-addresses`). */
+export async function allocateHeldAddress(h: Hangar, p: Principal, account: AccountRow): Promise<string> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('add_ips');
+  return withTransaction(h.db, async (trx) => {
+    for (const range of await ipam.rangesOf(trx, 4)) {
+      const reused = await ipam.takeFreeAddressFor(trx, range.id, account.id);
+      if (reused !== null) return reused;
+      const offset = await ipam.takeNextOffset(trx, range.id);
+      if (offset === null) continue;
+      const address = addressAt(range.cidr, offset);
+      await ipam.insertHeldAddress(trx, { rangeId: range.id, offset, address, family: 4, accountId: account.id, now: h.now() });
+      return address;
+    }
+    throw refused('ips', 'pool_exhausted', { family: 'ipv4' }, 'no_capacity');
+  });
+}
+
+/** Give a held address back to the pool. */
+export async function releaseHeldAddress(h: Hangar, p: Principal, address: string): Promise<void> {
+  const held = (await heldAddresses(h, p)).find((a) => a.address === address);
+  if (!held || !(await ipam.releaseHeldAddress(h.db, held.account.id, address))) throw notFound('ip');
+}
+
+/** Put a held address on a VM of the same account, as an extra address routed via its primary IPv4 address. */
+export async function attachHeldAddress(h: Hangar, p: Principal, address: string, at: VmPlace): Promise<void> {
+  const held = (await heldAddresses(h, p)).find((a) => a.address === address);
+  if (!held) throw notFound('ip');
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('add_ips');
+  if (held.account.id !== at.account.id) throw invalid('virtual_machine_id', 'not_in_list');
+  const view = await loadVmView(h.db, h.config.clusterDomain, at.vm.id);
+  const nic = view.nics.find((n) => n.ips.some((a) => net.isIP(a) === 4));
+  if (!nic) throw refused('family', 'no_primary_address', { family: 'ipv4' }, 'state');
+  const via = nic.ips.find((a) => net.isIP(a) === 4)!;
+  await withTransaction(h.db, async (trx) => {
+    await lockLiveVm(trx, at);
+    if (Number((await nics.countExtraIps(trx, at.vm.id)).n) + 1 > LIMITS.extraIpsPerVm) throw refused('addresses', 'extra_ips', { max: LIMITS.extraIpsPerVm }, 'too_many');
+    if (!(await ipam.attachHeldAddress(trx, held.account.id, address, nic.id, via))) throw notFound('ip');
+  });
+}
+
+/** Take an extra address off its VM and keep it held by the VM's account (a primary address goes only with its VM). */
+export async function detachAddress(h: Hangar, p: Principal, ip: IpPlace): Promise<void> {
+  const { at } = ip;
+  if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_addresses');
+  if (ip.routedVia === null) throw refused('address', 'primary_address', {}, 'state');
+  if (!(await ipam.detachToAccount(h.db, ip.address, ip.nicId, at.account.id))) throw notFound('ip');
+}
