@@ -1,5 +1,5 @@
 // A VM's settings that only some dialects set (migration 017, docs/domain.md §13.1): Gigas
-// `cpu_shares`, `cpu_type`, `rate_limit`, `boot_type`, the template it was built from, and a build
+// `cpu_shares`, `cpu_type`, `rate_limit`, the template it was built from, and a build
 // still to be asked for (G25). Stored; what a head enforces of them is the head's (docs/gigas.md).
 // Also the facts a Gigas VM shows beyond the read model: times, lock, operations not yet ended.
 import type { Hangar } from './context.js';
@@ -13,20 +13,17 @@ import * as repo from '../store/repos/vm-settings.js';
 import { usernamesByEmail } from '../store/repos/vm-settings.js';
 
 export const CPU_TYPES = ['amd', 'intel'] as const;
-export const BOOT_FROM = ['disc', 'cdrom'] as const;
-export type BootFrom = (typeof BOOT_FROM)[number];
 
 export interface VmSettings {
   cpuShares: number | null;
   cpuType: string | null;
   rateLimitMbps: number | null;
-  bootFrom: BootFrom;
   imageId: number | null;
   /** Created without a build (Gigas `required_virtual_machine_build=false`): unbuilt until a rebuild. */
   buildPending: boolean;
 }
 
-export const DEFAULT_SETTINGS: VmSettings = { cpuShares: null, cpuType: null, rateLimitMbps: null, bootFrom: 'disc', imageId: null, buildPending: false };
+export const DEFAULT_SETTINGS: VmSettings = { cpuShares: null, cpuType: null, rateLimitMbps: null, imageId: null, buildPending: false };
 
 /** Settings by VM id; VMs without a row have the defaults. */
 export async function settingsOf(h: Hangar, vmIds: readonly number[]): Promise<Map<number, VmSettings>> {
@@ -34,7 +31,7 @@ export async function settingsOf(h: Hangar, vmIds: readonly number[]): Promise<M
   for (const r of await repo.settingsOf(h.db, vmIds)) {
     out.set(r.vm_id, {
       cpuShares: r.cpu_shares, cpuType: r.cpu_type, rateLimitMbps: r.rate_limit_mbps,
-      bootFrom: r.boot_from === 'cdrom' ? 'cdrom' : 'disc', imageId: r.image_id, buildPending: !!r.build_pending,
+      imageId: r.image_id, buildPending: !!r.build_pending,
     });
   }
   return out;
@@ -49,7 +46,6 @@ export function checkSettings(errs: Issues, s: Partial<VmSettings>): void {
   if (s.rateLimitMbps !== undefined && s.rateLimitMbps !== null && (!Number.isInteger(s.rateLimitMbps) || s.rateLimitMbps < 0 || s.rateLimitMbps > 100_000)) {
     errs.add('rateLimitMbps', 'out_of_range', { min: 0, max: 100_000, unit: 'Mbit/s' });
   }
-  if (s.bootFrom !== undefined && !(BOOT_FROM as readonly string[]).includes(s.bootFrom)) errs.add('bootFrom', 'not_in_list');
 }
 
 /** Change the given settings of a VM the caller may administer (checked beforehand with checkSettings). */
@@ -64,7 +60,6 @@ export async function saveSettings(h: Hangar, vmId: number, s: Partial<VmSetting
   if (s.cpuShares !== undefined) row.cpu_shares = s.cpuShares;
   if (s.cpuType !== undefined) row.cpu_type = s.cpuType;
   if (s.rateLimitMbps !== undefined) row.rate_limit_mbps = s.rateLimitMbps;
-  if (s.bootFrom !== undefined) row.boot_from = s.bootFrom;
   if (s.imageId !== undefined) row.image_id = s.imageId;
   if (s.buildPending !== undefined) row.build_pending = s.buildPending ? 1 : 0;
   await repo.upsertSettings(h.db, row);

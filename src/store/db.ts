@@ -26,6 +26,7 @@ import * as m016 from './migrations/016_snapshots.js';
 import * as m017 from './migrations/017_vm_settings.js';
 import * as m018 from './migrations/018_head_console.js';
 import * as m019 from './migrations/019_boot_from.js';
+import * as m021 from './migrations/021_one_boot_from.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -45,6 +46,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '017_vm_settings': m017,
     '018_head_console': m018,
     '019_boot_from': m019,
+    '021_one_boot_from': m021,
   };
 }
 

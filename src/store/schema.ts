@@ -238,7 +238,7 @@ export interface NicFirewallsTable { nic_id: number; default_policy: string; upd
 /** A VM's dialect-set settings (migration 017); absent: all at their defaults. */
 export interface VmSettingsTable {
   vm_id: number; cpu_shares: number | null; cpu_type: string | null; rate_limit_mbps: number | null;
-  boot_from: Generated<string>; image_id: number | null; build_pending: Generated<Flag>; updated_at: number;
+  image_id: number | null; build_pending: Generated<Flag>; updated_at: number;
 }
 
 export interface Database {

@@ -62,6 +62,7 @@ function validRequest(r: RegisteredRoute, values: Record<string, string>): { que
     '/network_interface': { network_id: values.network_id },
     '/firewall_rules': { network_interface_id: 1, command: 'DROP' },
     '/iso': { iso_url: 'https://example.com/a.iso' },
+    '/clone': { hostname: 'copy', label: 'copy' },
   };
   const hit = Object.entries(bodies).find(([tail]) => r.url.endsWith(tail));
   return { query, body: hit ? hit[1] : {} };

@@ -152,6 +152,7 @@ const REASONS: Record<string, Words> = {
   idempotency_busy: () => 'is in use by a request still in progress: retry later',
   not_a_time: () => 'is not a time (ISO 8601)',
   not_supported: (p) => `is not supported by the ${p.image} image (it has no ${p.feature} support)`,
+  clone_keeps_discs: () => 'is not taken by a clone: the copy has the source\'s disks (add or grow disks once it is made)',
   one_key_line: () => 'must be one SSH public key on one line',
   iso_unavailable: () => 'the ISO is not available in the library',
   no_iso_library: () => 'this cluster has no ISO library',

@@ -19,6 +19,7 @@ const Template = Closed({
   id: Str, label: Str, backup_id: NStr, public: Bool, status: Str, template_size: NInt,
   operating_system: NStr, operating_system_distro: NStr, operating_system_edition: NStr, operating_system_arch: NStr, clone_id: NStr,
 }, { $id: 'GigasTemplate', description: 'A template (an image of the catalogue); template_size in GB' });
+export const TemplateQueued = Closed({ ...Template.properties, queue_token: Str }, { $id: 'GigasTemplateQueued', description: 'The new template (pending), and the operation that makes it' });
 const Location = Closed({ id: Str, label: Str, name: Str, region: Str, available: Bool }, { $id: 'GigasLocation', description: 'A location (a zone)' });
 const GigasNetwork = Closed({
   id: Str, label: Str, vlan: Type.Integer(), network_group_id: NStr, status: Str, multidatacenter: Bool, public: Bool,

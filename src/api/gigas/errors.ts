@@ -17,6 +17,7 @@ const WIRE: Record<string, string> = {
   distribution: 'template_id', rootPassword: 'initial_root_password', cpuShares: 'cpu_shares', cpuType: 'cpu_type',
   rateLimitMbps: 'rate_limit', bootFrom: 'boot_type', cdromUrl: 'iso_url', ips: 'selected_ip_address', powerOn: 'status',
   power_on: 'status', size: 'primary_disk_size', sshPublicKey: 'ssh_public_key', discs: 'primary_disk_size',
+  owner: 'clone_user_id', password: 'password', isoId: 'iso_id', url: 'iso_url', label: 'label', ttl: 'ttl',
 };
 
 /** A core field path as the Gigas field it came from: `discs[0].sizeMiB` is the primary disk, later discs are secondary ones. */

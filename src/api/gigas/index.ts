@@ -25,6 +25,7 @@ import { deviceRoutes } from './devices.js';
 import { segregationRoutes } from './segregation.js';
 import { statsRoutes } from './stats.js';
 import { mediaRoutes } from './media.js';
+import { actRoutes } from './acts.js';
 import { legacyRoutes } from './legacy.js';
 
 /** Every Gigas route file. */
@@ -37,6 +38,7 @@ export const GIGAS_ROUTES: ((h: Hangar) => FastifyPluginAsync)[] = [
   segregationRoutes,
   statsRoutes,
   mediaRoutes,
+  actRoutes,
   legacyRoutes,
 ];
 

@@ -2,14 +2,16 @@
 // Virtual Machine firewall rules*, *Apply firewall rules*, and our `POST …/firewall_rules` with OnApp's
 // field names, which the seed lacks) and snapshots (S003 *Get snapshots*, *Delete all the snapshots …
 // and merge*, and our `POST …/snapshots`). A VM has one CD drive: its "ISO join" is that drive, and its
-// id is the VM's. Firewall rules are desired state: applying them on the head is the head's.
+// id is the VM's. Firewall rules are desired state until applied (core/firewall-apply.ts).
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import { notFound, Issues } from '../../core/errors.js';
 import { isoByRef, isoUrl, listIsos } from '../../core/isos.js';
-import { updateVm } from '../../core/vms/update.js';
+import { mountIso, unmountIso } from '../../core/vms/media.js';
+import { applyFirewallRules } from '../../core/firewall-apply.js';
+import { operationUrl } from '../operations.js';
 import { createFirewallRule, firewallOf, type FirewallRule } from '../../core/firewall.js';
 import { createSnapshot, deleteSnapshot, listSnapshots, type Snapshot } from '../../core/snapshots.js';
 import type { VmPlace } from '../../core/resolve.js';
@@ -20,6 +22,10 @@ import { named, vmOfPath } from './place.js';
 import { gigasTime } from './values.js';
 
 const IsoJoin = Closed({ id: Str, iso_id: NStr, iso_url: Str, label: NStr, virtual_machine_id: Str }, { $id: 'GigasIsoJoin', description: 'The ISO in the VM\'s CD drive (the join\'s id is the VM\'s)' });
+const IsoMounted = Closed({ ...IsoJoin.properties, queue_token: Type.Union([Str, Type.Null()]) }, { $id: 'GigasIsoMounted', description: 'The ISO now in the drive, and the operation that put it in a running VM (null: the VM is off, its next boot has it)' });
+const FirewallApplied = Closed({ queue_token: Str, enforced: Type.Union([Bool, Type.Null()]) }, {
+  $id: 'GigasFirewallApplied', description: 'The apply\'s operation; enforced: the head filters (true), cannot in this network mode (false: stored only), has not answered yet (null)',
+});
 const IsoB = Type.Object({ iso_id: Type.Optional(GId), iso_url: Type.Optional(GStr(2048)) }, { additionalProperties: false });
 const JoinP = Type.Object({ ...VmP.properties, iso_join_id: Type.String({ maxLength: 64 }) });
 const Rule = Closed({
@@ -70,24 +76,22 @@ export function mediaRoutes(h: Hangar): FastifyPluginAsync {
       return page(reply, await joinOf(h, req.principal, at, at.vm.cdrom_url), req.query);
     });
 
-    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/iso', { schema: { tags, summary: 'Mount an ISO: iso_id (the library) or iso_url (http, https, ftp, ftps under the URL policy)', response: gigas(Closed({ ...IsoJoin.properties, queue_token: Type.Null() })), params: VmP, querystring: NoQ, body: IsoB } }, async (req) => {
+    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/iso', { schema: { tags, summary: 'Mount an ISO: iso_id (the library) or iso_url (http, https, ftp, ftps under the URL policy); in the drive at once when the VM runs (its operation), else at its next boot (queue_token null)', response: gigas(IsoMounted), params: VmP, querystring: NoQ, body: IsoB } }, async (req) => {
       const at = await vmOfPath(h, req);
       const b = req.body;
       const errs = new Issues();
       if ((b.iso_id === undefined) === (b.iso_url === undefined)) errs.add('iso_id', b.iso_id === undefined ? 'required' : 'invalid', b.iso_id === undefined ? undefined : { reason: 'one_source' });
       const iso = b.iso_id === undefined ? undefined : await named(errs, 'iso_id', () => isoByRef(h, req.principal, String(b.iso_id)));
       errs.throwIfAny();
-      const url = iso ? await isoUrl(h, iso) : b.iso_url;
-      const view = await updateVm(h, req.principal, at, { cdromUrl: url! }, { dialect: 'gigas' });
-      const [join] = await joinOf(h, req.principal, at, view.row.cdrom_url);
-      return { ...join!, queue_token: null };
+      const changed = await mountIso(h, req.principal, at, iso ? { isoId: String(iso.id) } : { url: b.iso_url! }, 'gigas');
+      const [join] = await joinOf(h, req.principal, at, changed.cdromUrl);
+      return { ...join!, queue_token: changed.operation };
     });
 
-    app.delete('/account/:account_id/virtual_machine/:virtual_machine_id/iso/:iso_join_id', { schema: { tags, summary: 'Unmount the ISO (the join\'s id is the VM\'s)', response: gigas(Closed({})), params: JoinP, querystring: NoQ } }, async (req) => {
+    app.delete('/account/:account_id/virtual_machine/:virtual_machine_id/iso/:iso_join_id', { schema: { tags, summary: 'Unmount the ISO (the join\'s id is the VM\'s): ejected at once when the VM runs (its operation), else gone at its next boot (queue_token null)', response: gigas(Queued), params: JoinP, querystring: NoQ } }, async (req) => {
       const at = await vmOfPath(h, req);
       if (req.params.iso_join_id !== String(at.vm.id) || at.vm.cdrom_url === null) throw notFound('iso');
-      await updateVm(h, req.principal, at, { cdromUrl: null }, { dialect: 'gigas' });
-      return {};
+      return { queue_token: (await unmountIso(h, req.principal, at, 'gigas')).operation };
     });
 
     app.get('/account/:account_id/virtual_machine/:virtual_machine_id/firewall_rules', { schema: { tags, summary: 'The VM\'s firewall rules, every interface\'s, in order', response: gigas(Type.Array(Rule)), params: VmP, querystring: RulesQ } }, async (req, reply) => {
@@ -107,9 +111,9 @@ export function mediaRoutes(h: Hangar): FastifyPluginAsync {
       return reply.code(201).send(rule(created.nicId, created));
     });
 
-    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/apply_firewall_rules', { schema: { tags, summary: 'Apply the VM\'s firewall rules on its head (the rules are its desired state)', success: 202, response: gigas(Queued, 202), params: VmP, querystring: NoQ, body: Type.Object({}, { additionalProperties: false }) } }, async (req, reply) => {
-      await vmOfPath(h, req);
-      return reply.code(202).send({ queue_token: null });
+    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/apply_firewall_rules', { schema: { tags, summary: 'Apply the VM\'s firewall rules on its head (nftables on each bridged tap); enforced false where its network mode cannot filter (user-mode networking), null until the head answers', success: 202, response: gigas(FirewallApplied, 202), params: VmP, querystring: NoQ, body: Type.Object({}, { additionalProperties: false }) } }, async (req, reply) => {
+      const applied = await applyFirewallRules(h, req.principal, await vmOfPath(h, req));
+      return reply.code(202).header('location', operationUrl(applied.operation)).send({ queue_token: applied.operation, enforced: applied.enforced });
     });
 
     app.get('/account/:account_id/virtual_machine/:virtual_machine_id/snapshots', { schema: { tags, summary: 'The VM\'s snapshots', response: gigas(Type.Array(GigasSnapshot)), params: VmP, querystring: ListQ } }, async (req, reply) => {

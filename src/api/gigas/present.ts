@@ -41,7 +41,8 @@ export function vmStatus(v: VmView, s: VmSettings, f: VmFacts): 'unbuilt' | 'onl
 
 function present(v: VmView, s: VmSettings, f: VmFacts, images: Image[], suspended: boolean): GigasVmBody {
   const image = s.imageId !== null ? images.find((i) => i.id === s.imageId) : images.find((i) => i.name === v.row.last_imaged_with);
-  const cdrom = s.bootFrom === 'cdrom' || v.row.cdrom_url !== null;
+  const cd = v.row.boot_from === 'cdrom';
+  const cdrom = cd || v.row.cdrom_url !== null;
   return {
     id: String(v.row.id), identifier: identifier(v.uuid), label: v.row.label ?? v.row.name, hostname: v.row.guest_hostname ?? v.row.name,
     memory: v.row.memory, cpus: v.row.cores, cpu_shares: s.cpuShares ?? 1, cpu_type: s.cpuType,
@@ -50,7 +51,7 @@ function present(v: VmView, s: VmSettings, f: VmFacts, images: Image[], suspende
     suspended: suspended ? 1 : 0, strict_virtual_machine_id: idString(f.strictVmId),
     operating_system: image?.operatingSystem ?? null, operating_system_distro: image?.distro ?? null,
     created_at: gigasTime(f.createdAt), updated_at: gigasTime(f.updatedAt),
-    cdrom: cdrom ? 1 : 0, boot_type: s.bootFrom === 'cdrom' ? 'cdrom' : 'default', booted_from: s.bootFrom === 'cdrom' ? 'cdrom' : 'hd',
+    cdrom: cdrom ? 1 : 0, boot_type: cd ? 'cdrom' : 'default', booted_from: cd && v.row.cdrom_url !== null ? 'cdrom' : 'hd',
     location_id: idString(v.row.zone_id), account_id: v.accountId, user_id: idString(v.row.created_by_user_id),
     disk_type: 'vd', virtualization_type: null, custom: false, is_deletion_machine: false, console_lang: 'en',
     local_remote_access_port: null, remote_access_password: null, error: 0,

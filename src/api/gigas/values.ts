@@ -1,6 +1,14 @@
 // Gigas' input values: clients send numbers and booleans as JSON values, as strings (the docs' own
 // examples send `"memory": "1024"`), or as form fields, and repeat a form field to make a list. The
 // schemas (schemas.ts) accept exactly these spellings; these read them.
+import type { Issues } from '../../core/errors.js';
+
+/** S003 *Parameters format*: a root password is 6–32 of letters, digits, `-` and `_`. */
+export function checkRootPassword(errs: Issues, field: string, pw: string): void {
+  if (pw.length < 6) errs.add(field, 'too_short', { min: 6 });
+  else if (pw.length > 32) errs.add(field, 'too_long', { max: 32 });
+  else if (!/^[A-Za-z0-9_-]*$/.test(pw)) errs.add(field, 'invalid');
+}
 
 /** An integer given as a number or a string of digits (the schema has checked which). */
 export function int(v: number | string): number;

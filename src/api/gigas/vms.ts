@@ -1,7 +1,6 @@
 // Gigas' virtual machines (S003 *Operations*): create, list, get, edit (and, by the same PUT, start,
 // stop and rebuild), reboot and destroy, over core's commands. The translation of each parameter, its
 // default and its unit is written in docs/gigas.md.
-import crypto from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
@@ -21,7 +20,11 @@ import { powerVm } from '../../core/vms/power.js';
 import { updateDisc } from '../../core/discs.js';
 import { canSeeVm } from '../../core/principal.js';
 import { loadVmView, loadVmViews } from '../../core/views.js';
-import { checkSettings, newestOperation, saveSettings, vmFactsOf, type VmSettings } from '../../core/vm-settings.js';
+import { checkSettings, DEFAULT_SETTINGS, newestOperation, saveSettings, settingsOf, vmFactsOf, type VmSettings } from '../../core/vm-settings.js';
+import { applyVmLimits, cpuWeightOfShares } from '../../core/limits.js';
+import { randomRootPassword } from '../../core/passwords.js';
+import { setBootFrom } from '../../core/vms/media.js';
+import type { VmView } from '../../core/views.js';
 import type { CreateVmInput, DiscSpec, PowerRule, UpdateVmInput } from '../../core/vms/model.js';
 import type { VmPlace } from '../../core/resolve.js';
 import type { AccountRow } from '../../store/schema.js';
@@ -30,11 +33,9 @@ import { operationUrl } from '../operations.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
 import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
-import { bool, int, list } from './values.js';
+import { bool, checkRootPassword, int, list } from './values.js';
 
 const MIB_PER_GB = 1024;
-/** S003 *Parameters format*: 6–32 of letters, digits, `-` and `_`. */
-const ROOT_PASSWORD = /^[A-Za-z0-9_-]*$/;
 
 export const VmCreate = Type.Object({
   memory: GInt, max_memory: Type.Optional(GInt), cpus: GInt, hostname: GStr(), label: GStr(), primary_disk_size: GInt,
@@ -53,6 +54,7 @@ const VmEdit = Type.Object({
   status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])), cpu_type: Type.Optional(GStr(16)),
   boot_type: Type.Optional(Type.Union([Type.Literal('default'), Type.Literal('cdrom')])), force: Type.Optional(GBool),
   template_id: Type.Optional(GId), required_startup: Type.Optional(GBool), noreboot: Type.Optional(GBool), rate_limit: Type.Optional(GInt),
+  cpu_shares: Type.Optional(GInt),
 }, { additionalProperties: false });
 
 const RebootB = Type.Object({ force: Type.Optional(GBool) }, { additionalProperties: false });
@@ -71,12 +73,6 @@ const ListQ = Type.Object({
   ...PageQ,
 });
 
-/** A random root password of S003's alphabet (when the create gives none). */
-function randomPassword(): string {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-  return Array.from(crypto.randomBytes(12), (b) => alphabet[b % alphabet.length]).join('');
-}
-
 type CreateBody = Static<typeof VmCreate>;
 
 /** A template a VM may be built from: an image of the catalogue the caller sees, and active. */
@@ -93,12 +89,7 @@ async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, 
   const build = bool(b.required_virtual_machine_build, true);
   const sources = [b.template_id, b.iso_id, b.iso_url].filter((v) => v !== undefined).length;
   if (sources !== 1) errs.add('template_id', sources === 0 ? 'required' : 'invalid', sources === 0 ? undefined : { reason: 'one_source' });
-  if (b.initial_root_password !== undefined) {
-    const pw = b.initial_root_password;
-    if (pw.length < 6) errs.add('initial_root_password', 'too_short', { min: 6 });
-    else if (pw.length > 32) errs.add('initial_root_password', 'too_long', { max: 32 });
-    else if (!ROOT_PASSWORD.test(pw)) errs.add('initial_root_password', 'invalid');
-  }
+  if (b.initial_root_password !== undefined) checkRootPassword(errs, 'initial_root_password', b.initial_root_password);
   const grade = async (field: string, id: string | number | undefined, fallback: string) =>
     id === undefined ? fallback : (await named(errs, field, () => gradeByRef(h, String(id))))?.name ?? fallback;
   const defaultGrade = (await listGrades(h)).find((g) => g.isDefault)?.name ?? 'sata';
@@ -122,18 +113,18 @@ async function createInput(h: Hangar, req: FastifyRequest, account: AccountRow, 
   }
   const settings: Partial<VmSettings> = {
     cpuShares: b.cpu_shares === undefined ? null : int(b.cpu_shares), cpuType: b.cpu_type ?? null,
-    rateLimitMbps: b.rate_limit === undefined ? null : int(b.rate_limit), bootFrom: image ? 'disc' : 'cdrom',
+    rateLimitMbps: b.rate_limit === undefined ? null : int(b.rate_limit),
     imageId: image?.id ?? null, buildPending: !!image && !build,
   };
   checkSettings(errs, settings);
   errs.throwIfAny();
-  const password = b.initial_root_password ?? randomPassword();
+  const password = b.initial_root_password ?? randomRootPassword();
   // An image that takes no password gets none (a given one is refused by core, as it says).
   const usesPassword = b.initial_root_password !== undefined || !!image?.supports.password;
   const ip = b.selected_ip_address;
   const input: CreateVmInput = {
     label: b.label, guestHostname: b.hostname, note: b.note ?? null, cores: int(b.cpus), memoryMiB: int(b.memory),
-    zone: zone!.name, discs, powerOn: build, autoreboot: false,
+    zone: zone!.name, discs, powerOn: build, autoreboot: false, bootFrom: image ? 'disc' : 'cdrom',
     ...(image && build ? { image: { distribution: image.name, ...(usesPassword ? { rootPassword: password } : {}) } } : {}),
     ...(iso ? { cdromUrl: await isoUrl(h, iso) } : b.iso_url !== undefined ? { cdromUrl: b.iso_url } : {}),
     ...(ip !== undefined ? { ips: ip.includes(':') ? { ipv6: ip } : { ipv4: ip } } : {}),
@@ -168,16 +159,17 @@ async function editVm(h: Hangar, req: FastifyRequest, at: VmPlace, b: Static<typ
     // A running VM is stopped first (hard: its disc is about to be rewritten).
     if (at.vm.power_on) await powerVm(h, p, at, { intent: 'stop' }, 'gigas');
     const op = await reimageVm(h, p, at, { distribution: image!.name, ...(password ? { rootPassword: password } : {}) }, {
-      afterwards: { power_on: startup ? 1 : 0, autoreboot_on: 0 }, dialect: 'gigas',
+      startAfterwards: startup, dialect: 'gigas',
     });
-    await saveSettings(h, at.vm.id, { imageId: image!.id, buildPending: false, bootFrom: 'disc' });
+    await saveSettings(h, at.vm.id, { imageId: image!.id, buildPending: false });
+    if (at.vm.boot_from !== 'disc') await setBootFrom(h, p, at, 'disc');
     return { status: 202, body: { ...(await presentVm(h, p, at)), queue_token: op } };
   }
   const errs = new Issues();
   const settings: Partial<VmSettings> = {};
   if (b.cpu_type !== undefined) settings.cpuType = b.cpu_type;
   if (b.rate_limit !== undefined) settings.rateLimitMbps = int(b.rate_limit);
-  if (b.boot_type !== undefined) settings.bootFrom = b.boot_type === 'cdrom' ? 'cdrom' : 'disc';
+  if (b.cpu_shares !== undefined) settings.cpuShares = int(b.cpu_shares);
   checkSettings(errs, settings);
   const view = await loadVmView(h.db, h.config.clusterDomain, at.vm.id);
   const primary = view.discs[0];
@@ -199,12 +191,25 @@ async function editVm(h: Hangar, req: FastifyRequest, at: VmPlace, b: Static<typ
     });
   }
   if (Object.keys(settings).length > 0) await saveSettings(h, at.vm.id, settings);
+  if (b.boot_type !== undefined) await setBootFrom(h, p, at, b.boot_type === 'cdrom' ? 'cdrom' : 'disc');
   if (size !== undefined && primary && size !== primary.size) await updateDisc(h, p, { ...at, disc: primary }, { size });
   let op: string | null = null;
+  // Limits are stored (above) and every start applies them; a placed VM gets them now too (docs/head-acts.md).
+  if ((b.cpu_shares !== undefined || b.rate_limit !== undefined) && at.vm.head_id !== null) op = (await applyLimits(h, p, at, view)).operation;
   if (b.status === 'online') op = await powerVm(h, p, at, { intent: 'start' }, 'gigas');
   if (b.status === 'offline') op = await powerVm(h, p, at, bool(b.force, false) ? { intent: 'stop' } : { intent: 'shutdown' }, 'gigas');
   const body = await presentVm(h, p, at);
   return op === null ? { status: 200, body } : { status: 202, body: { ...body, queue_token: op } };
+}
+
+/** The VM's stored limits on its head: CPU weight and the primary interface's rate (core/limits.ts). */
+async function applyLimits(h: Hangar, p: FastifyRequest['principal'], at: VmPlace, view: VmView) {
+  const stored = (await settingsOf(h, [at.vm.id])).get(at.vm.id) ?? DEFAULT_SETTINGS;
+  const primaryNic = view.nics[0];
+  return applyVmLimits(h, p, at, {
+    cpuWeight: cpuWeightOfShares(stored.cpuShares),
+    nics: primaryNic ? [{ nicId: primaryNic.id, rateLimitMbps: stored.rateLimitMbps }] : [],
+  });
 }
 
 type Row = GigasVmBody & { disks_size: number; ips: string[] };

@@ -26,6 +26,8 @@ import type { DiscRef } from '../../drivers/driver.js';
 import * as repo from '../../store/repos/vms.js';
 import { discsOf, insertDisc } from '../../store/repos/discs.js';
 import { ensureNetwork } from '../../store/repos/networks.js';
+import { holdsPrivilegeIn } from '../../store/repos/invitations.js';
+import { findUser } from '../grants.js';
 
 /** Acts that rewrite or remove a VM's discs: a clone is refused while one is queued or running on its source. */
 const REWRITES_DISCS: readonly string[] = ['reimage', 'backup.restore', 'snapshot.restore', 'disc.delete', 'purge'];
@@ -39,6 +41,9 @@ export interface CloneInput {
   memoryMiB?: number;
   /** Power the clone on once its discs are copied (default false). */
   startAfterwards?: boolean;
+  /** The user the clone is made for (its creator): id, public id or username of a user of the source's
+   *  account (home there, or holding a privilege in it); default the caller. */
+  owner?: string;
 }
 
 /** `operation`: the public id of the vm.clone operation that copies the discs. */
@@ -57,6 +62,10 @@ export async function cloneVm(h: Hangar, p: Principal, at: VmPlace, input: Clone
   const memory = input.memoryMiB ?? at.vm.memory;
   checkCores(errs, cores);
   checkMemory(errs, memory);
+  const owner = input.owner === undefined ? undefined : await findUser(h, input.owner);
+  if (owner === undefined ? input.owner !== undefined : owner.home_account_id !== account.id && !(await holdsPrivilegeIn(h.db, owner.id, account.id))) {
+    errs.add('owner', 'not_in_list');
+  }
   errs.throwIfAny();
   const now = h.now();
   const start = input.startAfterwards ?? false;
@@ -83,7 +92,7 @@ export async function cloneVm(h: Hangar, p: Principal, at: VmPlace, input: Clone
       zone_name: placement.zone, head_id: placement.headId, deleted: 0, deleted_at: null, last_imaged_with: source.last_imaged_with,
       vnc_password: h.secrets.seal(crypto.randomBytes(6).toString('base64url').slice(0, 8)),
       created_at: now, updated_at: now, pid: null, last_seen: null, ssh_port: null, vnc_port: null, head_note: null,
-      uuid, label, guest_hostname: guestHostname, note: null, created_by_user_id: p.userId,
+      uuid, label, guest_hostname: guestHostname, note: null, created_by_user_id: owner?.id ?? p.userId,
       // The clone's root password is the source's (its disc is a copy): the source's initial one, if any.
       initial_password: source.initial_password, zone_id: source.zone_id,
     });

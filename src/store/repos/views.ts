@@ -18,6 +18,7 @@ export const VIEW_COLUMNS = [
   'hardware_profile_locked', 'zone_name', 'head_id', 'deleted', 'last_imaged_with', 'run_state', 'ssh_port', 'vnc_port', 'head_note',
   'version',
   'label', 'guest_hostname', 'note', 'created_by_user_id', 'zone_id',
+  'boot_from',
 ] as const;
 export type VmViewRow = Pick<VmRow, (typeof VIEW_COLUMNS)[number]>;
 const SELECTED = VIEW_COLUMNS.map((c) => `v.${c}` as `v.${(typeof VIEW_COLUMNS)[number]}`);

@@ -4,11 +4,11 @@ import type { Db } from './types.js';
 import type { VmSettingsTable, VmsTable } from '../schema.js';
 import type { Insertable } from 'kysely';
 
-export type SettingsRow = { vm_id: number; cpu_shares: number | null; cpu_type: string | null; rate_limit_mbps: number | null; boot_from: string; image_id: number | null; build_pending: number };
+export type SettingsRow = { vm_id: number; cpu_shares: number | null; cpu_type: string | null; rate_limit_mbps: number | null; image_id: number | null; build_pending: number };
 
 export async function settingsOf(db: Db, vmIds: readonly number[]): Promise<SettingsRow[]> {
   if (vmIds.length === 0) return [];
-  return db.selectFrom('vm_settings').select(['vm_id', 'cpu_shares', 'cpu_type', 'rate_limit_mbps', 'boot_from', 'image_id', 'build_pending'])
+  return db.selectFrom('vm_settings').select(['vm_id', 'cpu_shares', 'cpu_type', 'rate_limit_mbps', 'image_id', 'build_pending'])
     .where('vm_id', 'in', [...vmIds]).execute();
 }
 
