@@ -7,12 +7,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { invalid, notFound } from '../../core/errors.js';
+import { invalid, notFound, refused } from '../../core/errors.js';
 import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
-import { allocateHeldAddress, attachHeldAddress, detachAddress, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { allocateHeldAddress, attachHeldAddress, attachHeldVolume, detachAddress, detachVolume, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
 import { landingFor } from '../../core/landing.js';
 import { listZones, zoneByRef } from '../../core/zones.js';
 import { resolveVmById } from '../../core/resolve.js';
@@ -124,13 +124,18 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     if (!a) throw notFound('ipv4_address');
     return a;
   };
-  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume (501: core attachVolume missing)', body: AttachB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.params.id);
-    throw new NotImplemented('attaching a volume to a VM (core attachVolume)');
+  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume the account holds to one of its powered-off VMs on the same head', body: AttachB, response: e24() } }, async (req) => {
+    const v = await volume(req.principal, req.params.id);
+    if (!v.held) throw refused('id', 'volume_attached', {}, 'state');
+    const at = await resolveVmById(h.db, req.principal, req.body.virtual_machine_id, { includeDeleted: false, forChange: true });
+    await attachHeldVolume(h, req.principal, v.id, at);
+    return { success: true };
   });
-  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (501: core detachVolume missing)', body: EmptyB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.params.id);
-    throw new NotImplemented('detaching a volume from a VM (core detachVolume)');
+  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (not the system disc) from its powered-off VM; the account keeps it', body: EmptyB, response: e24() } }, async (req) => {
+    const v = await volume(req.principal, req.params.id);
+    if (v.held) throw refused('id', 'volume_not_attached', {}, 'state');
+    await detachVolume(h, req.principal, await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); }));
+    return { success: true };
   });
   r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs (501 for one with no VM)', body: EmptyB, response: e24() } }, async (req) => {
     if ((await volume(req.principal, req.params.id)).held) throw new NotImplemented('deleting a volume with no VM (core deleteVolume)');
