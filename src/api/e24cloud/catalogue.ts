@@ -14,6 +14,7 @@ import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
 import { allocateHeldAddress, attachHeldAddress, attachHeldVolume, detachAddress, detachVolume, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
 import { landingFor } from '../../core/landing.js';
+import { createTemplate, deleteTemplate } from '../../core/templates.js';
 import { listZones, zoneByRef } from '../../core/zones.js';
 import { resolveVmById } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
@@ -143,7 +144,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true };
   });
 
-  // Disk images: core has no image made from a volume yet; the caller's own images (none until it has) are listed.
+  // Disk images: the caller's accounts' own images (templates), listed, made and deleted.
   r.get('/disk-images', { schema: { ...none, summary: 'The caller\'s own images', response: e24({ disk_images: Type.Array(Closed({ id: Str, label: Str, size: Num, cost_per_hour: Num, owner: IdRef })) }) } }, async (req) => {
     const owners = new Map<number, { id: string; name: string }>();
     for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
@@ -153,14 +154,22 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
       disk_images: own.map((i) => ({ id: i.uuid, label: i.label, size: (i.defaultDiscMiB ?? 0) / 1024, cost_per_hour: 0, owner: owners.get(i.ownerAccountId!) ?? { id: '', name: '' } })),
     };
   });
-  r.put('/disk-images', { schema: { ...none, summary: 'An image from a volume (501: core imageFromVolume missing)', body: ImageCreateB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.body.storage_volume_id);
-    throw new NotImplemented('an image made from a volume (core imageFromVolume)');
+  // An image is made by the VM's head from the VM's system disc (core createTemplate): another volume has no such act yet.
+  r.put('/disk-images', {
+    schema: { ...none, summary: 'An image in the catalogue from a VM\'s system disc (other volumes: 501)', body: ImageCreateB, response: e24({ disk_image: Closed({ id: Str }) }) },
+    config: { e24Fields: { label: 'label' } },
+  }, async (req) => {
+    const v = await volume(req.principal, req.body.storage_volume_id);
+    if (!('virtual_machine' in v) || !v.system_disk) throw new NotImplemented('an image made from a volume that is not a VM\'s system disc');
+    const at = await resolveVmById(h.db, req.principal, v.virtual_machine.id, { includeDeleted: false, forChange: true });
+    const made = await createTemplate(h, req.principal, at, { label: req.body.label }, 'e24');
+    return { success: true, disk_image: { id: made.image.uuid } };
   });
-  r.delete('/disk-images/:id', { schema: { ...one, summary: 'Delete one of the caller\'s images (501: core deleteImage missing)', body: EmptyB, response: e24() } }, async (req) => {
-    const image = await imageByRef(h, req.principal, req.params.id);
+  r.delete('/disk-images/:id', { schema: { ...one, summary: 'Take one of the caller\'s images out of the catalogue', body: EmptyB, response: e24() } }, async (req) => {
+    const image = await imageByRef(h, req.principal, req.params.id).catch(() => { throw notFound('disk_image'); });
     if (image.ownerAccountId === null) throw notFound('disk_image');
-    throw new NotImplemented('deleting an image (core deleteImage)');
+    await deleteTemplate(h, req.principal, image);
+    return { success: true };
   });
 
   // IPv4 addresses: those on the caller's VMs and those its accounts hold with no VM (core/holdings.ts);
