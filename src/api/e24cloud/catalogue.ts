@@ -105,8 +105,9 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true, templates: images.filter((i) => i.aliasOf === null).map((i) => template(i, owners)) };
   });
 
-  // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM. Core
-  // makes, attaches, detaches and deletes no volume without a VM yet.
+  // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM, which
+  // attach to and detach from powered-off VMs (core/holdings.ts). Making or deleting a volume with no
+  // VM needs a head act on no VM: 501.
   r.get('/storage-volumes', { schema: { ...none, summary: 'The volumes of the caller\'s VMs', response: e24({ storage_volumes: Type.Array(Volume) }) } }, async (req) => {
     return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes.map(present) };
   });
