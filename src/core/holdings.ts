@@ -2,7 +2,9 @@
 // in `detach` mode left behind (e24cloud `deleteResources: 0`). Only whoever holds account_admin over
 // the account (or a cluster admin) sees them: they sit in no group. A held address is attached to a
 // VM of the same account as an extra address routed via the VM's primary one (as BigV's ip_create
-// makes them), and an extra address is detached back to the account.
+// makes them), and an extra address is detached back to the account. A volume attaches to a powered-off
+// VM of its account on the head its file is on, and a VM's disc (not the one it boots from) detaches
+// back to the account: only rows change, the file (named by the disc's id) stays where it is.
 import net from 'node:net';
 import type { Hangar } from './context.js';
 import { forbidden, invalid, notFound, refused } from './errors.js';
@@ -13,6 +15,7 @@ import { addressAt } from './ipam.js';
 import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import type { IpPlace } from './network.js';
+import type { DiscPlace } from './discs.js';
 import { loadVmView } from './views.js';
 import * as nics from '../store/repos/network.js';
 import type { AccountRow, DiscRow } from '../store/schema.js';
@@ -86,4 +89,35 @@ export async function detachAddress(h: Hangar, p: Principal, ip: IpPlace): Promi
   if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_addresses');
   if (ip.routedVia === null) throw refused('address', 'primary_address', {}, 'state');
   if (!(await ipam.detachToAccount(h.db, ip.address, ip.nicId, at.account.id))) throw notFound('ip');
+}
+
+const placeOf = (at: VmPlace) => ({ accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id });
+
+/** Take a disc off its powered-off VM; the VM's account holds it as a volume with no VM. */
+export async function detachVolume(h: Hangar, p: Principal, at: DiscPlace): Promise<void> {
+  // Held volumes are the account admin's to see: a vm_admin alone would lose sight of it.
+  if (!holds(p, placeOf(at), 'vm_admin') || !holds(p, { accountId: at.account.id }, 'account_admin')) throw forbidden('change_discs');
+  await withTransaction(h.db, async (trx) => {
+    const vm = await lockLiveVm(trx, at);
+    if (vm.power_on) throw refused('virtual_machine', 'power_off_to_attach', {}, 'state');
+    if ((await discs.firstDisc(trx, vm.id))?.id === at.disc.id) throw refused('disc', 'boot_disc', {}, 'state');
+    if (!(await discs.detachToAccount(trx, at.disc.id, vm.id, at.account.id))) throw notFound('disc');
+  });
+}
+
+/** Put a volume the account holds on a powered-off VM of the same account, on the head its file is on. */
+export async function attachHeldVolume(h: Hangar, p: Principal, discUuid: string, at: VmPlace): Promise<void> {
+  const held = (await heldVolumes(h, p)).find((v) => v.disc.uuid === discUuid);
+  if (!held) throw notFound('disc');
+  if (!holds(p, placeOf(at), 'vm_admin')) throw forbidden('change_discs');
+  if (held.account.id !== at.account.id) throw invalid('virtual_machine_id', 'not_in_list');
+  await withTransaction(h.db, async (trx) => {
+    const vm = await lockLiveVm(trx, at);
+    if (vm.power_on) throw refused('virtual_machine_id', 'power_off_to_attach', {}, 'state');
+    const head = held.disc.storage_pool_id === null ? null : await discs.poolHead(trx, held.disc.storage_pool_id);
+    if (head === null || head !== vm.head_id) throw refused('virtual_machine_id', 'different_heads', {}, 'state');
+    if (Number((await discs.countDiscs(trx, vm.id)).n) >= LIMITS.discsPerVm) throw refused('virtual_machine_id', 'target_discs_full', { max: LIMITS.discsPerVm }, 'too_many');
+    if (await discs.labelUsed(trx, vm.id, held.disc.label)) throw refused('label', 'label_on_target', {}, 'taken');
+    if (!(await discs.attachToVm(trx, held.disc.id, held.account.id, vm.id))) throw notFound('disc');
+  });
 }

@@ -4,7 +4,7 @@
 // later create or reimage names it like any image (its name, id or public id); placement finds it on
 // the head that made it, which reports it among its images as soon as it is made.
 import type { Hangar } from './context.js';
-import { forbidden, Issues, refused } from './errors.js';
+import { forbidden, Issues, notFound, refused } from './errors.js';
 import { holds, type Principal } from './principal.js';
 import type { VmPlace } from './resolve.js';
 import { lockLiveVm } from './locks.js';
@@ -71,4 +71,16 @@ export async function templateFor(h: Hangar, p: Principal, distribution: string 
 /** What an ended image.template leaves on its row (whoever ends it: the head or the sweeper). */
 export async function templateEnded(trx: Trx, imageId: number, error: string | null): Promise<void> {
   await repo.setImageStatus(trx, imageId, error === null ? 'active' : 'failed');
+}
+
+/**
+ * Take an account's own image (a template) out of the catalogue: an account_admin of its account may,
+ * once the head has finished making it. VMs made from it keep their discs. The head's copy stays until
+ * its admin clears it: a head is asked to act only through an operation on a VM, and this has none.
+ */
+export async function deleteTemplate(h: Hangar, p: Principal, image: repo.Image): Promise<void> {
+  if (image.ownerAccountId === null) throw notFound('image');
+  if (!holds(p, { accountId: image.ownerAccountId }, 'account_admin')) throw forbidden('delete_template');
+  if (image.status === 'pending') throw refused('image', 'template_pending', {}, 'state');
+  if (!(await repo.deleteImage(h.db, image.id))) throw notFound('image');
 }

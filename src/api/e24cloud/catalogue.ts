@@ -7,13 +7,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Hangar } from '../../core/context.js';
 import type { Principal } from '../../core/principal.js';
-import { invalid, notFound } from '../../core/errors.js';
+import { invalid, notFound, refused } from '../../core/errors.js';
 import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
-import { allocateHeldAddress, attachHeldAddress, detachAddress, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import { allocateHeldAddress, attachHeldAddress, attachHeldVolume, detachAddress, detachVolume, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
 import { landingFor } from '../../core/landing.js';
+import { createTemplate, deleteTemplate } from '../../core/templates.js';
 import { listZones, zoneByRef } from '../../core/zones.js';
 import { resolveVmById } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
@@ -104,8 +105,9 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true, templates: images.filter((i) => i.aliasOf === null).map((i) => template(i, owners)) };
   });
 
-  // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM. Core
-  // makes, attaches, detaches and deletes no volume without a VM yet.
+  // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM, which
+  // attach to and detach from powered-off VMs (core/holdings.ts). Making or deleting a volume with no
+  // VM needs a head act on no VM: 501.
   r.get('/storage-volumes', { schema: { ...none, summary: 'The volumes of the caller\'s VMs', response: e24({ storage_volumes: Type.Array(Volume) }) } }, async (req) => {
     return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes.map(present) };
   });
@@ -124,13 +126,18 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     if (!a) throw notFound('ipv4_address');
     return a;
   };
-  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume (501: core attachVolume missing)', body: AttachB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.params.id);
-    throw new NotImplemented('attaching a volume to a VM (core attachVolume)');
+  r.post('/storage-volumes/:id/attach', { schema: { ...one, summary: 'Attach a volume the account holds to one of its powered-off VMs on the same head', body: AttachB, response: e24() } }, async (req) => {
+    const v = await volume(req.principal, req.params.id);
+    if (!v.held) throw refused('id', 'volume_attached', {}, 'state');
+    const at = await resolveVmById(h.db, req.principal, req.body.virtual_machine_id, { includeDeleted: false, forChange: true });
+    await attachHeldVolume(h, req.principal, v.id, at);
+    return { success: true };
   });
-  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (501: core detachVolume missing)', body: EmptyB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.params.id);
-    throw new NotImplemented('detaching a volume from a VM (core detachVolume)');
+  r.post('/storage-volumes/:id/detach', { schema: { ...one, summary: 'Detach a volume (not the system disc) from its powered-off VM; the account keeps it', body: EmptyB, response: e24() } }, async (req) => {
+    const v = await volume(req.principal, req.params.id);
+    if (v.held) throw refused('id', 'volume_not_attached', {}, 'state');
+    await detachVolume(h, req.principal, await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); }));
+    return { success: true };
   });
   r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs (501 for one with no VM)', body: EmptyB, response: e24() } }, async (req) => {
     if ((await volume(req.principal, req.params.id)).held) throw new NotImplemented('deleting a volume with no VM (core deleteVolume)');
@@ -138,7 +145,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true };
   });
 
-  // Disk images: core has no image made from a volume yet; the caller's own images (none until it has) are listed.
+  // Disk images: the caller's accounts' own images (templates), listed, made and deleted.
   r.get('/disk-images', { schema: { ...none, summary: 'The caller\'s own images', response: e24({ disk_images: Type.Array(Closed({ id: Str, label: Str, size: Num, cost_per_hour: Num, owner: IdRef })) }) } }, async (req) => {
     const owners = new Map<number, { id: string; name: string }>();
     for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
@@ -148,14 +155,22 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
       disk_images: own.map((i) => ({ id: i.uuid, label: i.label, size: (i.defaultDiscMiB ?? 0) / 1024, cost_per_hour: 0, owner: owners.get(i.ownerAccountId!) ?? { id: '', name: '' } })),
     };
   });
-  r.put('/disk-images', { schema: { ...none, summary: 'An image from a volume (501: core imageFromVolume missing)', body: ImageCreateB, response: e24() } }, async (req) => {
-    await volume(req.principal, req.body.storage_volume_id);
-    throw new NotImplemented('an image made from a volume (core imageFromVolume)');
+  // An image is made by the VM's head from the VM's system disc (core createTemplate): another volume has no such act yet.
+  r.put('/disk-images', {
+    schema: { ...none, summary: 'An image in the catalogue from a VM\'s system disc (other volumes: 501)', body: ImageCreateB, response: e24({ disk_image: Closed({ id: Str }) }) },
+    config: { e24Fields: { label: 'label' } },
+  }, async (req) => {
+    const v = await volume(req.principal, req.body.storage_volume_id);
+    if (!('virtual_machine' in v) || !v.system_disk) throw new NotImplemented('an image made from a volume that is not a VM\'s system disc');
+    const at = await resolveVmById(h.db, req.principal, v.virtual_machine.id, { includeDeleted: false, forChange: true });
+    const made = await createTemplate(h, req.principal, at, { label: req.body.label }, 'e24');
+    return { success: true, disk_image: { id: made.image.uuid } };
   });
-  r.delete('/disk-images/:id', { schema: { ...one, summary: 'Delete one of the caller\'s images (501: core deleteImage missing)', body: EmptyB, response: e24() } }, async (req) => {
-    const image = await imageByRef(h, req.principal, req.params.id);
+  r.delete('/disk-images/:id', { schema: { ...one, summary: 'Take one of the caller\'s images out of the catalogue', body: EmptyB, response: e24() } }, async (req) => {
+    const image = await imageByRef(h, req.principal, req.params.id).catch(() => { throw notFound('disk_image'); });
     if (image.ownerAccountId === null) throw notFound('disk_image');
-    throw new NotImplemented('deleting an image (core deleteImage)');
+    await deleteTemplate(h, req.principal, image);
+    return { success: true };
   });
 
   // IPv4 addresses: those on the caller's VMs and those its accounts hold with no VM (core/holdings.ts);

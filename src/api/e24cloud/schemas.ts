@@ -53,3 +53,6 @@ export const WaitB = Type.Object({ wait_for: Type.Optional(WaitFor) }, { additio
 export const EmptyB = Type.Object({}, { additionalProperties: false });
 export const RenameB = Type.Object({ name: Str }, { additionalProperties: false });
 export const DeleteB = Type.Object({ deleteResources: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])) }, { additionalProperties: false });
+
+/** The VNC console (seed: port, password, host); expires_at is Hangar's: the password is refused from then on. */
+export const Console = Closed({ host: Str, port: Int, password: Str, expires_at: Str });

@@ -1,7 +1,7 @@
 // e24cloud's virtual machines (seed 004, e24cloud.md §6) over core: create in the caller's home
 // account and its default group, list and read with every field of the seed from real data, the
 // power acts as core intents, resize with an ACPI shutdown first, rename, delete in core's detach or
-// cascade mode. The console needs a core function that does not exist yet: refused with 501.
+// cascade mode. The console is core's remote console: VNC on the VM's head with an expiring password.
 import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -25,8 +25,8 @@ import { listZones, zoneByRef, type Zone } from '../../core/zones.js';
 import { listNetworks, type Network } from '../../core/networks.js';
 import { transferUsed } from '../../core/stats.js';
 import { vmCost } from '../../core/prices.js';
-import { NotImplemented } from './errors.js';
-import { CreateVmB, DeleteB, EmptyB, IdP, NoParams, NoQuery, RenameB, ResizeB, VirtualMachine, WaitB, e24 } from './schemas.js';
+import { openRemoteConsole } from '../../core/console.js';
+import { Console, CreateVmB, DeleteB, EmptyB, IdP, NoParams, NoQuery, RenameB, ResizeB, VirtualMachine, WaitB, e24 } from './schemas.js';
 import { Type } from 'typebox';
 
 const TAGS = ['e24cloud'];
@@ -201,9 +201,12 @@ export function vmRoutes(h: Hangar, app: FastifyInstance): void {
     return { success: true };
   });
 
-  r.post('/virtual-machines/:id/console', { schema: { ...act, summary: 'VNC console (501: core has no expiring console password yet)', body: EmptyB } }, async (req) => {
-    await at(h, req.principal, req.params.id, true);
-    throw new NotImplemented('the console needs core\'s expiring VNC password (openConsole), which does not exist yet');
+  // Resolved as a read: the console is what vm_console grants (openRemoteConsole checks it).
+  r.post('/virtual-machines/:id/console', {
+    schema: { ...base, summary: 'VNC console of a running VM: its head, port and a password that expires (expires_at, 10 minutes)', body: EmptyB, response: e24({ console: Console }) },
+  }, async (req) => {
+    const c = await openRemoteConsole(h, req.principal, await at(h, req.principal, req.params.id));
+    return { success: true, console: { host: c.host, port: c.port, password: c.password, expires_at: new Date(c.expiresAt).toISOString() } };
   });
 
   r.delete('/virtual-machines/:id', { schema: { ...act, summary: 'Delete: deleteResources 0 (default) keeps volumes and addresses, 1 deletes them', body: DeleteB } }, async (req) => {

@@ -136,3 +136,20 @@ export function heldVolumes(db: Db, accountIds: number[]): Promise<(DiscRow & { 
   return db.selectFrom('discs as d').leftJoin('storage_pools as p', 'p.id', 'd.storage_pool_id').leftJoin('heads as h', 'h.id', 'p.head_id')
     .selectAll('d').select('h.zone_id').where('d.vm_id', 'is', null).where('d.account_id', 'in', accountIds).orderBy('d.id').execute() as Promise<(DiscRow & { zone_id: number | null })[]>;
 }
+
+/** The VM's disc made a volume of the account with no VM; false when it is no longer on that VM. */
+export async function detachToAccount(trx: Trx, discId: number, vmId: number, accountId: number): Promise<boolean> {
+  const r = await trx.updateTable('discs').set({ vm_id: null, account_id: accountId }).where('id', '=', discId).where('vm_id', '=', vmId).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** A volume the account holds put on one of its VMs; false when the account no longer holds it. */
+export async function attachToVm(trx: Trx, discId: number, accountId: number, vmId: number): Promise<boolean> {
+  const r = await trx.updateTable('discs').set({ vm_id: vmId, account_id: null }).where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** The head a storage pool is on. */
+export async function poolHead(db: Db, poolId: number): Promise<number | null> {
+  return (await db.selectFrom('storage_pools').select('head_id').where('id', '=', poolId).executeTakeFirst())?.head_id ?? null;
+}

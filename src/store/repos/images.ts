@@ -68,3 +68,9 @@ export async function insertImage(trx: Db, i: {
 export async function setImageStatus(trx: Db, id: number, status: 'active' | 'failed'): Promise<void> {
   await trx.updateTable('images').set({ status }).where('id', '=', id).execute();
 }
+
+/** Remove an image row; false when it was already gone. */
+export async function deleteImage(db: Db, id: number): Promise<boolean> {
+  const r = await db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
+  return Number(r.numDeletedRows) === 1;
+}
