@@ -22,7 +22,8 @@ import type { Principal } from '../../src/core/principal.js';
 const STORES = storesFor('head acts');
 // Acts are read back once the kick returns: on a loaded machine (CI runs QEMU tests beside these)
 // the fake head may take longer than the tests' usual 2 s wait.
-const withHead = (postgres: boolean, fn: (fx: CoreFx) => Promise<void>) => withCore(postgres, fn, { config: { headWaitMs: 15_000 } });
+const withHead = (postgres: boolean, fn: (fx: CoreFx) => Promise<void>, opts: Parameters<typeof withCore>[2] = {}) =>
+  withCore(postgres, fn, { ...opts, config: { headWaitMs: 15_000, ...opts.config } });
 
 async function makeVm(fx: CoreFx, name: string, powerOn: boolean): Promise<VmPlace> {
   const h = fx.t.running.hangar;
@@ -119,7 +120,7 @@ for (const store of STORES) {
       driver.firewalls.clear();
       await powerVm(h, fx.admin, await placeOf(fx, at.vm.id), { intent: 'cycle' }, 'bigv');
       await h.heads.kick(at.vm.head_id!, at.vm.id); // powerVm does not wait for its head
-      assert.deepEqual(driver.firewalls.get(at.vm.id), want, 'the new boot got the rules with its desired state');
+      await until('the new boot got the rules with its desired state', async () => isDeepStrictEqual(driver.firewalls.get(at.vm.id), want), 20_000);
     }, { heads: [{ label: 'head1', zone: 'default', network: { mode: 'bridge', bridge: 'br0' } }] });
   });
 
