@@ -1,7 +1,7 @@
 // Adding a network interface to a VM (Gigas *Add new interface*, S003): a NIC on one of the networks
 // the VM's account may use, with addresses from the pool on a public network. It is desired state:
-// the head gives the guest the interface at its next start (no hot-plug), so on a running VM it is
-// pending until then. A second NIC on the same public network is refused (S003: 412).
+// a stopped VM's head gives the guest the interface at its next start; on a running VM an operation
+// (`nic.attach`) has its head hot-plug it now. A second NIC on the same public network is refused (S003: 412).
 import type { Hangar } from './context.js';
 import { DomainError, forbidden, invalid } from './errors.js';
 import { holds, type Principal } from './principal.js';
@@ -15,21 +15,24 @@ import { listNics } from './network.js';
 import type { NicView } from './views.js';
 import * as repo from '../store/repos/vms.js';
 import { nicNetworksOf } from '../store/repos/vm-settings.js';
+import { enqueue, getOperation } from '../operations/queue.js';
+import type { Dialect } from './urls.js';
 
 /** NICs a VM may have (one per network it needs; a guest's tap count is the head's cost). */
 export const NICS_PER_VM = 8;
 export const NIC_LABEL_MAX = 63;
 
-export interface NicAdded { nic: NicView; pending: boolean }
+/** `operation`: the public id of the hot-plug on a running VM (null: stopped, or not placed on a head). */
+export interface NicAdded { nic: NicView; pending: boolean; operation: string | null }
 
-export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { networkId: number; label?: string | null }): Promise<NicAdded> {
+export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { networkId: number; label?: string | null }, dialect?: Dialect): Promise<NicAdded> {
   if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_vm_part');
   const network = (await listNetworks(h, p)).find((n) => n.id === input.networkId && (n.public || n.accountId === at.account.id));
   if (!network) throw invalid('networkId', 'not_in_list');
   const label = input.label?.trim() || null;
   if (label !== null && label.length > NIC_LABEL_MAX) throw invalid('label', 'too_long', { max: NIC_LABEL_MAX });
   const now = h.now();
-  const { nicId, on } = await withTransaction(h.db, async (trx) => {
+  const { nicId, on, opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
     const existing = await nicNetworksOf(trx, vm.id);
     if (existing.length >= NICS_PER_VM) throw invalid('networkId', 'too_many', { max: NICS_PER_VM });
@@ -43,10 +46,15 @@ export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { netw
       await allocateIp(trx, 4, nicId, now);
       await allocateIp(trx, 6, nicId, now);
     }
-    return { nicId, on: !!vm.power_on };
+    const on = !!vm.power_on;
+    const opId = on && vm.head_id !== null
+      ? await enqueue(trx, { kind: 'nic.attach', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { nicId }, now, dialect })
+      : null;
+    return { nicId, on, opId, headId: vm.head_id };
   });
+  if (opId !== null && headId !== null) void h.heads.kick(headId, at.vm.id);
   const nic = (await listNics(h, at)).find((n) => n.id === nicId)!;
-  return { nic, pending: on };
+  return { nic, pending: on, operation: opId === null ? null : (await getOperation(h.db, opId))!.uuid };
 }
 
 /** Which network each of a VM's NICs is on (NIC id → network id). */

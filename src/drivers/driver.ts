@@ -208,6 +208,9 @@ export interface Driver {
   applyDiscs(vmId: number, discs: DiscRef[], format: boolean): Promise<string[]>;
   /** Put an ISO (a cdrom URL, as MachineSpec.cdromUrl) in a running machine's CD drive, or eject it (null). */
   changeCdrom(vmId: number, url: string | null): Promise<void>;
+  /** Hot-plug a NIC into a running machine (its netdev and a virtio-net-pci with its MAC, a tap on the
+   *  bridge when bridged, its rate limit); false when the machine is stopped (its next boot has it). */
+  attachNic(vmId: number, nic: NicSpec): Promise<boolean>;
   /** Write the machine's config drive from its spec now (its network from its NICs and addresses). */
   writeConfig(spec: MachineSpec): Promise<void>;
 

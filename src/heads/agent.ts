@@ -312,6 +312,11 @@ export class HeadAgent {
         await this.bootIfWanted(vmId);
         return { forced: !halted };
       }
+      case 'nic.attach': {
+        const nic = vm ? this.spec(vm).nics.find((n) => n.id === op.args.nicId) : undefined;
+        if (!nic) throw new DriverError('the interface is no longer in the machine\'s desired state');
+        return { attached: running && (await this.driver.attachNic(vmId, nic)) };
+      }
       default: {
         // A kind this head does not know (a newer brain, a bad row) must fail, never finish as done:
         // "done" would report an act that never happened. The never check keeps every known kind handled.

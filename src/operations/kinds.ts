@@ -74,11 +74,15 @@ export interface OperationArgs {
   'vm.cdrom': { url: string | null };
   /** Rewrite the config drive from the NICs and addresses; `applyNow`: reboot a running guest so it reads it. */
   'vm.network.rebuild': { applyNow: boolean; timeoutMs: number };
+  /** Hot-plug NIC `nicId` (already stored) into the running machine; a stopped one gets it at its next start. */
+  'nic.attach': { nicId: number };
 }
 
 /** What a finished operation reports besides its error (`operations.result`): a shutdown or reboot
  *  whose guest did not halt within its timeout was `forced`. */
 export interface OperationResult {
+  /** nic.attach: whether the running machine got the NIC now (false: at its next start). */
+  attached?: boolean;
   forced?: boolean;
   /** firewall.apply: whether the head filters the VM's traffic, now or from its next start (false: its
    *  networking cannot, e.g. user mode). */
@@ -109,7 +113,7 @@ export const DEADLINES: Record<OperationKind, number> = {
   'vm.power.shutdown': 35 * MINUTE, 'vm.power.reboot': 35 * MINUTE,
   'firewall.apply': 5 * MINUTE, 'console.open': 5 * MINUTE, 'password.reset': 35 * MINUTE, 'limits.apply': 5 * MINUTE,
   'vm.clone': 360 * MINUTE, 'image.template': 120 * MINUTE, 'disc.apply': 60 * MINUTE, 'vm.cdrom': 20 * MINUTE,
-  'vm.network.rebuild': 35 * MINUTE,
+  'vm.network.rebuild': 35 * MINUTE, 'nic.attach': 5 * MINUTE,
 };
 
 /** The longest shutdown or reboot timeout a caller may ask for (its deadline leaves room to force). */

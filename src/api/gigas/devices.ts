@@ -14,6 +14,7 @@ import { addNic, nicNetworks } from '../../core/nics.js';
 import { firewallOf } from '../../core/firewall.js';
 import { settingsOf, vmFactsOf } from '../../core/vm-settings.js';
 import { responses } from '../responses.js';
+import { operationUrl } from '../operations.js';
 import { loadVmView, loadVmViews, type NicView, type VmView } from '../../core/views.js';
 import type { VmPlace } from '../../core/resolve.js';
 import type { AccountRow } from '../../store/schema.js';
@@ -32,7 +33,7 @@ export const GigasInterface = Closed({
   id: Str, label: NStr, network_id: NStr, vlan: Int, primary: Bool, rate_limit: NInt, status: Str, virtual_machine_id: Str,
   default_firewall_policy: Str, mac_address: Str,
 }, { $id: 'GigasNetworkInterface', description: 'A network interface; status pending until the VM\'s next start' });
-const InterfaceAdded = Closed({ ...GigasInterface.properties, queue_token: Type.Null() }, { $id: 'GigasNetworkInterfaceAdded', description: 'The interface added (no operation: the head attaches it at the next start)' });
+const InterfaceAdded = Closed({ ...GigasInterface.properties, queue_token: NStr }, { $id: 'GigasNetworkInterfaceAdded', description: 'The interface added; on a running VM queue_token is the hot-plug (GET /transaction/<queue_token>/status), null on a stopped one (attached at its next start)' });
 export const GigasIp = Closed({
   address: Str, family: Int, interface_id: Str, network_id: NStr, public: Bool, virtual_machine_id: Str,
 }, { $id: 'GigasIpAddress', description: 'An IP address of a VM\'s interface' });
@@ -127,7 +128,7 @@ export function deviceRoutes(h: Hangar): FastifyPluginAsync {
       return page(reply, shown, q);
     });
 
-    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/network_interface', { schema: { tags, summary: 'Add an interface on a network: 201 when the VM is off, 202 when on (attached at its next start), 412 for a second one on a public network', success: 201, response: responses({ ...gigas(InterfaceAdded, 201), 202: InterfaceAdded } as never), params: VmP, querystring: Type.Object({}), body: NicCreate } }, async (req, reply) => {
+    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/network_interface', { schema: { tags, summary: 'Add an interface on a network: 201 when the VM is off (attached at its next start), 202 when on (hot-plugged now; queue_token), 412 for a second one on a public network', success: 201, response: responses({ ...gigas(InterfaceAdded, 201), 202: InterfaceAdded } as never), params: VmP, querystring: Type.Object({}), body: NicCreate } }, async (req, reply) => {
       const at = await vmOfPath(h, req);
       const b = req.body;
       // The first interface is the primary one (its gateway), a rate limit is the VM's (PUT rate_limit, for
@@ -138,9 +139,12 @@ export function deviceRoutes(h: Hangar): FastifyPluginAsync {
       if (b.network_interface_id !== undefined) errs.add('network_interface_id', 'invalid');
       errs.throwIfAny();
       const networkId = typeof b.network_id === 'number' ? b.network_id : /^[0-9]{1,9}$/.test(b.network_id) ? Number(b.network_id) : -1;
-      const added = await addNic(h, req.principal, at, { networkId, label: b.label ?? null });
+      const added = await addNic(h, req.principal, at, { networkId, label: b.label ?? null }, 'gigas');
       const iface = (await vmInterfaces(h, req.principal, at)).find((n) => n.id === String(added.nic.id))!;
-      if (added.pending) return reply.code(202).send({ ...iface, status: 'pending', queue_token: null });
+      if (added.pending) {
+        if (added.operation !== null) reply.header('location', operationUrl(added.operation));
+        return reply.code(202).send({ ...iface, status: 'pending', queue_token: added.operation });
+      }
       return reply.code(201).send({ ...iface, queue_token: null });
     });
 

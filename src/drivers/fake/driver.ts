@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
   type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
-  type Signal, type StopReason,
+  type Signal, type StopReason, type NicSpec,
 } from '../driver.js';
 import { IMAGES } from '../../images/catalogue.js';
 
@@ -310,6 +310,18 @@ export class FakeDriver implements Driver {
     }
     if (m) this.attached.set(vmId, has);
     return done;
+  }
+
+  /** NICs hot-plugged into a running machine (VM id → their specs). */
+  readonly hotNics = new Map<number, NicSpec[]>();
+
+  async attachNic(vmId: number, nic: NicSpec): Promise<boolean> {
+    this.calls.push(`attachNic ${vmId} ${nic.id} ${nic.mac}`);
+    if (!this.machines.has(vmId)) return false;
+    const list = this.hotNics.get(vmId) ?? [];
+    if (!list.some((n) => n.id === nic.id)) list.push(nic);
+    this.hotNics.set(vmId, list);
+    return true;
   }
 
   /** A running machine's CD: what changeCdrom put in (undefined: as it booted). */

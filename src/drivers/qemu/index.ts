@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import {
   DriverError, type DiscRef, type Driver, type FirstBoot, type HostFacts, type MachineEvent,
   type LimitsEnforced, type MachineLimits, type MachineSpec, type MachineState, type MachineStats, type NicFirewallSpec,
-  type Signal, type StopReason,
+  type Signal, type StopReason, type NicSpec,
 } from '../driver.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 import { discNode, qemuArgs, type Accel, type DirectBoot } from './args.js';
@@ -1006,6 +1006,35 @@ export class QemuDriver implements Driver {
       await writeMeta(m.dirs.meta, m.meta);
     }
     return formatted;
+  }
+
+  async attachNic(vmId: number, nic: NicSpec): Promise<boolean> {
+    await this.ready;
+    const m = this.machines.get(vmId);
+    if (!m || m.gone) return false;
+    if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
+    const id = `hnic${nic.id}`;
+    if (m.meta.nicTaps?.[nic.id]) return true; // attached already
+    let tap: string | null = null;
+    try {
+      if (nic.network.mode === 'bridge') {
+        // Taps are numbered by position at boot; a hot-plugged one by its NIC id, which never repeats.
+        tap = tapName(this.opts.tapPrefix ?? 'hg', vmId, 100 + (nic.id % 900));
+        await createTap(tap, nic.network.bridge, m.meta.netns);
+        m.meta.taps.push(tap);
+        (m.meta.nicTaps ??= {})[nic.id] = tap;
+        await writeMeta(m.dirs.meta, m.meta);
+        if (nic.rateLimitMbps) await setRateLimit(tap, nic.rateLimitMbps, m.meta.netns);
+        await m.qmp.execute('netdev_add', { type: 'tap', id, ifname: tap, script: 'no', downscript: 'no' });
+      } else {
+        await m.qmp.execute('netdev_add', { type: 'user', id });
+      }
+      await m.qmp.execute('device_add', { driver: 'virtio-net-pci', netdev: id, id: `${id}-dev`, mac: nic.mac });
+    } catch (err) {
+      await m.qmp.execute('netdev_del', { id }).catch(() => undefined);
+      throw new DriverError(`the interface ${nic.mac} could not be attached: ${(err as Error).message}`);
+    }
+    return true;
   }
 
   async changeCdrom(vmId: number, url: string | null): Promise<void> {
