@@ -134,7 +134,7 @@ export class HeadEndpoint {
             ipv4: mine.filter((i) => i.family === 4).map((i) => i.address),
             ipv6: mine.filter((i) => i.family === 6).map((i) => i.address),
             gateway4: gw?.gateway ?? null, prefix4: gw?.prefix ?? null,
-            rateLimitMbps: n.id === nics[0]?.id ? limits.primaryRateLimitMbps : null,
+            rateLimitMbps: n.id === nics[0]?.id ? limits.primaryRateLimitMbps : n.rate_limit_mbps || null,
           };
         }),
       },

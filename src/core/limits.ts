@@ -3,7 +3,8 @@
 // cpu controller, a rate limit on bridged NICs (tc on the tap, nftables policing; user-mode
 // networking cannot). A dialect that stores these values (Gigas `cpu_shares`, `rate_limit`) calls this
 // after a change; every start gets them from the stored settings (migration 017: `cpu_shares`,
-// `rate_limit_mbps` of the primary NIC) with the desired state (brain/link.ts, `limitsOf`).
+// `rate_limit_mbps` of the primary NIC; migration 024: every other NIC's own) with the desired state
+// (brain/link.ts, `limitsOf`).
 import type { Hangar } from './context.js';
 import type { MachineLimits } from '../drivers/driver.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -25,7 +26,7 @@ export function cpuWeightOfShares(shares: number | null): number | null {
 }
 
 /** What a head needs of a VM's stored settings (migration 017) to enforce them from its start: its CPU
- *  weight, and the rate limit of its primary (first) NIC. */
+ *  weight, and the rate limit of its primary (first) NIC (every other NIC's is on the NIC, migration 024). */
 export async function limitsOf(db: Db, vmId: number): Promise<{ cpuWeight: number | null; primaryRateLimitMbps: number | null }> {
   const s = (await settingsOf(db, [vmId]))[0];
   return { cpuWeight: cpuWeightOfShares(s?.cpu_shares ?? null), primaryRateLimitMbps: s?.rate_limit_mbps || null };

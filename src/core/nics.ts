@@ -1,7 +1,8 @@
 // Adding a network interface to a VM (Gigas *Add new interface*, S003): a NIC on one of the networks
 // the VM's account may use, with addresses from the pool on a public network. It is desired state:
 // a stopped VM's head gives the guest the interface at its next start; on a running VM an operation
-// (`nic.attach`) has its head hot-plug it now. A second NIC on the same public network is refused (S003: 412).
+// (`nic.attach`) has its head hot-plug it now. Its own rate limit (Mbit/s, 0: none) reaches the head
+// with the desired state, from the start or the hot-plug on. A second NIC on the same public network is refused (S003: 412).
 import type { Hangar } from './context.js';
 import { DomainError, forbidden, invalid } from './errors.js';
 import { holds, type Principal } from './principal.js';
@@ -25,12 +26,14 @@ export const NIC_LABEL_MAX = 63;
 /** `operation`: the public id of the hot-plug on a running VM (null: stopped, or not placed on a head). */
 export interface NicAdded { nic: NicView; pending: boolean; operation: string | null }
 
-export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { networkId: number; label?: string | null }, dialect?: Dialect): Promise<NicAdded> {
+export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { networkId: number; label?: string | null; rateLimitMbps?: number | null }, dialect?: Dialect): Promise<NicAdded> {
   if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('change_vm_part');
   const network = (await listNetworks(h, p)).find((n) => n.id === input.networkId && (n.public || n.accountId === at.account.id));
   if (!network) throw invalid('networkId', 'not_in_list');
   const label = input.label?.trim() || null;
   if (label !== null && label.length > NIC_LABEL_MAX) throw invalid('label', 'too_long', { max: NIC_LABEL_MAX });
+  const rate = input.rateLimitMbps ?? null;
+  if (rate !== null && (!Number.isSafeInteger(rate) || rate < 0)) throw invalid('rateLimitMbps', 'out_of_range', { min: 0 });
   const now = h.now();
   const { nicId, on, opId, headId } = await withTransaction(h.db, async (trx) => {
     const vm = await lockLiveVm(trx, at);
@@ -40,7 +43,7 @@ export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { netw
       throw new DomainError({ code: 'precondition_failed', params: { reason: 'public_nic_exists' } });
     }
     const nicId = await repo.insertNic(trx, {
-      vm_id: vm.id, label, mac: macFor(vm.id, existing.length), vlan_num: network.vlanNum, network_id: network.id, created_at: now,
+      vm_id: vm.id, label, mac: macFor(vm.id, existing.length), vlan_num: network.vlanNum, network_id: network.id, created_at: now, rate_limit_mbps: rate || null,
     });
     if (network.public) {
       await allocateIp(trx, 4, nicId, now);
@@ -60,4 +63,9 @@ export async function addNic(h: Hangar, p: Principal, at: VmPlace, input: { netw
 /** Which network each of a VM's NICs is on (NIC id → network id). */
 export async function nicNetworks(h: Hangar, at: VmPlace): Promise<Map<number, number | null>> {
   return new Map((await nicNetworksOf(h.db, at.vm.id)).map((n) => [n.id, n.network_id]));
+}
+
+/** Each of a VM's NICs' own rate limit in Mbit/s (NIC id → null: none; the primary's is the VM's, vm_settings). */
+export async function nicRateLimits(h: Hangar, at: VmPlace): Promise<Map<number, number | null>> {
+  return new Map((await nicNetworksOf(h.db, at.vm.id)).map((n) => [n.id, n.rate_limit_mbps]));
 }

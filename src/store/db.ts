@@ -27,6 +27,7 @@ import * as m017 from './migrations/017_vm_settings.js';
 import * as m018 from './migrations/018_head_console.js';
 import * as m019 from './migrations/019_boot_from.js';
 import * as m021 from './migrations/021_one_boot_from.js';
+import * as m024 from './migrations/024_nic_rate_limit.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -47,6 +48,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '018_head_console': m018,
     '019_boot_from': m019,
     '021_one_boot_from': m021,
+    '024_nic_rate_limit': m024,
   };
 }
 

@@ -130,6 +130,8 @@ export interface BackupSchedulesTable {
 export interface NicsTable { id: Id; uuid: PublicId; vm_id: number; label: string | null; mac: string; vlan_num: number; created_at: number
   /** The network row of its VLAN (migration 013). */
   network_id: number | null;
+  /** Mbit/s each way of a NIC other than the primary (migration 024; null: unlimited). */
+  rate_limit_mbps: Generated<number | null>;
 }
 
 export interface IpRangesTable {

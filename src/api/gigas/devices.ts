@@ -10,7 +10,7 @@ import { canSeeVm } from '../../core/principal.js';
 import { Issues, notFound } from '../../core/errors.js';
 import { listGrades } from '../../core/grades.js';
 import type { Network } from '../../core/networks.js';
-import { addNic, nicNetworks } from '../../core/nics.js';
+import { addNic, nicNetworks, nicRateLimits } from '../../core/nics.js';
 import { firewallOf } from '../../core/firewall.js';
 import { settingsOf, vmFactsOf } from '../../core/vm-settings.js';
 import { responses } from '../responses.js';
@@ -52,12 +52,12 @@ const NicCreate = Type.Object({
 type Iface = Static<typeof GigasInterface>;
 type Ip = Static<typeof GigasIp>;
 
-/** The VM's interfaces as Gigas shows them; the first is the primary (its gateway), and carries the VM's rate limit. */
+/** The VM's interfaces as Gigas shows them; the first is the primary (its gateway), and carries the VM's rate limit; the others their own. */
 async function interfacesOf(h: Hangar, p: Principal, at: VmPlace, view: VmView): Promise<Iface[]> {
-  const [networks, firewalls, settings] = await Promise.all([nicNetworks(h, at), firewallOf(h, p, at), settingsOf(h, [at.vm.id])]);
+  const [networks, firewalls, settings, rates] = await Promise.all([nicNetworks(h, at), firewallOf(h, p, at), settingsOf(h, [at.vm.id]), nicRateLimits(h, at)]);
   return view.nics.map((n, i) => ({
     id: String(n.id), label: n.label, network_id: networks.get(n.id) == null ? null : String(networks.get(n.id)), vlan: n.vlanNum, primary: i === 0,
-    rate_limit: i === 0 ? settings.get(at.vm.id)?.rateLimitMbps ?? null : null,
+    rate_limit: i === 0 ? settings.get(at.vm.id)?.rateLimitMbps ?? null : rates.get(n.id) ?? null,
     status: 'active',
     virtual_machine_id: String(at.vm.id), default_firewall_policy: firewalls.find((f) => f.nicId === n.id)?.defaultPolicy ?? 'accept', mac_address: n.mac,
   }));
@@ -131,15 +131,14 @@ export function deviceRoutes(h: Hangar): FastifyPluginAsync {
     app.post('/account/:account_id/virtual_machine/:virtual_machine_id/network_interface', { schema: { tags, summary: 'Add an interface on a network: 201 when the VM is off (attached at its next start), 202 when on (hot-plugged now; queue_token), 412 for a second one on a public network', success: 201, response: responses({ ...gigas(InterfaceAdded, 201), 202: InterfaceAdded } as never), params: VmP, querystring: Type.Object({}), body: NicCreate } }, async (req, reply) => {
       const at = await vmOfPath(h, req);
       const b = req.body;
-      // The first interface is the primary one (its gateway), a rate limit is the VM's (PUT rate_limit, for
-      // that interface), and interfaces are not moved between machines: asking for these is refused.
+      // The first interface is the primary one (its gateway; its rate limit is the VM's, PUT rate_limit),
+      // and interfaces are not moved between machines: asking for these is refused. An added one keeps its own rate limit.
       const errs = new Issues();
       if (bool(b.primary, false)) errs.add('primary', 'invalid');
-      if (b.rate_limit !== undefined && int(b.rate_limit) !== 0) errs.add('rate_limit', 'invalid');
       if (b.network_interface_id !== undefined) errs.add('network_interface_id', 'invalid');
       errs.throwIfAny();
       const networkId = typeof b.network_id === 'number' ? b.network_id : /^[0-9]{1,9}$/.test(b.network_id) ? Number(b.network_id) : -1;
-      const added = await addNic(h, req.principal, at, { networkId, label: b.label ?? null }, 'gigas');
+      const added = await addNic(h, req.principal, at, { networkId, label: b.label ?? null, rateLimitMbps: b.rate_limit === undefined ? null : int(b.rate_limit) }, 'gigas');
       const iface = (await vmInterfaces(h, req.principal, at)).find((n) => n.id === String(added.nic.id))!;
       if (added.pending) {
         if (added.operation !== null) reply.header('location', operationUrl(added.operation));

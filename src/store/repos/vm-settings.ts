@@ -44,6 +44,6 @@ export async function usernamesByEmail(db: Db, email: string): Promise<string[]>
 }
 
 /** A VM's NICs with the network each is on (migration 013). */
-export function nicNetworksOf(db: Db, vmId: number): Promise<{ id: number; network_id: number | null }[]> {
-  return db.selectFrom('nics').select(['id', 'network_id']).where('vm_id', '=', vmId).orderBy('id').execute();
+export function nicNetworksOf(db: Db, vmId: number): Promise<{ id: number; network_id: number | null; rate_limit_mbps: number | null }[]> {
+  return db.selectFrom('nics').select(['id', 'network_id', 'rate_limit_mbps']).where('vm_id', '=', vmId).orderBy('id').execute();
 }
