@@ -317,9 +317,10 @@ export class FakeDriver implements Driver {
 
   async attachNic(vmId: number, nic: NicSpec): Promise<boolean> {
     this.calls.push(`attachNic ${vmId} ${nic.id} ${nic.mac}`);
-    if (!this.machines.has(vmId)) return false;
+    const m = this.machines.get(vmId);
+    if (!m) return false;
     const list = this.hotNics.get(vmId) ?? [];
-    if (!list.some((n) => n.id === nic.id)) list.push(nic);
+    if (!list.some((n) => n.id === nic.id) && !m.spec.nics.some((n) => n.id === nic.id)) list.push(nic);
     this.hotNics.set(vmId, list);
     return true;
   }

@@ -461,7 +461,7 @@ export class QemuDriver implements Driver {
     const taps: (string | null)[] = [];
     const meta: RunMeta = {
       vmId: spec.vmId, pid: 0, name: spec.name, startedAt: Date.now(), taps: [], netns, discs: spec.discs,
-      sshPort: null, vncPort: null,
+      sshPort: null, vncPort: null, nicIds: spec.nics.map((n) => n.id),
     };
     let child: ChildProcess | null = null;
     let m: Machine | null = null;
@@ -1014,11 +1014,11 @@ export class QemuDriver implements Driver {
     if (!m || m.gone) return false;
     if (!m.qmp) throw new DriverError('the machine is running but its monitor is not reachable');
     const id = `hnic${nic.id}`;
-    if (m.meta.nicTaps?.[nic.id]) return true; // attached already
+    if (m.meta.nicIds?.includes(nic.id)) return true; // booted with it, or plugged already
     let tap: string | null = null;
     try {
       if (nic.network.mode === 'bridge') {
-        // Taps are numbered by position at boot; a hot-plugged one by its NIC id, which never repeats.
+        // Taps are numbered by position at boot (below 100); a hot-plugged one by its NIC id, from 100.
         tap = tapName(this.opts.tapPrefix ?? 'hg', vmId, 100 + (nic.id % 900));
         await createTap(tap, nic.network.bridge, m.meta.netns);
         m.meta.taps.push(tap);
@@ -1030,6 +1030,8 @@ export class QemuDriver implements Driver {
         await m.qmp.execute('netdev_add', { type: 'user', id });
       }
       await m.qmp.execute('device_add', { driver: 'virtio-net-pci', netdev: id, id: `${id}-dev`, mac: nic.mac });
+      (m.meta.nicIds ??= []).push(nic.id);
+      await writeMeta(m.dirs.meta, m.meta);
     } catch (err) {
       await m.qmp.execute('netdev_del', { id }).catch(() => undefined);
       throw new DriverError(`the interface ${nic.mac} could not be attached: ${(err as Error).message}`);

@@ -52,6 +52,8 @@ export interface RunMeta {
   nicTaps?: Record<string, string>;
   /** Whether the process was put in its own CPU cgroup (drivers/qemu/limits.ts). */
   cgroup?: boolean;
+  /** The NICs the machine has (booted with or hot-plugged), so that none is plugged twice. */
+  nicIds?: number[];
 }
 
 export async function readMeta(file: string): Promise<RunMeta | null> {
