@@ -32,7 +32,7 @@ export const GigasDisk = Closed({
 export const GigasInterface = Closed({
   id: Str, label: NStr, network_id: NStr, vlan: Int, primary: Bool, rate_limit: NInt, status: Str, virtual_machine_id: Str,
   default_firewall_policy: Str, mac_address: Str,
-}, { $id: 'GigasNetworkInterface', description: 'A network interface; status pending until the VM\'s next start' });
+}, { $id: 'GigasNetworkInterface', description: 'A network interface; rate_limit: the primary\'s is the VM\'s, every other its own (Mbit/s, null: none)' });
 const InterfaceAdded = Closed({ ...GigasInterface.properties, queue_token: NStr }, { $id: 'GigasNetworkInterfaceAdded', description: 'The interface added; on a running VM queue_token is the hot-plug (GET /transaction/<queue_token>/status), null on a stopped one (attached at its next start)' });
 export const GigasIp = Closed({
   address: Str, family: Int, interface_id: Str, network_id: NStr, public: Bool, virtual_machine_id: Str,
