@@ -33,9 +33,8 @@ import { operationUrl } from '../operations.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
 import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
-import { bool, checkRootPassword, int, list } from './values.js';
+import { bool, checkRootPassword, int, list, MIB_PER_GB } from './values.js';
 
-const MIB_PER_GB = 1024;
 
 export const VmCreate = Type.Object({
   memory: GInt, max_memory: Type.Optional(GInt), cpus: GInt, hostname: GStr(), label: GStr(), primary_disk_size: GInt,
