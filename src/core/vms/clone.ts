@@ -156,7 +156,7 @@ function copiedDiscs(discs: readonly VmDiscRow[], resize: NonNullable<CloneInput
   for (const [i, r] of resize.entries()) {
     const at = discs.findIndex((d) => d.id === r.discId);
     if (at < 0) { errs.add(`resize[${i}].discId`, 'not_in_list'); continue; }
-    if (r.sizeMiB !== undefined && r.sizeMiB < discs[at]!.size) errs.add(`resize[${i}].sizeMiB`, 'out_of_range', { min: discs[at]!.size });
+    if (r.sizeMiB !== undefined && r.sizeMiB < discs[at]!.size) errs.add(`resize[${i}].sizeMiB`, 'invalid', { reason: 'discs_only_grow' });
     copies[at] = { grade: r.grade ?? copies[at]!.grade, size: Math.max(r.sizeMiB ?? 0, copies[at]!.size) };
   }
   errs.throwIfAny();
