@@ -266,7 +266,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     }, async (req) => presentVm(h, req.principal, await vmOfPath(h, req)));
 
     app.put('/account/:account_id/virtual_machine/:virtual_machine_id', {
-      schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type, boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
+      schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type (applies at the next boot), boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
     }, async (req, reply) => {
       const r = await editVm(h, req, await vmOfPath(h, req), req.body);
       return r.status === 202 ? reply.code(202).header('location', operationUrl(r.body.queue_token!)).send(r.body) : r.body;
