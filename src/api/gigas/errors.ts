@@ -35,7 +35,7 @@ export function wireField(field: string | undefined): string {
     return primary ? 'primary_disk_size' : 'secondary_disk_size';
   }
   // A clone's changed (`resize[i]`) and added (`add[i]`) disks.
-  const c = /^(resize|add)(?:\[\d+\]\.(\w+))?/.exec(field);
+  const c = /^(resize|add)(?:\[\d+\]\.(\w+))?$/.exec(field);
   if (c) return CLONE_DISCS[`${c[1]}.${c[2] ?? 'sizeMiB'}`] ?? field;
   const last = field.split(/[.[\]]+/).filter((s) => s && !/^\d+$/.test(s)).pop() ?? field;
   return WIRE[last] ?? last;
