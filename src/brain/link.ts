@@ -17,6 +17,7 @@ import { resolveImage } from '../images/catalogue.js';
 import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
 import * as heads from '../store/repos/heads.js';
+import { settingsOf } from '../store/repos/vm-settings.js';
 import { parseUp, PROTOCOL_VERSION, ProtocolError, type DesiredVm, type DownMessage, type PendingOperation, type UpMessage } from '../heads/link.js';
 
 export interface HeadEndpointOptions {
@@ -122,6 +123,7 @@ export class HeadEndpoint {
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
         cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) ?? row.last_imaged_with : null, vncPassword: this.opts.secrets.open(row.vnc_password),
         firewall: await firewallSpec(this.db, vmId), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
+        cpuType: cpuTypeOf((await settingsOf(this.db, [vmId]))[0]?.cpu_type ?? null),
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),
@@ -140,4 +142,9 @@ export class HeadEndpoint {
       },
     };
   }
+}
+
+/** A stored cpu_type as the machine's CPU vendor (anything else: QEMU's generic CPU). */
+function cpuTypeOf(v: string | null): 'intel' | 'amd' | null {
+  return v === 'intel' || v === 'amd' ? v : null;
 }

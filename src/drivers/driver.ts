@@ -56,6 +56,9 @@ export interface MachineSpec {
   /** 'cdrom': boot the CD (cdromUrl) through the firmware, before the discs and without the image's
    *  direct kernel (an installer); absent or 'disc': as before. */
   bootFrom?: 'disc' | 'cdrom';
+  /** The CPU vendor the guest sees under emulation (TCG), from the VM's cpu_type; absent or null: QEMU's
+   *  generic one. Under KVM the guest sees the host's CPU whatever this says. */
+  cpuType?: 'intel' | 'amd' | null;
 }
 
 /** Limits of a running machine, as `applyLimits` sets them. */

@@ -145,7 +145,6 @@ for (const store of storesFor('gigas acts')) {
       await until('the started clone runs', async () => (await g('GET', `${A}/virtual_machine/${started.body.id}`)).body.status === 'online');
       await refused(fx, 422, 'clone_user_id', async () => g('POST', `${SRC}/clone`, { body: { hostname: 'copy3', label: 'c', clone_user_id: await userId('bob') } }));
       await refused(fx, 422, 'clone_user_id', () => g('POST', `${SRC}/clone`, { body: { hostname: 'copy3', label: 'c', clone_user_id: 999999 } }));
-      await refused(fx, 422, 'clone_disk_id', () => g('POST', `${SRC}/clone`, { body: { hostname: 'copy3', label: 'c', clone_disk_id: 1, clone_disk_size: 5 } }));
       await refused(fx, 422, 'cpu_type', () => g('POST', `${SRC}/clone`, { body: { hostname: 'copy3', label: 'c', cpu_type: 'arm' } }));
       await refused(fx, 422, 'hostname', () => g('POST', `${SRC}/clone`, { body: { label: 'no hostname' } }));
       await refused(fx, 404, null, () => g('POST', `${SRC}/clone`, { token: bob, body: { hostname: 'copy3', label: 'c' } }));

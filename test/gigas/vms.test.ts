@@ -81,6 +81,7 @@ for (const store of storesFor('gigas vms')) {
       assert.deepEqual((await g('GET', `${list}?ip_address=${ip}`)).body.map((v: any) => v.id), [vm.id]);
 
       // Edit: informative fields, settings, a cold change on a running VM (applied by a fresh boot).
+      assert.equal(t.drivers[0]!.machines.get(Number(vm.id))?.spec.cpuType, 'intel', 'cpu_type picks the machine\'s CPU');
       const edited = await g('PUT', url, { body: { label: 'renamed', hostname: 'NewHostname', note: 'x', cpu_type: 'amd', boot_type: 'cdrom', max_memory: '9999' } });
       assert.equal(edited.status, 200, edited.text);
       assert.deepEqual([edited.body.label, edited.body.hostname, edited.body.cpu_type, edited.body.boot_type, edited.body.memory], ['renamed', 'NewHostname', 'amd', 'cdrom', 256]);
@@ -90,6 +91,8 @@ for (const store of storesFor('gigas vms')) {
       assert.deepEqual([cold.body.memory, cold.body.cpus], [512, 2]);
       const after = await t.running.hangar.db.selectFrom('vms').select(['power_cycle', 'power_on']).where('id', '=', Number(vm.id)).executeTakeFirstOrThrow();
       assert.deepEqual([after.power_on, after.power_cycle > cycles], [1, true], 'stays on, with a fresh boot asked for');
+      // cpu_type applies at the next boot: the fresh one has the AMD CPU.
+      await until('the fresh boot has cpu_type amd', async () => t.drivers[0]!.machines.get(Number(vm.id))?.spec.cpuType === 'amd');
       const later = await g('PUT', url, { body: { memory: '768', noreboot: true } });
       assert.equal(later.status, 200, later.text);
       assert.equal((await t.running.hangar.db.selectFrom('vms').select('power_cycle').where('id', '=', Number(vm.id)).executeTakeFirstOrThrow()).power_cycle, after.power_cycle, 'noreboot: at the next boot');

@@ -142,3 +142,11 @@ test('boot from the CD: no direct kernel, the CD first in the firmware order, th
   const none = qemuArgs(input({ spec: spec({ bootFrom: 'cdrom' }) }));
   assert.ok(none.includes('virtio-blk-pci,drive=disc11,id=disc11-dev,serial=hangar-11,bootindex=1'));
 });
+
+test('cpu_type picks a named model of its vendor under TCG; KVM keeps the host CPU', () => {
+  const cpu = (args: string[]) => (args.includes('-cpu') ? args[args.indexOf('-cpu') + 1] : null);
+  assert.equal(cpu(qemuArgs(input({ spec: spec({ cpuType: 'intel' }) }))), 'Nehalem');
+  assert.equal(cpu(qemuArgs(input({ spec: spec({ cpuType: 'amd' }) }))), 'Opteron_G2');
+  assert.equal(cpu(qemuArgs(input({ spec: spec({ cpuType: null }) }))), null, 'QEMU\'s default CPU');
+  assert.equal(cpu(qemuArgs(input({ spec: spec({ cpuType: 'amd' }), accel: 'kvm' }))), 'host');
+});

@@ -11,7 +11,8 @@ import { resetRootPassword } from '../../core/passwords.js';
 import { rebuildNetwork } from '../../core/vms/rebuild-network.js';
 import { applyDiscs } from '../../core/vms/apply-discs.js';
 import { createTemplate } from '../../core/templates.js';
-import { cloneVm } from '../../core/vms/clone.js';
+import { cloneVm, type CloneInput } from '../../core/vms/clone.js';
+import { gradeByRef, listGrades } from '../../core/grades.js';
 import { checkSettings, saveSettings } from '../../core/vm-settings.js';
 import type { VmPlace } from '../../core/resolve.js';
 import { Closed, Int, Str } from '../responses.js';
@@ -19,9 +20,9 @@ import { operationUrl } from '../operations.js';
 import { GBool, GId, gigas, GInt, GStr, Many, VmP } from './schemas.js';
 import { GigasVmQueued, presentVm } from './present.js';
 import { presentTemplate, TemplateQueued } from './catalogues.js';
-import { gigasAccount, gigasVm } from './place.js';
+import { gigasAccount, gigasVm, named } from './place.js';
 import { checkRootPassword } from './values.js';
-import { bool, gigasTime, int, list } from './values.js';
+import { bool, gigasTime, int, list, MIB_PER_GB } from './values.js';
 
 const NoQ = Type.Object({});
 const Console = Closed({ host: Str, port: Int, password: Str, expires_at: Str, virtual_machine_id: Str }, {
@@ -80,20 +81,35 @@ export function actRoutes(h: Hangar): FastifyPluginAsync {
       return reply.code(202).header('location', operationUrl(made.operation)).send({ ...presentTemplate(made.image), queue_token: made.operation });
     });
 
-    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/clone', { schema: { tags, summary: 'An independent copy of the VM on its hypervisor (full copies of its disks) with the given hostname, label, memory, cpus and cpu_type; started when copied only with required_startup', success: 202, response: gigas(GigasVmQueued, 202), params: VmP, querystring: NoQ, body: CloneB } }, async (req, reply) => {
+    app.post('/account/:account_id/virtual_machine/:virtual_machine_id/clone', { schema: { tags, summary: 'An independent copy of the VM on its hypervisor (full copies of its disks) with the given hostname, label, memory, cpus and cpu_type; clone_disk_id/clone_disk_size/clone_disk_data_store_group_id grow (GB) or move a copied disk, secondary_disk_size/data_store_group_secondary_id add empty disks; started when copied only with required_startup', success: 202, response: gigas(GigasVmQueued, 202), params: VmP, querystring: NoQ, body: CloneB } }, async (req, reply) => {
       const at = await vmOf(req);
       const b = req.body;
       const errs = new Issues();
       if (b.cpu_type !== undefined) checkSettings(errs, { cpuType: b.cpu_type });
-      // The copy keeps the source's disks as they are: adding or resizing disks is a later act (docs/gigas.md).
-      for (const f of ['secondary_disk_size', 'data_store_group_secondary_id', 'clone_disk_id', 'clone_disk_size', 'clone_disk_data_store_group_id'] as const) {
-        if (list(b[f]).length > 0) errs.add(f, 'invalid', { reason: 'clone_keeps_discs' });
+      // Repeated fields go in pairs, by position: a value without its partner is refused.
+      const ids = list(b.clone_disk_id), sizes = list(b.clone_disk_size), grades = list(b.clone_disk_data_store_group_id);
+      const added = list(b.secondary_disk_size), addedGrades = list(b.data_store_group_secondary_id);
+      if (sizes.length > ids.length) errs.add('clone_disk_size', 'invalid', { reason: 'unpaired', of: 'clone_disk_id' });
+      if (grades.length > ids.length) errs.add('clone_disk_data_store_group_id', 'invalid', { reason: 'unpaired', of: 'clone_disk_id' });
+      if (addedGrades.length > added.length) errs.add('data_store_group_secondary_id', 'invalid', { reason: 'unpaired', of: 'secondary_disk_size' });
+      const grade = async (field: string, id: string | number | undefined) =>
+        id === undefined ? undefined : (await named(errs, field, () => gradeByRef(h, String(id))))?.name;
+      const resize: NonNullable<CloneInput['resize']> = [];
+      for (const [i, id] of ids.entries()) {
+        const g = await grade('clone_disk_data_store_group_id', grades[i]);
+        resize.push({ discId: Number(id), ...(sizes[i] !== undefined ? { sizeMiB: int(sizes[i]) * MIB_PER_GB } : {}), ...(g ? { grade: g } : {}) });
+      }
+      // An added disk without a data store group is on the default one, as at create.
+      const defaultGrade = (await listGrades(h)).find((g) => g.isDefault)?.name ?? 'sata';
+      const add: NonNullable<CloneInput['add']> = [];
+      for (const [i, size] of added.entries()) {
+        add.push({ sizeMiB: int(size) * MIB_PER_GB, grade: await grade('data_store_group_secondary_id', addedGrades[i]) ?? defaultGrade });
       }
       errs.throwIfAny();
       const cloned = await cloneVm(h, req.principal, at, {
         label: b.label, guestHostname: b.hostname, ...(b.cpus !== undefined ? { cores: int(b.cpus) } : {}),
         ...(b.memory !== undefined ? { memoryMiB: int(b.memory) } : {}), ...(b.clone_user_id !== undefined ? { owner: String(b.clone_user_id) } : {}),
-        startAfterwards: bool(b.required_startup, false),
+        startAfterwards: bool(b.required_startup, false), resize, add,
       }, 'gigas');
       const clone: VmPlace = { ...at, vm: { ...at.vm, id: cloned.view.row.id } };
       if (b.cpu_type !== undefined) await saveSettings(h, clone.vm.id, { cpuType: b.cpu_type });

@@ -20,6 +20,11 @@ const WIRE: Record<string, string> = {
   owner: 'clone_user_id', password: 'password', isoId: 'iso_id', url: 'iso_url', label: 'label', ttl: 'ttl',
 };
 
+const CLONE_DISCS: Record<string, string> = {
+  'resize.discId': 'clone_disk_id', 'resize.sizeMiB': 'clone_disk_size', 'resize.grade': 'clone_disk_data_store_group_id',
+  'add.sizeMiB': 'secondary_disk_size', 'add.grade': 'data_store_group_secondary_id',
+};
+
 /** A core field path as the Gigas field it came from: `discs[0].sizeMiB` is the primary disk, later discs are secondary ones. */
 export function wireField(field: string | undefined): string {
   if (field === undefined) return 'base';
@@ -29,6 +34,9 @@ export function wireField(field: string | undefined): string {
     if (m[2] === 'grade') return primary ? 'data_store_group_primary_id' : 'data_store_group_secondary_id';
     return primary ? 'primary_disk_size' : 'secondary_disk_size';
   }
+  // A clone's changed (`resize[i]`) and added (`add[i]`) disks.
+  const c = /^(resize|add)(?:\[\d+\]\.(\w+))?$/.exec(field);
+  if (c) return CLONE_DISCS[`${c[1]}.${c[2] ?? 'sizeMiB'}`] ?? field;
   const last = field.split(/[.[\]]+/).filter((s) => s && !/^\d+$/.test(s)).pop() ?? field;
   return WIRE[last] ?? last;
 }

@@ -11,6 +11,9 @@ export function checkRootPassword(errs: Issues, field: string, pw: string): void
 }
 
 /** An integer given as a number or a string of digits (the schema has checked which). */
+/** Gigas gives disk sizes in GB. */
+export const MIB_PER_GB = 1024;
+
 export function int(v: number | string): number;
 export function int(v: number | string | undefined): number | undefined;
 export function int(v: number | string | undefined): number | undefined {

@@ -33,9 +33,8 @@ import { operationUrl } from '../operations.js';
 import { AccountP, GBool, GId, gigas, GInt, GStr, Many, page, PageQ, Queued, VmP } from './schemas.js';
 import { GigasVm, GigasVmQueued, presentVm, presentVms, type GigasVmBody } from './present.js';
 import { gigasAccount, named, placeOf, vmOfPath } from './place.js';
-import { bool, checkRootPassword, int, list } from './values.js';
+import { bool, checkRootPassword, int, list, MIB_PER_GB } from './values.js';
 
-const MIB_PER_GB = 1024;
 
 export const VmCreate = Type.Object({
   memory: GInt, max_memory: Type.Optional(GInt), cpus: GInt, hostname: GStr(), label: GStr(), primary_disk_size: GInt,
@@ -267,7 +266,7 @@ export function vmRoutes(h: Hangar): FastifyPluginAsync {
     }, async (req) => presentVm(h, req.principal, await vmOfPath(h, req)));
 
     app.put('/account/:account_id/virtual_machine/:virtual_machine_id', {
-      schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type, boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
+      schema: { tags: ['gigas'], summary: 'Edit (memory, cpus, label, hostname, primary_disk_size, note, cpu_type (applies at the next boot), boot_type, rate_limit): 200; start or stop (status) or rebuild (template_id): 202 with the queue token', response: responsesOf(), params: VmP, querystring: NoQuery, body: VmEdit },
     }, async (req, reply) => {
       const r = await editVm(h, req, await vmOfPath(h, req), req.body);
       return r.status === 202 ? reply.code(202).header('location', operationUrl(r.body.queue_token!)).send(r.body) : r.body;

@@ -15,7 +15,8 @@ function inRange(v: number, range: { min: number; max: number }, unit?: string):
   return null;
 }
 
-function add(errs: Issues, field: string, p: Problem): void {
+/** A check's problem, if any, as an issue on `field`. */
+export function add(errs: Issues, field: string, p: Problem): void {
   if (p) errs.add(field, p.code, p.params);
 }
 

@@ -67,6 +67,9 @@ function netdev(nic: NicSpec, index: number, tap: string | null, forwardSsh: boo
   return `user,id=net${index}${fwd}`;
 }
 
+/** Named models of each vendor whose every feature QEMU's TCG emulates (no warning, nothing missing). */
+const TCG_CPU = { intel: 'Nehalem', amd: 'Opteron_G2' } as const;
+
 export function qemuArgs(input: QemuArgsInput): string[] {
   const { spec, paths } = input;
   const a: string[] = [];
@@ -74,7 +77,7 @@ export function qemuArgs(input: QemuArgsInput): string[] {
   a.push('-no-user-config', '-nodefaults', '-S');
   a.push('-machine', 'pc');
   if (input.accel === 'kvm') a.push('-accel', 'kvm', '-cpu', 'host');
-  else a.push('-accel', 'tcg');
+  else a.push('-accel', 'tcg', ...(spec.cpuType ? ['-cpu', TCG_CPU[spec.cpuType]] : []));
   a.push('-smp', String(spec.cores), '-m', String(spec.memory));
   a.push('-action', 'reboot=shutdown,shutdown=poweroff');
   a.push('-rtc', 'base=utc');
