@@ -16,7 +16,8 @@ const GROWING = ['vms', 'discs', 'nics', 'ips', 'operations', 'audit', 'snapshot
 const GRP = '/accounts/acme/groups/default';
 
 test('no statement of a create, power or delete scans a table that grows with the store', async () => {
-  const t = await startTest();
+  // SQLite's planner, always (also in the PostgreSQL rerun of test/core/): its plans are what grew.
+  const t = await startTest({ storeUrl: ':memory:' });
   try {
     await account(t, 'acme');
     const h = t.running.hangar;
