@@ -15,7 +15,7 @@ import { makeDriver } from '../../src/cli/make-driver.js';
 import { openRemoteConsole } from '../../src/core/console.js';
 import { resolveVmById } from '../../src/core/resolve.js';
 import { sessionPrincipal } from '../../src/core/auth.js';
-import { tinyImage, tmpDir, until } from '../qemu/helpers.js';
+import { killGuests, tinyImage, tmpDir, until } from '../qemu/helpers.js';
 import { signer, type Pair } from './client.js';
 
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
@@ -91,5 +91,6 @@ test('e24cloud console on a real guest: the answer\'s port and password open VNC
     assert.equal((await signed('DELETE', `/v2/virtual-machines/${id}`, { deleteResources: 1 })).status, 200);
   } finally {
     await running.close();
+    killGuests(dataDir);
   }
 });

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { startHangar, type Running } from '../../src/brain/start.js';
 import { bootstrap } from '../../src/brain/bootstrap.js';
 import { makeDriver } from '../../src/cli/make-driver.js';
-import { sshKeyPair, sshWhenReady, tinyImage, tmpDir, until } from '../qemu/helpers.js';
+import { killGuests, sshKeyPair, sshWhenReady, tinyImage, tmpDir, until } from '../qemu/helpers.js';
 import { signer, type Pair } from './client.js';
 
 const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
@@ -64,5 +64,6 @@ test('e24cloud create with #! user_data leaves its mark in a real guest; resize 
     assert.equal((await signed('DELETE', `/v2/virtual-machines/${id}`, { deleteResources: 1 })).status, 200);
   } finally {
     await running.close();
+    killGuests(dataDir);
   }
 });

@@ -12,7 +12,7 @@ import { startHangar, type Running } from '../../src/brain/start.js';
 import { bootstrap } from '../../src/brain/bootstrap.js';
 import { makeDriver } from '../../src/cli/make-driver.js';
 import { spawnSync } from 'node:child_process';
-import { have, tinyImage, tmpDir, until } from '../qemu/helpers.js';
+import { have, killGuests, tinyImage, tmpDir, until } from '../qemu/helpers.js';
 import { vncHandshake } from '../qemu/vnc.js';
 import { scanIsoLibrary } from '../../src/core/isos.js';
 
@@ -86,6 +86,7 @@ test('Gigas over a QEMU guest: create, remote_console with a VNC handshake, rese
     await done(mounted.body.queue_token);
   } finally {
     await running.close();
+    killGuests(dataDir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

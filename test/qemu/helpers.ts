@@ -256,3 +256,18 @@ export async function vncAuth(port: number, password: string): Promise<'ok' | 'f
     sock.destroy();
   }
 }
+
+/**
+ * Kill every QEMU a brain's QEMU head left under `dataDir` (its run directories' pidfiles). A brain's
+ * close leaves guests running for the next agent to adopt, and a test's brain has no next agent.
+ */
+export function killGuests(dataDir: string): void {
+  const run = path.join(dataDir, 'qemu', 'run');
+  for (const id of fs.existsSync(run) ? fs.readdirSync(run) : []) {
+    let pid = 0;
+    try { pid = Number(fs.readFileSync(path.join(run, id, 'qemu.pid'), 'utf8').trim()) || 0; } catch { /* none */ }
+    if (pid > 0) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}
