@@ -10,7 +10,8 @@ import { DriverError, type MachineEvent, type MachineSpec } from '../../src/driv
 import { QemuDriver } from '../../src/drivers/qemu/index.js';
 import { processAlive, runDirFor, spawnQemu, writeMeta } from '../../src/drivers/qemu/process.js';
 import { qemuArgs } from '../../src/drivers/qemu/args.js';
-import { qemuMissing, tmpDir, until, vncAuth } from './helpers.js';
+import { qemuMissing, tmpDir, until } from './helpers.js';
+import { vncHandshake } from './vnc.js';
 
 function blankSpec(vmId: number, over: Partial<MachineSpec> = {}): MachineSpec {
   return {
@@ -78,8 +79,8 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   assert.ok(st.sshPort && st.sshPort > 1024, 'the SSH forward port is read back');
   assert.ok(st.vncPort && st.vncPort >= 5900);
   await until('started event', () => events.find((e) => e.kind === 'started' && e.vmId === 1));
-  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
-  assert.equal(await vncAuth(st.vncPort, 'wrong'), 'failed');
+  assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'sesame12'), 'ok');
+  assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'wrong'), 'failed');
   assert.deepEqual((await d1.list()).map((m) => m.vmId), [1]);
   // starting again is a no-op, never a second process
   assert.equal((await d1.start(a)).pid, st.pid);
@@ -111,7 +112,7 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   const adopted = await d2.status(1);
   assert.deepEqual(adopted, { vmId: 1, state: 'running', pid: st.pid, sshPort: st.sshPort, vncPort: st.vncPort, lastStop: null });
   assert.equal((await d2.start(a)).pid, st.pid, 'no duplicate QEMU');
-  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
+  assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'sesame12'), 'ok');
 
   // kill -9: no SHUTDOWN event, so it is a crash
   const tKill = performance.now();
@@ -166,7 +167,7 @@ test('a QEMU started by another process (a server that exited) is adopted, and i
   const events: MachineEvent[] = [];
   d.onEvent((e) => events.push(e));
   assert.deepEqual((await d.list()).map((m) => [m.vmId, m.pid]), [[3, st.pid]]);
-  assert.equal(await vncAuth(st.vncPort, 'sesame12'), 'ok');
+  assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'sesame12'), 'ok');
   process.kill(st.pid, 'SIGKILL');
   assert.deepEqual(await until('crash event', () => events.find((e) => e.kind === 'stopped'), 3000, 10), { vmId: 3, kind: 'stopped', reason: 'crash' });
   assert.deepEqual(await d.list(), []);
@@ -197,7 +198,7 @@ test('a start cut short before cont (no VNC password on the head to finish it wi
   assert.deepEqual(await d.list(), [], 'the half-started machine is not adopted');
   await until('the half-started QEMU is gone', () => !processAlive(child.pid!), 5000);
   const st = await d.start(spec);
-  assert.equal(await vncAuth(st.vncPort!, 'sesame12'), 'ok', 'started anew with the password from the spec');
+  assert.equal(await vncHandshake('127.0.0.1', st.vncPort!, 'sesame12'), 'ok', 'started anew with the password from the spec');
   await d.stop(spec.vmId);
   await d.close();
 });

@@ -210,54 +210,6 @@ export class MemoryLink implements BrainLink {
 }
 
 /**
- * Try VNC authentication (RFB 3.8, security type 2) on 127.0.0.1:port. DES in Node's OpenSSL 3 is
- * only there as des-ede-ecb: with the key twice it is plain DES.
- */
-export async function vncAuth(port: number, password: string): Promise<'ok' | 'failed'> {
-  const net = await import('node:net');
-  const crypto = await import('node:crypto');
-  const sock = net.createConnection({ host: '127.0.0.1', port });
-  let buf = Buffer.alloc(0);
-  const waiters: (() => void)[] = [];
-  sock.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); waiters.splice(0).forEach((w) => w()); });
-  const read = async (n: number): Promise<Buffer> => {
-    const deadline = Date.now() + 5000;
-    while (buf.length < n) {
-      if (Date.now() > deadline) throw new Error('VNC: no answer');
-      await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
-    }
-    const out = buf.subarray(0, n);
-    buf = buf.subarray(n);
-    return out;
-  };
-  try {
-    const version = (await read(12)).toString();
-    if (!version.startsWith('RFB 003.')) throw new Error(`VNC: bad greeting ${version}`);
-    sock.write('RFB 003.008\n');
-    const count = (await read(1))[0]!;
-    const types = [...(await read(count))];
-    if (!types.includes(2)) throw new Error(`VNC: no password authentication offered (${types.join(',')})`);
-    sock.write(Buffer.from([2]));
-    const challenge = await read(16);
-    const key = Buffer.alloc(8);
-    Buffer.from(password.slice(0, 8), 'latin1').copy(key);
-    for (let i = 0; i < 8; i++) {
-      let b = key[i]!;
-      let r = 0;
-      for (let bit = 0; bit < 8; bit++) { r = (r << 1) | (b & 1); b >>= 1; }
-      key[i] = r;
-    }
-    const cipher = crypto.createCipheriv('des-ede-ecb', Buffer.concat([key, key]), null);
-    cipher.setAutoPadding(false);
-    sock.write(Buffer.concat([cipher.update(challenge), cipher.final()]));
-    const result = (await read(4)).readUInt32BE(0);
-    return result === 0 ? 'ok' : 'failed';
-  } finally {
-    sock.destroy();
-  }
-}
-
-/**
  * Kill every QEMU a brain's QEMU head left under `dataDir` (its run directories' pidfiles). A brain's
  * close leaves guests running for the next agent to adopt, and a test's brain has no next agent.
  */
