@@ -2,7 +2,7 @@
 // (method, Host, X-Date from formatdate(usegmt=True), path+query, json.dumps(body)) and the Go
 // docker-machine driver (the same without the query string).
 import type { FastifyInstance } from 'fastify';
-import { account, type TestHangar } from '../helpers.js';
+import { account, freshStore, startTest, type TestHangar } from '../helpers.js';
 import { e24Signature } from '../../src/api/e24cloud/signing.js';
 
 export interface Pair { api_key: string; secret_key: string }
@@ -45,4 +45,20 @@ export async function e24Tenant(t: TestHangar, name: string): Promise<E24Tenant>
   if (made.status !== 200) throw new Error(`key pair for ${name}: ${made.status} ${made.text}`);
   const pair = made.body.api as Pair;
   return { name, accountId: acc.id, token, pair, signed: signer(t.running.app, () => pair) };
+}
+
+/** A fresh Hangar on SQLite, or on PostgreSQL (skipped, saying why, without HANGAR_TEST_DATABASE_URL). */
+export async function withStore(what: string, fn: (t: TestHangar) => Promise<void>, postgres: boolean, ctx: { skip: (why: string) => void }): Promise<void> {
+  if (postgres && !process.env.HANGAR_TEST_DATABASE_URL) {
+    ctx.skip(`set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run the e24cloud ${what} on PostgreSQL`);
+    return;
+  }
+  const store = postgres ? await freshStore({ postgres: true }) : null;
+  const t = await startTest(store ? { storeUrl: store.url } : {});
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+    await store?.drop();
+  }
 }

@@ -4,29 +4,14 @@
 // and unknown ids, with nothing written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshStore, startTest, until, type TestHangar } from '../helpers.js';
+import { until } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
-import { e24Tenant } from './client.js';
+import { e24Tenant, withStore } from './client.js';
 import { CONSOLE_TTL_MS } from '../../src/core/console.js';
-
-async function withStore(fn: (t: TestHangar) => Promise<void>, postgres: boolean, ctx: { skip: (why: string) => void }): Promise<void> {
-  if (postgres && !process.env.HANGAR_TEST_DATABASE_URL) {
-    ctx.skip('set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run the e24cloud console on PostgreSQL');
-    return;
-  }
-  const store = postgres ? await freshStore({ postgres: true }) : null;
-  const t = await startTest(store ? { storeUrl: store.url } : {});
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-    await store?.drop();
-  }
-}
 
 for (const postgres of [false, true]) {
   test(`console: host, port and an expiring password for a running VM; refused for one that is off, another tenant's, an unknown id (${postgres ? 'PostgreSQL' : 'SQLite'})`, async (ctx) => {
-    await withStore(async (t) => {
+    await withStore('console', async (t) => {
       const a = await e24Tenant(t, 'acme');
       const b = await e24Tenant(t, 'beta');
       const tiny = (await a.signed('GET', '/v2/templates')).body.templates.find((x: { label: string }) => /tiny/i.test(x.label)).id;

@@ -4,24 +4,9 @@
 // volume attached again, a held one detached) are in the envelope with nothing written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freshStore, startTest, until, type TestHangar } from '../helpers.js';
+import { until } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
-import { e24Tenant, type E24Tenant } from './client.js';
-
-async function withStore(fn: (t: TestHangar) => Promise<void>, postgres: boolean, ctx: { skip: (why: string) => void }): Promise<void> {
-  if (postgres && !process.env.HANGAR_TEST_DATABASE_URL) {
-    ctx.skip('set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run the e24cloud volumes on PostgreSQL');
-    return;
-  }
-  const store = postgres ? await freshStore({ postgres: true }) : null;
-  const t = await startTest(store ? { storeUrl: store.url } : {});
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-    await store?.drop();
-  }
-}
+import { e24Tenant, type E24Tenant, withStore } from './client.js';
 
 async function makeVm(x: E24Tenant, name: string, tiny: string): Promise<string> {
   const r = await x.signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 256, name, os: tiny } });
@@ -38,7 +23,7 @@ async function powerOff(x: E24Tenant, id: string): Promise<void> {
 
 for (const postgres of [false, true]) {
   test(`storage volumes: detach a second disc from a powered-off VM, held by the account, attach it again; refusals write nothing (${postgres ? 'PostgreSQL' : 'SQLite'})`, async (ctx) => {
-    await withStore(async (t) => {
+    await withStore('volumes', async (t) => {
       const a = await e24Tenant(t, 'acme');
       const b = await e24Tenant(t, 'beta');
       const tiny = (await a.signed('GET', '/v2/templates')).body.templates.find((x: { label: string }) => /tiny/i.test(x.label)).id;
