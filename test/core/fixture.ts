@@ -4,6 +4,7 @@ import { freshStore, startTest, type TestHangar } from '../helpers.js';
 import type { Principal } from '../../src/core/principal.js';
 import type { AccountRow, GroupRow } from '../../src/store/schema.js';
 import { createAccount } from '../../src/core/tree.js';
+import type { VmPlace } from '../../src/core/resolve.js';
 
 export interface StoreCase { name: string; postgres: boolean }
 
@@ -33,4 +34,10 @@ export async function withCore(postgres: boolean, fn: (fx: CoreFx) => Promise<vo
     await t.close();
     await store.drop();
   }
+}
+
+/** The fixture's VM `vmId` as core's commands take it, read afresh. */
+export async function placeOf(fx: CoreFx, vmId: number): Promise<VmPlace> {
+  const vm = await fx.t.running.hangar.db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirstOrThrow();
+  return { vm, group: fx.group, account: fx.account };
 }

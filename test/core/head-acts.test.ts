@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { verify as cryptVerify } from 'unixcrypt';
 import { isDeepStrictEqual } from 'node:util';
 import { until } from '../helpers.js';
-import { storesFor, withCore, type CoreFx } from './fixture.js';
+import { placeOf, storesFor, withCore, type CoreFx } from './fixture.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { powerVm } from '../../src/core/vms/power.js';
 import { createFirewallRule, firewallOf, setDefaultFirewallPolicy, updateFirewallRule } from '../../src/core/firewall.js';
@@ -36,11 +36,6 @@ async function makeVm(fx: CoreFx, name: string, powerOn: boolean): Promise<VmPla
     await until('the machine running', async () => (await placeOf(fx, made.view.row.id)).vm.run_state === 'running', 20_000);
   }
   return placeOf(fx, made.view.row.id);
-}
-
-async function placeOf(fx: CoreFx, vmId: number): Promise<VmPlace> {
-  const vm = await fx.t.running.hangar.db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirstOrThrow();
-  return { vm, group: fx.group, account: fx.account };
 }
 
 async function refusal(p: Promise<unknown>): Promise<[string, unknown]> {

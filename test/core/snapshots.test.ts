@@ -4,7 +4,7 @@
 // takes the rows with the VM. On SQLite, and on PostgreSQL when HANGAR_TEST_DATABASE_URL is set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { storesFor, withCore, type CoreFx } from './fixture.js';
+import { placeOf, storesFor, withCore, type CoreFx } from './fixture.js';
 import { createVm } from '../../src/core/vms/create.js';
 import { deleteVm } from '../../src/core/vms/delete.js';
 import { powerVm } from '../../src/core/vms/power.js';
@@ -23,11 +23,6 @@ async function makeVm(fx: CoreFx, name: string): Promise<VmPlace> {
     discs: [{ label: 'disc-1', grade: 'sata', sizeMiB: 2048 }, { label: 'disc-2', grade: 'sata', sizeMiB: 1024 }],
   }, 'bigv');
   return placeOf(fx, made.view.row.id);
-}
-
-async function placeOf(fx: CoreFx, vmId: number): Promise<VmPlace> {
-  const vm = await fx.t.running.hangar.db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirstOrThrow();
-  return { vm, group: fx.group, account: fx.account };
 }
 
 /** The refusal's code and reason. */

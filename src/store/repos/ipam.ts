@@ -1,8 +1,9 @@
 // Address pools (ip_ranges) and addresses (ips). An address is free in its pool when it is on no NIC
 // and no account holds it (migration 012); the lowest free offset is handed out first.
-import { sql } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 import { isPostgres } from '../dialect.js';
 import type { Store } from '../db.js';
+import type { IpsTable } from '../schema.js';
 import type { Db } from './types.js';
 
 export async function rangeExists(db: Db, cidr: string): Promise<boolean> {
@@ -20,20 +21,25 @@ export function rangesOf(db: Db, family: 4 | 6): Promise<{ id: number; cidr: str
 export interface Holder { nicId: number; routedVia: string | null; reason: string | null }
 
 /**
- * The lowest free address of a range, put on the NIC if it is still free when written (a racing
- * allocation may have taken it: then the next one); null when the range has no free row.
+ * The lowest free address of a range, given to its new holder if it is still free when written (a
+ * racing allocation may have taken it: then the next one); null when the range has no free row.
  */
-export async function takeFreeAddress(db: Db, rangeId: number, to: Holder): Promise<string | null> {
+async function takeFree(db: Db, rangeId: number, holder: Updateable<IpsTable>): Promise<string | null> {
   for (;;) {
     let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', rangeId)
       .where('nic_id', 'is', null).where('account_id', 'is', null).orderBy('offset').limit(1);
     if (isPostgres(db as Store)) freeQ = freeQ.forUpdate().skipLocked();
     const free = await freeQ.executeTakeFirst();
     if (!free) return null;
-    const taken = await db.updateTable('ips').set({ nic_id: to.nicId, routed_via: to.routedVia, reason: to.reason, rdns: null })
+    const taken = await db.updateTable('ips').set({ ...holder, rdns: null })
       .where('id', '=', free.id).where('nic_id', 'is', null).where('account_id', 'is', null).executeTakeFirst();
     if (Number(taken.numUpdatedRows) === 1) return free.address;
   }
+}
+
+/** The lowest free address of a range, put on the NIC; null when none is free. */
+export function takeFreeAddress(db: Db, rangeId: number, to: Holder): Promise<string | null> {
+  return takeFree(db, rangeId, { nic_id: to.nicId, routed_via: to.routedVia, reason: to.reason });
 }
 
 /** The range's next never-used offset, taken; null when the range is exhausted. */
@@ -94,17 +100,8 @@ export async function detachToAccount(db: Db, address: string, nicId: number, ac
 }
 
 /** The lowest free address of a range, now held by the account on no NIC (e24cloud `PUT /v2/ipv4-addresses`); null when none is free. */
-export async function takeFreeAddressFor(db: Db, rangeId: number, accountId: number): Promise<string | null> {
-  for (;;) {
-    let freeQ = db.selectFrom('ips').select(['id', 'address']).where('range_id', '=', rangeId)
-      .where('nic_id', 'is', null).where('account_id', 'is', null).orderBy('offset').limit(1);
-    if (isPostgres(db as Store)) freeQ = freeQ.forUpdate().skipLocked();
-    const free = await freeQ.executeTakeFirst();
-    if (!free) return null;
-    const taken = await db.updateTable('ips').set({ account_id: accountId, routed_via: null, reason: null, rdns: null })
-      .where('id', '=', free.id).where('nic_id', 'is', null).where('account_id', 'is', null).executeTakeFirst();
-    if (Number(taken.numUpdatedRows) === 1) return free.address;
-  }
+export function takeFreeAddressFor(db: Db, rangeId: number, accountId: number): Promise<string | null> {
+  return takeFree(db, rangeId, { account_id: accountId, routed_via: null, reason: null });
 }
 
 /** A never-used address of a range, held by the account on no NIC. */
