@@ -10,14 +10,13 @@ import { poolGateway } from '../core/ipam.js';
 import { withTransaction } from '../core/transaction.js';
 import { powerEffects } from '../core/vms/power.js';
 import { recordSamples } from '../core/stats.js';
-import { firewallSpec } from '../core/firewall-apply.js';
-import { limitsOf } from '../core/limits.js';
+import { firewallSpecOfNics } from '../core/firewall-apply.js';
+import { limitsOfSettings } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
 import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
 import * as heads from '../store/repos/heads.js';
-import { settingsOf } from '../store/repos/vm-settings.js';
 import { parseUp, PROTOCOL_VERSION, ProtocolError, type DesiredVm, type DownMessage, type PendingOperation, type UpMessage } from '../heads/link.js';
 
 export interface HeadEndpointOptions {
@@ -109,21 +108,19 @@ export class HeadEndpoint {
   }
 
   private async desired(headId: number, vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }> {
-    const ops = (await pendingFor(this.db, vmId))
-      .filter((o) => o.head_id === headId)
-      .map((o) => openOperation(this.opts.secrets, o));
-    const found = await heads.desiredRows(this.db, headId, vmId);
+    const [pending, found] = await Promise.all([pendingFor(this.db, vmId), heads.desiredRows(this.db, headId, vmId)]);
+    const ops = pending.filter((o) => o.head_id === headId).map((o) => openOperation(this.opts.secrets, o));
     if (!found) return { vm: null, ops };
-    const { row, discs, nics, ips } = found;
-    const limits = await limitsOf(this.db, vmId);
+    const { row, discs, nics, ips, settings } = found;
+    const limits = limitsOfSettings(settings);
     return {
       ops,
       vm: {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.opts.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
         cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) ?? row.last_imaged_with : null, vncPassword: this.opts.secrets.open(row.vnc_password),
-        firewall: await firewallSpec(this.db, vmId), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
-        cpuType: cpuTypeOf((await settingsOf(this.db, [vmId]))[0]?.cpu_type ?? null),
+        firewall: await firewallSpecOfNics(this.db, nics.map((n) => n.id)), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
+        cpuType: cpuTypeOf(settings?.cpu_type ?? null),
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,
         discs: discs.map((d) => ({ id: d.id, vmId, label: d.label, grade: d.storage_grade, size: d.size })),

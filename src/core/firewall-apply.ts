@@ -6,7 +6,7 @@
 import type { Hangar } from './context.js';
 import type { NicFirewallSpec } from '../drivers/driver.js';
 import type { Db } from '../store/repos/types.js';
-import { firewallRows, markRulesApplied } from '../store/repos/head-acts.js';
+import { firewallOfNics, firewallRows, markRulesApplied } from '../store/repos/head-acts.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import { forbidden, notFound, refused } from './errors.js';
 import { canSeeVm, holds, type Principal } from './principal.js';
@@ -17,6 +17,11 @@ import type { VmPlace } from './resolve.js';
 /** The VM's firewall as a head enforces it: every NIC, its rules in order, its default policy. */
 export async function firewallSpec(db: Db, vmId: number): Promise<NicFirewallSpec[]> {
   return specOf(await firewallRows(db, vmId));
+}
+
+/** The same for the VM's NICs, by id (in the order given). */
+export async function firewallSpecOfNics(db: Db, nicIds: number[]): Promise<NicFirewallSpec[]> {
+  return specOf(await firewallOfNics(db, nicIds));
 }
 
 function specOf(rows: Awaited<ReturnType<typeof firewallRows>>): NicFirewallSpec[] {

@@ -27,8 +27,14 @@ export function cpuWeightOfShares(shares: number | null): number | null {
 
 /** What a head needs of a VM's stored settings (migration 017) to enforce them from its start: its CPU
  *  weight, and the rate limit of its primary (first) NIC (every other NIC's is on the NIC, migration 024). */
-export async function limitsOf(db: Db, vmId: number): Promise<{ cpuWeight: number | null; primaryRateLimitMbps: number | null }> {
-  const s = (await settingsOf(db, [vmId]))[0];
+export async function limitsOf(db: Db, vmId: number): Promise<StartLimits> {
+  return limitsOfSettings((await settingsOf(db, [vmId]))[0]);
+}
+
+export interface StartLimits { cpuWeight: number | null; primaryRateLimitMbps: number | null }
+
+/** The same from the VM's settings row already read (none: no limits). */
+export function limitsOfSettings(s: { cpu_shares: number | null; rate_limit_mbps: number | null } | undefined): StartLimits {
   return { cpuWeight: cpuWeightOfShares(s?.cpu_shares ?? null), primaryRateLimitMbps: s?.rate_limit_mbps || null };
 }
 

@@ -2,6 +2,7 @@
 // first-boot configuration. Its content is a pure function of the spec and the stored FirstBoot;
 // the ISO is rewritten with genisoimage (~15 ms) only when that content changes.
 import crypto from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
@@ -38,13 +39,21 @@ export function configDriveFiles(spec: MachineSpec, firstBoot: FirstBoot | null)
   return files;
 }
 
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Write the ISO at `isoPath` (atomically: a reader never sees half a file), unless the one there
  *  already holds these files (its content hash is kept beside it). Returns whether it was written. */
 export async function writeConfigDrive(isoPath: string, files: Record<string, string>, genisoimage = 'genisoimage'): Promise<boolean> {
   const hash = crypto.createHash('sha256').update(JSON.stringify(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)))).digest('hex');
   const hashFile = `${isoPath}.sha256`;
-  const [had, present] = await Promise.all([fs.readFile(hashFile, 'utf8').catch(() => ''), fs.access(isoPath).then(() => true, () => false)]);
-  if (had === hash && present) return false;
+  // Checked synchronously (two small system calls): this is on every power-on's path.
+  if (readOr(hashFile) === hash && existsSync(isoPath)) return false;
   await fs.rm(hashFile, { force: true });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hangar-cidata-'));
   try {

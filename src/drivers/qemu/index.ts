@@ -34,7 +34,7 @@ import { sample, StatsSeries } from './stats.js';
 import { run } from './exec.js';
 import { keepTreePrivate, makePrivate, mkdirPrivate } from '../../core/private-files.js';
 import {
-  createTap, deleteTap, isQemuFor, lastLines, MAX_SOCKET_PATH, processAlive, readMeta, runDirFor, runDirIds,
+  createTap, deleteTap, isQemuFor, lastLines, MAX_SOCKET_PATH, processAlive, prepareRunDir, readMeta, runDirFor, runDirIds,
   spawnQemu, tapName, writeMeta, type RunDir, type RunMeta,
 } from './process.js';
 
@@ -275,11 +275,17 @@ export class QemuDriver implements Driver {
     if (existing && !existing.gone) return existing;
     await this.cleanups.get(vmId);
     const dirs = runDirFor(this.runRoot, vmId);
-    const meta = await readMeta(dirs.meta);
-    const pidText = await fsp.readFile(dirs.pidfile, 'utf8').catch(() => '');
-    const pid = Number(pidText.trim()) || meta?.pid || 0;
-    if (!meta || !pid || !isQemuFor(pid, dirs.qmp)) {
-      if (meta) await this.cleanupRun(dirs, meta);
+    const meta = readMeta(dirs.meta);
+    if (!meta) return null;
+    let pidText = '';
+    try {
+      pidText = fs.readFileSync(dirs.pidfile, 'utf8');
+    } catch {
+      // QEMU had not written it yet: the metadata's pid
+    }
+    const pid = Number(pidText.trim()) || meta.pid || 0;
+    if (!pid || !isQemuFor(pid, dirs.qmp)) {
+      await this.cleanupRun(dirs, meta);
       return null;
     }
     meta.pid = pid;
@@ -303,7 +309,7 @@ export class QemuDriver implements Driver {
       if (status.status === 'paused') await m.qmp.execute('cont');
       meta.vncPort = await vncPort(m.qmp).catch(() => meta.vncPort);
       if (meta.sshPort !== null) meta.sshPort = (await usernetSshPort(m.qmp).catch(() => null)) ?? meta.sshPort;
-      await writeMeta(dirs.meta, meta);
+      writeMeta(dirs.meta, meta);
     } catch (err) {
       this.log.warn({ vmId, pid, err: (err as Error).message }, 'adopted QEMU without QMP control');
     }
@@ -420,7 +426,7 @@ export class QemuDriver implements Driver {
   }
 
   private async prepareBoot(spec: MachineSpec): Promise<{ boot: DirectBoot | null; firstBoot: FirstBoot | null }> {
-    const stored = await this.readFirstBoot(spec.vmId);
+    const stored = this.readFirstBoot(spec.vmId);
     const imageName = spec.image ?? stored?.image ?? null;
     const boot = imageName ? (await loadImage(this.opts.imagesDir, imageName)).boot : null;
     return { boot, firstBoot: stored?.firstBoot ?? null };
@@ -446,15 +452,8 @@ export class QemuDriver implements Driver {
     // Booting the CD goes through the firmware: the image's direct kernel would skip it.
     const boot = spec.bootFrom === 'cdrom' && cdrom !== null ? null : imageBoot;
 
-    await mkdirPrivate(dirs.dir);
-    // Independent file work side by side: each step here is time on every power-on (bench:power).
-    await Promise.all([
-      ...[dirs.qmp, dirs.serial, dirs.pidfile, dirs.meta].map((f) => fsp.rm(f, { force: true })),
-      fsp.rename(dirs.qemuLog, `${dirs.qemuLog}.1`).catch(() => undefined),
-      // QEMU appends the serial log to this file: made here, it is 0600 whatever QEMU's umask.
-      fsp.rename(dirs.consoleLog, `${dirs.consoleLog}.1`).catch(() => undefined).then(() => fsp.writeFile(dirs.consoleLog, '', { mode: 0o600 })),
-      writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage),
-    ]);
+    prepareRunDir(dirs);
+    await writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage);
 
     const bridged = spec.nics.some((n) => n.network.mode === 'bridge');
     const netns = bridged ? this.opts.netns ?? null : null;
@@ -497,7 +496,7 @@ export class QemuDriver implements Driver {
         throw new Error(exited ?? 'QEMU did not start');
       }
       meta.pid = pid;
-      await writeMeta(dirs.meta, meta);
+      writeMeta(dirs.meta, meta);
       m = this.track(spec.vmId, pid, child, dirs, meta);
       const qmp = await QmpClient.connect(dirs.qmp, { timeoutMs: this.opts.qmpTimeoutMs ?? 10_000, abort: () => exited });
       const tQmp = performance.now();
@@ -518,7 +517,7 @@ export class QemuDriver implements Driver {
       ]);
       meta.vncPort = port;
       if (nic?.mode === 'user') meta.sshPort = askSsh ? sshPort : nic.sshPort;
-      await writeMeta(dirs.meta, meta);
+      writeMeta(dirs.meta, meta);
       meta.startedAt = Date.now();
       this.watchReady(m);
       this.lastStart = { spawnToQmp: Math.round(tQmp - tSpawn), total: Math.round(performance.now() - t0) };
@@ -695,7 +694,7 @@ export class QemuDriver implements Driver {
     await m.qmp.execute('block_resize', { 'node-name': discNode(disc), size: newSize * MiB });
     const d = m.meta.discs.find((x) => x.id === disc.id);
     if (d) d.size = newSize;
-    await writeMeta(m.dirs.meta, m.meta);
+    writeMeta(m.dirs.meta, m.meta);
   }
 
   async deleteDisc(disc: DiscRef): Promise<void> {
@@ -711,9 +710,10 @@ export class QemuDriver implements Driver {
     return path.join(this.opts.dataDir, 'vms', String(vmId), 'firstboot.json');
   }
 
-  private async readFirstBoot(vmId: number): Promise<StoredFirstBoot | null> {
+  /** Read synchronously, as the run directory's files are (process.ts): it is on every power-on's path. */
+  private readFirstBoot(vmId: number): StoredFirstBoot | null {
     try {
-      return JSON.parse(await fsp.readFile(this.firstBootFile(vmId), 'utf8')) as StoredFirstBoot;
+      return JSON.parse(fs.readFileSync(this.firstBootFile(vmId), 'utf8')) as StoredFirstBoot;
     } catch {
       return null;
     }
@@ -857,7 +857,7 @@ export class QemuDriver implements Driver {
 
   async setRootPassword(vmId: number, rootPasswordHash: string): Promise<void> {
     await this.ready;
-    const stored = await this.readFirstBoot(vmId);
+    const stored = this.readFirstBoot(vmId);
     if (!stored) throw new DriverError('the machine has never been imaged on this head: there is no system to set a password in');
     // A new instance of the config drive (the guest applies identity once per instance-id), carrying
     // the identity only: the firstboot script ran with the image and must not run again.
@@ -890,7 +890,7 @@ export class QemuDriver implements Driver {
       const cpuWeight = await this.weigh(vmId, m.pid, limits.cpuWeight);
       if (cpuWeight && !m.meta.cgroup) {
         m.meta.cgroup = true;
-        await writeMeta(m.dirs.meta, m.meta);
+        writeMeta(m.dirs.meta, m.meta);
       }
       const taps = m.meta.nicTaps ?? {};
       for (const nic of limits.nics) {
@@ -939,7 +939,7 @@ export class QemuDriver implements Driver {
       await this.copyDisc(from, this.discStore.path(to), to.size);
     }
     const target = pairs[0]?.to.vmId;
-    const stored = await this.readFirstBoot(sourceVmId);
+    const stored = this.readFirstBoot(sourceVmId);
     if (target === undefined || !stored) return;
     // A new instance: the clone applies its own hostname once; the source's firstboot script is not run again.
     const file = this.firstBootFile(target);
@@ -1003,7 +1003,7 @@ export class QemuDriver implements Driver {
         throw new DriverError(`the disc ${disc.label} could not be attached: ${(err as Error).message}`);
       }
       m.meta.discs.push(disc);
-      await writeMeta(m.dirs.meta, m.meta);
+      writeMeta(m.dirs.meta, m.meta);
     }
     return formatted;
   }
@@ -1023,7 +1023,7 @@ export class QemuDriver implements Driver {
         await createTap(tap, nic.network.bridge, m.meta.netns);
         m.meta.taps.push(tap);
         (m.meta.nicTaps ??= {})[nic.id] = tap;
-        await writeMeta(m.dirs.meta, m.meta);
+        writeMeta(m.dirs.meta, m.meta);
         if (nic.rateLimitMbps) await setRateLimit(tap, nic.rateLimitMbps, m.meta.netns);
         await m.qmp.execute('netdev_add', { type: 'tap', id, ifname: tap, script: 'no', downscript: 'no' });
       } else {
@@ -1031,7 +1031,7 @@ export class QemuDriver implements Driver {
       }
       await m.qmp.execute('device_add', { driver: 'virtio-net-pci', netdev: id, id: `${id}-dev`, mac: nic.mac });
       (m.meta.nicIds ??= []).push(nic.id);
-      await writeMeta(m.dirs.meta, m.meta);
+      writeMeta(m.dirs.meta, m.meta);
     } catch (err) {
       await m.qmp.execute('netdev_del', { id }).catch(() => undefined);
       throw new DriverError(`the interface ${nic.mac} could not be attached: ${(err as Error).message}`);

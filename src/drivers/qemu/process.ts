@@ -56,18 +56,39 @@ export interface RunMeta {
   nicIds?: number[];
 }
 
-export async function readMeta(file: string): Promise<RunMeta | null> {
+// The run directory's small files are read and written synchronously: each is a few system calls
+// of microseconds, where the thread pool's round trips added milliseconds to every power-on on a
+// busy head (bench:power, BENCHMARKS.md).
+
+export function readMeta(file: string): RunMeta | null {
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as RunMeta;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunMeta;
   } catch {
     return null;
   }
 }
 
-export async function writeMeta(file: string, meta: RunMeta): Promise<void> {
+/** Atomically: a reader (an adopting server) never sees half a file. */
+export function writeMeta(file: string, meta: RunMeta): void {
   const tmp = `${file}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(meta, null, 1), { mode: 0o600 });
-  await fsp.rename(tmp, file);
+  fs.writeFileSync(tmp, JSON.stringify(meta, null, 1), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** A run directory made ready for a new QEMU: 0700, the last run's logs kept as `.1`, and an empty
+ *  console log that QEMU writes to (0600 whatever QEMU's umask). The last run's sockets, pidfile and
+ *  metadata are not removed here: a machine's end removes them (cleanupRun), and after a crash
+ *  QEMU replaces stale sockets and its pidfile, and the metadata is written anew after the spawn. */
+export function prepareRunDir(dirs: RunDir): void {
+  fs.mkdirSync(dirs.dir, { recursive: true, mode: 0o700 });
+  for (const f of [dirs.qemuLog, dirs.consoleLog]) {
+    try {
+      fs.renameSync(f, `${f}.1`);
+    } catch {
+      // no earlier run
+    }
+  }
+  fs.closeSync(fs.openSync(dirs.consoleLog, 'w', 0o600));
 }
 
 /** VM ids that have a run directory under `root`. */

@@ -18,8 +18,11 @@ export async function markRulesApplied(db: Db, rules: { id: number; version: num
 
 /** Each NIC of the VM with its default policy (accept when none is set) and its rules in order. */
 export async function firewallRows(db: Db, vmId: number) {
-  const nics = await nicsOf(db, vmId);
-  const ids = nics.map((n) => n.id);
-  const [rules, policies] = [await rulesOf(db, ids), await policiesOf(db, ids)];
-  return nics.map((n) => ({ nicId: n.id, defaultPolicy: policies.get(n.id) ?? 'accept', rules: rules.filter((r) => r.nic_id === n.id) }));
+  return firewallOfNics(db, (await nicsOf(db, vmId)).map((n) => n.id));
+}
+
+/** The same for NICs already read (the desired state of a start reads them anyway). */
+export async function firewallOfNics(db: Db, nicIds: number[]) {
+  const [rules, policies] = await Promise.all([rulesOf(db, nicIds), policiesOf(db, nicIds)]);
+  return nicIds.map((id) => ({ nicId: id, defaultPolicy: policies.get(id) ?? 'accept', rules: rules.filter((r) => r.nic_id === id) }));
 }

@@ -1,5 +1,6 @@
 // The store's side of the head protocol (brain/link.ts): heads and their pools, what a head must
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
+import { settingsOf } from './vm-settings.js';
 import { sql } from 'kysely';
 import type { Store } from '../db.js';
 import { ensureZone } from './zones.js';
@@ -68,14 +69,16 @@ export async function desiredRows(db: Db, headId: number, vmId: number) {
     .selectAll('v').select(['g.name as group_name', 'a.name as account_name'])
     .where('v.id', '=', vmId).where('v.head_id', '=', headId).executeTakeFirst();
   if (!row) return undefined;
-  const discs = await db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
-  const nics = await db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
-  const ips = nics.length
-    ? await db.selectFrom('ips').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
+  // Each read needs only the VM's id: together (one wait on PostgreSQL, not four; bench:power).
+  const [discs, nics, ips, settings] = await Promise.all([
+    db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute(),
+    db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute(),
+    db.selectFrom('ips').innerJoin('nics as n', 'n.id', 'ips.nic_id').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
       .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])
-      .where('ips.nic_id', 'in', nics.map((n) => n.id)).orderBy('ips.id').execute()
-    : [];
-  return { row, discs, nics, ips };
+      .where('n.vm_id', '=', vmId).orderBy('ips.id').execute(),
+    settingsOf(db, [vmId]),
+  ]);
+  return { row, discs, nics, ips, settings: settings[0] };
 }
 
 export interface ObservedRow {
