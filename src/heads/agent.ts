@@ -329,13 +329,10 @@ export class HeadAgent {
   /** Events only say "look now"; converge applies BigV's power semantics. */
   private onEvent(event: MachineEvent): void {
     if (this.stopped) return;
-    if (event.kind === 'started') {
-      // Events arrive late: report only what is still true (it may have been stopped since).
-      void this.serial(event.vmId, async () => {
-        const status = await this.driver.status(event.vmId);
-        if (status.state === 'running') await this.link.report(event.vmId, { running: true, pid: status.pid });
-      });
-    } else if (event.reason !== 'host') {
+    // A start is the agent's own (boot): it reports it, with more than the event says. A second
+    // report here would only be a write racing the reply of the power-on (bench:power).
+    if (event.kind === 'started') return;
+    if (event.reason !== 'host') {
       void this.serial(event.vmId, () => this.converge(event.vmId, event.reason));
     }
   }
