@@ -14,7 +14,7 @@ import { createVm } from '../../core/vms/create.js';
 import { powerVm } from '../../core/vms/power.js';
 import { updateVm } from '../../core/vms/update.js';
 import { deleteVm } from '../../core/vms/delete.js';
-import { resizeWithRestart } from '../../core/vms/resize-restart.js';
+import { resizeVm } from '../../core/vms/resize.js';
 import { unendedKinds } from '../../core/vms/activity.js';
 import { loadVmView, type VmView } from '../../core/views.js';
 import { listAccounts } from '../../core/tree.js';
@@ -52,9 +52,11 @@ export async function catalogues(h: Hangar, p: Principal): Promise<Catalogues> {
   return { images: new Map(images.map((i) => [i.name, i])), zones: new Map(zones.map((z) => [z.id, z])), networks };
 }
 
+/** A resize shows as `installing` (the machine goes down and comes back, as after a create): a
+ *  client waiting for `online` waits for its end, and `offline` would be untrue at both ends of it. */
 export function e24State(v: VmView, kinds: string[]): 'online' | 'offline' | 'installing' | 'deleting' {
   if (kinds.includes('purge') || v.row.deleted) return 'deleting';
-  if (kinds.includes('vm.create') || kinds.includes('reimage')) return 'installing';
+  if (kinds.includes('vm.create') || kinds.includes('reimage') || kinds.includes('vm.resize')) return 'installing';
   return v.row.run_state === 'running' ? 'online' : 'offline';
 }
 
@@ -165,13 +167,14 @@ export function vmRoutes(h: Hangar, app: FastifyInstance): void {
   });
 
   r.post('/virtual-machines/:id/resize', {
-    schema: { ...act, summary: 'Resize: ACPI shutdown (forced after wait_for minutes), apply, start again', body: ResizeB },
+    schema: { ...act, summary: 'Resize: a running VM is shut down through ACPI (forced after wait_for minutes), resized and started again, as one operation (Location: /operations/{id}); a stopped one is resized at once', body: ResizeB },
     config: { e24Fields: { memoryMiB: 'ram', timeout: 'wait_for' } },
-  }, async (req) => {
+  }, async (req, reply) => {
     const b = req.body;
-    await resizeWithRestart(h, req.principal, await at(h, req.principal, req.params.id, true), {
+    const { operation } = await resizeVm(h, req.principal, await at(h, req.principal, req.params.id, true), {
       ...(b.cores !== undefined ? { cores: b.cores } : {}), ...(b.ram !== undefined ? { memoryMiB: b.ram } : {}), waitMs: waitMs(b.wait_for),
     }, 'e24');
+    if (operation !== null) void reply.header('location', `/operations/${operation}`);
     return { success: true };
   });
 
