@@ -156,18 +156,20 @@ async function effects(trx: Trx, op: OperationRow, now: number, error: string | 
 
 /**
  * Put a running step of a RESUMABLE intent back in the queue, to be run again by its head: the head
- * that took it went away (its lease passed, or it registered anew). Its head and VM, to be told; null
- * when it is not such a step, no longer runs, or its deadline has passed (the sweeper fails it then).
+ * that took it went away (its lease passed, or it registered anew). `resumed` with its head and VM, to
+ * be told; `ended` when it no longer runs (another brain's sweeper got there first); null when it is
+ * not such a step or its deadline has passed (the sweeper fails it then).
  */
-export async function resumeStep(db: Store, id: number, now: number): Promise<{ headId: number | null; vmId: number | null } | null> {
+export async function resumeStep(db: Store, id: number, now: number): Promise<{ resumed: { headId: number | null; vmId: number | null } } | 'ended' | null> {
   return withTransaction(db, async (trx) => {
     const op = await repo.lockOperation(trx, id);
-    if (!op || op.state !== 'running' || op.parent_id === null || (op.deadline !== null && op.deadline < now)) return null;
+    if (!op || op.state !== 'running') return 'ended' as const;
+    if (op.parent_id === null || (op.deadline !== null && op.deadline < now)) return null;
     const intent = await repo.operationById(trx, op.parent_id);
     if (!intent || !RESUMABLE.has(intent.kind as OperationKind)) return null;
     await repo.updateOperation(trx, id, { state: 'queued', lease_owner: null, lease_until: null, started_at: null, progress: null, updated_at: now });
     await publishOperationsChanged(trx);
-    return { headId: op.head_id, vmId: op.vm_id };
+    return { resumed: { headId: op.head_id, vmId: op.vm_id } };
   });
 }
 

@@ -1,8 +1,9 @@
 // Nothing stays running forever: an operation whose lease was not renewed (its head or brain
 // crashed, or lost the store) or whose deadline passed is failed, with its effects (a reimage that
 // never ended leaves the machine off) and its VM released. A step of a resumable intent (a resize)
-// whose lease passed is queued again instead, for its head to run again, until its deadline. Finished operations are forgotten after
-// `operationRetentionDays`, audit rows after their own retention (core/audit.ts).
+// whose lease passed is queued again instead, for its head to run again, until its deadline.
+// Finished operations are forgotten after `operationRetentionDays`, audit rows after their own
+// retention (core/audit.ts).
 import type { Hangar } from '../core/context.js';
 import { finishOperation, resumeStep } from './queue.js';
 import { FINISHED } from './kinds.js';
@@ -18,8 +19,10 @@ export async function sweepOperations(h: Hangar): Promise<{ failed: number; forg
   for (const op of await stuckOperations(h.db, now)) {
     const leaseGone = op.state === 'running' && op.lease_until !== null && op.lease_until < now;
     const resumed = leaseGone && op.parent_id !== null ? await resumeStep(h.db, op.id, now) : null;
+    if (resumed === 'ended') continue;
     if (resumed) {
-      if (resumed.headId !== null && resumed.vmId !== null) void h.heads.kick(resumed.headId, resumed.vmId);
+      const { headId, vmId } = resumed.resumed;
+      if (headId !== null && vmId !== null) void h.heads.kick(headId, vmId);
       continue;
     }
     if (await finishOperation(h.db, op.id, now, { error: leaseGone ? LEASE_EXPIRED : DEADLINE_PASSED })) failed++;

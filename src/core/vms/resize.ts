@@ -7,7 +7,7 @@
 // The VM's desired power stays on throughout (a stop asked for meanwhile is kept: the start step then
 // leaves it off), and its lock is the intent's until the last step ends. Nothing runs in the brain
 // between the steps: a brain or head that stops mid-way leaves the intent in the store, and its steps
-// are queued again when the head registers anew or its lease passes (RESUMABLE, operations/queue.ts),
+// are queued again when the head registers anew or its lease passes (RESUMABLE in operations/kinds.ts),
 // so the next brain finishes it: the change applied, the VM started again.
 import type { Hangar } from '../context.js';
 import { Issues, conflict, forbidden, refused } from '../errors.js';
