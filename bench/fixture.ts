@@ -32,8 +32,8 @@ export function fillStore(dbFile: string, f: Filler): number {
       created_at, updated_at, pid, last_seen, ssh_port, vnc_port, head_note)
       VALUES (?, ?, ?, 1, 128, 0, 0, NULL, NULL, 'virtio2013', 0, ?, ?, 0, NULL, NULL, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)`);
     const insNic = db.prepare('INSERT INTO nics (uuid, vm_id, label, mac, vlan_num, created_at) VALUES (?, ?, NULL, ?, 1, ?)');
-    const insIp = db.prepare(`INSERT INTO ips (range_id, "offset", address, family, nic_id, routed_via, rdns, reason, created_at)
-      VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?)`);
+    const insIp = db.prepare(`INSERT INTO ips (uuid, range_id, "offset", address, family, nic_id, routed_via, rdns, reason, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)`);
     const fill = db.transaction(() => {
       const accountId = Number(insAccount.run(crypto.randomUUID(), f.account, now).lastInsertRowid);
       insGroup.run(crypto.randomUUID(), accountId, 'default', now);
@@ -45,9 +45,9 @@ export function fillStore(dbFile: string, f: Filler): number {
           const vmId = Number(insVm.run(crypto.randomUUID(), groupId, `vm${i}`, head.zone, head.id, secrets.seal(crypto.randomBytes(6).toString('base64url')), now, now).lastInsertRowid);
           const nicId = Number(insNic.run(crypto.randomUUID(), vmId, macFor(vmId, 0), now).lastInsertRowid);
           if (off4 > v4.last_offset) throw new Error('the IPv4 pool is too small for this fixture');
-          insIp.run(v4.id, off4, addressAt(v4.cidr, off4), 4, nicId, now);
+          insIp.run(crypto.randomUUID(), v4.id, off4, addressAt(v4.cidr, off4), 4, nicId, now);
           off4++;
-          insIp.run(v6.id, off6, addressAt(v6.cidr, off6), 6, nicId, now);
+          insIp.run(crypto.randomUUID(), v6.id, off6, addressAt(v6.cidr, off6), 6, nicId, now);
           off6++;
         }
       }

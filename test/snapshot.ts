@@ -14,7 +14,7 @@ const SNAPSHOT: Record<string, string[]> = {
   backups: ['id', 'disc_id', 'label'],
   backup_schedules: ['id', 'disc_id', 'interval_seconds'],
   nics: ['id', 'vm_id', 'mac', 'vlan_num'],
-  ips: ['id', 'address', 'nic_id', 'routed_via', 'rdns'],
+  ips: ['id', 'uuid', 'address', 'nic_id', 'account_id', 'routed_via', 'rdns'],
   operations: ['id', 'kind', 'vm_id'],
   heads: ['id', 'used_cores', 'used_memory'],
   storage_pools: ['id', 'used'],

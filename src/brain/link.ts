@@ -14,7 +14,7 @@ import { firewallSpecOfNics } from '../core/firewall-apply.js';
 import { limitsOfSettings } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
-import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
+import { finishIn, pendingFor, renewLease, resumeStepsOf, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
 import * as heads from '../store/repos/heads.js';
 import { parseUp, PROTOCOL_VERSION, ProtocolError, type DesiredVm, type DownMessage, type PendingOperation, type UpMessage } from '../heads/link.js';
@@ -59,6 +59,8 @@ export class HeadEndpoint {
           managementAddress: m.managementAddress, online: !m.facts.problem, note: m.facts.problem, grades: m.facts.grades,
           consoleAddress: m.facts.consoleAddress ?? null,
         }, this.now());
+        // A head registers once per life: what it was running when it last went away is no longer running.
+        await resumeStepsOf(this.db, `head:${headId}`, this.now());
         return { v, type: 'registered', headId };
       }
       case 'images':

@@ -27,7 +27,8 @@ async function heldBy(h: Hangar, p: Principal): Promise<AccountRow[]> {
 }
 
 export interface HeldVolume { disc: DiscRow; zoneId: number | null; account: AccountRow }
-export interface HeldAddress { address: string; account: AccountRow }
+/** `uuid`: the address's public id (migration 025). */
+export interface HeldAddress { uuid: string; address: string; account: AccountRow }
 
 export async function heldVolumes(h: Hangar, p: Principal): Promise<HeldVolume[]> {
   const accounts = await heldBy(h, p);
@@ -38,37 +39,39 @@ export async function heldVolumes(h: Hangar, p: Principal): Promise<HeldVolume[]
 export async function heldAddresses(h: Hangar, p: Principal): Promise<HeldAddress[]> {
   const out: HeldAddress[] = [];
   for (const account of await heldBy(h, p)) {
-    for (const a of await ipam.heldAddresses(h.db, account.id)) if (a.family === 4) out.push({ address: a.address, account });
+    for (const a of await ipam.heldAddresses(h.db, account.id)) if (a.family === 4) out.push({ uuid: a.uuid, address: a.address, account });
   }
   return out;
 }
 
-/** A new IPv4 address from the pool, held by the caller's home account with no VM (e24cloud `PUT /v2/ipv4-addresses`). */
+/** A new IPv4 address from the pool, held by the caller's home account with no VM (e24cloud `PUT
+ *  /v2/ipv4-addresses`): its public id. */
 export async function allocateHeldAddress(h: Hangar, p: Principal, account: AccountRow): Promise<string> {
   if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('add_ips');
   return withTransaction(h.db, async (trx) => {
     for (const range of await ipam.rangesOf(trx, 4)) {
-      const reused = await ipam.takeFreeAddressFor(trx, range.id, account.id);
-      if (reused !== null) return reused;
-      const offset = await ipam.takeNextOffset(trx, range.id);
-      if (offset === null) continue;
-      const address = addressAt(range.cidr, offset);
-      await ipam.insertHeldAddress(trx, { rangeId: range.id, offset, address, family: 4, accountId: account.id, now: h.now() });
-      return address;
+      let address = await ipam.takeFreeAddressFor(trx, range.id, account.id);
+      if (address === null) {
+        const offset = await ipam.takeNextOffset(trx, range.id);
+        if (offset === null) continue;
+        address = addressAt(range.cidr, offset);
+        await ipam.insertHeldAddress(trx, { rangeId: range.id, offset, address, family: 4, accountId: account.id, now: h.now() });
+      }
+      return (await ipam.addressId(trx, address))!;
     }
     throw refused('ips', 'pool_exhausted', { family: 'ipv4' }, 'no_capacity');
   });
 }
 
-/** Give a held address back to the pool. */
-export async function releaseHeldAddress(h: Hangar, p: Principal, address: string): Promise<void> {
-  const held = (await heldAddresses(h, p)).find((a) => a.address === address);
-  if (!held || !(await ipam.releaseHeldAddress(h.db, held.account.id, address))) throw notFound('ip');
+/** Give a held address (by its public id) back to the pool. */
+export async function releaseHeldAddress(h: Hangar, p: Principal, uuid: string): Promise<void> {
+  const held = (await heldAddresses(h, p)).find((a) => a.uuid === uuid);
+  if (!held || !(await ipam.releaseHeldAddress(h.db, held.account.id, uuid))) throw notFound('ip');
 }
 
-/** Put a held address on a VM of the same account, as an extra address routed via its primary IPv4 address. */
-export async function attachHeldAddress(h: Hangar, p: Principal, address: string, at: VmPlace): Promise<void> {
-  const held = (await heldAddresses(h, p)).find((a) => a.address === address);
+/** Put a held address (by its public id) on a VM of the same account, as an extra address routed via its primary IPv4 address. */
+export async function attachHeldAddress(h: Hangar, p: Principal, uuid: string, at: VmPlace): Promise<void> {
+  const held = (await heldAddresses(h, p)).find((a) => a.uuid === uuid);
   if (!held) throw notFound('ip');
   if (!holds(p, { accountId: at.account.id, groupId: at.group.id, vmId: at.vm.id }, 'vm_admin')) throw forbidden('add_ips');
   if (held.account.id !== at.account.id) throw invalid('virtual_machine_id', 'not_in_list');
@@ -79,7 +82,7 @@ export async function attachHeldAddress(h: Hangar, p: Principal, address: string
   await withTransaction(h.db, async (trx) => {
     await lockLiveVm(trx, at);
     if (Number((await nics.countExtraIps(trx, at.vm.id)).n) + 1 > LIMITS.extraIpsPerVm) throw refused('addresses', 'extra_ips', { max: LIMITS.extraIpsPerVm }, 'too_many');
-    if (!(await ipam.attachHeldAddress(trx, held.account.id, address, nic.id, via))) throw notFound('ip');
+    if (!(await ipam.attachHeldAddress(trx, held.account.id, uuid, nic.id, via))) throw notFound('ip');
   });
 }
 

@@ -25,6 +25,9 @@ export type SealedFirstBoot = Omit<FirstBoot, 'rootPasswordHash' | 'firstbootScr
 export interface OperationArgs {
   /** An intent: its steps are the operations whose parent it is (disc creates, then the reimage). */
   'vm.create': Record<string, never>;
+  /** An intent (core/vms/resize.ts): its steps are a `vm.power.shutdown`, whose end applies this
+   *  change, then a `vm.power.start`. null: that attribute stays as it is. */
+  'vm.resize': { cores: number | null; memoryMiB: number | null };
   'disc.create': { disc: DiscRef };
   'disc.grow': { disc: DiscRef; size: number };
   'disc.delete': { disc: DiscRef };
@@ -96,15 +99,17 @@ export interface OperationResult {
 }
 
 export type OperationKind = keyof OperationArgs;
-/** Kinds a head runs (an intent is finished by its steps). */
-export type HeadKind = Exclude<OperationKind, 'vm.create'>;
+/** Intents: no head runs them, their steps do, and they end with their last step. */
+export const INTENTS = ['vm.create', 'vm.resize'] as const satisfies readonly OperationKind[];
+/** Kinds a head runs. */
+export type HeadKind = Exclude<OperationKind, (typeof INTENTS)[number]>;
 export type OperationState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export const FINISHED: readonly OperationState[] = ['done', 'failed', 'cancelled'];
 
 const MINUTE = 60_000;
 /** How long each kind may take from being asked for (queued included) before the sweeper fails it. */
 export const DEADLINES: Record<OperationKind, number> = {
-  'vm.create': 120 * MINUTE, reimage: 60 * MINUTE, 'disc.create': 30 * MINUTE, 'disc.grow': 30 * MINUTE,
+  'vm.create': 120 * MINUTE, 'vm.resize': 45 * MINUTE, reimage: 60 * MINUTE, 'disc.create': 30 * MINUTE, 'disc.grow': 30 * MINUTE,
   'disc.delete': 30 * MINUTE, signal: 5 * MINUTE, purge: 60 * MINUTE,
   'backup.create': 360 * MINUTE, 'backup.restore': 360 * MINUTE, 'backup.delete': 60 * MINUTE,
   'snapshot.create': 60 * MINUTE, 'snapshot.restore': 60 * MINUTE, 'snapshot.delete': 60 * MINUTE,
@@ -122,7 +127,7 @@ export const MAX_POWER_TIMEOUT_MS = 30 * MINUTE;
 /** Kinds that hold their VM while they run (a signal is a moment's act and never conflicts; start
  *  and stop are desired-state changes, accepted during another operation and converged after it). */
 export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
-  'vm.create', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete',
+  'vm.create', 'vm.resize', 'reimage', 'disc.create', 'disc.grow', 'disc.delete', 'purge', 'backup.create', 'backup.restore', 'backup.delete',
   'snapshot.create', 'snapshot.restore', 'snapshot.delete',
   'vm.power.shutdown', 'vm.power.reboot', 'vm.power.reset', 'vm.power.cycle',
   'password.reset',
@@ -134,7 +139,15 @@ export const LOCKING: ReadonlySet<OperationKind> = new Set<OperationKind>([
  *  the head converges them when the running operation ends. */
 export const CONFLICTS: Partial<Record<OperationKind, readonly OperationKind[]>> = {
   reimage: ['reimage'],
+  // A resize waits for nothing: it is refused while any act holds (or is to hold) its VM, and the
+  // power acts that need the guest are refused while it runs.
+  'vm.resize': [...LOCKING],
+  'vm.power.shutdown': ['vm.resize'], 'vm.power.reboot': ['vm.resize'], 'vm.power.reset': ['vm.resize'], 'vm.power.cycle': ['vm.resize'],
 };
+
+/** Intents whose steps may run again when the head running one went away (its lease passed, or it
+ *  registered anew): a shutdown of a machine that is off and a start of one that runs change nothing. */
+export const RESUMABLE: ReadonlySet<OperationKind> = new Set<OperationKind>(['vm.resize']);
 
 /** A PendingOperation as the head runs it: its kind and its opened args, typed together. */
 export type HeadOperation = { [K in HeadKind]: { id: number; kind: K; args: Opened<OperationArgs[K]> } }[HeadKind];

@@ -15,19 +15,22 @@ import { snapshotEnded } from '../core/snapshots.js';
 import { templateEnded } from '../core/templates.js';
 import type { Db, Trx } from '../store/repos/types.js';
 import { publishOperationsChanged } from '../store/notify.js';
-import { CONFLICTS, DEADLINES, FINISHED, LOCKING, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
+import { resizeStepDone } from '../core/vms/resize.js';
+import { CONFLICTS, DEADLINES, FINISHED, INTENTS, LOCKING, RESUMABLE, storedArgs, withoutSecrets, type HeadKind, type OperationArgs, type OperationKind } from './kinds.js';
 
 export async function enqueue<K extends OperationKind>(
   db: Db, op: {
     kind: K; vmId: number; headId: number | null; userId: number | null; args: OperationArgs[K]; now: number;
     /** The intent this is a step of. */
     parentId?: number; dialect?: Dialect | null;
+    /** When it must have ended (default: its kind's DEADLINES from now); an intent's steps share its own. */
+    deadline?: number;
   },
 ): Promise<number> {
   const id = await repo.insertOperation(db, {
     uuid: crypto.randomUUID(), kind: op.kind, vm_id: op.vmId, head_id: op.headId, user_id: op.userId, state: 'queued',
     args: JSON.stringify(op.args), result: null, error: null, created_at: op.now, updated_at: op.now,
-    deadline: op.now + DEADLINES[op.kind], parent_id: op.parentId ?? null, dialect: op.dialect ?? null, progress: null,
+    deadline: op.deadline ?? op.now + DEADLINES[op.kind], parent_id: op.parentId ?? null, dialect: op.dialect ?? null, progress: null,
     started_at: null, finished_at: null, lease_owner: null, lease_until: null,
   });
   await publishOperationsChanged(db);
@@ -44,7 +47,7 @@ export async function conflicting(db: Db, vmId: number, kind: OperationKind): Pr
 
 /** Queued operations a head runs for this VM, in the order they were asked for. */
 export async function pendingFor(db: Db, vmId: number): Promise<OperationRow[]> {
-  return repo.queuedOn(db, vmId, 'vm.create' satisfies Exclude<OperationKind, HeadKind>);
+  return repo.queuedOn(db, vmId, INTENTS satisfies readonly Exclude<OperationKind, HeadKind>[]);
 }
 
 export async function getOperation(db: Db, id: number): Promise<OperationRow | undefined> {
@@ -60,6 +63,8 @@ export async function startOperation(db: Store, id: number, owner: string, now: 
   return withTransaction(db, async (trx) => {
     const op = await repo.lockOperation(trx, id);
     if (!op || op.state !== 'queued') return false;
+    // An intent's steps run in their order: a later one waits while an earlier one has not ended.
+    if (op.parent_id !== null && (await repo.earlierStepUnended(trx, op.parent_id, op.id))) return false;
     const top = op.parent_id ?? op.id;
     // A purge runs on a VM whose row is already gone: there is nothing to hold.
     if (op.vm_id !== null && LOCKING.has(op.kind as OperationKind) && (await repo.takeVmLock(trx, op.vm_id, top)) === 'held') return false;
@@ -93,7 +98,8 @@ export async function finishIn(trx: Trx, id: number, now: number, outcome: Outco
   const op = await repo.lockOperation(trx, id);
   if (!op || FINISHED.includes(op.state as never)) return false;
   if (outcome.owner !== undefined && (op.state !== 'running' || op.lease_owner !== outcome.owner)) return false;
-  const { error } = outcome;
+  // A step that worked may carry its intent's act (a resize's change), which can still fail it.
+  const error = outcome.error ?? (op.parent_id === null ? null : await resizeStepDone(trx, op, now));
   await repo.updateOperation(trx, id, {
     state: error === null ? 'done' : 'failed', error, args: withoutSecrets(op.args), progress: error === null ? 100 : op.progress,
     finished_at: now, updated_at: now, lease_owner: null, lease_until: null,
@@ -146,6 +152,31 @@ async function effects(trx: Trx, op: OperationRow, now: number, error: string | 
   } else if (error !== null && kind !== 'signal' && kind !== 'vm.create' && op.vm_id !== null) {
     await repo.updateVmAfter(trx, op.vm_id, { head_note: `${kind} failed: ${error}` });
   }
+}
+
+/**
+ * Put a running step of a RESUMABLE intent back in the queue, to be run again by its head: the head
+ * that took it went away (its lease passed, or it registered anew). `resumed` with its head and VM, to
+ * be told; `ended` when it no longer runs (another brain's sweeper got there first); null when it is
+ * not such a step or its deadline has passed (the sweeper fails it then).
+ */
+export async function resumeStep(db: Store, id: number, now: number): Promise<{ resumed: { headId: number | null; vmId: number | null } } | 'ended' | null> {
+  return withTransaction(db, async (trx) => {
+    const op = await repo.lockOperation(trx, id);
+    if (!op || op.state !== 'running') return 'ended' as const;
+    if (op.parent_id === null || (op.deadline !== null && op.deadline < now)) return null;
+    const intent = await repo.operationById(trx, op.parent_id);
+    if (!intent || !RESUMABLE.has(intent.kind as OperationKind)) return null;
+    await repo.updateOperation(trx, id, { state: 'queued', lease_owner: null, lease_until: null, started_at: null, progress: null, updated_at: now });
+    await publishOperationsChanged(trx);
+    return { resumed: { headId: op.head_id, vmId: op.vm_id } };
+  });
+}
+
+/** A head registering anew runs nothing it ran before: the steps of resumable intents it held go back
+ *  to the queue at once (anything else it held waits for the sweeper, as before). */
+export async function resumeStepsOf(db: Store, owner: string, now: number): Promise<void> {
+  for (const { id } of await repo.leasedTo(db, owner)) await resumeStep(db, id, now);
 }
 
 // Cancellation ------------------------------------------------------------------------------------

@@ -152,6 +152,8 @@ export interface IpsTable {
   nic_id: number | null; routed_via: string | null; rdns: string | null; reason: string | null;
   created_at: number;
   account_id: Generated<number | null>;
+  /** The public id (migration 025): new each time the address leaves its pool. */
+  uuid: string;
 }
 
 export interface OperationsTable {

@@ -1,5 +1,6 @@
 // Every entity has a public id (a UUID) beside its integer id (issue 8): migration 009 gives one to
-// every row already stored, and every insert sets one. Before, no table had a `uuid` column.
+// every row already stored (025 to IP addresses), and every insert sets one. Before, no table had a
+// `uuid` column.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Kysely } from 'kysely';
@@ -7,7 +8,7 @@ import { migrations } from '../../src/store/db.js';
 import { SecretBox } from '../../src/core/secrets.js';
 import { account, migratableStore, startTest } from '../helpers.js';
 
-const TABLES = ['accounts', 'groups', 'vms', 'discs', 'nics', 'users', 'privileges', 'api_keys', 'backups', 'backup_schedules', 'invitations'];
+const TABLES = ['accounts', 'groups', 'vms', 'discs', 'nics', 'users', 'privileges', 'api_keys', 'backups', 'backup_schedules', 'invitations', 'ips'];
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Every row of every table has a UUID v4, and no two rows of a table share one; at least one row each. */
@@ -55,7 +56,7 @@ test('every row made through the API has a unique public id: accounts, groups, V
   }
 });
 
-test('migration 009 gives every existing row a public id, and refuses a row without one afterwards', async () => {
+test('migrations 009 and 025 give every existing row a public id (addresses too), and refuse a row without one afterwards', async () => {
   const { db, migrator, close } = await migratableStore();
   try {
     const all = Object.keys(migrations(SecretBox.ephemeral())).sort();
@@ -72,7 +73,8 @@ test('migration 009 gives every existing row a public id, and refuses a row with
         hardware_profile_locked: 0, zone_name: 'default', vnc_password: 'x', created_at: t, updated_at: t,
       });
       const disc = await one('discs', { vm_id: vm, label: 'disc-1', storage_grade: 'sata', size: 10240, storage_pool_id: null, created_at: t });
-      await one('nics', { vm_id: vm, label: null, mac: `52:54:00:00:00:0${i}`, vlan_num: 1, created_at: t });
+      const nic = await one('nics', { vm_id: vm, label: null, mac: `52:54:00:00:00:0${i}`, vlan_num: 1, created_at: t });
+      await one('ips', { range_id: null, offset: null, address: `10.9.0.${i + 2}`, family: 4, nic_id: nic, routed_via: null, rdns: null, reason: null, created_at: t });
       await one('backups', { disc_id: disc, label: 'b1', size: 10240, storage_grade: 'iceberg', manual: 1, created_at: t });
       await one('backup_schedules', { disc_id: disc, start_at: '2030-01-01 00:00:00 UTC', interval_seconds: 3600, capacity: 1, created_at: t });
       // An all-digit username from before the rule: it keeps its row, reachable by its id and public id.
@@ -88,11 +90,15 @@ test('migration 009 gives every existing row a public id, and refuses a row with
       });
     }
     assert.equal((await migrator.migrateToLatest()).error, undefined);
-    await assertPublicIds(db, 'after migration 009');
+    await assertPublicIds(db, 'after migrations 009 and 025');
     // Unique and required from now on: a copied or missing public id is refused by the store itself.
     const taken = (await db.selectFrom('accounts').select('uuid').executeTakeFirstOrThrow()).uuid;
     await assert.rejects(db.insertInto('accounts').values({ name: 'copy', created_at: t, uuid: taken }).execute());
     await assert.rejects(db.insertInto('accounts').values({ name: 'none', created_at: t }).execute());
+    const address = { range_id: null, offset: null, family: 4, nic_id: null, routed_via: null, rdns: null, reason: null, created_at: t };
+    const ipTaken = (await db.selectFrom('ips').select('uuid').executeTakeFirstOrThrow()).uuid;
+    await assert.rejects(db.insertInto('ips').values({ ...address, address: '10.9.1.1', uuid: ipTaken }).execute());
+    await assert.rejects(db.insertInto('ips').values({ ...address, address: '10.9.1.2' }).execute());
   } finally {
     await close();
   }

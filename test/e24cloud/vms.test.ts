@@ -2,7 +2,8 @@
 // password, an SSH key of the account, `#!` user_data) lands in the caller's home account and default
 // group with the template's disc size; list and get give every seed field from real data; the VM is
 // the same machine over BigV; rename, the power acts, resize of a running machine (shutdown, apply,
-// start) and of one that ignores ACPI (forced off after a fractional wait_for); delete 0 keeps the
+// start: one operation, at its Location, `installing` while it runs, a second resize meanwhile 409)
+// and of one that ignores ACPI (forced off after a fractional wait_for); delete 0 keeps the
 // volumes, 1 removes them. Refusals are in the envelope and write nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,9 +142,19 @@ async function lifecycle(fx: Fx): Promise<void> {
   await inState(fx, id, 'online', (x) => x.cores === 3 && x.ram === 768);
 
   // A guest that ignores ACPI is forced off after wait_for (3 s here), then resized and started.
+  // It is one operation (Location), shown as installing while it runs; a second resize meanwhile is 409 naming it.
   for (const d of t.drivers) d.acpi = false;
   const before = Date.now();
-  await act(fx, id, 'resize', { cores: 1, wait_for: 0.05 });
+  const resizing = await a.signed('POST', `/v2/virtual-machines/${id}/resize`, { cores: 1, wait_for: 0.05 });
+  assert.deepEqual([resizing.status, resizing.body], [200, { success: true }], resizing.text);
+  const location = String(resizing.headers.location);
+  assert.match(location, /^\/operations\/[0-9a-f-]{36}$/);
+  assert.equal((await vm(fx, id)).state, 'installing');
+  const again = await a.signed('POST', `/v2/virtual-machines/${id}/resize`, { cores: 2 });
+  assert.deepEqual([again.status, again.body.code, again.body.success], [409, 'conflict', false], again.text);
+  assert.ok(again.body.error.includes(location.split('/')[2]!), again.text);
+  const followed = await t.req('GET', `${location}?wait=20`, { token: a.token });
+  assert.deepEqual([followed.body.kind, followed.body.state, followed.body.steps.map((s: any) => s.kind)], ['vm.resize', 'done', ['vm.power.shutdown', 'vm.power.start']]);
   await inState(fx, id, 'online', (x) => x.cores === 1);
   assert.ok(Date.now() - before >= 2500, 'waited for wait_for before forcing');
   const forced = await t.running.hangar.db.selectFrom('operations').select(['result']).where('vm_id', '=', same.id).where('kind', '=', 'vm.power.shutdown').orderBy('id', 'desc').executeTakeFirstOrThrow();
@@ -262,5 +273,6 @@ test('state: installing while a create or image write runs, deleting while a pur
   assert.equal(e24State(view('running'), ['reimage']), 'installing');
   assert.equal(e24State(view('running'), ['purge']), 'deleting');
   assert.equal(e24State(view('running'), ['vm.power.shutdown']), 'online');
+  assert.equal(e24State(view('stopped'), ['vm.resize', 'vm.power.shutdown', 'vm.power.start']), 'installing');
   assert.equal(e24State(view('stopped'), []), 'offline');
 });

@@ -20,7 +20,7 @@ import { resolveVmById } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
 import { IdP, IdRef, NIdRef, NoParams, NoQuery, e24, EmptyB, UUID } from './schemas.js';
-import { catalogues, ipId, visibleVms } from './vms.js';
+import { catalogues, visibleVms } from './vms.js';
 
 const TAGS = ['e24cloud'];
 const Num = Type.Number();
@@ -64,7 +64,7 @@ async function holdings(h: Hangar, p: Principal) {
     }
     for (const [n, nic] of view.nics.entries()) {
       for (const a of [...nic.ips, ...Object.keys(nic.extraIps)].filter((x) => !x.includes(':'))) {
-        addresses.push({ id: ipId(a), ipv4_address: a, cost_per_hour: h.config.prices.ipv4, dhcp: n === 0 && nic.ips[0] === a, ...common });
+        addresses.push({ id: nic.addressIds[a]!, ipv4_address: a, cost_per_hour: h.config.prices.ipv4, dhcp: n === 0 && nic.ips[0] === a, ...common });
       }
     }
   }
@@ -77,8 +77,8 @@ async function holdings(h: Hangar, p: Principal) {
       zone: { id: zone?.publicId ?? null, name: zone?.label ?? null }, held: true,
     });
   }
-  for (const { address, account } of await heldAddresses(h, p)) {
-    addresses.push({ id: ipId(address), ipv4_address: address, cost_per_hour: h.config.prices.ipv4, dhcp: false, owner: owner(account), zone: { id: null, name: null }, held: true });
+  for (const { uuid, address, account } of await heldAddresses(h, p)) {
+    addresses.push({ id: uuid, ipv4_address: address, cost_per_hour: h.config.prices.ipv4, dhcp: false, owner: owner(account), zone: { id: null, name: null }, held: true });
   }
   return { volumes, addresses };
 }
@@ -185,13 +185,13 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     // Addresses are not bound to zones in core yet: the zone is checked, the pool is the cluster's.
     await zoneByRef(h, req.body.zone_id).catch(() => { throw invalid('zone_id', 'not_in_list'); });
     const made = await allocateHeldAddress(h, req.principal, (await landingFor(h, req.principal)).account);
-    return { success: true, ipv4_address: present((await holdings(h, req.principal)).addresses.find((x) => x.ipv4_address === made)!) };
+    return { success: true, ipv4_address: present(await address(req.principal, made)) };
   });
   r.post('/ipv4-addresses/:id/attach', { schema: { ...one, summary: 'Attach an address the account holds to one of its VMs (an extra address)', body: AttachB, response: e24() } }, async (req) => {
     const a = await address(req.principal, req.params.id);
     if (!a.held) throw invalid('id', 'state');
     const at = await resolveVmById(h.db, req.principal, req.body.virtual_machine_id, { includeDeleted: false, forChange: true });
-    await attachHeldAddress(h, req.principal, a.ipv4_address, at);
+    await attachHeldAddress(h, req.principal, a.id, at);
     return { success: true };
   });
   r.post('/ipv4-addresses/:id/detach', { schema: { ...one, summary: 'Detach an extra address from its VM; the account keeps it', body: EmptyB, response: e24() } }, async (req) => {
@@ -202,7 +202,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   });
   r.delete('/ipv4-addresses/:id', { schema: { ...one, summary: 'Release an extra address of one of the caller\'s VMs', body: EmptyB, response: e24() } }, async (req) => {
     const a = await address(req.principal, req.params.id);
-    if (a.held) return releaseHeldAddress(h, req.principal, a.ipv4_address).then(() => ({ success: true }));
+    if (a.held) return releaseHeldAddress(h, req.principal, a.id).then(() => ({ success: true }));
     await deleteIp(h, req.principal, await resolveIp(h, req.principal, a.ipv4_address));
     return { success: true };
   });

@@ -2,7 +2,6 @@
 // account and its default group, list and read with every field of the seed from real data, the
 // power acts as core intents, resize with an ACPI shutdown first, rename, delete in core's detach or
 // cascade mode. The console is core's remote console: VNC on the VM's head with an expiring password.
-import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Hangar } from '../../core/context.js';
@@ -14,7 +13,7 @@ import { createVm } from '../../core/vms/create.js';
 import { powerVm } from '../../core/vms/power.js';
 import { updateVm } from '../../core/vms/update.js';
 import { deleteVm } from '../../core/vms/delete.js';
-import { resizeWithRestart } from '../../core/vms/resize-restart.js';
+import { resizeVm } from '../../core/vms/resize.js';
 import { unendedKinds } from '../../core/vms/activity.js';
 import { loadVmView, type VmView } from '../../core/views.js';
 import { listAccounts } from '../../core/tree.js';
@@ -35,15 +34,6 @@ export const CDROM_DISC_MIB = 10 * 1024;
 /** `wait_for` when absent: the seed's example, 4 minutes. */
 export const DEFAULT_WAIT_MINUTES = 4;
 
-/** An address's public id: a name-based UUID of the address (core gives addresses no public id yet), the same on every brain. */
-export function ipId(address: string): string {
-  const b = crypto.createHash('sha1').update(`hangar-ipv4:${address}`).digest();
-  b[6] = (b[6]! & 0x0f) | 0x50;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const x = b.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
 /** What presenting many VMs needs once per request. */
 export interface Catalogues { images: Map<string, Image>; zones: Map<number, Zone>; networks: Network[] }
 
@@ -52,9 +42,11 @@ export async function catalogues(h: Hangar, p: Principal): Promise<Catalogues> {
   return { images: new Map(images.map((i) => [i.name, i])), zones: new Map(zones.map((z) => [z.id, z])), networks };
 }
 
+/** A resize shows as `installing` (the machine goes down and comes back, as after a create): a
+ *  client waiting for `online` waits for its end, and `offline` would be untrue at both ends of it. */
 export function e24State(v: VmView, kinds: string[]): 'online' | 'offline' | 'installing' | 'deleting' {
   if (kinds.includes('purge') || v.row.deleted) return 'deleting';
-  if (kinds.includes('vm.create') || kinds.includes('reimage')) return 'installing';
+  if (kinds.includes('vm.create') || kinds.includes('reimage') || kinds.includes('vm.resize')) return 'installing';
   return v.row.run_state === 'running' ? 'online' : 'offline';
 }
 
@@ -63,7 +55,7 @@ const isV4 = (a: string) => !a.includes(':');
 export async function presentVm(h: Hangar, p: Principal, c: Catalogues, at: VmPlace, v: VmView) {
   const image = v.row.last_imaged_with === null ? undefined : c.images.get(v.row.last_imaged_with);
   const zone = v.row.zone_id === null ? undefined : c.zones.get(v.row.zone_id);
-  const v4 = v.nics.flatMap((n) => [...n.ips, ...Object.keys(n.extraIps)].filter(isV4));
+  const v4 = v.nics.flatMap((n) => [...n.ips, ...Object.keys(n.extraIps)].filter(isV4).map((a) => ({ id: n.addressIds[a]!, ipv4_address: a })));
   return {
     id: v.uuid,
     label: v.row.label ?? v.row.name,
@@ -80,7 +72,7 @@ export async function presentVm(h: Hangar, p: Principal, c: Catalogues, at: VmPl
     owner: { id: at.account.uuid, name: at.account.name },
     public_interface: {
       primary_ip_ipv4address: v.nics[0]?.ips.find(isV4) ?? null,
-      ipv4_addresses: v4.map((a) => ({ id: ipId(a), ipv4_address: a })),
+      ipv4_addresses: v4,
     },
     storage_volumes: v.discs.map((d, i) => ({ id: d.uuid, size: d.size / 1024, system_disk: i === 0, type: d.storage_grade === 'archive' ? 'HDD' : 'SSD' })),
     zone: { id: zone?.publicId ?? null, name: zone?.label ?? null },
@@ -165,13 +157,14 @@ export function vmRoutes(h: Hangar, app: FastifyInstance): void {
   });
 
   r.post('/virtual-machines/:id/resize', {
-    schema: { ...act, summary: 'Resize: ACPI shutdown (forced after wait_for minutes), apply, start again', body: ResizeB },
+    schema: { ...act, summary: 'Resize: a running VM is shut down through ACPI (forced after wait_for minutes), resized and started again, as one operation (Location: /operations/{id}); a stopped one is resized at once', body: ResizeB },
     config: { e24Fields: { memoryMiB: 'ram', timeout: 'wait_for' } },
-  }, async (req) => {
+  }, async (req, reply) => {
     const b = req.body;
-    await resizeWithRestart(h, req.principal, await at(h, req.principal, req.params.id, true), {
+    const { operation } = await resizeVm(h, req.principal, await at(h, req.principal, req.params.id, true), {
       ...(b.cores !== undefined ? { cores: b.cores } : {}), ...(b.ram !== undefined ? { memoryMiB: b.ram } : {}), waitMs: waitMs(b.wait_for),
     }, 'e24');
+    if (operation !== null) void reply.header('location', `/operations/${operation}`);
     return { success: true };
   });
 

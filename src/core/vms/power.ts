@@ -10,12 +10,12 @@
 // maps its requests onto these intents or onto desired state.
 import type { Transaction } from 'kysely';
 import type { Hangar } from '../context.js';
-import { forbidden, invalid, refused } from '../errors.js';
+import { conflict, forbidden, invalid, refused } from '../errors.js';
 import { holds, type Principal } from '../principal.js';
 import type { VmPlace } from '../resolve.js';
 import type { Dialect } from '../urls.js';
 import type { Database, OperationRow } from '../../store/schema.js';
-import { enqueue, getOperation } from '../../operations/queue.js';
+import { conflicting, enqueue, getOperation } from '../../operations/queue.js';
 import { MAX_POWER_TIMEOUT_MS, type OperationKind, type OperationResult } from '../../operations/kinds.js';
 import { lockLiveVm } from '../locks.js';
 import { withTransaction } from '../transaction.js';
@@ -60,6 +60,8 @@ export async function powerVm(h: Hangar, p: Principal, at: VmPlace, req: PowerIn
     if (cur.head_id === null) throw refused('powerOn', 'vm_not_placed', {}, 'state');
     if (req.intent === 'start' && account.suspended && !cur.power_on) throw forbidden('account_suspended_power');
     if (NEEDS_ON.has(req.intent) && !cur.power_on) throw refused('powerOn', 'vm_not_powered_on', {}, 'state');
+    const busy = await conflicting(trx, cur.id, POWER_KINDS[req.intent]);
+    if (busy) throw conflict('resizing', busy.uuid);
     if (req.intent === 'start') await updateVmRow(trx, cur.id, { power_on: 1, head_note: null, updated_at: now });
     if (req.intent === 'stop') await updateVmRow(trx, cur.id, { power_on: 0, updated_at: now });
     const base = { vmId: cur.id, headId: cur.head_id, userId: p.userId, now, dialect };
@@ -82,13 +84,14 @@ export function checkTimeout(ms: number): number {
 /**
  * What an ended power operation changes on its VM's desired state, in the transaction that ends it
  * (whether its head or the sweeper ends it). A start that failed leaves the machine off with why;
- * a shutdown that worked leaves it off. Reboot, reset and cycle change nothing desired.
+ * a shutdown that worked leaves it off, unless it is a step of a resize (which starts it again).
+ * Reboot, reset and cycle change nothing desired.
  */
 export async function powerEffects(
-  trx: Transaction<Database>, op: Pick<OperationRow, 'kind' | 'vm_id'>, now: number, error: string | null, _result: OperationResult | null,
+  trx: Transaction<Database>, op: Pick<OperationRow, 'kind' | 'vm_id' | 'parent_id'>, now: number, error: string | null, _result: OperationResult | null,
 ): Promise<void> {
   if (!isPowerKind(op.kind) || op.vm_id === null) return;
-  if (op.kind === POWER_KINDS.shutdown && error === null) {
+  if (op.kind === POWER_KINDS.shutdown && error === null && op.parent_id === null) {
     await updateVmRow(trx, op.vm_id, { power_on: 0, updated_at: now });
   } else if (op.kind === POWER_KINDS.start && error !== null) {
     await updateVmRow(trx, op.vm_id, { power_on: 0, head_note: `power on failed: ${error}`, updated_at: now });

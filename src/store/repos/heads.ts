@@ -106,8 +106,8 @@ export async function recordPoweredOff(db: Db, headId: number, vmId: number, not
 }
 
 /** An operation's kind and VM (for the effects of its end). */
-export async function operationTarget(db: Db, opId: number): Promise<{ kind: string; vm_id: number | null } | undefined> {
-  return db.selectFrom('operations').select(['kind', 'vm_id']).where('id', '=', opId).executeTakeFirst();
+export async function operationTarget(db: Db, opId: number): Promise<{ kind: string; vm_id: number | null; parent_id: number | null } | undefined> {
+  return db.selectFrom('operations').select(['kind', 'vm_id', 'parent_id']).where('id', '=', opId).executeTakeFirst();
 }
 
 /** What a head reported about a finished operation besides its error (`operations.result`, JSON). */

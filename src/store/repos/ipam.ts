@@ -1,5 +1,7 @@
 // Address pools (ip_ranges) and addresses (ips). An address is free in its pool when it is on no NIC
-// and no account holds it (migration 012); the lowest free offset is handed out first.
+// and no account holds it (migration 012); the lowest free offset is handed out first. Each time an
+// address leaves its pool it gets a new public id (migration 025), kept while it is held or attached.
+import { randomUUID } from 'node:crypto';
 import { sql, type Updateable } from 'kysely';
 import { isPostgres } from '../dialect.js';
 import type { Store } from '../db.js';
@@ -31,7 +33,7 @@ async function takeFree(db: Db, rangeId: number, holder: Updateable<IpsTable>): 
     if (isPostgres(db as Store)) freeQ = freeQ.forUpdate().skipLocked();
     const free = await freeQ.executeTakeFirst();
     if (!free) return null;
-    const taken = await db.updateTable('ips').set({ ...holder, rdns: null })
+    const taken = await db.updateTable('ips').set({ ...holder, rdns: null, uuid: randomUUID() })
       .where('id', '=', free.id).where('nic_id', 'is', null).where('account_id', 'is', null).executeTakeFirst();
     if (Number(taken.numUpdatedRows) === 1) return free.address;
   }
@@ -55,7 +57,7 @@ export async function insertAddress(
   db: Db, a: { rangeId: number; offset: number; address: string; family: 4 | 6; now: number } & Holder,
 ): Promise<void> {
   await db.insertInto('ips').values({
-    range_id: a.rangeId, offset: a.offset, address: a.address, family: a.family, nic_id: a.nicId,
+    uuid: randomUUID(), range_id: a.rangeId, offset: a.offset, address: a.address, family: a.family, nic_id: a.nicId,
     routed_via: a.routedVia, rdns: null, reason: a.reason, created_at: a.now,
   }).execute();
 }
@@ -74,21 +76,21 @@ export async function detachAddresses(db: Db, nicIds: number[], accountId: numbe
 }
 
 /** Addresses an account holds that are on no NIC. */
-export function heldAddresses(db: Db, accountId: number): Promise<{ address: string; family: number; rdns: string | null }[]> {
-  return db.selectFrom('ips').select(['address', 'family', 'rdns']).where('account_id', '=', accountId).where('nic_id', 'is', null).orderBy('id').execute();
+export function heldAddresses(db: Db, accountId: number): Promise<{ uuid: string; address: string; family: number; rdns: string | null }[]> {
+  return db.selectFrom('ips').select(['uuid', 'address', 'family', 'rdns']).where('account_id', '=', accountId).where('nic_id', 'is', null).orderBy('id').execute();
 }
 
-/** Give an address an account holds on no NIC back to its pool: false when it holds no such address. */
-export async function releaseHeldAddress(db: Db, accountId: number, address: string): Promise<boolean> {
+/** Give the address with public id `uuid`, held by the account on no NIC, back to its pool: false when it holds no such address. */
+export async function releaseHeldAddress(db: Db, accountId: number, uuid: string): Promise<boolean> {
   const r = await db.updateTable('ips').set({ account_id: null, rdns: null, reason: null })
-    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+    .where('uuid', '=', uuid).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
-/** Put an address the account holds on a NIC, routed via `via`: false when it no longer holds it free. */
-export async function attachHeldAddress(db: Db, accountId: number, address: string, nicId: number, via: string): Promise<boolean> {
+/** Put the address with public id `uuid`, held by the account, on a NIC routed via `via`: false when it no longer holds it free. */
+export async function attachHeldAddress(db: Db, accountId: number, uuid: string, nicId: number, via: string): Promise<boolean> {
   const r = await db.updateTable('ips').set({ nic_id: nicId, routed_via: via })
-    .where('address', '=', address).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
+    .where('uuid', '=', uuid).where('account_id', '=', accountId).where('nic_id', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
@@ -107,7 +109,12 @@ export function takeFreeAddressFor(db: Db, rangeId: number, accountId: number): 
 /** A never-used address of a range, held by the account on no NIC. */
 export async function insertHeldAddress(db: Db, a: { rangeId: number; offset: number; address: string; family: 4 | 6; accountId: number; now: number }): Promise<void> {
   await db.insertInto('ips').values({
-    range_id: a.rangeId, offset: a.offset, address: a.address, family: a.family, nic_id: null, account_id: a.accountId,
+    uuid: randomUUID(), range_id: a.rangeId, offset: a.offset, address: a.address, family: a.family, nic_id: null, account_id: a.accountId,
     routed_via: null, rdns: null, reason: null, created_at: a.now,
   }).execute();
+}
+
+/** The public id of an address (as it is now). */
+export async function addressId(db: Db, address: string): Promise<string | undefined> {
+  return (await db.selectFrom('ips').select('uuid').where('address', '=', address).executeTakeFirst())?.uuid;
 }

@@ -35,10 +35,22 @@ export async function unendedOn(db: Db, vmId: number): Promise<OperationRow[]> {
   return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', 'in', ['queued', 'running']).orderBy('id').execute();
 }
 
-/** Queued operations on the VM other than `exceptKind`, oldest first. */
-export async function queuedOn(db: Db, vmId: number, exceptKind: string): Promise<OperationRow[]> {
+/** Queued operations on the VM not of `exceptKinds`, oldest first. */
+export async function queuedOn(db: Db, vmId: number, exceptKinds: readonly string[]): Promise<OperationRow[]> {
   return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', '=', 'queued')
-    .where('kind', '!=', exceptKind).orderBy('id').execute();
+    .where('kind', 'not in', [...exceptKinds]).orderBy('id').execute();
+}
+
+/** Whether a step of the intent asked for before `stepId` has not ended. */
+export async function earlierStepUnended(db: Db, parentId: number, stepId: number): Promise<boolean> {
+  const row = await db.selectFrom('operations').select('id').where('parent_id', '=', parentId).where('id', '<', stepId)
+    .where('state', 'in', ['queued', 'running']).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Running operations leased to `owner` (a head registering anew runs none of them any more). */
+export async function leasedTo(db: Db, owner: string): Promise<{ id: number }[]> {
+  return db.selectFrom('operations').select('id').where('state', '=', 'running').where('lease_owner', '=', owner).execute();
 }
 
 export async function updateOperation(db: Db, id: number, set: Updateable<OperationsTable>): Promise<void> {
@@ -81,8 +93,8 @@ export async function updateVmAfter(trx: Trx, vmId: number, set: Updateable<VmsT
 }
 
 /** Running ones whose lease passed, and unended ones whose deadline passed. */
-export async function stuckOperations(db: Db, now: number): Promise<Pick<OperationRow, 'id' | 'state' | 'lease_until' | 'deadline'>[]> {
-  return db.selectFrom('operations').select(['id', 'state', 'lease_until', 'deadline'])
+export async function stuckOperations(db: Db, now: number): Promise<Pick<OperationRow, 'id' | 'state' | 'lease_until' | 'deadline' | 'parent_id'>[]> {
+  return db.selectFrom('operations').select(['id', 'state', 'lease_until', 'deadline', 'parent_id'])
     .where((eb) => eb.or([
       eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now)]),
       eb.and([eb('state', 'in', ['queued', 'running']), eb('deadline', '<', now)]),

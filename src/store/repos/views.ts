@@ -29,6 +29,7 @@ export type VmViewDbRow = VmViewRow & {
 export type ScheduleDbRow = BackupScheduleRow & { vm_id: number };
 export interface NicDbRow {
   id: number; uuid: string; vm_id: number; label: string | null; mac: string; vlan_num: number; address: string | null; routed_via: string | null;
+  address_uuid: string | null;
 }
 
 export type ViewFilter =
@@ -63,7 +64,7 @@ function queries(db: Store, where: <Q extends Narrowable<Q>>(q: Q) => Q) {
       .orderBy('s.id'),
     nics: db.selectFrom('nics as n')
       .leftJoin('ips as i', 'i.nic_id', 'n.id')
-      .select(['n.id', 'n.uuid', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via'])
+      .select(['n.id', 'n.uuid', 'n.vm_id', 'n.label', 'n.mac', 'n.vlan_num', 'i.address', 'i.routed_via', 'i.uuid as address_uuid'])
       .where('n.vm_id', 'in', vmIds())
       .orderBy('n.id').orderBy('i.family').orderBy('i.id'),
   };

@@ -133,7 +133,7 @@ export async function addressUsed(db: Db, address: string): Promise<boolean> {
 /** An address chosen by the user on a private VLAN: on the NIC, outside any pool. */
 export async function insertChosenIp(trx: Trx, nicId: number, family: 4 | 6, address: string, now: number): Promise<void> {
   await trx.insertInto('ips').values({
-    range_id: null, offset: null, address, family, nic_id: nicId, routed_via: null, rdns: null, reason: 'chosen on a private VLAN', created_at: now,
+    uuid: randomUUID(), range_id: null, offset: null, address, family, nic_id: nicId, routed_via: null, rdns: null, reason: 'chosen on a private VLAN', created_at: now,
   }).execute();
 }
 
