@@ -14,7 +14,7 @@ import { firewallSpec } from '../core/firewall-apply.js';
 import { limitsOf } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
-import { finishIn, pendingFor, renewLease, startOperation } from '../operations/queue.js';
+import { finishIn, pendingFor, pendingWithoutVm, renewLease, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
 import * as heads from '../store/repos/heads.js';
 import { settingsOf } from '../store/repos/vm-settings.js';
@@ -73,6 +73,8 @@ export class HeadEndpoint {
         };
       case 'desired.get':
         return { v, type: 'desired', vmId: m.vmId, ...(await this.desired(m.headId, m.vmId)) };
+      case 'volumes.get':
+        return { v, type: 'volumes', ops: (await pendingWithoutVm(this.db, m.headId)).map((o) => openOperation(this.opts.secrets, o)) };
       case 'observed':
         await heads.recordObserved(this.db, m.headId, m.vmId, m.observed, this.now());
         return { v, type: 'ack' };

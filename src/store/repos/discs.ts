@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../schema.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
+import { forUpdate } from '../dialect.js';
 import type { Db, Trx } from './types.js';
 
 /** A disc attached to a VM. */
@@ -152,4 +153,26 @@ export async function attachToVm(trx: Trx, discId: number, accountId: number, vm
 /** The head a storage pool is on. */
 export async function poolHead(db: Db, poolId: number): Promise<number | null> {
   return (await db.selectFrom('storage_pools').select('head_id').where('id', '=', poolId).executeTakeFirst())?.head_id ?? null;
+}
+
+/** A new volume the account holds with no VM, its space already claimed in `poolId`. */
+export function insertHeldVolume(trx: Trx, d: { accountId: number; label: string; grade: string; size: number; poolId: number; now: number }): Promise<DiscRow> {
+  return trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: null, account_id: d.accountId, label: d.label, storage_grade: d.grade, size: d.size, storage_pool_id: d.poolId, created_at: d.now })
+    .returningAll().executeTakeFirstOrThrow();
+}
+
+/** The volume, locked until the transaction ends, while the account holds it with no VM. */
+export function lockHeldVolume(trx: Trx, discId: number, accountId: number): Promise<DiscRow | undefined> {
+  return forUpdate(trx, trx.selectFrom('discs').selectAll().where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId)).executeTakeFirst();
+}
+
+/** A volume with no VM removed with its backups and schedules (any account's when `accountId` is null):
+ *  the row this call really removed, or undefined (then nothing is removed). */
+export async function deleteHeldVolume(trx: Trx, discId: number, accountId: number | null): Promise<DiscRow | undefined> {
+  let q = trx.selectFrom('discs').select('id').where('id', '=', discId).where('vm_id', 'is', null);
+  if (accountId !== null) q = q.where('account_id', '=', accountId);
+  if (!(await forUpdate(trx, q).executeTakeFirst())) return undefined;
+  await trx.deleteFrom('backup_schedules').where('disc_id', '=', discId).execute();
+  await trx.deleteFrom('backups').where('disc_id', '=', discId).execute();
+  return trx.deleteFrom('discs').where('id', '=', discId).where('vm_id', 'is', null).returningAll().executeTakeFirst();
 }
