@@ -28,6 +28,7 @@ import * as m018 from './migrations/018_head_console.js';
 import * as m019 from './migrations/019_boot_from.js';
 import * as m021 from './migrations/021_one_boot_from.js';
 import * as m024 from './migrations/024_nic_rate_limit.js';
+import * as m026 from './migrations/026_disc_attach_order.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -49,6 +50,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '019_boot_from': m019,
     '021_one_boot_from': m021,
     '024_nic_rate_limit': m024,
+    '026_disc_attach_order': m026,
   };
 }
 

@@ -1,6 +1,7 @@
 // Discs of VMs, their backups and backup schedules. A volume with no VM (`vm_id` null, migration 012)
 // is never returned here: these are the queries of a VM's discs, which is all BigV has.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../schema.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
 import { forUpdate } from '../dialect.js';
@@ -12,10 +13,20 @@ export type VmDiscRow = DiscRow & { vm_id: number };
 /** Discs and backups: by id, public id, or label (as given). */
 const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
 
+/** A VM's discs in boot order (the first is the one it boots from): a disc attached later comes after
+ *  those the VM had, whatever its id (migration 026). */
+export const bootOrder = (alias = '') => sql<number>`coalesce(${sql.ref(`${alias}attach_seq`)}, ${sql.ref(`${alias}id`)})`;
+
+/** The place after the VM's last disc, for a disc attached to it; call it with the VM's row locked. */
+async function nextPlace(trx: Trx, vmId: number): Promise<number> {
+  const r = await trx.selectFrom('discs').select(sql<number | null>`max(${bootOrder()})`.as('n')).where('vm_id', '=', vmId).executeTakeFirst();
+  return Number(r?.n ?? 0) + 1;
+}
+
 const attached = (db: Db) => db.selectFrom('discs').selectAll().where('vm_id', 'is not', null);
 
 export function discsOf(db: Db, vmId: number): Promise<VmDiscRow[]> {
-  return db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute() as Promise<VmDiscRow[]>;
+  return db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').execute() as Promise<VmDiscRow[]>;
 }
 
 /** The VM's disc a path segment names (id, public id or label). */
@@ -43,7 +54,7 @@ export function labelsOf(db: Db, vmId: number): Promise<{ label: string }[]> {
 
 /** The VM's first disc (the one it boots from). */
 export function firstDisc(db: Db, vmId: number): Promise<{ id: number } | undefined> {
-  return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy('id').limit(1).executeTakeFirst();
+  return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').limit(1).executeTakeFirst();
 }
 
 /** `n`: how many discs the VM has (a string on PostgreSQL). */
@@ -68,7 +79,7 @@ export async function setSize(trx: Trx, discId: number, size: number): Promise<v
 
 /** Move the disc from one VM to another; false when it is no longer on the first. */
 export async function moveDisc(trx: Trx, discId: number, fromVmId: number, toVmId: number): Promise<boolean> {
-  const moved = await trx.updateTable('discs').set({ vm_id: toVmId }).where('id', '=', discId).where('vm_id', '=', fromVmId).executeTakeFirst();
+  const moved = await trx.updateTable('discs').set({ vm_id: toVmId, attach_seq: await nextPlace(trx, toVmId) }).where('id', '=', discId).where('vm_id', '=', fromVmId).executeTakeFirst();
   return Number(moved.numUpdatedRows) === 1;
 }
 
@@ -146,7 +157,7 @@ export async function detachToAccount(trx: Trx, discId: number, vmId: number, ac
 
 /** A volume the account holds put on one of its VMs; false when the account no longer holds it. */
 export async function attachToVm(trx: Trx, discId: number, accountId: number, vmId: number): Promise<boolean> {
-  const r = await trx.updateTable('discs').set({ vm_id: vmId, account_id: null }).where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId).executeTakeFirst();
+  const r = await trx.updateTable('discs').set({ vm_id: vmId, account_id: null, attach_seq: await nextPlace(trx, vmId) }).where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId).executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 

@@ -1,6 +1,7 @@
 // The store's side of the head protocol (brain/link.ts): heads and their pools, what a head must
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
 import { sql } from 'kysely';
+import { bootOrder } from './discs.js';
 import type { Store } from '../db.js';
 import { ensureZone } from './zones.js';
 
@@ -68,7 +69,7 @@ export async function desiredRows(db: Db, headId: number, vmId: number) {
     .selectAll('v').select(['g.name as group_name', 'a.name as account_name'])
     .where('v.id', '=', vmId).where('v.head_id', '=', headId).executeTakeFirst();
   if (!row) return undefined;
-  const discs = await db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
+  const discs = await db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').execute();
   const nics = await db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
   const ips = nics.length
     ? await db.selectFrom('ips').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
