@@ -94,6 +94,15 @@ for (const postgres of [false, true]) {
       assert.equal(cold.body.storage_volume.type, 'HDD');
       assert.equal(driver.discs.get(await discId(t, cold.body.storage_volume.id))?.grade, 'archive');
 
+      // An image of the held volume, made by its head with no VM; its owner shown to a caller with no VM yet.
+      const image = await a.signed('PUT', '/v2/disk-images', { storage_volume_id: vol.id, label: 'Data image' });
+      assert.equal(image.status, 200, image.text);
+      assert.equal((await operation(t, a, image.headers.location)).state, 'done');
+      assert.ok(driver.calls.includes(`templateFromDisc ${id} tpl-data-image -`), driver.calls.join('\n'));
+      const listed = (await a.signed('GET', '/v2/disk-images')).body.disk_images.find((i: any) => i.id === image.body.disk_image.id);
+      assert.deepEqual([listed?.label, listed?.owner.name, listed?.size], ['Data image', 'acme', 2]);
+      assert.equal((await a.signed('GET', '/v2/templates')).body.templates.find((x: any) => x.id === image.body.disk_image.id)?.owner.name, 'acme');
+
       // Another tenant's volume: 404 for every act, nothing written.
       const web = await makeVm(a, 'web', tiny);
       const theirs = await makeVm(b, 'theirs', tiny);
@@ -106,14 +115,6 @@ for (const postgres of [false, true]) {
       await bad(a, 'POST', `/v2/storage-volumes/${vol.id}/attach`, { virtual_machine_id: theirs }, 404);
       assert.deepEqual(await snapshot(t), mine, 'nothing written');
       assert.equal(driver.discs.has(id), true);
-
-      // An image of the held volume, made by its head with no VM.
-      const image = await a.signed('PUT', '/v2/disk-images', { storage_volume_id: vol.id, label: 'Data image' });
-      assert.equal(image.status, 200, image.text);
-      assert.equal((await operation(t, a, image.headers.location)).state, 'done');
-      assert.ok(driver.calls.includes(`templateFromDisc ${id} tpl-data-image -`), driver.calls.join('\n'));
-      const listed = (await a.signed('GET', '/v2/disk-images')).body.disk_images.find((i: any) => i.id === image.body.disk_image.id);
-      assert.deepEqual([listed?.label, listed?.owner.name, listed?.size], ['Data image', 'acme', 2]);
 
       // Attached to the stopped VM, which boots with it; an image of it as the VM's extra disc.
       const on = await a.signed('POST', `/v2/storage-volumes/${vol.id}/attach`, { virtual_machine_id: web });

@@ -19,7 +19,7 @@ import { operationUrl } from '../operations.js';
 import { landingFor } from '../../core/landing.js';
 import { createTemplate, createTemplateFromVolume, deleteTemplate } from '../../core/templates.js';
 import { listZones, zoneByRef } from '../../core/zones.js';
-import { resolveVmById } from '../../core/resolve.js';
+import { resolveVmById, visibleAccounts } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
 import { IdP, IdRef, NIdRef, NoParams, NoQuery, e24, EmptyB, UUID } from './schemas.js';
@@ -86,6 +86,11 @@ async function holdings(h: Hangar, p: Principal) {
   return { volumes, addresses };
 }
 
+/** The accounts the caller sees, as an image's `owner` (a caller with no VM still owns its images). */
+async function ownersFor(h: Hangar, p: Principal): Promise<Map<number, { id: string; name: string }>> {
+  return new Map((await visibleAccounts(h.db, p)).map((a) => [a.id, { id: a.uuid, name: a.name }]));
+}
+
 /** Without the internal mark of a thing held with no VM. */
 const present = <T extends { held?: boolean }>({ held: _held, ...rest }: T) => rest;
 
@@ -103,8 +108,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
 
   r.get('/templates', { schema: { ...none, summary: 'Operating systems: the image catalogue and the caller\'s own images', response: e24({ templates: Type.Array(Template) }) } }, async (req) => {
     const images = await listImages(h, req.principal);
-    const owners = new Map<number, { id: string; name: string }>();
-    for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
+    const owners = await ownersFor(h, req.principal);
     return { success: true, templates: images.filter((i) => i.aliasOf === null).map((i) => template(i, owners)) };
   });
 
@@ -171,8 +175,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
 
   // Disk images: the caller's accounts' own images (templates), listed, made and deleted.
   r.get('/disk-images', { schema: { ...none, summary: 'The caller\'s own images', response: e24({ disk_images: Type.Array(Closed({ id: Str, label: Str, size: Num, cost_per_hour: Num, owner: IdRef })) }) } }, async (req) => {
-    const owners = new Map<number, { id: string; name: string }>();
-    for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
+    const owners = await ownersFor(h, req.principal);
     const own = (await listImages(h, req.principal)).filter((i) => i.ownerAccountId !== null);
     return {
       success: true,
