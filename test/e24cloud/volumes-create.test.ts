@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until, type TestHangar } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
+import { assertInvariants } from '../invariants.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
 import { e24Tenant, type E24Tenant, withStore } from './client.js';
 
@@ -163,6 +164,7 @@ for (const postgres of [false, true]) {
       assert.equal(driver.discs.has(id), false, 'its file removed');
       assert.deepEqual(await used(t), { ...space, sata: space.sata! + 2 * 1024 }, 'only the two VMs\' system discs hold space');
       await bad(a, 'DELETE', `/v2/storage-volumes/${vol.id}`, undefined, 404);
+      await assertInvariants(t.running.hangar.db);
     }, postgres, ctx);
   });
 
@@ -178,10 +180,12 @@ for (const postgres of [false, true]) {
       for (const r of replies.filter((x) => x.status !== 200)) assert.deepEqual([r.status, r.body.code, r.body.field], [409, 'no_capacity', 'size'], r.text);
       assert.equal(await pool(), 3 * 3072);
       assert.equal((await t.running.hangar.db.selectFrom('discs').select('id').execute()).length, 3);
+      await assertInvariants(t.running.hangar.db, 'after concurrent creates');
       const gone = await Promise.all(ok.map((r) => a.signed('DELETE', `/v2/storage-volumes/${r.body.storage_volume.id}`)));
       assert.deepEqual(gone.map((r) => r.status), [200, 200, 200]);
       assert.equal(await pool(), 0);
       assert.equal(t.drivers[0]!.discs.size, 0);
+      await assertInvariants(t.running.hangar.db, 'after concurrent deletes');
     }, postgres, ctx, { driver: () => new FakeDriver({ grades: { sata: 10 * 1024, archive: 1024 } }) });
   });
 }
