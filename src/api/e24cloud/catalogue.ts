@@ -138,7 +138,7 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     if (!fits) throw invalid('type', 'not_in_list');
     return fits.name;
   };
-  // Another tenant's id is not found before anything is said about what is missing.
+  // Another tenant's id is not found (404) before anything else is said.
   const volume = async (p: Principal, id: string) => {
     const v = (await holdings(h, p)).volumes.find((x) => x.id === id.toLowerCase());
     if (!v) throw notFound('storage_volume');
@@ -190,14 +190,12 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
   }, async (req, reply) => {
     const v = await volume(req.principal, req.body.storage_volume_id);
     const label = req.body.label;
-    let made;
-    if (v.held || !('virtual_machine' in v) || v.virtual_machine === undefined) {
-      made = await createTemplateFromVolume(h, req.principal, v.id, { label }, 'e24');
-    } else {
-      const { disc } = await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); });
-      const at = await resolveVmById(h.db, req.principal, v.virtual_machine.id, { includeDeleted: false, forChange: true });
-      made = await createTemplate(h, req.principal, at, { label, discId: disc.id }, 'e24');
-    }
+    const onVm = 'virtual_machine' in v ? v.virtual_machine : undefined;
+    const made = onVm === undefined
+      ? await createTemplateFromVolume(h, req.principal, v.id, { label }, 'e24')
+      : await createTemplate(h, req.principal, await resolveVmById(h.db, req.principal, onVm.id, { includeDeleted: false, forChange: true }), {
+        label, discId: (await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); })).disc.id,
+      }, 'e24');
     reply.header('location', operationUrl(made.operation));
     return { success: true, disk_image: { id: made.image.uuid } };
   });
