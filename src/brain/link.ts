@@ -14,7 +14,7 @@ import { firewallSpecOfNics } from '../core/firewall-apply.js';
 import { limitsOfSettings } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
-import { finishIn, pendingFor, renewLease, resumeStepsOf, startOperation } from '../operations/queue.js';
+import { finishIn, pendingFor, pendingWithoutVm, renewLease, resumeStepsOf, startOperation } from '../operations/queue.js';
 import { openOperation } from '../operations/kinds.js';
 import * as heads from '../store/repos/heads.js';
 import { parseUp, PROTOCOL_VERSION, ProtocolError, type DesiredVm, type DownMessage, type PendingOperation, type UpMessage } from '../heads/link.js';
@@ -74,6 +74,8 @@ export class HeadEndpoint {
         };
       case 'desired.get':
         return { v, type: 'desired', vmId: m.vmId, ...(await this.desired(m.headId, m.vmId)) };
+      case 'volumes.get':
+        return { v, type: 'volumes', ops: (await pendingWithoutVm(this.db, m.headId)).map((o) => openOperation(this.opts.secrets, o)) };
       case 'observed':
         await heads.recordObserved(this.db, m.headId, m.vmId, m.observed, this.now());
         return { v, type: 'ack' };

@@ -8,9 +8,10 @@ import type { SecretBox } from './secrets.js';
 
 /** How the brain reaches the head agent that owns a VM (in-process for the embedded head). */
 export interface HeadDispatch {
-  /** Ask the head to converge this VM now (run its queued operations, then match power state).
-   *  Resolves when it has, or after `headWaitMs`; never rejects. */
-  kick(headId: number, vmId: number): Promise<void>;
+  /** Ask the head to converge this VM now (run its queued operations, then match power state), or,
+   *  with `vmId` null, to run its queued acts on volumes with no VM. Resolves when it has, or after
+   *  `headWaitMs`; never rejects. */
+  kick(headId: number, vmId: number | null): Promise<void>;
 }
 
 export interface Hangar {

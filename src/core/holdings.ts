@@ -4,15 +4,25 @@
 // VM of the same account as an extra address routed via the VM's primary one (as BigV's ip_create
 // makes them), and an extra address is detached back to the account. A volume attaches to a powered-off
 // VM of its account on the head its file is on, and a VM's disc (not the one it boots from) detaches
-// back to the account: only rows change, the file (named by the disc's id) stays where it is.
+// back to the account: only rows change, the file (named by the disc's id) stays where it is. A volume
+// is also made with no VM (its space claimed on a head of the zone, its file made there) and deleted
+// (its file removed, its space back): acts of the head outside any VM's order, operations with no VM
+// (`HeadDispatch.kick(head, null)`). While one of those runs on a volume, it is not attached, deleted
+// or imaged (`volume_busy`, with the operation).
 import net from 'node:net';
 import type { Hangar } from './context.js';
-import { forbidden, invalid, notFound, refused } from './errors.js';
+import { conflict, forbidden, invalid, notFound, refused } from './errors.js';
 import { holds, type Principal } from './principal.js';
 import { visibleAccounts, type VmPlace } from './resolve.js';
 import { LIMITS } from './definitions.js';
 import { addressAt } from './ipam.js';
 import { lockLiveVm } from './locks.js';
+import { checkDiscLabel, checkDiscSize, checkGrade } from './vms/attributes.js';
+import type { Dialect } from './urls.js';
+import { placeVolume, releaseDisc } from '../scheduler/place.js';
+import { enqueue, getOperation } from '../operations/queue.js';
+import { unendedOn, unendedWithoutVm } from '../store/repos/operations.js';
+import type { Trx } from '../store/repos/types.js';
 import { withTransaction } from './transaction.js';
 import type { IpPlace } from './network.js';
 import type { DiscPlace } from './discs.js';
@@ -104,9 +114,71 @@ export async function detachVolume(h: Hangar, p: Principal, at: DiscPlace): Prom
     const vm = await lockLiveVm(trx, at);
     if (vm.power_on) throw refused('virtual_machine', 'power_off_to_attach', {}, 'state');
     if ((await discs.firstDisc(trx, vm.id))?.id === at.disc.id) throw refused('disc', 'boot_disc', {}, 'state');
+    // An act of the VM's head on this disc (an image made from it) keeps it on the VM until it ends.
+    const busy = naming(await unendedOn(trx, vm.id), at.disc.id);
+    if (busy) throw conflict('volume_busy', busy.uuid);
     if (!(await discs.detachToAccount(trx, at.disc.id, vm.id, at.account.id))) throw notFound('disc');
   });
 }
+
+/** The operation not yet ended that names this disc in its args, among those given. */
+const naming = (ops: { uuid: string; args: string }[], discId: number) => ops.find((o) => (JSON.parse(o.args) as { disc?: { id?: number } }).disc?.id === discId);
+
+/** Refused while an act on the volume (its file made, removed or copied) has not ended. */
+export async function checkVolumeIdle(trx: Trx, headId: number | null, discId: number): Promise<void> {
+  const busy = headId === null ? undefined : naming(await unendedWithoutVm(trx, headId), discId);
+  if (busy) throw conflict('volume_busy', busy.uuid);
+}
+
+/** A new volume held by the account with no VM (e24cloud `PUT /v2/storage-volumes`): its space taken
+ *  in the grade on a head of the zone, its file made there by a `disc.create` operation with no VM. */
+export async function createHeldVolume(
+  h: Hangar, p: Principal, account: AccountRow, input: { label: string; size: number; grade: string; zone: string }, dialect: Dialect,
+): Promise<{ disc: DiscRow; operation: string }> {
+  if (!holds(p, { accountId: account.id }, 'account_admin')) throw forbidden('change_discs');
+  const labelErr = checkDiscLabel(input.label);
+  if (labelErr) throw invalid('label', labelErr.code, labelErr.params);
+  const sizeErr = checkDiscSize(input.size);
+  if (sizeErr) throw invalid('size', sizeErr.code, sizeErr.params);
+  const gradeErr = checkGrade(input.grade);
+  if (gradeErr) throw invalid('storage_grade', gradeErr.code, gradeErr.params);
+  const now = h.now();
+  const { disc, opId, headId } = await withTransaction(h.db, async (trx) => {
+    const { headId, poolId } = await placeVolume(trx, { zone: input.zone, grade: input.grade, size: input.size });
+    const disc = await discs.insertHeldVolume(trx, { accountId: account.id, label: input.label, grade: input.grade, size: input.size, poolId, now });
+    const opId = await enqueue(trx, { kind: 'disc.create', vmId: null, headId, userId: p.userId, args: { disc: volumeRef(disc) }, now, dialect });
+    return { disc, opId, headId };
+  });
+  await h.heads.kick(headId, null);
+  const op = (await getOperation(h.db, opId))!;
+  // A failed create took its row and space back with it (operations/queue.ts effects).
+  if (op.state === 'failed') throw refused('size', 'head_failed', { detail: op.error ?? null }, 'failed');
+  return { disc, operation: op.uuid };
+}
+
+/** Delete a volume the account holds: its row goes and its space comes back now; its head removes the
+ *  file (a `disc.delete` operation with no VM, whose public id this returns). */
+export async function deleteHeldVolume(h: Hangar, p: Principal, discUuid: string, dialect: Dialect): Promise<string | null> {
+  const held = (await heldVolumes(h, p)).find((v) => v.disc.uuid === discUuid);
+  if (!held) throw notFound('disc');
+  const headId = held.disc.storage_pool_id === null ? null : await discs.poolHead(h.db, held.disc.storage_pool_id);
+  const now = h.now();
+  const opId = await withTransaction(h.db, async (trx) => {
+    if (!(await discs.lockHeldVolume(trx, held.disc.id, held.account.id))) throw notFound('disc');
+    await checkVolumeIdle(trx, headId, held.disc.id);
+    const gone = await discs.deleteHeldVolume(trx, held.disc.id, held.account.id);
+    if (!gone) throw notFound('disc');
+    await releaseDisc(trx, gone.storage_pool_id, gone.size);
+    if (headId === null) return null;
+    return enqueue(trx, { kind: 'disc.delete', vmId: null, headId, userId: p.userId, args: { disc: volumeRef(gone) }, now, dialect });
+  });
+  if (opId === null || headId === null) return null;
+  await h.heads.kick(headId, null);
+  return (await getOperation(h.db, opId))!.uuid;
+}
+
+/** A volume as its head's driver names it (no VM). */
+export const volumeRef = (d: DiscRow) => ({ id: d.id, vmId: null, label: d.label, grade: d.storage_grade, size: d.size });
 
 /** Put a volume the account holds on a powered-off VM of the same account, on the head its file is on. */
 export async function attachHeldVolume(h: Hangar, p: Principal, discUuid: string, at: VmPlace): Promise<void> {
@@ -119,6 +191,8 @@ export async function attachHeldVolume(h: Hangar, p: Principal, discUuid: string
     if (vm.power_on) throw refused('virtual_machine_id', 'power_off_to_attach', {}, 'state');
     const head = held.disc.storage_pool_id === null ? null : await discs.poolHead(trx, held.disc.storage_pool_id);
     if (head === null || head !== vm.head_id) throw refused('virtual_machine_id', 'different_heads', {}, 'state');
+    if (!(await discs.lockHeldVolume(trx, held.disc.id, held.account.id))) throw notFound('disc');
+    await checkVolumeIdle(trx, head, held.disc.id);
     if (Number((await discs.countDiscs(trx, vm.id)).n) >= LIMITS.discsPerVm) throw refused('virtual_machine_id', 'target_discs_full', { max: LIMITS.discsPerVm }, 'too_many');
     if (await discs.labelUsed(trx, vm.id, held.disc.label)) throw refused('label', 'label_on_target', {}, 'taken');
     if (!(await discs.attachToVm(trx, held.disc.id, held.account.id, vm.id))) throw notFound('disc');

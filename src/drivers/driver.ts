@@ -3,10 +3,11 @@
 // The head agent (heads/agent.ts) decides *what* to do from the desired state; a driver only
 // knows *how*, and reports what happens to its machines as events.
 
-/** A disc as the driver sees it: identified by the VM's disc id, placed in a storage grade. */
+/** A disc as the driver sees it: identified by its disc id (its file's name), placed in a storage grade. */
 export interface DiscRef {
   id: number;
-  vmId: number;
+  /** The VM it is on; null for a volume its account holds with no VM (core/volumes.ts). */
+  vmId: number | null;
   label: string;
   grade: string;
   /** MiB */

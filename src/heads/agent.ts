@@ -7,6 +7,9 @@ import { DriverError, type Driver, type MachineEvent, type MachineSpec, type Net
 import type { OperationResult } from '../operations/kinds.js';
 import type { BrainLink, DesiredVm, PendingOperation } from './link.js';
 
+/** The key of the chain that runs acts on volumes with no VM (VM ids start at 1). */
+const VOLUMES = 0;
+
 export interface HeadAgentOptions {
   label: string;
   zone: string;
@@ -71,7 +74,7 @@ export class HeadAgent {
     const alive = new Set((await this.driver.list()).map((m) => m.vmId));
     for (const id of alive) ids.add(id); // running machines are checked against what the brain wants
     for (const id of await this.link.believedRunning()) if (!alive.has(id)) ids.add(id);
-    await Promise.all([...ids].map((id) => this.kick(id)));
+    await Promise.all([...[...ids].map((id) => this.kick(id)), this.kickVolumes()]);
     await this.reportStats([...alive]); // after converging: a slow QMP query must not delay a change
   }
 
@@ -107,25 +110,7 @@ export class HeadAgent {
 
   private async converge(vmId: number, stoppedBy?: StopReason): Promise<void> {
     const { vm, ops } = await this.link.desired(vmId);
-    for (const op of ops) {
-      const leaseMs = await this.link.startOperation(op);
-      if (leaseMs === null) continue;
-      const renew = setInterval(() => {
-        void this.link.renewLease(op).catch((err) => this.opts.log.warn({ err, vmId, op: op.kind }, 'lease renewal failed'));
-      }, Math.max(10, Math.floor(leaseMs / 3)));
-      renew.unref();
-      let error: string | null = null;
-      let result: OperationResult | null = null;
-      try {
-        result = (await this.runOperation(vmId, vm, op)) ?? null;
-      } catch (err) {
-        error = err instanceof Error ? err.message : String(err);
-        this.opts.log.warn({ vmId, op: op.kind, error }, 'operation failed');
-      } finally {
-        clearInterval(renew);
-      }
-      await this.link.finishOperation(op, error, result);
-    }
+    await this.runEach(ops, vmId, (op) => this.runOperation(vmId, vm, op));
     // Operations (a reimage) may have changed what is wanted; read it again.
     const current = ops.length ? (await this.link.desired(vmId)).vm : vm;
     const status = await this.driver.status(vmId);
@@ -166,6 +151,56 @@ export class HeadAgent {
       await this.link.poweredOff(vmId, note);
       await this.link.report(vmId, { running: false, pid: null, observedCycle: current.powerCycle, note });
     }
+  }
+
+  /** Take each operation (skipping those not to run now), run it under a renewed lease, report its end. */
+  private async runEach(ops: PendingOperation[], vmId: number | null, run: (op: PendingOperation) => Promise<OperationResult | void>): Promise<void> {
+    for (const op of ops) {
+      const leaseMs = await this.link.startOperation(op);
+      if (leaseMs === null) continue;
+      const renew = setInterval(() => {
+        void this.link.renewLease(op).catch((err) => this.opts.log.warn({ err, vmId, op: op.kind }, 'lease renewal failed'));
+      }, Math.max(10, Math.floor(leaseMs / 3)));
+      renew.unref();
+      let error: string | null = null;
+      let result: OperationResult | null = null;
+      try {
+        result = (await run(op)) ?? null;
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+        this.opts.log.warn({ vmId, op: op.kind, error }, 'operation failed');
+      } finally {
+        clearInterval(renew);
+      }
+      await this.link.finishOperation(op, error, result);
+    }
+  }
+
+  /** Run the queued acts on volumes with no VM, one after another (one chain, apart from every VM's). */
+  kickVolumes(): Promise<void> {
+    return this.serial(VOLUMES, async () => {
+      if (this.link.volumeOps) await this.runEach(await this.link.volumeOps(), null, (op) => this.runVolumeOperation(op));
+    });
+  }
+
+  /** An act on a volume no VM uses: its file made, removed, or copied into a new image. */
+  private async runVolumeOperation(op: PendingOperation): Promise<OperationResult | void> {
+    switch (op.kind) {
+      case 'disc.create':
+        return this.driver.createDisc(op.args.disc);
+      case 'disc.delete':
+        return this.driver.deleteDisc(op.args.disc);
+      case 'image.template':
+        return this.makeTemplate(op.args);
+      default:
+        throw new DriverError(`an operation of kind "${op.kind}" needs a machine`);
+    }
+  }
+
+  private async makeTemplate(args: Extract<PendingOperation, { kind: 'image.template' }>['args']): Promise<void> {
+    await this.driver.templateFromDisc(args.disc, args.name, args.description, args.fromImage);
+    // Placement looks for the image among the head's: it is there from now, not from the next resync.
+    await this.link.reportImages(await this.driver.listImages());
   }
 
   /** Start the machine as wanted now and report it running, a fresh boot. */
@@ -290,12 +325,8 @@ export class HeadAgent {
       // Acts a dialect asks for over core (docs/vm-ops.md).
       case 'vm.clone':
         return this.driver.cloneMachine(op.args.sourceVmId, op.args.pairs, op.args.instanceId);
-      case 'image.template': {
-        await this.driver.templateFromDisc(op.args.disc, op.args.name, op.args.description, op.args.fromImage);
-        // Placement looks for the image among the head's: it is there from now, not from the next resync.
-        await this.link.reportImages(await this.driver.listImages());
-        return;
-      }
+      case 'image.template':
+        return this.makeTemplate(op.args);
       case 'disc.apply': {
         const formatted = await this.driver.applyDiscs(vmId, op.args.discs, op.args.format);
         return { formatted };

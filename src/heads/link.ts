@@ -53,6 +53,8 @@ export type UpMessage = V & (
   /** Which VMs need a look (desired and observed differ, operations queued), and which the brain believes run. */
   | { type: 'sync'; headId: number }
   | { type: 'desired.get'; headId: number; vmId: number }
+  /** The operations to run on volumes with no VM (an account holds them): made, deleted, imaged. */
+  | { type: 'volumes.get'; headId: number }
   | { type: 'observed'; headId: number; vmId: number; observed: Observed }
   /** Event: the machine went off by itself and is not coming back (power_on falls, with why if it failed). */
   | { type: 'event.powered-off'; headId: number; vmId: number; note: string | null }
@@ -68,6 +70,7 @@ export type DownMessage = V & (
   | { type: 'registered'; headId: number }
   | { type: 'sync'; attention: number[]; believedRunning: number[] }
   | { type: 'desired'; vmId: number; vm: DesiredVm | null; ops: PendingOperation[] }
+  | { type: 'volumes'; ops: PendingOperation[] }
   /** `leaseMs`: the lease's length, to be renewed before it passes; null: not to be run now (ended, or its VM held). */
   | { type: 'lease'; opId: number; leaseMs: number | null }
   /** `held`: for a renewal, whether the operation is still this head's. */
@@ -79,7 +82,7 @@ export type UpType = UpMessage['type'];
 export type DownType = DownMessage['type'];
 /** The answer each up-message gets (besides `refused`). */
 export interface Answers {
-  register: 'registered'; images: 'ack'; sync: 'sync'; 'desired.get': 'desired'; observed: 'ack'; 'event.powered-off': 'ack';
+  register: 'registered'; images: 'ack'; sync: 'sync'; 'desired.get': 'desired'; 'volumes.get': 'volumes'; observed: 'ack'; 'event.powered-off': 'ack';
   'operation.started': 'lease'; 'operation.renewed': 'ack'; 'operation.finished': 'ack';
   stats: 'ack';
 }
@@ -89,11 +92,11 @@ type UpBody = { [T in UpType]: Up<T> }[UpType];
 const stamp = (m: UpBody): UpMessage => ({ v: PROTOCOL_VERSION, ...m });
 
 const UP_TYPES: Record<UpType, true> = {
-  register: true, images: true, sync: true, 'desired.get': true, observed: true, 'event.powered-off': true,
+  register: true, images: true, sync: true, 'desired.get': true, 'volumes.get': true, observed: true, 'event.powered-off': true,
   'operation.started': true, 'operation.renewed': true, 'operation.finished': true,
   stats: true,
 };
-const DOWN_TYPES: Record<DownType, true> = { registered: true, sync: true, desired: true, lease: true, ack: true, refused: true };
+const DOWN_TYPES: Record<DownType, true> = { registered: true, sync: true, desired: true, volumes: true, lease: true, ack: true, refused: true };
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -140,6 +143,8 @@ export interface BrainLink {
   /** VMs the brain believes are running on this head. */
   believedRunning(): Promise<number[]>;
   desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }>;
+  /** Queued operations on volumes with no VM (optional: a test link may hold none). */
+  volumeOps?(): Promise<PendingOperation[]>;
   /** Take a queued operation (running, leased to this head, holding its VM): the lease's length in
    *  ms, to be renewed before it passes; null when it is not to be run now (ended, or the VM is held). */
   startOperation(op: PendingOperation): Promise<number | null>;
@@ -186,6 +191,10 @@ export class MessageLink implements BrainLink {
   async desired(vmId: number): Promise<{ vm: DesiredVm | null; ops: PendingOperation[] }> {
     const { vm, ops } = await this.call<'desired.get'>({ type: 'desired.get', headId: this.headId, vmId });
     return { vm, ops };
+  }
+
+  async volumeOps(): Promise<PendingOperation[]> {
+    return (await this.call<'volumes.get'>({ type: 'volumes.get', headId: this.headId })).ops;
   }
 
   async startOperation(op: PendingOperation): Promise<number | null> {

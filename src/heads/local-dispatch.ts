@@ -11,12 +11,12 @@ export class LocalDispatch implements HeadDispatch {
     this.agents.set(agent.headId, agent);
   }
 
-  async kick(headId: number, vmId: number): Promise<void> {
+  async kick(headId: number, vmId: number | null): Promise<void> {
     const agent = this.agents.get(headId);
     if (!agent) return; // a head that is not connected converges when it comes back
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.waitMs); });
-    await Promise.race([agent.kick(vmId), limit]);
+    await Promise.race([vmId === null ? agent.kickVolumes() : agent.kick(vmId), limit]);
     clearTimeout(timer);
   }
 }

@@ -10,7 +10,7 @@ import { releaseDisc } from '../scheduler/place.js';
 import type { OperationRow } from '../store/schema.js';
 import type { Dialect } from '../core/urls.js';
 import * as repo from '../store/repos/operations.js';
-import { deleteDiscOf } from '../store/repos/discs.js';
+import { deleteDiscOf, deleteHeldVolume } from '../store/repos/discs.js';
 import { snapshotEnded } from '../core/snapshots.js';
 import { templateEnded } from '../core/templates.js';
 import type { Db, Trx } from '../store/repos/types.js';
@@ -20,7 +20,8 @@ import { CONFLICTS, DEADLINES, FINISHED, INTENTS, LOCKING, RESUMABLE, storedArgs
 
 export async function enqueue<K extends OperationKind>(
   db: Db, op: {
-    kind: K; vmId: number; headId: number | null; userId: number | null; args: OperationArgs[K]; now: number;
+    /** null: an act on a volume its account holds with no VM (run by `headId` outside any VM's order). */
+    kind: K; vmId: number | null; headId: number | null; userId: number | null; args: OperationArgs[K]; now: number;
     /** The intent this is a step of. */
     parentId?: number; dialect?: Dialect | null;
     /** When it must have ended (default: its kind's DEADLINES from now); an intent's steps share its own. */
@@ -48,6 +49,11 @@ export async function conflicting(db: Db, vmId: number, kind: OperationKind): Pr
 /** Queued operations a head runs for this VM, in the order they were asked for. */
 export async function pendingFor(db: Db, vmId: number): Promise<OperationRow[]> {
   return repo.queuedOn(db, vmId, INTENTS satisfies readonly Exclude<OperationKind, HeadKind>[]);
+}
+
+/** Queued operations with no VM (on held volumes) that this head runs, in the order they were asked for. */
+export async function pendingWithoutVm(db: Db, headId: number): Promise<OperationRow[]> {
+  return repo.unendedWithoutVm(db, headId, ['queued']);
 }
 
 export async function getOperation(db: Db, id: number): Promise<OperationRow | undefined> {
@@ -138,6 +144,11 @@ async function effects(trx: Trx, op: OperationRow, now: number, error: string | 
     await snapshotEnded(trx, kind, storedArgs(kind, op.args).snapshotId, error);
   }
   if (kind === 'image.template') await templateEnded(trx, storedArgs(kind, op.args).imageId, error);
+  if (kind === 'disc.create' && op.vm_id === null && error !== null) {
+    // A volume with no VM whose file was never made never existed: its row goes, its space comes back.
+    const gone = await deleteHeldVolume(trx, storedArgs(kind, op.args).disc.id, null);
+    if (gone) await releaseDisc(trx, gone.storage_pool_id, gone.size);
+  }
   if (kind === 'vm.clone' && error === null) {
     const { afterwards } = storedArgs(kind, op.args);
     if (afterwards) await repo.updateVmAfter(trx, op.vm_id!, { ...afterwards, updated_at: now });

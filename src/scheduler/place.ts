@@ -2,7 +2,7 @@
 // guarded UPDATEs inside the caller's transaction, so two brains can never over-commit a head.
 import { invalid, refused } from '../core/errors.js';
 import type { Trx } from '../store/repos/types.js';
-import { adjustCompute, growPool, headNotes, onlineHeads, poolsByRoom, releasePool } from '../store/repos/placement.js';
+import { adjustCompute, growPool, headNotes, onlineHeads, poolsByRoom, poolsInHeadsByRoom, releasePool } from '../store/repos/placement.js';
 import { keepApart } from './segregation.js';
 
 export interface PlacementRequest {
@@ -44,6 +44,17 @@ export async function place(trx: Trx, req: PlacementRequest): Promise<Placement>
     await claimCompute(trx, head.id, -req.cores, -req.memory);
   }
   throw refused('memory', 'zone_full', {}, 'no_capacity');
+}
+
+/** Where a volume with no VM goes (e24cloud `PUT /v2/storage-volumes`): the pool of its grade with the
+ *  most room on an online head of the zone, its space claimed. Refused when no head of the zone is
+ *  online, or none has room in the grade (nothing is claimed then). */
+export async function placeVolume(trx: Trx, req: { zone: string; grade: string; size: number }): Promise<{ headId: number; poolId: number }> {
+  const heads = await onlineHeads(trx, req.zone);
+  if (heads.length === 0) throw refused('zone_id', 'no_heads', { heads: null }, 'unavailable');
+  const rooms = await poolsInHeadsByRoom(trx, heads.map((h) => h.id), req.grade);
+  for (const { id, headId } of rooms) if (await growPool(trx, id, req.size)) return { headId, poolId: id };
+  throw refused('size', 'grade_space', { grade: req.grade }, 'no_capacity');
 }
 
 /** Whether a head's reported images (the `heads.images` JSON array) include this one. */

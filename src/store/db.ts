@@ -29,6 +29,7 @@ import * as m019 from './migrations/019_boot_from.js';
 import * as m021 from './migrations/021_one_boot_from.js';
 import * as m024 from './migrations/024_nic_rate_limit.js';
 import * as m025 from './migrations/025_address_ids.js';
+import * as m026 from './migrations/026_disc_attach_order.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
 
@@ -51,6 +52,7 @@ export function migrations(secrets: SecretBox): Record<string, Migration> {
     '021_one_boot_from': m021,
     '024_nic_rate_limit': m024,
     '025_address_ids': m025,
+    '026_disc_attach_order': m026,
   };
 }
 

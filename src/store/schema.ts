@@ -112,6 +112,8 @@ export interface DiscsTable {
   id: Id; uuid: PublicId; vm_id: number | null; label: string; storage_grade: string; size: number;
   storage_pool_id: number | null; created_at: number;
   account_id: Generated<number | null>;
+  /** Its place among its VM's discs when attached to a VM it was not made on (migration 026); null: its id. */
+  attach_seq: Generated<number | null>;
 }
 
 export interface BackupsTable {

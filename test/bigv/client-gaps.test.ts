@@ -301,6 +301,9 @@ test('moving a VM\'s root disc to another VM is refused with a 400, as BigV does
     const r = await t.req('PUT', `${VMS}/web1/discs/web1-data`, { token: t.adminToken, body: { virtual_machine_id: db1 } });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.virtual_machine_id, db1);
+    // The moved disc has a smaller id than db1's own, and still comes after them: db1 boots from its root disc.
+    const labels = async (vm: string) => (await t.req('GET', `${VMS}/${vm}/discs`, { token: t.adminToken })).body.map((d: { label: string }) => d.label);
+    assert.deepEqual(await labels('db1'), ['db1-root', 'db1-data', 'web1-data']);
     // "Moving" the root disc to its own machine changes nothing and is fine.
     const web1 = (await t.req('GET', `${VMS}/web1`, { token: t.adminToken })).body.id;
     assert.equal((await t.req('PUT', `${VMS}/web1/discs/web1-root`, { token: t.adminToken, body: { virtual_machine_id: web1 } })).status, 200);

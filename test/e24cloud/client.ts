@@ -48,13 +48,15 @@ export async function e24Tenant(t: TestHangar, name: string): Promise<E24Tenant>
 }
 
 /** A fresh Hangar on SQLite, or on PostgreSQL (skipped, saying why, without HANGAR_TEST_DATABASE_URL). */
-export async function withStore(what: string, fn: (t: TestHangar) => Promise<void>, postgres: boolean, ctx: { skip: (why: string) => void }): Promise<void> {
+export async function withStore(
+  what: string, fn: (t: TestHangar) => Promise<void>, postgres: boolean, ctx: { skip: (why: string) => void }, opts: Parameters<typeof startTest>[0] = {},
+): Promise<void> {
   if (postgres && !process.env.HANGAR_TEST_DATABASE_URL) {
     ctx.skip(`set HANGAR_TEST_DATABASE_URL=postgres://user@host/db to run the e24cloud ${what} on PostgreSQL`);
     return;
   }
   const store = postgres ? await freshStore({ postgres: true }) : null;
-  const t = await startTest(store ? { storeUrl: store.url } : {});
+  const t = await startTest({ ...opts, ...(store ? { storeUrl: store.url } : {}) });
   try {
     await fn(t);
   } finally {

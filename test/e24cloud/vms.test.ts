@@ -173,7 +173,7 @@ async function lifecycle(fx: Fx): Promise<void> {
   const kept = await t.running.hangar.db.selectFrom('discs').select(['vm_id', 'account_id']).where('uuid', '=', disc).executeTakeFirst();
   assert.equal(kept?.vm_id, null);
   assert.equal(kept?.account_id, fx.a.accountId);
-  // Both are listed as the account's, with no VM; the address can be released, the volume not yet (501).
+  // Both are listed as the account's, with no VM; each can be released (the volume's file removed).
   const held = (await a.signed('GET', `/v2/storage-volumes/${disc}`)).body.storage_volume;
   assert.deepEqual([held.owner.name, held.virtual_machine, held.size], ['acme', undefined, 1]);
   const ip = v.public_interface.ipv4_addresses[0];
@@ -181,7 +181,9 @@ async function lifecycle(fx: Fx): Promise<void> {
   assert.deepEqual([heldIp?.ipv4_address, heldIp?.virtual_machine], [ip.ipv4_address, undefined]);
   assert.equal((await fx.b.signed('GET', `/v2/ipv4-addresses/${ip.id}`)).status, 404, 'not another tenant\'s');
   assert.equal((await fx.b.signed('DELETE', `/v2/ipv4-addresses/${ip.id}`)).status, 404);
-  assert.equal((await a.signed('DELETE', `/v2/storage-volumes/${disc}`)).status, 501);
+  assert.equal((await fx.b.signed('DELETE', `/v2/storage-volumes/${disc}`)).status, 404);
+  assert.equal((await a.signed('DELETE', `/v2/storage-volumes/${disc}`)).status, 200);
+  assert.equal((await a.signed('GET', `/v2/storage-volumes/${disc}`)).status, 404);
   // The held address attaches to another VM of the account as an extra address, and detaches back.
   const other = await create(fx, 'other');
   const ov = await inState(fx, other, 'online');

@@ -1,7 +1,6 @@
 // e24cloud's supporting routes (e24cloud.md §3, §5, §7–10): regions and zones, templates from the
-// image catalogue, storage volumes, disk images, IPv4 addresses. What core cannot do yet answers
-// 501 in the envelope (errors.ts NotImplemented), named in docs/e24cloud.md; VLANs are not part of
-// this dialect's work (issue 10) and are refused the same way.
+// image catalogue, storage volumes, disk images, IPv4 addresses. VLANs are not part of this
+// dialect's work (issue 10): they answer 501 in the envelope (errors.ts NotImplemented).
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -12,11 +11,15 @@ import { imageByRef, listImages, type Image } from '../../core/images.js';
 import { deleteDisc, resolveDiscById } from '../../core/discs.js';
 import { deleteIp, resolveIp } from '../../core/network.js';
 import { discCost } from '../../core/prices.js';
-import { allocateHeldAddress, attachHeldAddress, attachHeldVolume, detachAddress, detachVolume, heldAddresses, heldVolumes, releaseHeldAddress } from '../../core/holdings.js';
+import {
+  allocateHeldAddress, attachHeldAddress, attachHeldVolume, createHeldVolume, deleteHeldVolume, detachAddress, detachVolume, heldAddresses, heldVolumes, releaseHeldAddress,
+} from '../../core/holdings.js';
+import { listGrades } from '../../core/grades.js';
+import { operationUrl } from '../operations.js';
 import { landingFor } from '../../core/landing.js';
-import { createTemplate, deleteTemplate } from '../../core/templates.js';
+import { createTemplate, createTemplateFromVolume, deleteTemplate } from '../../core/templates.js';
 import { listZones, zoneByRef } from '../../core/zones.js';
-import { resolveVmById } from '../../core/resolve.js';
+import { resolveVmById, visibleAccounts } from '../../core/resolve.js';
 import { Closed, Str, Bool, NStr } from '../responses.js';
 import { NotImplemented } from './errors.js';
 import { IdP, IdRef, NIdRef, NoParams, NoQuery, e24, EmptyB, UUID } from './schemas.js';
@@ -83,6 +86,11 @@ async function holdings(h: Hangar, p: Principal) {
   return { volumes, addresses };
 }
 
+/** The accounts the caller sees, as an image's `owner` (a caller with no VM still owns its images). */
+async function ownersFor(h: Hangar, p: Principal): Promise<Map<number, { id: string; name: string }>> {
+  return new Map((await visibleAccounts(h.db, p)).map((a) => [a.id, { id: a.uuid, name: a.name }]));
+}
+
 /** Without the internal mark of a thing held with no VM. */
 const present = <T extends { held?: boolean }>({ held: _held, ...rest }: T) => rest;
 
@@ -100,22 +108,37 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
 
   r.get('/templates', { schema: { ...none, summary: 'Operating systems: the image catalogue and the caller\'s own images', response: e24({ templates: Type.Array(Template) }) } }, async (req) => {
     const images = await listImages(h, req.principal);
-    const owners = new Map<number, { id: string; name: string }>();
-    for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
+    const owners = await ownersFor(h, req.principal);
     return { success: true, templates: images.filter((i) => i.aliasOf === null).map((i) => template(i, owners)) };
   });
 
   // Storage volumes: the discs of the caller's VMs and the volumes its accounts hold with no VM, which
-  // attach to and detach from powered-off VMs (core/holdings.ts). Making or deleting a volume with no
-  // VM needs a head act on no VM: 501.
+  // attach to and detach from powered-off VMs, and are made and deleted with no VM (core/holdings.ts).
   r.get('/storage-volumes', { schema: { ...none, summary: 'The volumes of the caller\'s VMs', response: e24({ storage_volumes: Type.Array(Volume) }) } }, async (req) => {
     return { success: true, storage_volumes: (await holdings(h, req.principal)).volumes.map(present) };
   });
   r.get('/storage-volumes/:id', { schema: { ...one, summary: 'One volume', response: e24({ storage_volume: Volume }) } }, async (req) => {
     return { success: true, storage_volume: present(await volume(req.principal, req.params.id)) };
   });
-  r.put('/storage-volumes', { schema: { ...none, summary: 'Create a volume {size GB, zone_id, label, type} (501: core makes no volume without a VM yet)', body: VolumeCreateB, response: e24() } }, missing('a volume without a VM (core createVolume)'));
-  // Another tenant's id is not found before anything is said about what is missing.
+  r.put('/storage-volumes', {
+    schema: { ...none, summary: 'Create a volume {size GB, zone_id, label, type} held by the caller\'s home account with no VM (Location: the operation making its file)', body: VolumeCreateB, response: e24({ storage_volume: Volume }) },
+    config: { e24Fields: { label: 'label', storage_grade: 'type' } },
+  }, async (req, reply) => {
+    const zone = await zoneByRef(h, req.body.zone_id).catch(() => { throw invalid('zone_id', 'not_in_list'); });
+    const grade = await gradeOfType(req.body.type);
+    const { account } = await landingFor(h, req.principal);
+    const made = await createHeldVolume(h, req.principal, account, { label: req.body.label, size: req.body.size * 1024, grade, zone: zone.name }, 'e24');
+    reply.header('location', operationUrl(made.operation));
+    return { success: true, storage_volume: present(await volume(req.principal, made.disc.uuid)) };
+  });
+  /** The grade of an e24 volume type: the default grade when it is of that type (or none is given), else the first that is. */
+  const gradeOfType = async (type: 'SSD' | 'HDD' | undefined) => {
+    const grades = await listGrades(h);
+    const fits = [...grades.filter((g) => g.isDefault), ...grades.filter((g) => !g.isDefault)].find((g) => type === undefined ? g.isDefault : g.e24Type === type);
+    if (!fits) throw invalid('type', 'not_in_list');
+    return fits.name;
+  };
+  // Another tenant's id is not found (404) before anything else is said.
   const volume = async (p: Principal, id: string) => {
     const v = (await holdings(h, p)).volumes.find((x) => x.id === id.toLowerCase());
     if (!v) throw notFound('storage_volume');
@@ -139,31 +162,41 @@ export function catalogueRoutes(h: Hangar, app: FastifyInstance): void {
     await detachVolume(h, req.principal, await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); }));
     return { success: true };
   });
-  r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume of one of the caller\'s VMs (501 for one with no VM)', body: EmptyB, response: e24() } }, async (req) => {
-    if ((await volume(req.principal, req.params.id)).held) throw new NotImplemented('deleting a volume with no VM (core deleteVolume)');
-    await deleteDisc(h, req.principal, await resolveDiscById(h, req.principal, req.params.id.toLowerCase()).catch(() => { throw notFound('storage_volume'); }), true);
+  r.delete('/storage-volumes/:id', { schema: { ...one, summary: 'Delete a volume: of one of the caller\'s VMs, or held with no VM (Location: the operation removing its file)', body: EmptyB, response: e24() } }, async (req, reply) => {
+    const v = await volume(req.principal, req.params.id);
+    if (v.held) {
+      const op = await deleteHeldVolume(h, req.principal, v.id, 'e24');
+      if (op !== null) reply.header('location', operationUrl(op));
+      return { success: true };
+    }
+    await deleteDisc(h, req.principal, await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); }), true);
     return { success: true };
   });
 
   // Disk images: the caller's accounts' own images (templates), listed, made and deleted.
   r.get('/disk-images', { schema: { ...none, summary: 'The caller\'s own images', response: e24({ disk_images: Type.Array(Closed({ id: Str, label: Str, size: Num, cost_per_hour: Num, owner: IdRef })) }) } }, async (req) => {
-    const owners = new Map<number, { id: string; name: string }>();
-    for (const { at } of await visibleVms(h, req.principal)) owners.set(at.account.id, { id: at.account.uuid, name: at.account.name });
+    const owners = await ownersFor(h, req.principal);
     const own = (await listImages(h, req.principal)).filter((i) => i.ownerAccountId !== null);
     return {
       success: true,
       disk_images: own.map((i) => ({ id: i.uuid, label: i.label, size: (i.defaultDiscMiB ?? 0) / 1024, cost_per_hour: 0, owner: owners.get(i.ownerAccountId!) ?? { id: '', name: '' } })),
     };
   });
-  // An image is made by the VM's head from the VM's system disc (core createTemplate): another volume has no such act yet.
+  // An image is made by a head from a volume: a disc of one of the caller's VMs (by the VM's head, live
+  // when it runs) or a volume its account holds (core/templates.ts).
   r.put('/disk-images', {
-    schema: { ...none, summary: 'An image in the catalogue from a VM\'s system disc (other volumes: 501)', body: ImageCreateB, response: e24({ disk_image: Closed({ id: Str }) }) },
+    schema: { ...none, summary: 'An image in the catalogue from a volume: a VM\'s disc or a held one (Location: the operation making it)', body: ImageCreateB, response: e24({ disk_image: Closed({ id: Str }) }) },
     config: { e24Fields: { label: 'label' } },
-  }, async (req) => {
+  }, async (req, reply) => {
     const v = await volume(req.principal, req.body.storage_volume_id);
-    if (!('virtual_machine' in v) || !v.system_disk) throw new NotImplemented('an image made from a volume that is not a VM\'s system disc');
-    const at = await resolveVmById(h.db, req.principal, v.virtual_machine.id, { includeDeleted: false, forChange: true });
-    const made = await createTemplate(h, req.principal, at, { label: req.body.label }, 'e24');
+    const label = req.body.label;
+    const onVm = 'virtual_machine' in v ? v.virtual_machine : undefined;
+    const made = onVm === undefined
+      ? await createTemplateFromVolume(h, req.principal, v.id, { label }, 'e24')
+      : await createTemplate(h, req.principal, await resolveVmById(h.db, req.principal, onVm.id, { includeDeleted: false, forChange: true }), {
+        label, discId: (await resolveDiscById(h, req.principal, v.id).catch(() => { throw notFound('storage_volume'); })).disc.id,
+      }, 'e24');
+    reply.header('location', operationUrl(made.operation));
     return { success: true, disk_image: { id: made.image.uuid } };
   });
   r.delete('/disk-images/:id', { schema: { ...one, summary: 'Take one of the caller\'s images out of the catalogue', body: EmptyB, response: e24() } }, async (req) => {

@@ -247,7 +247,7 @@ export class FakeDriver implements Driver {
 
   /** As qcow2 internal snapshots: of a stopped machine only, every disc or none. */
   private offline(discs: DiscRef[]): void {
-    if (discs.some((d) => this.machines.has(d.vmId))) throw new DriverError('the machine is running; power it off to snapshot it');
+    if (discs.some((d) => d.vmId !== null && this.machines.has(d.vmId))) throw new DriverError('the machine is running; power it off to snapshot it');
   }
 
   async createSnapshot(discs: DiscRef[], name: string): Promise<void> {
@@ -274,7 +274,7 @@ export class FakeDriver implements Driver {
   async cloneMachine(sourceVmId: number, pairs: { from: DiscRef; to: DiscRef }[], instanceId: string): Promise<void> {
     this.calls.push(`cloneMachine ${sourceVmId} ${pairs.map((p) => `${p.from.id}>${p.to.id}`).join(',')}`);
     await this.check('cloneMachine');
-    if (pairs.some((p) => this.machines.has(p.to.vmId))) throw new DriverError('cannot clone onto a running machine');
+    if (pairs.some((p) => p.to.vmId !== null && this.machines.has(p.to.vmId))) throw new DriverError('cannot clone onto a running machine');
     for (const { from, to } of pairs) {
       if (!this.discs.has(from.id)) throw new DriverError(`disc ${from.label} has no file on this head`);
       this.discs.set(to.id, { ...to });

@@ -677,7 +677,7 @@ export class QemuDriver implements Driver {
 
   async growDisc(disc: DiscRef, newSize: number, running: boolean): Promise<void> {
     await this.ready;
-    const m = this.machines.get(disc.vmId);
+    const m = this.machineOf(disc);
     const live = m && !m.gone && m.meta.discs.some((d) => d.id === disc.id);
     if (!live) {
       if (running && m === undefined) this.log.debug({ disc: disc.id }, 'machine not running here; growing offline');
@@ -699,7 +699,7 @@ export class QemuDriver implements Driver {
 
   async deleteDisc(disc: DiscRef): Promise<void> {
     await this.ready;
-    const m = this.machines.get(disc.vmId);
+    const m = this.machineOf(disc);
     if (m && !m.gone && m.meta.discs.some((d) => d.id === disc.id)) {
       throw new DriverError('cannot delete the disc of a running machine; power it off first');
     }
@@ -734,7 +734,7 @@ export class QemuDriver implements Driver {
 
   async backupDisc(disc: DiscRef, backupId: number): Promise<void> {
     await this.ready;
-    const m = this.machines.get(disc.vmId);
+    const m = this.machineOf(disc);
     if (m && !m.gone && m.qmp && m.meta.discs.some((d) => d.id === disc.id)) {
       await this.liveBackup(m.qmp, disc, backupId);
       return;
@@ -772,7 +772,7 @@ export class QemuDriver implements Driver {
 
   async restoreDisc(disc: DiscRef, backupId: number): Promise<void> {
     await this.ready;
-    const m = this.machines.get(disc.vmId);
+    const m = this.machineOf(disc);
     if (m && !m.gone) throw new DriverError('cannot restore onto the disc of a running machine');
     await this.discStore.restore(disc, backupId);
   }
@@ -786,7 +786,7 @@ export class QemuDriver implements Driver {
   private async offline(discs: DiscRef[]): Promise<void> {
     await this.ready;
     for (const disc of discs) {
-      const m = this.machines.get(disc.vmId);
+      const m = this.machineOf(disc);
       if (m && !m.gone) throw new DriverError('the machine is running; power it off to snapshot it');
     }
   }
@@ -908,8 +908,13 @@ export class QemuDriver implements Driver {
   }
 
   /** The running machine whose monitor holds this disc, if any. */
+  /** The machine a disc is on (none for a volume with no VM). */
+  private machineOf(disc: DiscRef): Machine | undefined {
+    return disc.vmId === null ? undefined : this.machines.get(disc.vmId);
+  }
+
   private using(disc: DiscRef): (Machine & { qmp: QmpClient }) | null {
-    const m = this.machines.get(disc.vmId);
+    const m = this.machineOf(disc);
     return m && !m.gone && m.qmp && m.meta.discs.some((d) => d.id === disc.id) ? m as Machine & { qmp: QmpClient } : null;
   }
 
@@ -930,7 +935,7 @@ export class QemuDriver implements Driver {
   async cloneMachine(sourceVmId: number, pairs: { from: DiscRef; to: DiscRef }[], instanceId: string): Promise<void> {
     await this.ready;
     for (const { to } of pairs) {
-      const m = this.machines.get(to.vmId);
+      const m = this.machineOf(to);
       if (m && !m.gone) throw new DriverError('cannot clone onto a running machine');
     }
     // Full qcow2 copies (no backing file): the clone shares no cluster with its source.
@@ -940,7 +945,7 @@ export class QemuDriver implements Driver {
     }
     const target = pairs[0]?.to.vmId;
     const stored = this.readFirstBoot(sourceVmId);
-    if (target === undefined || !stored) return;
+    if (target === undefined || target === null || !stored) return;
     // A new instance: the clone applies its own hostname once; the source's firstboot script is not run again.
     const file = this.firstBootFile(target);
     await mkdirPrivate(path.dirname(file));

@@ -1,8 +1,10 @@
 // Discs of VMs, their backups and backup schedules. A volume with no VM (`vm_id` null, migration 012)
 // is never returned here: these are the queries of a VM's discs, which is all BigV has.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { BackupRow, BackupScheduleRow, DiscRow } from '../schema.js';
 import { IDS_ONLY, whereRef } from '../../core/ids.js';
+import { forUpdate } from '../dialect.js';
 import type { Db, Trx } from './types.js';
 
 /** A disc attached to a VM. */
@@ -11,10 +13,20 @@ export type VmDiscRow = DiscRow & { vm_id: number };
 /** Discs and backups: by id, public id, or label (as given). */
 const LABELLED = { id: 'id', uuid: 'uuid', name: 'label' };
 
+/** A VM's discs in boot order (the first is the one it boots from): a disc attached later comes after
+ *  those the VM had, whatever its id (migration 026). */
+export const bootOrder = (alias = '') => sql<number>`coalesce(${sql.ref(`${alias}attach_seq`)}, ${sql.ref(`${alias}id`)})`;
+
+/** The place after the VM's last disc, for a disc attached to it; call it with the VM's row locked. */
+async function nextPlace(trx: Trx, vmId: number): Promise<number> {
+  const r = await trx.selectFrom('discs').select(sql<number | null>`max(${bootOrder()})`.as('n')).where('vm_id', '=', vmId).executeTakeFirst();
+  return Number(r?.n ?? 0) + 1;
+}
+
 const attached = (db: Db) => db.selectFrom('discs').selectAll().where('vm_id', 'is not', null);
 
 export function discsOf(db: Db, vmId: number): Promise<VmDiscRow[]> {
-  return db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute() as Promise<VmDiscRow[]>;
+  return db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').execute() as Promise<VmDiscRow[]>;
 }
 
 /** The VM's disc a path segment names (id, public id or label). */
@@ -42,7 +54,7 @@ export function labelsOf(db: Db, vmId: number): Promise<{ label: string }[]> {
 
 /** The VM's first disc (the one it boots from). */
 export function firstDisc(db: Db, vmId: number): Promise<{ id: number } | undefined> {
-  return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy('id').limit(1).executeTakeFirst();
+  return db.selectFrom('discs').select('id').where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').limit(1).executeTakeFirst();
 }
 
 /** `n`: how many discs the VM has (a string on PostgreSQL). */
@@ -67,7 +79,7 @@ export async function setSize(trx: Trx, discId: number, size: number): Promise<v
 
 /** Move the disc from one VM to another; false when it is no longer on the first. */
 export async function moveDisc(trx: Trx, discId: number, fromVmId: number, toVmId: number): Promise<boolean> {
-  const moved = await trx.updateTable('discs').set({ vm_id: toVmId }).where('id', '=', discId).where('vm_id', '=', fromVmId).executeTakeFirst();
+  const moved = await trx.updateTable('discs').set({ vm_id: toVmId, attach_seq: await nextPlace(trx, toVmId) }).where('id', '=', discId).where('vm_id', '=', fromVmId).executeTakeFirst();
   return Number(moved.numUpdatedRows) === 1;
 }
 
@@ -145,11 +157,33 @@ export async function detachToAccount(trx: Trx, discId: number, vmId: number, ac
 
 /** A volume the account holds put on one of its VMs; false when the account no longer holds it. */
 export async function attachToVm(trx: Trx, discId: number, accountId: number, vmId: number): Promise<boolean> {
-  const r = await trx.updateTable('discs').set({ vm_id: vmId, account_id: null }).where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId).executeTakeFirst();
+  const r = await trx.updateTable('discs').set({ vm_id: vmId, account_id: null, attach_seq: await nextPlace(trx, vmId) }).where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId).executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 /** The head a storage pool is on. */
 export async function poolHead(db: Db, poolId: number): Promise<number | null> {
   return (await db.selectFrom('storage_pools').select('head_id').where('id', '=', poolId).executeTakeFirst())?.head_id ?? null;
+}
+
+/** A new volume the account holds with no VM, its space already claimed in `poolId`. */
+export function insertHeldVolume(trx: Trx, d: { accountId: number; label: string; grade: string; size: number; poolId: number; now: number }): Promise<DiscRow> {
+  return trx.insertInto('discs').values({ uuid: randomUUID(), vm_id: null, account_id: d.accountId, label: d.label, storage_grade: d.grade, size: d.size, storage_pool_id: d.poolId, created_at: d.now })
+    .returningAll().executeTakeFirstOrThrow();
+}
+
+/** The volume, locked until the transaction ends, while the account holds it with no VM. */
+export function lockHeldVolume(trx: Trx, discId: number, accountId: number): Promise<DiscRow | undefined> {
+  return forUpdate(trx, trx.selectFrom('discs').selectAll().where('id', '=', discId).where('vm_id', 'is', null).where('account_id', '=', accountId)).executeTakeFirst();
+}
+
+/** A volume with no VM removed with its backups and schedules (any account's when `accountId` is null):
+ *  the row this call really removed, or undefined (then nothing is removed). */
+export async function deleteHeldVolume(trx: Trx, discId: number, accountId: number | null): Promise<DiscRow | undefined> {
+  let q = trx.selectFrom('discs').select('id').where('id', '=', discId).where('vm_id', 'is', null);
+  if (accountId !== null) q = q.where('account_id', '=', accountId);
+  if (!(await forUpdate(trx, q).executeTakeFirst())) return undefined;
+  await trx.deleteFrom('backup_schedules').where('disc_id', '=', discId).execute();
+  await trx.deleteFrom('backups').where('disc_id', '=', discId).execute();
+  return trx.deleteFrom('discs').where('id', '=', discId).where('vm_id', 'is', null).returningAll().executeTakeFirst();
 }

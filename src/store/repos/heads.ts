@@ -2,6 +2,7 @@
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
 import { settingsOf } from './vm-settings.js';
 import { sql } from 'kysely';
+import { bootOrder } from './discs.js';
 import type { Store } from '../db.js';
 import { ensureZone } from './zones.js';
 
@@ -71,7 +72,7 @@ export async function desiredRows(db: Db, headId: number, vmId: number) {
   if (!row) return undefined;
   // Each read needs only the VM's id: together (one wait on PostgreSQL, not four; bench:power).
   const [discs, nics, ips, settings] = await Promise.all([
-    db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy('id').execute(),
+    db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').execute(),
     db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute(),
     db.selectFrom('ips').innerJoin('nics as n', 'n.id', 'ips.nic_id').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
       .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])

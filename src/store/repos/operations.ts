@@ -53,6 +53,12 @@ export async function leasedTo(db: Db, owner: string): Promise<{ id: number }[]>
   return db.selectFrom('operations').select('id').where('state', '=', 'running').where('lease_owner', '=', owner).execute();
 }
 
+/** Operations on this head with no VM (acts on volumes an account holds), queued or running, oldest first. */
+export async function unendedWithoutVm(db: Db, headId: number, states: readonly string[] = ['queued', 'running']): Promise<OperationRow[]> {
+  return db.selectFrom('operations').selectAll().where('vm_id', 'is', null).where('head_id', '=', headId)
+    .where('state', 'in', [...states]).orderBy('id').execute();
+}
+
 export async function updateOperation(db: Db, id: number, set: Updateable<OperationsTable>): Promise<void> {
   await db.updateTable('operations').set(set).where('id', '=', id).execute();
 }

@@ -25,6 +25,13 @@ export async function poolsByRoom(trx: Trx, headId: number, grade: string): Prom
   return pools.map((p) => p.id);
 }
 
+/** The pools of the grade on these heads, roomiest first. */
+export function poolsInHeadsByRoom(trx: Trx, headIds: number[], grade: string): Promise<{ id: number; headId: number }[]> {
+  if (headIds.length === 0) return Promise.resolve([]);
+  return trx.selectFrom('storage_pools').select(['id', 'head_id as headId']).where('head_id', 'in', headIds).where('grade', '=', grade)
+    .orderBy(sql`capacity - used`, 'desc').orderBy('id').execute();
+}
+
 /** Add `delta` MiB to a pool's use; false when it would not fit. */
 export async function growPool(trx: Trx, poolId: number, delta: number): Promise<boolean> {
   const r = await trx.updateTable('storage_pools').set({ used: sql`used + ${delta}` })

@@ -5,6 +5,7 @@
 // and run with their one parameter (BENCHMARKS.md: building and compiling the query was a measurable
 // share of a GET of one VM); better-sqlite3 then reuses the prepared statement (store/db.ts).
 import { sql, type CompiledQuery } from 'kysely';
+import { bootOrder } from './discs.js';
 import type { Store } from '../db.js';
 import type { BackupScheduleRow, VmRow } from '../schema.js';
 import type { VmDiscRow } from './discs.js';
@@ -56,7 +57,7 @@ function queries(db: Store, where: <Q extends Narrowable<Q>>(q: Q) => Q) {
       .select(SELECTED)
       .select(['g.name as group_name', 'a.id as account_id', 'a.name as account_name', 'h.label as head_label', 'h.management_address']))
       .orderBy('v.id'),
-    discs: db.selectFrom('discs as d').selectAll('d').where('d.vm_id', 'in', vmIds()).orderBy('d.id'),
+    discs: db.selectFrom('discs as d').selectAll('d').where('d.vm_id', 'in', vmIds()).orderBy(bootOrder('d.')).orderBy('d.id'),
     schedules: db.selectFrom('backup_schedules as s')
       .innerJoin('discs as d', 'd.id', 's.disc_id')
       .selectAll('s').select('d.vm_id')
