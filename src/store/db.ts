@@ -30,6 +30,7 @@ import * as m021 from './migrations/021_one_boot_from.js';
 import * as m024 from './migrations/024_nic_rate_limit.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
+import { syncCatalogue } from './repos/images.js';
 
 export type Store = Kysely<Database>;
 
@@ -109,6 +110,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(opts.secrets) } });
   const { error } = await migrator.migrateToLatest();
   if (error) { await db.destroy(); throw error; }
+  await syncCatalogue(db);
   return db;
 }
 
