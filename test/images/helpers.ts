@@ -257,7 +257,7 @@ export async function bootGuest(o: BootOptions): Promise<Guest> {
       hostname, publicKey: pub.trim(), t0, serial, close,
       ssh: (command) => ssh(key, port, command),
       async ready(timeoutMs, count = 1) {
-        await waitFor(`HANGAR-READY ×${count} on ttyS0`, timeoutMs, async () => (await serial()).split('HANGAR-READY').length > count, 100);
+        await waitFor(`HANGAR-READY ×${count} on ttyS0`, timeoutMs, async () => (await serial()).match(READY)?.length === count, 100);
         return Date.now() - t0;
       },
       async powerdown(timeoutMs) {
@@ -281,9 +281,12 @@ export interface BootCheck extends Omit<BootOptions, 'userData'> {
   powerdownTimeoutMs?: number;
 }
 
-/** The guest's own `HANGAR-READY` line (its uptime then) of the last boot in a console log. */
+/** The guest's own `HANGAR-READY` line (systemd's "Starting hangar-ready.service… HANGAR-READY" is not it). */
+const READY = /HANGAR-READY \S+ uptime=[\d.]+/g;
+
+/** The last boot's `HANGAR-READY` line in a console log (the guest's uptime then). */
 export function readyLine(serial: string): string {
-  return [...serial.matchAll(/HANGAR-READY [^\r\n]*/g)].pop()?.[0] ?? 'no HANGAR-READY';
+  return serial.match(READY)?.pop() ?? 'no HANGAR-READY';
 }
 
 export interface BootFigures {
