@@ -1,6 +1,6 @@
 // Images (docs/domain.md §12): the public catalogue and an account's own images, and the one rule
-// that a request may only use what the image supports (a password, an SSH key, cloud-init user
-// data, a firstboot script), checked where a VM is created or reimaged whatever the dialect.
+// that a request may only use what the image supports (a password, an SSH key, a firstboot script,
+// cloud-init user data), checked where a VM is created or reimaged whatever the dialect.
 import type { Hangar } from './context.js';
 import { isClusterAdmin, type Principal } from './principal.js';
 import { notFound, type Issues } from './errors.js';
@@ -29,10 +29,21 @@ export async function imageByRef(h: Hangar, p: Principal, segment: string): Prom
 }
 
 /** What a create or reimage request asks the image to take; each field is the input's field path. */
-export interface ImageUse { rootPassword?: string; sshPublicKey?: string; firstbootScript?: string; userData?: string }
+export interface ImageUse { rootPassword?: string; sshPublicKey?: string; firstbootScript?: string }
 
-const FEATURES: [keyof ImageUse, keyof ImageSupports][] = [
-  ['rootPassword', 'password'], ['sshPublicKey', 'sshKey'], ['firstbootScript', 'firstbootScript'], ['userData', 'cloudInit'],
+/**
+ * Whether user data is cloud-init's (docs/config-drive.md): the formats cloud-init reads, a `#!` script
+ * aside. The config drive carries one `user-data`: a `#!` script (or any other text) is run by Hangar's own
+ * first-boot runner on every image; cloud-init's formats are applied by cloud-init, on images that have it.
+ * The guest tells them apart the same way (guest/common/cidata.sh cidata_user_data_is_cloud_init).
+ */
+export function isCloudInitData(userData: string): boolean {
+  return /^\s*(#cloud-config|#include|#cloud-boothook|#part-handler|## template: jinja|content-type:|mime-version:)/i.test(userData);
+}
+
+const FEATURES: [keyof ImageUse, (value: string) => keyof ImageSupports][] = [
+  ['rootPassword', () => 'password'], ['sshPublicKey', () => 'sshKey'],
+  ['firstbootScript', (v) => (isCloudInitData(v) ? 'cloudInit' : 'firstbootScript')],
 ];
 
 /**
@@ -40,7 +51,10 @@ const FEATURES: [keyof ImageUse, keyof ImageSupports][] = [
  * `not_supported`, params `feature` and `image`). `prefix`: where the input sits (`image.`), if anywhere.
  */
 export function checkImageSupports(errs: Issues, image: { name: string; supports?: ImageSupports }, use: ImageUse, prefix = ''): void {
-  for (const [field, feature] of FEATURES) {
-    if (use[field] && !image.supports?.[feature]) errs.add(`${prefix}${field}`, 'invalid', { reason: 'not_supported', feature, image: image.name });
+  for (const [field, featureOf] of FEATURES) {
+    const value = use[field];
+    if (!value) continue;
+    const feature = featureOf(value);
+    if (!image.supports?.[feature]) errs.add(`${prefix}${field}`, 'invalid', { reason: 'not_supported', feature, image: image.name });
   }
 }

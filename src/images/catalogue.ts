@@ -1,7 +1,8 @@
 // The OS images Hangar knows how to build (BigV `definitions` distributions). A name either is an
 // image of its own or an alias that real clients send by default (docker-machine asks for
 // `stretch`, bytemark-client for `symbiosis`, bigv-python for `wheezy`), served by a real image.
-// Migration 014 copies this list into the `images` table (the public catalogue, docs/domain.md §12).
+// The store's `images` table holds its public catalogue: migration 014 copied this list and every
+// store open brings those rows back in line with it (store/repos/images.ts syncCatalogue).
 
 /** What a guest booted from the image reads from its config drive (docs/config-drive.md). */
 export interface ImageSupports { password: boolean; sshKey: boolean; cloudInit: boolean; firstbootScript: boolean }
@@ -15,9 +16,11 @@ export interface ImageEntry {
   defaultDiscMiB?: number; minDiscMiB?: number;
 }
 
-// Both take a password, an SSH key and a firstboot script from the config drive; neither reads
-// #cloud-config yet (bookworm will once cloud-init reads the drive as NoCloud, I10).
+// Both take a password, an SSH key and a firstboot script from the config drive (Hangar's own
+// first-boot scripts); bookworm also has Debian's cloud-init, which applies a #cloud-config user-data
+// of the drive (read as a NoCloud source, guest/bookworm/cloud-init.cfg).
 const CONFIG_DRIVE: ImageSupports = { password: true, sshKey: true, cloudInit: false, firstbootScript: true };
+const WITH_CLOUD_INIT: ImageSupports = { ...CONFIG_DRIVE, cloudInit: true };
 
 export const IMAGES: readonly ImageEntry[] = [
   {
@@ -25,7 +28,7 @@ export const IMAGES: readonly ImageEntry[] = [
     operatingSystem: 'linux', distro: 'busybox', defaultDiscMiB: 1024, minDiscMiB: 64,
   },
   {
-    name: 'bookworm', description: 'Debian 12 bookworm (64 bit)', supports: CONFIG_DRIVE,
+    name: 'bookworm', description: 'Debian 12 bookworm (64 bit)', supports: WITH_CLOUD_INIT,
     operatingSystem: 'linux', distro: 'debian', defaultDiscMiB: 10240, minDiscMiB: 2048,
   },
   { name: 'stretch', aliasOf: 'bookworm', description: 'Debian (served by the Debian 12 bookworm image)' },

@@ -1,9 +1,9 @@
 // The `bookworm` image: debootstrap of Debian 12 with a bootable package set (systemd, udev,
-// dbus so logind handles the ACPI power button, systemd-networkd, OpenSSH), the guest kernel's
-// modules, and the first-boot units of guest/bookworm/. Takes about 2 minutes (debootstrap);
-// boots to HANGAR-READY in 30-40 s under TCG.
+// dbus so logind handles the ACPI power button, systemd-networkd, OpenSSH, cloud-init for
+// cloud-config user-data), the guest kernel's modules, and the first-boot units of guest/bookworm/.
+// Takes about 2 minutes (debootstrap); boots to HANGAR-READY in 30-40 s under TCG.
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { guestFile, guestFiles } from './guest.js';
 import { debianMirror, ImageBuildError, requireTools, run, which, type KernelInfo, type LogFn } from './host.js';
@@ -17,6 +17,8 @@ export const SUITE = 'bookworm';
 export const DEBIAN_PACKAGES = [
   'systemd-sysv', 'udev', 'kmod', 'dbus', 'systemd-resolved', 'iproute2', 'iputils-ping', 'netbase',
   'openssh-server', 'openssh-sftp-server', 'e2fsprogs', 'procps', 'less', 'ca-certificates',
+  // cloud-init; debootstrap does not follow virtual packages, so python3-cryptography's cffi backend is named
+  'cloud-init', 'python3-cffi-backend',
 ] as const;
 
 export const DEBIAN_CMDLINE = 'root=/dev/vda rw console=ttyS0 no_timer_check panic=1 net.ifnames=0';
@@ -121,11 +123,18 @@ export async function configureDebianTree(root: string, kernel: KernelInfo, mirr
   await putFile(root, 'etc/systemd/network/90-hangar-default.network', await guestFile('bookworm/90-hangar-default.network'));
   await putFile(root, 'etc/systemd/system/systemd-networkd-wait-online.service.d/hangar.conf', await guestFile('bookworm/wait-online.conf'));
   await putFile(root, 'etc/ssh/sshd_config.d/hangar.conf', await guestFile('bookworm/sshd-hangar.conf'));
+  // cloud-init: the drive as NoCloud, user cloud-config only, and only on a boot whose drive has some:
+  // hangar-config starts it then, instead of its generator at every boot (which would also order
+  // sysinit.target after the network: seconds of every boot under TCG)
+  await putFile(root, 'etc/cloud/cloud.cfg.d/90-hangar.cfg', await guestFile('bookworm/cloud-init.cfg'));
+  await mkdir(inTree(root, 'etc/systemd/system-generators'), { recursive: true });
+  await symlink('/dev/null', inTree(root, 'etc/systemd/system-generators/cloud-init-generator'));
   await putFile(root, 'var/lib/hangar/.keep', '', 0o600);
   await run('chmod', ['700', inTree(root, 'var/lib/hangar')]);
   // e2scrub_reap costs ~10 s of boot under TCG and is of no use on a VM disc
+  // cloud-init's hotplug socket: Hangar's NICs are the drive's business, never cloud-init's
   await enableUnits(root, ['systemd-networkd.service', 'systemd-resolved.service', 'hangar-config.service', 'hangar-ready.service'],
-    ['e2scrub_reap.service']);
+    ['e2scrub_reap.service', 'cloud-init-hotplugd.socket']);
 
   // the guest kernel's modules (udev loads what the machine needs)
   const modules = inTree(root, `usr/lib/modules/${kernel.version}`);

@@ -32,6 +32,7 @@ import * as m025 from './migrations/025_address_ids.js';
 import * as m026 from './migrations/026_disc_attach_order.js';
 import { attachCounterDriver } from './counters.js';
 import { attachPgListener } from './notify.js';
+import { syncCatalogue } from './repos/images.js';
 
 export type Store = Kysely<Database>;
 
@@ -113,6 +114,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(opts.secrets) } });
   const { error } = await migrator.migrateToLatest();
   if (error) { await db.destroy(); throw error; }
+  await syncCatalogue(db);
   return db;
 }
 

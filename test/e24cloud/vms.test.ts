@@ -29,7 +29,7 @@ async function withFx(fn: (fx: Fx) => Promise<void>, storeUrl?: string): Promise
     assert.equal(zone.available, true);
     const templates = await a.signed('GET', '/v2/templates');
     const tiny = templates.body.templates.find((x: { label: string }) => /tiny/i.test(x.label));
-    assert.deepEqual(tiny.supports, ['password', 'sshkey'], 'no image reads #cloud-config yet, and none claims it');
+    assert.deepEqual(tiny.supports, ['password', 'sshkey'], 'tiny has no cloud-init');
     const key = await a.signed('PUT', '/v2/account/sshkey', { name: 'laptop', method: 'upload', content: SSH_KEY });
     assert.equal(key.status, 200, key.text);
     assert.equal(typeof key.body.sshkeys.id, 'number');

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { manifestPaths, type Manifest } from '../../src/images/manifest.js';
+import { metaData, writeConfigDrive } from '../../src/drivers/qemu/config-drive.js';
 
 export const execFileP = promisify(execFile);
 
@@ -58,18 +59,18 @@ export interface ConfigDrive {
   network?: string;
 }
 
-/** A cidata ISO (Rock Ridge + Joliet) as the QEMU driver makes it. */
+/** A cidata ISO with the files the QEMU driver puts on it (drivers/qemu/config-drive.ts). */
 export async function makeConfigDrive(dir: string, cfg: ConfigDrive): Promise<string> {
-  const files = path.join(dir, 'cidata');
-  await mkdir(files, { recursive: true });
-  await writeFile(path.join(files, 'instance-id'), cfg.instanceId + '\n');
-  await writeFile(path.join(files, 'hostname'), cfg.hostname + '\n');
-  if (cfg.rootPasswordHash) await writeFile(path.join(files, 'root-password-hash'), cfg.rootPasswordHash + '\n');
-  if (cfg.authorizedKeys) await writeFile(path.join(files, 'authorized_keys'), cfg.authorizedKeys);
-  if (cfg.userData) await writeFile(path.join(files, 'user-data'), cfg.userData);
-  await writeFile(path.join(files, 'network'), cfg.network ?? 'MODE=dhcp\n');
   const iso = path.join(dir, 'cidata.iso');
-  await execFileP('genisoimage', ['-quiet', '-output', iso, '-volid', 'cidata', '-joliet', '-rock', files]);
+  await writeConfigDrive(iso, {
+    'instance-id': cfg.instanceId + '\n',
+    'meta-data': metaData(cfg.instanceId, cfg.hostname),
+    hostname: cfg.hostname + '\n',
+    network: cfg.network ?? 'MODE=dhcp\n',
+    ...(cfg.rootPasswordHash ? { 'root-password-hash': cfg.rootPasswordHash + '\n' } : {}),
+    ...(cfg.authorizedKeys ? { authorized_keys: cfg.authorizedKeys } : {}),
+    ...(cfg.userData ? { 'user-data': cfg.userData } : {}),
+  });
   return iso;
 }
 
@@ -168,29 +169,38 @@ export function fileExists(p: string): boolean {
   return existsSync(p);
 }
 
-export interface BootCheck {
+export interface BootOptions {
   imagesDir: string;
   manifest: Manifest;
   /** A folder for the VM's files (a temp folder of its own is made inside). */
   workDir: string;
   memory: number;
-  readyTimeoutMs: number;
-  powerdownTimeoutMs?: number;
+  /** The config drive's user-data (default: a `#!` script appending a line to /root/user-data-marker). */
+  userData?: string;
 }
 
-export interface BootFigures {
-  readyMs: number;
-  sshMs: number;
-  powerdownMs: number;
+/** A guest booted by bootGuest: its SSH port and key, what the drive gave it, its console and QMP. */
+export interface Guest {
+  hostname: string;
+  publicKey: string;
+  t0: number;
+  ssh(command: string): Promise<string>;
+  /** Wait until the serial console has said `HANGAR-READY` `count` times (1: the first boot); ms since start. */
+  ready(timeoutMs: number, count?: number): Promise<number>;
+  serial(): Promise<string>;
+  /** ACPI power button; resolves with the time QEMU took to exit (it must exit 0). */
+  powerdown(timeoutMs: number): Promise<number>;
+  /** Kill QEMU if still running; print the console and QEMU's stderr when `failed`. */
+  close(failed: boolean): Promise<void>;
 }
+
+export const USER_DATA_SCRIPT = '#!/bin/sh\necho "user-data ran as $(id -un)" >> /root/user-data-marker\n';
 
 /**
  * Boot an image as the QEMU driver would (docs/config-drive.md: virtio disc /dev/vda grown to
- * 512M, cidata ISO, virtio-net user mode with an SSH forward on a port QEMU picks), wait for
- * HANGAR-READY, check over SSH that the config drive was applied (hostname, key, password hash,
- * user-data) and the root filesystem grew, then ACPI powerdown must end QEMU.
+ * 512M, cidata ISO, virtio-net user mode with an SSH forward on a port QEMU picks).
  */
-export async function bootAndCheck(o: BootCheck): Promise<BootFigures> {
+export async function bootGuest(o: BootOptions): Promise<Guest> {
   const dir = await mkdtemp(path.join(o.workDir, 'vm-'));
   const paths = manifestPaths(o.imagesDir, o.manifest);
   const disc = path.join(dir, 'disc.qcow2');
@@ -205,7 +215,7 @@ export async function bootAndCheck(o: BootCheck): Promise<BootFigures> {
     authorizedKeys: pub,
     // openssl passwd -6 -salt hangarsalt secret
     rootPasswordHash: '$6$hangarsalt$.siTYvmdInyWOi/rLWufPJVcje9GFUngo47b/ehuhgILn6bexzWNtaAdZePGNeG3hCMC7hid9QBoCvlXcXoM./',
-    userData: '#!/bin/sh\necho "user-data ran as $(id -un)" > /root/user-data-marker\n',
+    userData: o.userData ?? USER_DATA_SCRIPT,
     // as the QEMU driver writes it in user mode
     network: "MODE=dhcp\nMAC='52:54:00:12:34:56'\n",
   });
@@ -223,46 +233,96 @@ export async function bootAndCheck(o: BootCheck): Promise<BootFigures> {
   const qemu: ChildProcess = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   qemu.stderr!.pipe(createWriteStream(path.join(dir, 'qemu.stderr')));
   const exited = new Promise<number | null>((resolve) => qemu.once('exit', (code) => resolve(code)));
+  const serial = async (): Promise<string> => readFile(serialLog, 'utf8').catch(() => '');
   let qmp: Qmp | null = null;
+  const close = async (failed: boolean): Promise<void> => {
+    if (failed) {
+      console.log(`# serial log:\n${await readFile(serialLog, 'utf8').catch(() => '(none)')}`);
+      console.log(`# qemu stderr:\n${await readFile(path.join(dir, 'qemu.stderr'), 'utf8').catch(() => '(none)')}`);
+    }
+    qmp?.close();
+    if (qemu.exitCode === null && qemu.signalCode === null) {
+      qemu.kill('SIGKILL');
+      await exited;
+    }
+  };
   try {
     qmp = await Qmp.connect(qmpSock);
     // the host port QEMU picked for the SSH forward
     const usernet = String(await qmp.command('human-monitor-command', { 'command-line': 'info usernet' }));
     const port = Number(/HOST_FORWARD\]?\s+\d+\s+127\.0\.0\.1\s+(\d+)/.exec(usernet)?.[1]);
     assert.ok(port > 0, `ssh port from: ${usernet}`);
+    const q = qmp;
+    return {
+      hostname, publicKey: pub.trim(), t0, serial, close,
+      ssh: (command) => ssh(key, port, command),
+      async ready(timeoutMs, count = 1) {
+        await waitFor(`HANGAR-READY ×${count} on ttyS0`, timeoutMs, async () => (await serial()).match(READY)?.length === count, 100);
+        return Date.now() - t0;
+      },
+      async powerdown(timeoutMs) {
+        const p0 = Date.now();
+        await q.command('system_powerdown');
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))]);
+        clearTimeout(timer);
+        assert.equal(code, 0, 'QEMU exits after the ACPI powerdown');
+        return Date.now() - p0;
+      },
+    };
+  } catch (err) {
+    await close(true);
+    throw err;
+  }
+}
 
-    const serial = async (): Promise<string> => readFile(serialLog, 'utf8').catch(() => '');
-    await waitFor('HANGAR-READY on ttyS0', o.readyTimeoutMs, async () => (await serial()).includes('HANGAR-READY'), 100);
-    const readyMs = Date.now() - t0;
+export interface BootCheck extends Omit<BootOptions, 'userData'> {
+  readyTimeoutMs: number;
+  powerdownTimeoutMs?: number;
+}
+
+/** The guest's own `HANGAR-READY` line (systemd's "Starting hangar-ready.service… HANGAR-READY" is not it). */
+const READY = /HANGAR-READY \S+ uptime=[\d.]+/g;
+
+/** The last boot's `HANGAR-READY` line in a console log (the guest's uptime then). */
+export function readyLine(serial: string): string {
+  return serial.match(READY)?.pop() ?? 'no HANGAR-READY';
+}
+
+export interface BootFigures {
+  readyMs: number;
+  readyLine: string;
+  sshMs: number;
+  powerdownMs: number;
+}
+
+/**
+ * Boot an image (bootGuest) with a `#!` user-data, wait for HANGAR-READY, check over SSH that the
+ * config drive was applied (hostname, key, password hash, user-data run once) and the root
+ * filesystem grew, then ACPI powerdown must end QEMU. `more`: further checks on the booted guest.
+ */
+export async function bootAndCheck(o: BootCheck, more?: (g: Guest) => Promise<void>): Promise<BootFigures> {
+  const g = await bootGuest(o);
+  let failed = true;
+  try {
+    const readyMs = await g.ready(o.readyTimeoutMs);
     const out = await waitFor('ssh', 30_000, () =>
-      ssh(key, port, 'hostname; cat /root/user-data-marker; cat /root/.ssh/authorized_keys; df -k / | tail -n 1; grep ^root: /etc/shadow | cut -d: -f2'), 250);
-    const sshMs = Date.now() - t0;
+      g.ssh('hostname; cat /root/user-data-marker; cat /root/.ssh/authorized_keys; df -k / | tail -n 1; grep ^root: /etc/shadow | cut -d: -f2'), 250);
+    const sshMs = Date.now() - g.t0;
     const [gotHost, marker, gotKey, df, shadowHash] = out.trim().split('\n');
-    assert.equal(gotHost, hostname);
-    assert.equal(marker, 'user-data ran as root');
-    assert.equal(gotKey, pub.trim());
+    assert.equal(gotHost, g.hostname);
+    assert.equal(marker, 'user-data ran as root', 'the #! user-data ran, once');
+    assert.equal(gotKey, g.publicKey);
     const rootKiB = Number(df?.trim().split(/\s+/)[1]);
     assert.ok(rootKiB > ((o.manifest.discSize ?? 0) / 1024) + 128 * 1024, `root filesystem grown to the disc: ${df}`);
     assert.ok(shadowHash?.startsWith('$6$hangarsalt$'), 'root password hash applied');
-    assert.match(await serial(), /login:/, 'a login prompt on ttyS0');
-
+    assert.match(await g.serial(), /login:/, 'a login prompt on ttyS0');
+    await more?.(g);
     // ACPI power button: the guest powers off and QEMU exits
-    const p0 = Date.now();
-    await qmp.command('system_powerdown');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), o.powerdownTimeoutMs ?? 60_000)))]);
-    clearTimeout(timer);
-    assert.equal(code, 0, 'QEMU exits after the ACPI powerdown');
-    return { readyMs, sshMs, powerdownMs: Date.now() - p0 };
-  } catch (err) {
-    console.log(`# serial log:\n${await readFile(serialLog, 'utf8').catch(() => '(none)')}`);
-    console.log(`# qemu stderr:\n${await readFile(path.join(dir, 'qemu.stderr'), 'utf8').catch(() => '(none)')}`);
-    throw err;
+    const powerdownMs = await g.powerdown(o.powerdownTimeoutMs ?? 60_000);
+    failed = false;
+    return { readyMs, readyLine: readyLine(await g.serial()), sshMs, powerdownMs };
   } finally {
-    qmp?.close();
-    if (qemu.exitCode === null && qemu.signalCode === null) {
-      qemu.kill('SIGKILL');
-      await exited;
-    }
+    await g.close(failed);
   }
 }

@@ -41,6 +41,7 @@ test('config drive files follow docs/config-drive.md', () => {
   });
   assert.deepEqual(files, {
     'instance-id': 'i-123\n',
+    'meta-data': 'instance-id: "i-123"\nlocal-hostname: "db.default.acme.hangar.local"\n',
     hostname: 'db.default.acme.hangar.local\n',
     network: "MODE=dhcp\nMAC='52:54:00:00:00:09'\n",
     'root-password-hash': '$6$salt$hash\n',
@@ -48,7 +49,7 @@ test('config drive files follow docs/config-drive.md', () => {
     'user-data': '#!/bin/sh\necho hi\n',
   });
   // never imaged: identity only
-  assert.deepEqual(Object.keys(configDriveFiles(spec, null)).sort(), ['hostname', 'instance-id', 'network']);
+  assert.deepEqual(Object.keys(configDriveFiles(spec, null)).sort(), ['hostname', 'instance-id', 'meta-data', 'network']);
   const bridged = { ...spec.nics[0]!, network: { mode: 'bridge' as const, bridge: 'br0' } };
   assert.equal(networkFile(bridged), "MODE=static\nMAC='52:54:00:00:00:09'\nIPV4='10.64.0.9/24'\nGATEWAY4='10.64.0.1'\nIPV6='fd00::9/64'\n");
   assert.equal(networkFile(undefined), 'MODE=none\n');

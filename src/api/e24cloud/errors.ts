@@ -19,7 +19,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 /** Core's field paths in e24cloud's names; a route may name its own (`config.e24Fields`). */
 const FIELDS: Record<string, string> = {
-  memoryMiB: 'ram', label: 'name', rootPassword: 'password', sshPublicKey: 'key_id', firstbootScript: 'user_data', userData: 'user_data',
+  memoryMiB: 'ram', label: 'name', rootPassword: 'password', sshPublicKey: 'key_id', firstbootScript: 'user_data',
   distribution: 'os', zone: 'compute_zone_id', cdromUrl: 'cdrom', timeout: 'wait_for', timeoutMs: 'wait_for', powerOn: 'state',
   publicKey: 'content', 'login': 'Authorization',
 };

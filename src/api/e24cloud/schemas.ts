@@ -42,7 +42,7 @@ export const CreateVmB = Type.Object({
     compute_zone_id: Type.Optional(Str), zone_id: Type.Optional(Str),
     boot_type: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('cdrom')])),
     cdrom: Type.Optional(Str), os: Type.Optional(Str), password: Type.Optional(Str),
-    key_id: Type.Optional(Type.Union([Int, Str])), user_data: Type.Optional(Str),
+    key_id: Type.Optional(Type.Union([Int, Str])), user_data: Type.Optional(Type.String({ maxLength: 65536 })),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });
 

@@ -17,7 +17,7 @@ import { resizeVm } from '../../core/vms/resize.js';
 import { unendedKinds } from '../../core/vms/activity.js';
 import { loadVmView, type VmView } from '../../core/views.js';
 import { listAccounts } from '../../core/tree.js';
-import { checkImageSupports, imageByRef, listImages, type Image } from '../../core/images.js';
+import { checkImageSupports, imageByRef, isCloudInitData, listImages, type Image } from '../../core/images.js';
 import { isoByRef, isoUrl } from '../../core/isos.js';
 import { sshKeyByRef } from '../../core/ssh-keys.js';
 import { listZones, zoneByRef, type Zone } from '../../core/zones.js';
@@ -123,10 +123,12 @@ export function vmRoutes(h: Hangar, app: FastifyInstance): void {
       }, 'e24');
     } else {
       const image = await imageByRef(h, p, b.os!).catch(() => { throw invalid('os', 'not_in_list'); });
-      const script = b.user_data !== undefined && b.user_data.startsWith('#!') ? b.user_data : undefined;
+      // user_data is the config drive's: a `#!` script runs once at first boot on every image, cloud-init's
+      // formats (#cloud-config...) only on an image with cloud-init; e24cloud gives no other meaning to it.
+      const userData = b.user_data || undefined;
+      if (userData !== undefined && !userData.startsWith('#!') && !isCloudInitData(userData)) throw refused('user_data', 'not_script_or_cloud_config');
       const use = new Issues();
-      // `#!` runs once at first boot on every image with a firstboot script; anything else is cloud-init's.
-      checkImageSupports(use, image, { userData: b.user_data !== undefined && script === undefined ? b.user_data : undefined });
+      checkImageSupports(use, image, { firstbootScript: userData });
       use.throwIfAny();
       const key = b.key_id === undefined ? undefined : await sshKeyByRef(h, p, String(b.key_id));
       created = await createVm(h, p, account, group, {
@@ -136,7 +138,7 @@ export function vmRoutes(h: Hangar, app: FastifyInstance): void {
           distribution: image.name,
           ...(b.password !== undefined ? { rootPassword: b.password } : {}),
           ...(key ? { sshPublicKey: key.publicKey } : {}),
-          ...(script !== undefined ? { firstbootScript: script } : {}),
+          ...(userData !== undefined ? { firstbootScript: userData } : {}),
         },
       }, 'e24');
     }

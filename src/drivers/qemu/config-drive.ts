@@ -26,10 +26,18 @@ export function networkFile(nic: NicSpec | undefined): string {
   return lines.join('\n') + '\n';
 }
 
+/** cloud-init's NoCloud takes a drive that has both `meta-data` and `user-data`; its instance-id is
+ *  the drive's (YAML: JSON strings are YAML strings). */
+export function metaData(instanceId: string, hostname: string): string {
+  return `instance-id: ${JSON.stringify(instanceId)}\nlocal-hostname: ${JSON.stringify(hostname)}\n`;
+}
+
 /** File name → content of the config drive. Files without content are left out. */
 export function configDriveFiles(spec: MachineSpec, firstBoot: FirstBoot | null): Record<string, string> {
+  const instanceId = firstBoot?.instanceId ?? `hangar-vm${spec.vmId}-unimaged`;
   const files: Record<string, string> = {
-    'instance-id': (firstBoot?.instanceId ?? `hangar-vm${spec.vmId}-unimaged`) + '\n',
+    'instance-id': instanceId + '\n',
+    'meta-data': metaData(instanceId, spec.hostname),
     hostname: spec.hostname + '\n',
     network: networkFile(spec.nics[0]),
   };

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Db } from './types.js';
 import type { ImagesTable } from '../schema.js';
-import type { ImageSupports } from '../../images/catalogue.js';
+import { IMAGES, type ImageSupports } from '../../images/catalogue.js';
 import { whereRef } from '../../core/ids.js';
 
 export interface Image {
@@ -73,4 +73,37 @@ export async function setImageStatus(trx: Db, id: number, status: 'active' | 'fa
 export async function deleteImage(db: Db, id: number): Promise<boolean> {
   const r = await db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
   return Number(r.numDeletedRows) === 1;
+}
+
+/** The catalogue's columns of a public image: an alias has its target's flags and sizes. */
+function catalogueColumns(name: string) {
+  const entry = IMAGES.find((i) => i.name === name)!;
+  const real = entry.aliasOf ? IMAGES.find((t) => t.name === entry.aliasOf)! : entry;
+  const s = real.supports!;
+  return {
+    label: entry.description, alias_of: entry.aliasOf ?? null,
+    supports_password: +s.password, supports_ssh_key: +s.sshKey, supports_cloud_init: +s.cloudInit, supports_firstboot_script: +s.firstbootScript,
+    operating_system: real.operatingSystem ?? null, distro: real.distro ?? null,
+    default_disc_mib: real.defaultDiscMiB ?? null, min_disc_mib: real.minDiscMiB ?? null,
+  };
+}
+
+/**
+ * Bring the public catalogue's rows in line with images/catalogue.ts (run at every store open): an image
+ * that learnt a feature (bookworm's cloud-init) says so in a store made before, and a new entry gets its
+ * row. Rows the catalogue no longer names stay (discs and templates may still name them). Several brains
+ * may open the store at once: each change is the same, and an insert another made first is left alone.
+ */
+export async function syncCatalogue(db: Db, now = Date.now()): Promise<void> {
+  const rows = await db.selectFrom('images').selectAll().where('owner_account_id', 'is', null).where('source', '=', 'built').execute();
+  for (const i of IMAGES) {
+    const want = catalogueColumns(i.name);
+    const row = rows.find((r) => r.name === i.name);
+    if (!row) {
+      await db.insertInto('images').values({ uuid: randomUUID(), name: i.name, owner_account_id: null, ...want, source: 'built', status: 'active', created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing()).execute();
+    } else if (Object.entries(want).some(([k, v]) => row[k as keyof typeof want] !== v)) {
+      await db.updateTable('images').set(want).where('id', '=', row.id).execute();
+    }
+  }
 }

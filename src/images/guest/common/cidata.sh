@@ -5,6 +5,7 @@
 #   cidata_identity     once per instance-id: hostname, root password hash, authorized_keys
 #   cidata_network      parse the `network` file into NET_MODE (dhcp|static|none) NET_MAC NET_IPV4 ...
 #   cidata_user_data    once per instance-id, after the rest: run user-data, then remember the id
+#   cidata_user_data_is_cloud_init  true when the drive's user-data is cloud-init's (not run by cidata_user_data)
 #   hangar_say          a line on the serial console (and in the log)
 
 HANGAR_STATE=/var/lib/hangar
@@ -154,9 +155,26 @@ net_primary_interface() {
 	[ -n "$first" ] && echo "$first"
 }
 
+# cloud-init's formats, a `#!` script aside, as cloud-init tells them (first non-blank text, any case);
+# core/images.ts isCloudInitData is the same test
+cidata_user_data_is_cloud_init() {
+	[ -s "$CIDATA/user-data" ] || return 1
+	start=$(head -c 4096 "$CIDATA/user-data" | tr -d '\r' | sed -n '/[^[:space:]]/{s/^[[:space:]]*//;p;q;}' | tr 'A-Z' 'a-z')
+	case "$start" in
+	'#cloud-config'* | '#include'* | '#cloud-boothook'* | '#part-handler'* | '## template: jinja'* | content-type:* | mime-version:*) return 0 ;;
+	esac
+	return 1
+}
+
 cidata_user_data() {
 	cidata_is_new || return 0
-	if [ -s "$CIDATA/user-data" ]; then
+	if cidata_user_data_is_cloud_init; then
+		if command -v cloud-init > /dev/null 2>&1; then
+			hangar_say "user-data is cloud-init's: applied by cloud-init"
+		else
+			hangar_say "user-data is cloud-init's and this image has no cloud-init: not run"
+		fi
+	elif [ -s "$CIDATA/user-data" ]; then
 		script=$HANGAR_STATE/user-data
 		cp "$CIDATA/user-data" "$script"
 		chmod 700 "$script"
