@@ -5,19 +5,10 @@
 // 404 in the envelope on every route, with nothing written. On SQLite and PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
-import { e24Tenant, type E24Tenant, withStore } from './client.js';
+import { e24Tenant, onlineVm, withStore } from './client.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-async function makeVm(x: E24Tenant, name: string, tiny: string): Promise<string> {
-  const r = await x.signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 256, name, os: tiny } });
-  assert.equal(r.status, 200, r.text);
-  const id = r.body.virtual_machine.id as string;
-  await until(`${name} online`, async () => (await x.signed('GET', `/v2/virtual-machines/${id}`)).body.virtual_machine.state === 'online' || null, 10_000);
-  return id;
-}
 
 for (const postgres of [false, true]) {
   test(`IPv4 address ids are their stored public ids on every route, kept while held, new for a new holding; another tenant's is 404 with nothing written (${postgres ? 'PostgreSQL' : 'SQLite'})`, async (ctx) => {
@@ -27,7 +18,7 @@ for (const postgres of [false, true]) {
       const b = await e24Tenant(t, 'beta');
       const tiny = (await a.signed('GET', '/v2/templates')).body.templates.find((x: { label: string }) => /tiny/i.test(x.label)).id;
       const zone = (await a.signed('GET', '/v2/regions')).body.regions[0].zones[0].id;
-      const web = await makeVm(a, 'web', tiny);
+      const web = await onlineVm(a, 'web', tiny);
       const stored = async (address: string) => (await db.selectFrom('ips').select('uuid').where('address', '=', address).executeTakeFirstOrThrow()).uuid;
 
       // The VM's primary address: the id shown on the VM is the row's public id, and the address routes take it.
@@ -45,7 +36,7 @@ for (const postgres of [false, true]) {
       assert.deepEqual((await a.signed('GET', '/v2/ipv4-addresses')).body.ipv4_addresses.map((x: any) => x.id).sort(), [primary.id, held.id].sort());
 
       // Another tenant's ids name nothing, on every route, and nothing is written.
-      const theirs = await makeVm(b, 'theirs', tiny);
+      const theirs = await onlineVm(b, 'theirs', tiny);
       const before = await snapshot(t);
       for (const id of [primary.id, held.id]) {
         for (const [method, url, body] of [

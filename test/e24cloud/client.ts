@@ -2,7 +2,7 @@
 // (method, Host, X-Date from formatdate(usegmt=True), path+query, json.dumps(body)) and the Go
 // docker-machine driver (the same without the query string).
 import type { FastifyInstance } from 'fastify';
-import { account, freshStore, startTest, type TestHangar } from '../helpers.js';
+import { account, freshStore, startTest, until, type TestHangar } from '../helpers.js';
 import { e24Signature } from '../../src/api/e24cloud/signing.js';
 
 export interface Pair { api_key: string; secret_key: string }
@@ -45,6 +45,15 @@ export async function e24Tenant(t: TestHangar, name: string): Promise<E24Tenant>
   if (made.status !== 200) throw new Error(`key pair for ${name}: ${made.status} ${made.text}`);
   const pair = made.body.api as Pair;
   return { name, accountId: acc.id, token, pair, signed: signer(t.running.app, () => pair) };
+}
+
+/** A VM of the tenant's made over /v2 (1 core, 256 MiB, the template `os`), once it is online; its id. */
+export async function onlineVm(x: E24Tenant, name: string, os: string): Promise<string> {
+  const r = await x.signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 256, name, os } });
+  if (r.status !== 200) throw new Error(`create ${name}: ${r.status} ${r.text}`);
+  const id = r.body.virtual_machine.id as string;
+  await until(`${name} online`, async () => (await x.signed('GET', `/v2/virtual-machines/${id}`)).body.virtual_machine.state === 'online' || null, 10_000);
+  return id;
 }
 
 /** A fresh Hangar on SQLite, or on PostgreSQL (skipped, saying why, without HANGAR_TEST_DATABASE_URL). */

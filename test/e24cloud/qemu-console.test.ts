@@ -8,17 +8,12 @@ import path from 'node:path';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pino from 'pino';
-import { startHangar, type Running } from '../../src/brain/start.js';
-import { bootstrap } from '../../src/brain/bootstrap.js';
-import { makeDriver } from '../../src/cli/make-driver.js';
 import { openRemoteConsole } from '../../src/core/console.js';
 import { resolveVmById } from '../../src/core/resolve.js';
 import { sessionPrincipal } from '../../src/core/auth.js';
-import { killGuests, tinyImage, tmpDir, until } from '../qemu/helpers.js';
-import { signer, type Pair } from './client.js';
+import { tinyImage, until } from '../qemu/helpers.js';
+import { withRealHead } from './real-head.js';
 
-const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
 const vncScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'qemu', 'vnc.js');
 const HOST_END = '192.168.83.1';
 
@@ -44,29 +39,7 @@ test('e24cloud console on a real guest: the answer\'s port and password open VNC
   execFileSync('ip', ['-n', ns, 'addr', 'add', '192.168.83.2/24', 'dev', `${veth}b`]);
   execFileSync('ip', ['-n', ns, 'link', 'set', `${veth}b`, 'up']);
 
-  const dir = tmpDir('e24-console');
-  const dataDir = path.join(dir, 'data');
-  const saved = process.env.HANGAR_VNC_HOST;
-  process.env.HANGAR_VNC_HOST = HOST_END;
-  const driver = await makeDriver('qemu', { dataDir, imagesDir: img.imagesDir, log, urls: { isoDir: null, allow: [] } }).finally(() => {
-    if (saved === undefined) delete process.env.HANGAR_VNC_HOST; else process.env.HANGAR_VNC_HOST = saved;
-  });
-  const running: Running = await startHangar({
-    storeUrl: path.join(dataDir, 'hangar.sqlite'), dataDir, log, heads: [{ label: 'head1', driver, resyncMs: 500 }], config: { headWaitMs: 60_000 },
-  });
-  try {
-    await bootstrap(running.hangar, { HANGAR_ADMIN_USER: 'admin', HANGAR_ADMIN_PASSWORD: 'admin-password', HANGAR_DEMO_ACCOUNT: 'acme' });
-    const call = async (method: string, url: string, token: string, body?: unknown) => {
-      const res = await running.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body ?? {}) });
-      return { status: res.statusCode, body: res.body.startsWith('{') || res.body.startsWith('[') ? JSON.parse(res.body) : res.body };
-    };
-    const session = async (username: string, password: string) => (await running.app.inject({ method: 'POST', url: '/session', payload: { username, password } })).body;
-    const admin = await session('admin', 'admin-password');
-    const acme = (await call('GET', '/accounts/acme', admin)).body;
-    assert.equal((await call('POST', '/users', admin, { username: 'ewa', password: 'ewa-password-1', email: 'ewa@example.com', home_account_id: acme.id })).status, 201);
-    assert.equal((await call('POST', '/users/ewa/privileges', admin, { level: 'account_admin', account_id: acme.id })).status, 201);
-    const pair = (await call('PUT', '/v2/account/api', await session('ewa', 'ewa-password-1'))).body.api as Pair;
-    const signed = signer(running.app, () => pair);
+  await withRealHead('e24-console', { imagesDir: img.imagesDir, resyncMs: 500, headWaitMs: 60_000, vncHost: HOST_END }, async ({ running, admin, signed }) => {
 
     const tiny = (await signed('GET', '/v2/templates')).body.templates.find((x: { label: string }) => /tiny/i.test(x.label)).id;
     const made = await signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 192, name: 'console', os: tiny } });
@@ -89,8 +62,5 @@ test('e24cloud console on a real guest: the answer\'s port and password open VNC
     await sleep(Math.max(0, short.expiresAt - Date.now()) + 300);
     assert.equal(await vnc(ns, short.port, short.password), 'failed', 'refused after expiry');
     assert.equal((await signed('DELETE', `/v2/virtual-machines/${id}`, { deleteResources: 1 })).status, 200);
-  } finally {
-    await running.close();
-    killGuests(dataDir);
-  }
+  });
 });

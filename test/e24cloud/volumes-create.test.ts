@@ -11,15 +11,7 @@ import { until, type TestHangar } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
 import { assertInvariants } from '../invariants.js';
 import { FakeDriver } from '../../src/drivers/fake/driver.js';
-import { e24Tenant, type E24Tenant, withStore } from './client.js';
-
-async function makeVm(x: E24Tenant, name: string, tiny: string): Promise<string> {
-  const r = await x.signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 256, name, os: tiny } });
-  assert.equal(r.status, 200, r.text);
-  const id = r.body.virtual_machine.id as string;
-  await until(`${name} online`, async () => (await x.signed('GET', `/v2/virtual-machines/${id}`)).body.virtual_machine.state === 'online' || null, 10_000);
-  return id;
-}
+import { e24Tenant, onlineVm, type E24Tenant, withStore } from './client.js';
 
 async function power(x: E24Tenant, id: string, act: 'poweroff' | 'poweron'): Promise<void> {
   assert.equal((await x.signed('POST', `/v2/virtual-machines/${id}/${act}`)).status, 200);
@@ -105,8 +97,8 @@ for (const postgres of [false, true]) {
       assert.equal((await a.signed('GET', '/v2/templates')).body.templates.find((x: any) => x.id === image.body.disk_image.id)?.owner.name, 'acme');
 
       // Another tenant's volume: 404 for every act, nothing written.
-      const web = await makeVm(a, 'web', tiny);
-      const theirs = await makeVm(b, 'theirs', tiny);
+      const web = await onlineVm(a, 'web', tiny);
+      const theirs = await onlineVm(b, 'theirs', tiny);
       await power(a, web, 'poweroff');
       const mine = await snapshot(t);
       await bad(b, 'GET', `/v2/storage-volumes/${vol.id}`, undefined, 404);

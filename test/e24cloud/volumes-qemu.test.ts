@@ -6,42 +6,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
-import { startHangar, type Running } from '../../src/brain/start.js';
-import { bootstrap } from '../../src/brain/bootstrap.js';
-import { makeDriver } from '../../src/cli/make-driver.js';
 import { qemuMissing, tmpDir } from '../qemu/helpers.js';
-import { signer, type Pair } from './client.js';
-
-const log = pino({ level: process.env.HANGAR_TEST_LOG ?? 'silent' });
+import { withRealHead } from './real-head.js';
 
 const info = (file: string) => JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', file], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
 
 test('e24cloud volume with no VM on a real head: its qcow2 file made with its size, an image made from it, the file removed on delete', { timeout: 120_000 }, async (t) => {
   const missing = qemuMissing();
   if (missing) return t.skip(missing);
-  const dir = tmpDir('e24-volumes');
-  const dataDir = path.join(dir, 'data');
-  const imagesDir = path.join(dir, 'images');
+  const imagesDir = path.join(tmpDir('e24-volume-images'), 'images');
   fs.mkdirSync(imagesDir);
-  const driver = await makeDriver('qemu', { dataDir, imagesDir, log, urls: { isoDir: null, allow: [] } });
-  const running: Running = await startHangar({
-    storeUrl: path.join(dataDir, 'hangar.sqlite'), dataDir, log, heads: [{ label: 'head1', driver, resyncMs: 60_000 }], config: { headWaitMs: 30_000 },
-  });
-  try {
-    await bootstrap(running.hangar, { HANGAR_ADMIN_USER: 'admin', HANGAR_ADMIN_PASSWORD: 'admin-password', HANGAR_DEMO_ACCOUNT: 'acme' });
-    const call = async (method: string, url: string, token: string, body?: unknown) => {
-      const res = await running.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body ?? {}) });
-      return { status: res.statusCode, body: res.body.startsWith('{') || res.body.startsWith('[') ? JSON.parse(res.body) : res.body };
-    };
-    const session = async (username: string, password: string) => (await running.app.inject({ method: 'POST', url: '/session', payload: { username, password } })).body;
-    const admin = await session('admin', 'admin-password');
-    const acme = (await call('GET', '/accounts/acme', admin)).body;
-    assert.equal((await call('POST', '/users', admin, { username: 'ewa', password: 'ewa-password-1', email: 'ewa@example.com', home_account_id: acme.id })).status, 201);
-    assert.equal((await call('POST', '/users/ewa/privileges', admin, { level: 'account_admin', account_id: acme.id })).status, 201);
-    const ewa = await session('ewa', 'ewa-password-1');
-    const pair = (await call('PUT', '/v2/account/api', ewa)).body.api as Pair;
-    const signed = signer(running.app, () => pair);
+  await withRealHead('e24-volumes', { imagesDir, resyncMs: 60_000, headWaitMs: 30_000 }, async ({ running, dataDir, ewa, call, signed }) => {
     const db = running.hangar.db;
     const used = async () => Number((await db.selectFrom('storage_pools').select('used').where('grade', '=', 'sata').executeTakeFirstOrThrow()).used);
     const done = async (location: unknown) => {
@@ -71,7 +46,5 @@ test('e24cloud volume with no VM on a real head: its qcow2 file made with its si
     await done(gone.headers.location);
     assert.equal(fs.existsSync(file), false, 'its file removed');
     assert.equal(await used(), before);
-  } finally {
-    await running.close();
-  }
+  });
 });

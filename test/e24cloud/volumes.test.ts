@@ -6,15 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from '../helpers.js';
 import { snapshot } from '../snapshot.js';
-import { e24Tenant, type E24Tenant, withStore } from './client.js';
-
-async function makeVm(x: E24Tenant, name: string, tiny: string): Promise<string> {
-  const r = await x.signed('PUT', '/v2/virtual-machines', { create_vm: { cpus: 1, ram: 256, name, os: tiny } });
-  assert.equal(r.status, 200, r.text);
-  const id = r.body.virtual_machine.id as string;
-  await until(`${name} online`, async () => (await x.signed('GET', `/v2/virtual-machines/${id}`)).body.virtual_machine.state === 'online' || null, 10_000);
-  return id;
-}
+import { e24Tenant, onlineVm, type E24Tenant, withStore } from './client.js';
 
 async function powerOff(x: E24Tenant, id: string): Promise<void> {
   assert.equal((await x.signed('POST', `/v2/virtual-machines/${id}/poweroff`)).status, 200);
@@ -27,9 +19,9 @@ for (const postgres of [false, true]) {
       const a = await e24Tenant(t, 'acme');
       const b = await e24Tenant(t, 'beta');
       const tiny = (await a.signed('GET', '/v2/templates')).body.templates.find((x: { label: string }) => /tiny/i.test(x.label)).id;
-      const web = await makeVm(a, 'web', tiny);
-      const running = await makeVm(a, 'running', tiny);
-      const theirs = await makeVm(b, 'theirs', tiny);
+      const web = await onlineVm(a, 'web', tiny);
+      const running = await onlineVm(a, 'running', tiny);
+      const theirs = await onlineVm(b, 'theirs', tiny);
       // A second disc, made over BigV (e24cloud makes volumes with no VM: not yet, docs/e24cloud.md).
       const disc = await t.req('POST', '/accounts/acme/groups/default/virtual_machines/web/discs', { token: a.token, body: { label: 'data', storage_grade: 'sata', size: 2048 } });
       assert.equal(disc.status, 201, disc.text);
