@@ -14,12 +14,8 @@ import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import type { VmPlace } from './resolve.js';
 
-/** The VM's firewall as a head enforces it: every NIC, its rules in order, its default policy. */
-export async function firewallSpec(db: Db, vmId: number): Promise<NicFirewallSpec[]> {
-  return specOf(await firewallRows(db, vmId));
-}
-
-/** The same for the VM's NICs, by id (in the order given). */
+/** The VM's firewall as a head enforces it, for its NICs by id (in the order given): each NIC's rules
+ *  in order and its default policy. */
 export async function firewallSpecOfNics(db: Db, nicIds: number[]): Promise<NicFirewallSpec[]> {
   return specOf(await firewallOfNics(db, nicIds));
 }

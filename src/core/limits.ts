@@ -4,7 +4,7 @@
 // networking cannot). A dialect that stores these values (Gigas `cpu_shares`, `rate_limit`) calls this
 // after a change; every start gets them from the stored settings (migration 017: `cpu_shares`,
 // `rate_limit_mbps` of the primary NIC; migration 024: every other NIC's own) with the desired state
-// (brain/link.ts, `limitsOf`).
+// (brain/link.ts, `limitsOfSettings`).
 import type { Hangar } from './context.js';
 import type { MachineLimits } from '../drivers/driver.js';
 import { enqueue, getOperation } from '../operations/queue.js';
@@ -13,8 +13,6 @@ import { canSeeVm, holds, type Principal } from './principal.js';
 import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import { nicsOf } from '../store/repos/firewall.js';
-import { settingsOf } from '../store/repos/vm-settings.js';
-import type { Db } from '../store/repos/types.js';
 import type { VmPlace } from './resolve.js';
 
 export const MAX_CPU_WEIGHT = 10_000;
@@ -27,13 +25,9 @@ export function cpuWeightOfShares(shares: number | null): number | null {
 
 /** What a head needs of a VM's stored settings (migration 017) to enforce them from its start: its CPU
  *  weight, and the rate limit of its primary (first) NIC (every other NIC's is on the NIC, migration 024). */
-export async function limitsOf(db: Db, vmId: number): Promise<StartLimits> {
-  return limitsOfSettings((await settingsOf(db, [vmId]))[0]);
-}
-
 export interface StartLimits { cpuWeight: number | null; primaryRateLimitMbps: number | null }
 
-/** The same from the VM's settings row already read (none: no limits). */
+/** The limits of a VM's settings row (none: no limits). */
 export function limitsOfSettings(s: { cpu_shares: number | null; rate_limit_mbps: number | null } | undefined): StartLimits {
   return { cpuWeight: cpuWeightOfShares(s?.cpu_shares ?? null), primaryRateLimitMbps: s?.rate_limit_mbps || null };
 }
