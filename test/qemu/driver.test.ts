@@ -73,7 +73,7 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   const t0 = performance.now();
   const st = await d1.start(a);
   const startMs = performance.now() - t0;
-  t.diagnostic(`start() → running: ${Math.round(startMs)} ms (spawn → QMP ready ${d1.lastStart?.spawnToQmp} ms)`);
+  t.diagnostic(`start() → running: ${Math.round(startMs)} ms (spawn → QMP ready ${Math.round(d1.lastStart?.spawnToQmp ?? NaN)} ms)`);
   assert.equal(st.state, 'running');
   assert.ok(st.pid && processAlive(st.pid));
   assert.ok(st.sshPort && st.sshPort > 1024, 'the SSH forward port is read back');

@@ -60,7 +60,7 @@ test('power semantics with a real guest through the head agent', { timeout: 300_
   const tRunning = performance.now() - t0;
   const out = await sshWhenReady(first.sshPort, key.private, 'hostname; cat /root/firstboot-marker');
   const tSsh = performance.now() - t0;
-  t.diagnostic(`power on → running ${Math.round(tRunning)} ms; → SSH command ran ${Math.round(tSsh)} ms (spawn → QMP ${driver.lastStart?.spawnToQmp} ms)`);
+  t.diagnostic(`power on → running ${Math.round(tRunning)} ms; → SSH command ran ${Math.round(tSsh)} ms (spawn → QMP ${Math.round(driver.lastStart?.spawnToQmp ?? NaN)} ms)`);
   assert.equal(out, 'power.default.acme.hangar.local\nfirstboot-ran\n');
 
   // grow the disc while running: the guest sees the new size at once
