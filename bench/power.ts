@@ -265,6 +265,8 @@ async function main(): Promise<void> {
     const rawDirs = runDirFor(rawDir, vmId);
     await fsp.mkdir(rawDirs.dir, { recursive: true });
     await fsp.copyFile(hangarIso, rawDirs.configIso);
+    // The same VNC password file the driver writes before each start (QEMU reads it as it starts).
+    await fsp.writeFile(rawDirs.vncSecret, spec.vncPassword.slice(0, 8), { mode: 0o600 });
     await fsp.copyFile(hangarIso, path.join(virtDir, 'cidata.iso'));
     // The VNC display range is the driver's setting: read it off the command line it ran.
     const vncOpt = capturedArgs === null ? undefined : (capturedArgs as string[])[(capturedArgs as string[]).indexOf('-vnc') + 1];
@@ -379,7 +381,7 @@ async function main(): Promise<void> {
     const notes = [
       `Where Hangar's time goes (medians): request → QEMU spawned ${ph('toSpawn')} ms (HTTP, auth, the PUT's transaction, the head agent, and the driver's preparation, ` +
         `of which writing the config drive with genisoimage alone takes ${fmt(median(times.get('config drive')!))} ms); spawn → QMP capabilities ${ph('spawnToQmp')} ms ` +
-        `(raw: ${fmt(median(rawCaps))} ms); QMP → running ${ph('qmpToStarted')} ms (VNC password, query-vnc, info usernet, run metadata, cont); ` +
+        `(raw: ${fmt(median(rawCaps))} ms); QMP → running ${ph('qmpToStarted')} ms (query-vnc, info usernet, cont, sent behind the negotiation); ` +
         `running → HTTP reply ${ph('startedToReply')} ms (the head's report, reading the VM back, the reply). The driver's own start: ${fmt(dTotal)} ms.`,
       libvirt.ok
         ? `A no-op \`virsh domstate\` costs ${fmt(median(virshNoop))} ms of client start-up and connection. Anchor (../shared/research/libvirt-anchor.md, a smaller domain): raw ${ANCHOR.raw} ms, libvirt ${ANCHOR.libvirt} ms.`

@@ -7,6 +7,7 @@ import type { MachineSpec } from '../../src/drivers/driver.js';
 
 const paths = {
   qmp: '/d/run/7/qmp.sock', serial: '/d/run/7/serial.sock', consoleLog: '/d/run/7/console.log', pidfile: '/d/run/7/qemu.pid',
+  vncSecret: '/d/run/7/vnc.secret',
 };
 
 function spec(over: Partial<MachineSpec> = {}): MachineSpec {
@@ -46,7 +47,8 @@ const COMMON_MID = [
   '-chardev', 'socket,id=serial0,path=/d/run/7/serial.sock,server=on,wait=off,logfile=/d/run/7/console.log',
   '-serial', 'chardev:serial0',
   '-device', 'VGA,id=vga',
-  '-vnc', '127.0.0.1:0,to=99,password=on',
+  '-object', 'secret,id=vncpass,file=/d/run/7/vnc.secret,format=raw',
+  '-vnc', '127.0.0.1:0,to=99,password-secret=vncpass',
 ];
 
 test('tiny image, user networking, TCG: direct kernel boot, virtio disc, config drive, SSH forward', () => {

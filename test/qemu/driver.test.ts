@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DriverError, type MachineEvent, type MachineSpec } from '../../src/drivers/driver.js';
 import { QemuDriver } from '../../src/drivers/qemu/index.js';
-import { processAlive, runDirFor, spawnQemu, writeMeta } from '../../src/drivers/qemu/process.js';
+import { processAlive, runDirFor, spawnQemu, writeMeta, writeVncSecret } from '../../src/drivers/qemu/process.js';
 import { qemuArgs } from '../../src/drivers/qemu/args.js';
 import { qemuMissing, tmpDir, until } from './helpers.js';
 import { vncHandshake } from './vnc.js';
@@ -69,6 +69,7 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   await assert.rejects(d1.start({ ...a, memory: 64 * 1024 * 1024 }), (e: unknown) => e instanceof DriverError && /QEMU failed to start: .*memory/i.test(e.message));
   assert.equal((await d1.status(1)).state, 'stopped');
   assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'meta.json')));
+  assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'vnc.secret')), 'a failed start leaves no VNC password file');
 
   const t0 = performance.now();
   const st = await d1.start(a);
@@ -79,6 +80,8 @@ test('start, VNC password, ports, live grow, stats, kill -9 is a crash, adoption
   assert.ok(st.sshPort && st.sshPort > 1024, 'the SSH forward port is read back');
   assert.ok(st.vncPort && st.vncPort >= 5900);
   await until('started event', () => events.find((e) => e.kind === 'started' && e.vmId === 1));
+  // QEMU read the password from a file, gone once QEMU answered its monitor
+  assert.ok(!fs.existsSync(path.join(dir, 'run', '1', 'vnc.secret')));
   assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'sesame12'), 'ok');
   assert.equal(await vncHandshake('127.0.0.1', st.vncPort, 'wrong'), 'failed');
   assert.deepEqual((await d1.list()).map((m) => m.vmId), [1]);
@@ -174,7 +177,7 @@ test('a QEMU started by another process (a server that exited) is adopted, and i
   await d.close();
 });
 
-test('a start cut short before cont (no VNC password on the head to finish it with) is ended on adoption and started anew', async (t) => {
+test('a start cut short before cont is ended on adoption (its VNC password file with it) and started anew', async (t) => {
   const missing = qemuMissing();
   if (missing) { t.skip(missing); return; }
   const dir = tmpDir('cut');
@@ -189,6 +192,7 @@ test('a start cut short before cont (no VNC password on the head to finish it wi
     spec, accel: 'tcg', paths: dirs, discs: [{ disc: spec.discs[0]!, file: path.join(dir, 'discs', 'sata', 'disc-40.qcow2') }],
     configDrive: null, cdrom: null, boot: null, taps: [null], vnc: { host: '127.0.0.1', display: 0, to: 1000 },
   });
+  writeVncSecret(dirs, spec.vncPassword);
   const child = spawnQemu({ binary: 'qemu-system-x86_64', args, netns: null, logFile: dirs.qemuLog });
   t.after(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } });
   await writeMeta(dirs.meta, { vmId: spec.vmId, pid: child.pid!, name: spec.name, startedAt: Date.now(), taps: [], netns: null, discs: spec.discs, sshPort: null, vncPort: null });
@@ -197,6 +201,7 @@ test('a start cut short before cont (no VNC password on the head to finish it wi
   const d = new QemuDriver({ dataDir: dir, imagesDir: dir, statsIntervalMs: 0 });
   assert.deepEqual(await d.list(), [], 'the half-started machine is not adopted');
   await until('the half-started QEMU is gone', () => !processAlive(child.pid!), 5000);
+  await until('its VNC password file is gone', () => !fs.existsSync(dirs.vncSecret), 5000);
   const st = await d.start(spec);
   assert.equal(await vncHandshake('127.0.0.1', st.vncPort!, 'sesame12'), 'ok', 'started anew with the password from the spec');
   await d.stop(spec.vmId);

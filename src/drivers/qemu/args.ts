@@ -10,6 +10,8 @@ export interface RunPaths {
   serial: string;
   consoleLog: string;
   pidfile: string;
+  /** A file holding the VNC password, read by QEMU as it starts. */
+  vncSecret: string;
 }
 
 /** How the first disc boots: directly from a kernel (files resolved to absolute paths) or via firmware. */
@@ -87,7 +89,10 @@ export function qemuArgs(input: QemuArgsInput): string[] {
   a.push('-chardev', `socket,id=serial0,path=${optValue(paths.serial)},server=on,wait=off,logfile=${optValue(paths.consoleLog)}`);
   a.push('-serial', 'chardev:serial0');
   a.push('-device', 'VGA,id=vga');
-  a.push('-vnc', `${input.vnc.host}:${input.vnc.display},to=${input.vnc.to},password=on`);
+  // The password comes from a file QEMU reads as it starts (never the command line, which any user
+  // of the host can read): no monitor command before the guest runs (bench:power).
+  a.push('-object', `secret,id=vncpass,file=${optValue(paths.vncSecret)},format=raw`);
+  a.push('-vnc', `${input.vnc.host}:${input.vnc.display},to=${input.vnc.to},password-secret=vncpass`);
   if (spec.keymap && spec.keymap !== 'en-us' && QEMU_KEYMAPS.includes(spec.keymap)) a.push('-k', spec.keymap);
 
   if (input.boot) {

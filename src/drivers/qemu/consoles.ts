@@ -8,7 +8,7 @@ import type { QmpClient } from './qmp.js';
 /** VNC passwords are DES keys: QEMU uses the first 8 characters. */
 export const VNC_PASSWORD_MAX = 8;
 
-export async function setVncPassword(qmp: QmpClient, password: string): Promise<void> {
+async function setVncPassword(qmp: QmpClient, password: string): Promise<void> {
   await qmp.execute('change-vnc-password', { password: password.slice(0, VNC_PASSWORD_MAX) });
 }
 

@@ -25,7 +25,7 @@ import { configDriveFiles, writeConfigDrive } from './config-drive.js';
 import { fetchCdrom } from './cdrom.js';
 import { CLOSED_POLICY, type UrlPolicy } from '../../core/urls.js';
 import { loadImage } from './images.js';
-import { setExpiringVncPassword, setVncPassword, usernetSshPort, vncPort } from './consoles.js';
+import { setExpiringVncPassword, usernetSshPort, VNC_PASSWORD_MAX, vncPort } from './consoles.js';
 import { applyNft, removeNft } from './firewall.js';
 import { findCpuCgroups, removeCgroup, removeRateLimit, setCpuWeight, setRateLimit, type CpuCgroups } from './limits.js';
 import { imageDir, listBuiltImages, MANIFEST_FILE, type Manifest } from '../../images/manifest.js';
@@ -35,7 +35,7 @@ import { run } from './exec.js';
 import { keepTreePrivate, makePrivate, mkdirPrivate } from '../../core/private-files.js';
 import {
   createTap, deleteTap, isQemuFor, lastLines, MAX_SOCKET_PATH, processAlive, prepareRunDir, readMeta, runDirFor, runDirIds,
-  spawnQemu, tapName, writeMeta, type RunDir, type RunMeta,
+  spawnQemu, tapName, writeMeta, writeVncSecret, type RunDir, type RunMeta,
 } from './process.js';
 
 export interface QemuDriverOptions {
@@ -296,8 +296,9 @@ export class QemuDriver implements Driver {
       this.attachQmp(m, m.qmp);
       const status = await m.qmp.execute<{ status: string }>('query-status');
       if (status.status === 'prelaunch') {
-        // A start cut short between spawn and `cont`: no guest ran yet. Its VNC password is not kept
-        // on the head (only the brain holds it, sealed), so it is ended and the agent starts it anew.
+        // A start cut short between spawn and `cont`: no guest ran yet, and what the start would have
+        // done next (ports, the password file's removal) is not known here: it is ended (its run
+        // files with it) and the agent starts it anew.
         m.stopping = true;
         await m.qmp.execute('quit').catch(() => undefined);
         await Promise.race([m.ended, sleep(5000)]);
@@ -400,7 +401,7 @@ export class QemuDriver implements Driver {
     }
     if (meta.cgroup && this.cpuCgroups) await removeCgroup(this.cpuCgroups, meta.vmId);
     for (const tap of meta.taps) await deleteTap(tap, meta.netns);
-    for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial]) await fsp.rm(f, { force: true });
+    for (const f of [dirs.meta, dirs.pidfile, dirs.qmp, dirs.serial, dirs.vncSecret]) await fsp.rm(f, { force: true });
   }
 
   async start(spec: MachineSpec): Promise<MachineState> {
@@ -454,6 +455,7 @@ export class QemuDriver implements Driver {
     const boot = spec.bootFrom === 'cdrom' && cdrom !== null ? null : imageBoot;
 
     prepareRunDir(dirs);
+    writeVncSecret(dirs, spec.vncPassword.slice(0, VNC_PASSWORD_MAX));
     await writeConfigDrive(dirs.configIso, configDriveFiles(spec, firstBoot), this.tools.genisoimage);
 
     const bridged = spec.nics.some((n) => n.network.mode === 'bridge');
@@ -510,15 +512,15 @@ export class QemuDriver implements Driver {
       this.attachQmp(m, qmp);
       let tQmp = NaN;
       // The monitor answers in order, once QEMU's main loop runs: all of this goes out behind the
-      // negotiation (no round trip between them; bench:power). The guest may run before its VNC
-      // password is set: VNC with password=on and none set lets nobody in. The SSH forward is asked
-      // for only when QEMU picked its port (a first start). QEMU made its sockets with its umask (all
-      // chardevs exist once QMP answers); they are made private like the rest meanwhile. Its pidfile
-      // it makes 0600 itself.
+      // negotiation (no round trip between them; bench:power). QEMU read the VNC password from its
+      // file before its monitor answered: the file goes. The SSH forward is asked for only when QEMU
+      // picked its port (a first start). QEMU made its sockets with its umask (all chardevs exist
+      // once QMP answers); they are made private like the rest meanwhile. Its pidfile it makes 0600
+      // itself.
       const askSsh = nic?.mode === 'user' && nic.sshPort === 0;
-      const [, , port, sshPort] = await Promise.all([
-        qmp.negotiated.then(() => { tQmp = performance.now(); }),
-        setVncPassword(qmp, spec.vncPassword), vncPort(qmp), askSsh ? usernetSshPort(qmp) : null, qmp.execute('cont'),
+      const [, port, sshPort] = await Promise.all([
+        qmp.negotiated.then(() => { tQmp = performance.now(); return fsp.rm(dirs.vncSecret, { force: true }); }),
+        vncPort(qmp), askSsh ? usernetSshPort(qmp) : null, qmp.execute('cont'),
         ...[dirs.qmp, dirs.serial].map((f) => makePrivate(f)),
       ]);
       meta.vncPort = port;

@@ -18,6 +18,8 @@ export interface RunDir {
   meta: string;
   qemuLog: string;
   configIso: string;
+  /** The VNC password, for QEMU to read at its start (removed once it answers QMP). */
+  vncSecret: string;
 }
 
 /** Unix socket paths are limited to 107 bytes. */
@@ -34,6 +36,7 @@ export function runDirFor(root: string, vmId: number): RunDir {
     meta: path.join(dir, 'meta.json'),
     qemuLog: path.join(dir, 'qemu.log'),
     configIso: path.join(dir, 'cidata.iso'),
+    vncSecret: path.join(dir, 'vnc.secret'),
   };
 }
 
@@ -97,6 +100,13 @@ export function prepareRunDir(dirs: RunDir): void {
     }
   }
   fs.closeSync(fs.openSync(dirs.consoleLog, 'w', 0o600));
+}
+
+/** The VNC password for QEMU to read as it starts, 0600 in the 0700 run directory; a new file (a
+ *  truncation of one left by a crash would cost the same flush as a rename over it, above). */
+export function writeVncSecret(dirs: RunDir, password: string): void {
+  fs.rmSync(dirs.vncSecret, { force: true });
+  fs.writeFileSync(dirs.vncSecret, password, { mode: 0o600, flag: 'wx' });
 }
 
 /** VM ids that have a run directory under `root`. */
