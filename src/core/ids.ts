@@ -52,6 +52,15 @@ export function whereRef<Q extends Filterable<Q>>(
   return q.where(cols.name, '=', cols.lower ? ref.name.toLowerCase() : ref.name);
 }
 
+/** A segment as a compiled query binds it (store/compiled.ts): the column kind it is compared with
+ *  (the query's shape) and the value. Names compared in lower case are given in lower case. */
+export function refValue(segment: string, lower = false): { kind: 'id' | 'uuid' | 'name'; value: string | number } {
+  const ref = readRef(segment);
+  if ('id' in ref) return { kind: 'id', value: ref.id };
+  if ('uuid' in ref) return { kind: 'uuid', value: ref.uuid };
+  return { kind: 'name', value: lower ? ref.name.toLowerCase() : ref.name };
+}
+
 /** Columns of rows reached only by id or public id (no name): a name names nothing. */
 export const IDS_ONLY = { id: 'id', uuid: 'uuid', name: null };
 

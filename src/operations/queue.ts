@@ -47,9 +47,7 @@ export async function conflicting(db: Db, vmId: number, kind: OperationKind): Pr
 }
 
 /** Queued operations a head runs for this VM, in the order they were asked for. */
-export async function pendingFor(db: Db, vmId: number): Promise<OperationRow[]> {
-  return repo.queuedOn(db, vmId, INTENTS satisfies readonly Exclude<OperationKind, HeadKind>[]);
-}
+export const pendingFor: (db: Db, vmId: number) => Promise<OperationRow[]> = repo.queuedOn(INTENTS satisfies readonly Exclude<OperationKind, HeadKind>[]);
 
 /** Queued operations with no VM (on held volumes) that this head runs, in the order they were asked for. */
 export async function pendingWithoutVm(db: Db, headId: number): Promise<OperationRow[]> {

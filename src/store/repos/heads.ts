@@ -1,12 +1,13 @@
 // The store's side of the head protocol (brain/link.ts): heads and their pools, what a head must
 // look at, a VM's desired state as rows, and what a head observed. The only queries the link makes.
-import { settingsOf } from './vm-settings.js';
+import { SETTINGS_COLUMNS } from './vm-settings.js';
 import { sql } from 'kysely';
 import { bootOrder } from './discs.js';
 import type { Store } from '../db.js';
 import { ensureZone } from './zones.js';
 
 import type { Db } from './types.js';
+import { compiled } from '../compiled.js';
 
 export interface HeadFacts {
   zone: string; driver: string; accel: string; cores: number; memory: number;
@@ -62,24 +63,30 @@ export async function vmsBelievedRunning(db: Db, headId: number): Promise<number
   return rows.map((r) => r.id);
 }
 
-/** A VM of the head with its group and account names, discs, NICs and their addresses; undefined when it is not the head's. */
-export async function desiredRows(db: Db, headId: number, vmId: number) {
-  const row = await db.selectFrom('vms as v')
+// The desired state's reads, on every power change's path (compiled once: store/compiled.ts).
+const desired = {
+  row: compiled((db, vmId: number, headId: number) => db.selectFrom('vms as v')
     .innerJoin('groups as g', 'g.id', 'v.group_id')
     .innerJoin('accounts as a', 'a.id', 'g.account_id')
     .selectAll('v').select(['g.name as group_name', 'a.name as account_name'])
-    .where('v.id', '=', vmId).where('v.head_id', '=', headId).executeTakeFirst();
+    .where('v.id', '=', vmId).where('v.head_id', '=', headId)),
+  discs: compiled((db, vmId: number) => db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id')),
+  nics: compiled((db, vmId: number) => db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id')),
+  ips: compiled((db, vmId: number) => db.selectFrom('ips').innerJoin('nics as n', 'n.id', 'ips.nic_id').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
+    .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])
+    .where('n.vm_id', '=', vmId).orderBy('ips.id')),
+  settings: compiled((db, vmId: number) => db.selectFrom('vm_settings').select(SETTINGS_COLUMNS).where('vm_id', '=', vmId)),
+};
+
+/** A VM of the head with its group and account names, discs, NICs and their addresses; undefined when it is not the head's. */
+export async function desiredRows(db: Db, headId: number, vmId: number) {
+  const [row] = (await desired.row(db, vmId, headId)).rows;
   if (!row) return undefined;
   // Each read needs only the VM's id: together (one wait on PostgreSQL, not four; bench:power).
   const [discs, nics, ips, settings] = await Promise.all([
-    db.selectFrom('discs').selectAll().where('vm_id', '=', vmId).orderBy(bootOrder()).orderBy('id').execute(),
-    db.selectFrom('nics').selectAll().where('vm_id', '=', vmId).orderBy('id').execute(),
-    db.selectFrom('ips').innerJoin('nics as n', 'n.id', 'ips.nic_id').leftJoin('ip_ranges as r', 'r.id', 'ips.range_id')
-      .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])
-      .where('n.vm_id', '=', vmId).orderBy('ips.id').execute(),
-    settingsOf(db, [vmId]),
+    desired.discs(db, vmId), desired.nics(db, vmId), desired.ips(db, vmId), desired.settings(db, vmId),
   ]);
-  return { row, discs, nics, ips, settings: settings[0] };
+  return { row, discs: discs.rows, nics: nics.rows, ips: ips.rows, settings: settings.rows[0] };
 }
 
 export interface ObservedRow {

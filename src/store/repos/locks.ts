@@ -3,12 +3,15 @@
 import type { VmRow } from '../schema.js';
 import { forKeyShare, forUpdate } from '../dialect.js';
 import type { Trx } from './types.js';
+import { compiled } from '../compiled.js';
 
 /** Tables whose rows other rows point at and that requests delete or lock. */
 export type Parent = 'groups' | 'vms' | 'users' | 'api_keys' | 'heads';
 
-export function lockVmRow(trx: Trx, id: number): Promise<VmRow | undefined> {
-  return forUpdate(trx, trx.selectFrom('vms').selectAll().where('id', '=', id)).executeTakeFirst();
+const vmRowForUpdate = compiled((db, id: number) => forUpdate(db, db.selectFrom('vms').selectAll().where('id', '=', id)));
+
+export async function lockVmRow(trx: Trx, id: number): Promise<VmRow | undefined> {
+  return (await vmRowForUpdate(trx, id)).rows[0];
 }
 
 /** In id order (so two transactions locking the same pair cannot deadlock). */

@@ -5,6 +5,7 @@ import { forUpdate } from '../dialect.js';
 import type { OperationRow, OperationsTable, VmsTable } from '../schema.js';
 
 import type { Db, Trx } from './types.js';
+import { compiled } from '../compiled.js';
 export type NewOperation = Omit<OperationRow, 'id'>;
 
 export async function insertOperation(db: Db, row: NewOperation): Promise<number> {
@@ -36,9 +37,11 @@ export async function unendedOn(db: Db, vmId: number): Promise<OperationRow[]> {
 }
 
 /** Queued operations on the VM not of `exceptKinds`, oldest first. */
-export async function queuedOn(db: Db, vmId: number, exceptKinds: readonly string[]): Promise<OperationRow[]> {
-  return db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', '=', 'queued')
-    .where('kind', 'not in', [...exceptKinds]).orderBy('id').execute();
+/** Queued operations on a VM but those of `exceptKinds` (fixed: compiled once), oldest first. */
+export function queuedOn(exceptKinds: readonly string[]): (db: Db, vmId: number) => Promise<OperationRow[]> {
+  const q = compiled((db, vmId: number) => db.selectFrom('operations').selectAll().where('vm_id', '=', vmId).where('state', '=', 'queued')
+    .where('kind', 'not in', [...exceptKinds]).orderBy('id'));
+  return async (db, vmId) => (await q(db, vmId)).rows;
 }
 
 /** Whether a step of the intent asked for before `stepId` has not ended. */

@@ -3,6 +3,7 @@
 import type { Store } from '../db.js';
 import type { Trx } from './types.js';
 import type { Database, UserRow } from '../schema.js';
+import { compiled } from '../compiled.js';
 
 export function userByName(db: Store, username: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
@@ -23,10 +24,12 @@ export async function insertSession(trx: Trx, s: {
 
 export interface SessionFound { id: number; userId: number; username: string; factors: string[]; expiresAt: number; impersonatorId: number | null }
 
+const sessionRow = compiled((db, tokenHash: string) => db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
+  .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.impersonator_id', 'u.username'])
+  .where('s.token_hash', '=', tokenHash));
+
 export async function sessionByHash(db: Store, tokenHash: string): Promise<SessionFound | undefined> {
-  const row = await db.selectFrom('sessions as s').innerJoin('users as u', 'u.id', 's.user_id')
-    .select(['s.id', 's.user_id', 's.factors', 's.expires_at', 's.impersonator_id', 'u.username'])
-    .where('s.token_hash', '=', tokenHash).executeTakeFirst();
+  const [row] = (await sessionRow(db, tokenHash)).rows;
   return row && {
     id: row.id, userId: row.user_id, username: row.username, factors: JSON.parse(row.factors) as string[],
     expiresAt: row.expires_at, impersonatorId: row.impersonator_id,
@@ -50,8 +53,12 @@ export async function setTotpSecret(db: Store, username: string, sealed: Databas
 }
 
 /** A user's privilege rows with their targets resolved up the tree (a VM's group and account). */
-export function privilegeRowsOf(db: Store, userId: number) {
-  return db
+export async function privilegeRowsOf(db: Store, userId: number) {
+  return (await privilegeRows(db, userId)).rows;
+}
+
+const privilegeRows = compiled((db, userId: number) =>
+  db
     .selectFrom('privileges as p')
     .leftJoin('vms as v', 'v.id', 'p.virtual_machine_id')
     .leftJoin('groups as g', (j) => j.on((eb) => eb('g.id', '=', eb.fn.coalesce('p.group_id', 'v.group_id'))))
@@ -59,8 +66,6 @@ export function privilegeRowsOf(db: Store, userId: number) {
       'p.id', 'p.level', 'p.account_id', 'p.group_id', 'p.virtual_machine_id', 'p.api_key_id', 'p.creating_user_id',
       'p.password_required', 'p.yubikey_required', 'g.id as resolved_group', 'g.account_id as resolved_account',
     ])
-    .where('p.user_id', '=', userId)
-    .execute();
-}
+    .where('p.user_id', '=', userId));
 
 export type PrivilegeFactRow = Awaited<ReturnType<typeof privilegeRowsOf>>[number];

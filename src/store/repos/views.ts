@@ -1,10 +1,12 @@
 // The read model's queries (core/views.ts): VMs with their place in the tree, and their discs, backup
 // schedules and NICs with addresses, in four queries however many VMs are asked for. Children are read
 // by the same filter as their VMs (a subquery), never by a list of VM ids: a 1,000-VM overview binds
-// one parameter, not 1,000. The hot shapes (one VM, one group, one account) are compiled once per store
-// and run with their one parameter (BENCHMARKS.md: building and compiling the query was a measurable
-// share of a GET of one VM); better-sqlite3 then reuses the prepared statement (store/db.ts).
+// one parameter, not 1,000. The hot shapes (one VM, one group, one account) are compiled once
+// (store/compiled.ts; BENCHMARKS.md: building and compiling the query was a measurable share of a
+// GET of one VM); better-sqlite3 then reuses the prepared statement (store/db.ts).
 import { sql, type CompiledQuery } from 'kysely';
+import { compiled, type Scalar } from '../compiled.js';
+import type { Db } from './types.js';
 import { bootOrder } from './discs.js';
 import type { Store } from '../db.js';
 import type { BackupScheduleRow, VmRow } from '../schema.js';
@@ -88,22 +90,17 @@ function narrow(filter: ViewFilter | { scope: Scope; value: unknown }, includeDe
   };
 }
 
-interface Compiled { vms: CompiledQuery<VmViewDbRow>; discs: CompiledQuery<VmDiscRow>; schedules: CompiledQuery<ScheduleDbRow>; nics: CompiledQuery<NicDbRow> }
-const compiled = new WeakMap<Store, Map<string, Compiled>>();
-
-function compiledFor(db: Store, scope: Scope, includeDeleted: boolean): Compiled {
-  let byShape = compiled.get(db);
-  if (!byShape) compiled.set(db, (byShape = new Map()));
-  const key = `${scope}/${includeDeleted}`;
-  let c = byShape.get(key);
-  if (!c) {
-    const q = queries(db, narrow({ scope, value: 0 }, includeDeleted));
-    c = { vms: q.vms.compile(), discs: q.discs.compile() as CompiledQuery<VmDiscRow>, schedules: q.schedules.compile() as CompiledQuery<ScheduleDbRow>, nics: q.nics.compile() };
-    for (const one of Object.values(c)) if (one.parameters.length !== 1) throw new Error(`view query binds ${one.parameters.length} parameters, not 1`);
-    byShape.set(key, c);
-  }
-  return c;
+/** The four reads for one id, group or account, compiled once (store/compiled.ts) per scope and deleted rule. */
+function compiledReads(scope: Scope, includeDeleted: boolean) {
+  const read = (db: Db, value: Scalar) => queries(db as Store, narrow({ scope, value }, includeDeleted));
+  return {
+    vms: compiled((db, value: Scalar) => read(db, value).vms),
+    discs: compiled((db, value: Scalar) => read(db, value).discs as { compile(): CompiledQuery<VmDiscRow> }),
+    schedules: compiled((db, value: Scalar) => read(db, value).schedules as { compile(): CompiledQuery<ScheduleDbRow> }),
+    nics: compiled((db, value: Scalar) => read(db, value).nics),
+  };
 }
+const compiledByShape = new Map<string, ReturnType<typeof compiledReads>>();
 
 export interface ViewReader {
   vms(): Promise<VmViewDbRow[]>;
@@ -116,9 +113,15 @@ export interface ViewReader {
 export function viewReader(db: Store, filter: ViewFilter, includeDeleted: boolean): ViewReader {
   const one = filter.kind === 'ids' ? filter.ids : filter.kind === 'groups' ? filter.groupIds : filter.kind === 'accounts' ? filter.accountIds : null;
   if (one?.length === 1) {
-    const c = compiledFor(db, filter.kind as Scope, includeDeleted);
-    const run = async <R>(q: CompiledQuery<R>) => (await db.executeQuery<R>({ ...q, parameters: one })).rows;
-    return { vms: () => run(c.vms), discs: () => run(c.discs), schedules: () => run(c.schedules), nics: () => run(c.nics) };
+    const key = `${filter.kind}/${includeDeleted}`;
+    let c = compiledByShape.get(key);
+    if (!c) compiledByShape.set(key, (c = compiledReads(filter.kind as Scope, includeDeleted)));
+    const reads = c;
+    const id = one[0]!;
+    return {
+      vms: async () => (await reads.vms(db, id)).rows, discs: async () => (await reads.discs(db, id)).rows,
+      schedules: async () => (await reads.schedules(db, id)).rows, nics: async () => (await reads.nics(db, id)).rows,
+    };
   }
   const q = queries(db, narrow(filter, includeDeleted));
   return {

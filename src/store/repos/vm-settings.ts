@@ -6,9 +6,12 @@ import type { Insertable } from 'kysely';
 
 export type SettingsRow = { vm_id: number; cpu_shares: number | null; cpu_type: string | null; rate_limit_mbps: number | null; image_id: number | null; build_pending: number };
 
+/** The columns a VM's settings are read with. */
+export const SETTINGS_COLUMNS = ['vm_id', 'cpu_shares', 'cpu_type', 'rate_limit_mbps', 'image_id', 'build_pending'] as const;
+
 export async function settingsOf(db: Db, vmIds: readonly number[]): Promise<SettingsRow[]> {
   if (vmIds.length === 0) return [];
-  return db.selectFrom('vm_settings').select(['vm_id', 'cpu_shares', 'cpu_type', 'rate_limit_mbps', 'image_id', 'build_pending'])
+  return db.selectFrom('vm_settings').select(SETTINGS_COLUMNS)
     .where('vm_id', 'in', [...vmIds]).execute();
 }
 

@@ -6,9 +6,10 @@ import { sql } from 'kysely';
 import type { Insertable } from 'kysely';
 import type { Database, AccountRow, GroupRow, VmRow, VmUpdate } from '../schema.js';
 import { forKeyShare } from '../dialect.js';
-import { IDS_ONLY, whereRef } from '../../core/ids.js';
+import { IDS_ONLY, refValue, whereRef } from '../../core/ids.js';
 
 import type { Db, Trx } from './types.js';
+import { compiled, type Scalar } from '../compiled.js';
 
 /** Accounts, groups and VMs: by id, public id, or name (a DNS label, compared in lower case). */
 const NAMED = { id: 'id', uuid: 'uuid', name: 'name', lower: true };
@@ -71,17 +72,31 @@ export function vmByIdOrSegment(db: Db, id: number | string): Promise<VmRow | un
 }
 
 /** The nested path account/group/vm in one joined query: the VM with its group and account, or undefined. */
-export async function vmByPath(db: Db, acc: string, grp: string, vm: string): Promise<{ vm: VmRow; group: GroupRow; account: AccountRow } | undefined> {
-  let q = db.selectFrom('vms as v')
+type RefKind = ReturnType<typeof refValue>['kind'];
+const PATH_COLUMNS = { acc: ['a.id', 'a.uuid', 'a.name'], grp: ['g.id', 'g.uuid', 'g.name'], vm: ['v.id', 'v.uuid', 'v.name'] } as const;
+const KIND_INDEX: Record<RefKind, 0 | 1 | 2> = { id: 0, uuid: 1, name: 2 };
+
+/** The path's query for one combination of segment kinds (id, public id or name), compiled once. */
+function pathQuery(acc: RefKind, grp: RefKind, vm: RefKind) {
+  return compiled((db, a: Scalar, g: Scalar, v: Scalar) => db.selectFrom('vms as v')
     .innerJoin('groups as g', 'g.id', 'v.group_id')
     .innerJoin('accounts as a', 'a.id', 'g.account_id')
     .selectAll('v')
     .select(['g.account_id as g_account_id', 'g.uuid as g_uuid', 'g.name as g_name', 'g.vlan_num as g_vlan_num', 'g.created_at as g_created_at',
-      'a.uuid as a_uuid', 'a.name as a_name', 'a.suspended as a_suspended', 'a.created_at as a_created_at']);
-  q = whereRef(q, acc, { id: 'a.id', uuid: 'a.uuid', name: 'a.name', lower: true });
-  q = whereRef(q, grp, { id: 'g.id', uuid: 'g.uuid', name: 'g.name', lower: true });
-  q = whereRef(q, vm, { id: 'v.id', uuid: 'v.uuid', name: 'v.name', lower: true });
-  const hit = await q.executeTakeFirst();
+      'a.uuid as a_uuid', 'a.name as a_name', 'a.suspended as a_suspended', 'a.created_at as a_created_at'])
+    .where(PATH_COLUMNS.acc[KIND_INDEX[acc]], '=', a)
+    .where(PATH_COLUMNS.grp[KIND_INDEX[grp]], '=', g)
+    .where(PATH_COLUMNS.vm[KIND_INDEX[vm]], '=', v));
+}
+const pathQueries = new Map<string, ReturnType<typeof pathQuery>>();
+
+export async function vmByPath(db: Db, acc: string, grp: string, vm: string): Promise<{ vm: VmRow; group: GroupRow; account: AccountRow } | undefined> {
+  // Names are DNS labels, compared in lower case (core/ids.ts).
+  const [a, g, v] = [refValue(acc, true), refValue(grp, true), refValue(vm, true)];
+  const key = `${a.kind}/${g.kind}/${v.kind}`;
+  let q = pathQueries.get(key);
+  if (!q) pathQueries.set(key, (q = pathQuery(a.kind, g.kind, v.kind)));
+  const [hit] = (await q(db, a.value, g.value, v.value)).rows;
   if (!hit) return undefined;
   const { g_account_id, g_uuid, g_name, g_vlan_num, g_created_at, a_uuid, a_name, a_suspended, a_created_at, ...row } = hit;
   return {
