@@ -25,7 +25,9 @@ import type { MachineSpec } from '../src/drivers/driver.js';
 import { configDriveFiles, writeConfigDrive } from '../src/drivers/qemu/config-drive.js';
 import { ADMIN, call, expectOk, fmt, log, login, machine, machineLine, median, record, SMOKE, today, quantile } from './lib.js';
 
-const ITERATIONS = SMOKE ? 1 : 12;
+// QEMU's own start varies by ±10 ms from one start to the next: with 12 pairs the median ratio
+// moved by ±0.05 between runs of the same build (BENCHMARKS.md, 2026-12-01); 24 halve that spread.
+const ITERATIONS = SMOKE ? 1 : 24;
 const IDLE_MS = SMOKE ? 100 : 500;
 const QEMU = process.env.HANGAR_QEMU_BINARY ?? 'qemu-system-x86_64';
 const LIBVIRT_URI = 'qemu:///system';

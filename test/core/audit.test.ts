@@ -39,6 +39,19 @@ test('a vm_create leaves one row: its user, method and route pattern, dialect, 2
       },
     );
     assert.ok(Math.abs(row.at - Date.now()) < 5000);
+
+    // A change on the VM's own path names the account and the VM, whatever kind of segment names them
+    // (the path's query is compiled once per combination of kinds: src/store/repos/audit.ts).
+    const vm = await t.running.hangar.db.selectFrom('vms').select(['id', 'uuid']).where('name', '=', 'web1').executeTakeFirstOrThrow();
+    const groupId = (await t.req('GET', GRP, { token: t.adminToken })).body.id as number;
+    for (const path of ['/accounts/ACME/groups/default/virtual_machines/Web1', `/accounts/acme/groups/${groupId}/virtual_machines/${vm.uuid}`,
+      `/accounts/acme/groups/default/virtual_machines/${vm.id}`]) {
+      await flushAudit(t.running.hangar);
+      const n = (await rows(t)).length;
+      assert.equal((await t.req('PUT', path, { token: t.adminToken, body: { autoreboot_on: true } })).status, 200, path);
+      const put = await until('the PUT row', async () => { const r = await rows(t); return r.length > n ? r.at(-1) : null; });
+      assert.deepEqual([put.route, put.account_uuid, put.vm_uuid], ['/accounts/:acc/groups/:grp/virtual_machines/:vm', row.account_uuid, vm.uuid], path);
+    }
   });
 });
 

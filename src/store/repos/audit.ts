@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Insertable } from 'kysely';
 import type { Store } from '../db.js';
 import type { AuditRow, AuditTable } from '../schema.js';
-import { whereRef } from '../../core/ids.js';
+import { refValue, whereRef } from '../../core/ids.js';
+import { compiled, type Scalar } from '../compiled.js';
 
 export async function insertAudit(db: Store, rows: Omit<Insertable<AuditTable>, 'uuid'>[]): Promise<void> {
   await db.insertInto('audit').values(rows.map((row) => ({ ...row, uuid: randomUUID() }))).execute();
@@ -45,13 +46,39 @@ export async function accountUuids(db: Store, ids: number[]): Promise<string[]> 
   return (await db.selectFrom('accounts').select('uuid').where('id', 'in', ids).execute()).map((r) => r.uuid);
 }
 
-/** Public ids of the account (and VM) a request's path named, as the id rule reads its segments. */
+type RefKind = ReturnType<typeof refValue>['kind'];
+const COLUMN = { id: 'id', uuid: 'uuid', name: 'name' } as const;
+
+/** The account's public id by one kind of segment, compiled once per kind (store/compiled.ts). */
+const accountQuery = (kind: RefKind) => compiled((db, a: Scalar) => db.selectFrom('accounts as a').select('a.uuid as account')
+  .where(`a.${COLUMN[kind]}`, '=', a));
+
+/** The account's and the VM's public ids by a path's three segments, in one query (the account's
+ *  even when the group or VM is not there), compiled once per combination of segment kinds. */
+const pathQuery = (acc: RefKind, grp: RefKind, vm: RefKind) => compiled((db, a: Scalar, g: Scalar, v: Scalar) => db.selectFrom('accounts as a')
+  .leftJoin('groups as g', (j) => j.onRef('g.account_id', '=', 'a.id').on(`g.${COLUMN[grp]}`, '=', g))
+  .leftJoin('vms as v', (j) => j.onRef('v.group_id', '=', 'g.id').on(`v.${COLUMN[vm]}`, '=', v))
+  .select(['a.uuid as account', 'v.uuid as vm'])
+  .where(`a.${COLUMN[acc]}`, '=', a));
+
+const accountQueries = new Map<RefKind, ReturnType<typeof accountQuery>>();
+const pathQueries = new Map<string, ReturnType<typeof pathQuery>>();
+
+/** Public ids of the account (and VM) a request's path named, as the id rule reads its segments
+ *  (names in lower case: DNS labels). One compiled query: it runs after every mutating request. */
 export async function targetsByPath(db: Store, acc: string, grp?: string, vm?: string): Promise<{ account: string | null; vm: string | null }> {
-  const a = await whereRef(db.selectFrom('accounts').select(['id', 'uuid']), acc, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
-  if (!a || grp === undefined || vm === undefined) return { account: a?.uuid ?? null, vm: null };
-  const g = await whereRef(db.selectFrom('groups').select('id').where('account_id', '=', a.id), grp, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
-  const v = g && await whereRef(db.selectFrom('vms').select('uuid').where('group_id', '=', g.id), vm, { id: 'id', uuid: 'uuid', name: 'name', lower: true }).executeTakeFirst();
-  return { account: a.uuid, vm: v?.uuid ?? null };
+  const a = refValue(acc, true);
+  if (grp === undefined || vm === undefined) {
+    let q = accountQueries.get(a.kind);
+    if (!q) accountQueries.set(a.kind, (q = accountQuery(a.kind)));
+    return { account: (await q(db, a.value)).rows[0]?.account ?? null, vm: null };
+  }
+  const [g, v] = [refValue(grp, true), refValue(vm, true)];
+  const key = `${a.kind}/${g.kind}/${v.kind}`;
+  let q = pathQueries.get(key);
+  if (!q) pathQueries.set(key, (q = pathQuery(a.kind, g.kind, v.kind)));
+  const row = (await q(db, a.value, g.value, v.value)).rows[0];
+  return { account: row?.account ?? null, vm: row?.vm ?? null };
 }
 
 /** Public ids of a VM (by id or public id) and its account. */
