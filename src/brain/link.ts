@@ -10,7 +10,7 @@ import { poolGateway } from '../core/ipam.js';
 import { withTransaction } from '../core/transaction.js';
 import { powerEffects } from '../core/vms/power.js';
 import { recordSamples } from '../core/stats.js';
-import { firewallSpecOfNics } from '../core/firewall-apply.js';
+import { firewallSpecOf } from '../core/firewall-apply.js';
 import { limitsOfSettings } from '../core/limits.js';
 import { DomainError } from '../core/errors.js';
 import { resolveImage } from '../images/catalogue.js';
@@ -115,7 +115,7 @@ export class HeadEndpoint {
     const [pending, found] = await Promise.all([pendingFor(this.db, vmId), heads.desiredRows(this.db, headId, vmId)]);
     const ops = pending.filter((o) => o.head_id === headId).map((o) => openOperation(this.opts.secrets, o));
     if (!found) return { vm: null, ops };
-    const { row, discs, nics, ips, settings } = found;
+    const { row, discs, nics, ips, settings, firewall } = found;
     const limits = limitsOfSettings(settings);
     return {
       ops,
@@ -123,7 +123,7 @@ export class HeadEndpoint {
         id: row.id, name: row.name, hostname: hostname(row.name, row.group_name, row.account_name, this.opts.clusterDomain),
         cores: row.cores, memory: row.memory, hardwareProfile: row.hardware_profile, keymap: row.keymap,
         cdromUrl: row.cdrom_url, image: row.last_imaged_with ? resolveImage(row.last_imaged_with) ?? row.last_imaged_with : null, vncPassword: this.opts.secrets.open(row.vnc_password),
-        firewall: await firewallSpecOfNics(this.db, nics.map((n) => n.id)), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
+        firewall: firewallSpecOf(firewall), cpuWeight: limits.cpuWeight, bootFrom: row.boot_from,
         cpuType: cpuTypeOf(settings?.cpu_type ?? null),
         powerOn: !!row.power_on, autorebootOn: !!row.autoreboot_on, deleted: !!row.deleted,
         powerCycle: row.power_cycle, observedCycle: row.observed_cycle, observedRunning: row.run_state === 'running', sshPort: row.ssh_port,

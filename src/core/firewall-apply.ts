@@ -5,8 +5,7 @@
 // (user-mode networking: no tap), the operation reports `enforced: false` and callers must say so.
 import type { Hangar } from './context.js';
 import type { NicFirewallSpec } from '../drivers/driver.js';
-import type { Db } from '../store/repos/types.js';
-import { firewallOfNics, firewallRows, markRulesApplied } from '../store/repos/head-acts.js';
+import { firewallRows, markRulesApplied } from '../store/repos/head-acts.js';
 import { enqueue, getOperation } from '../operations/queue.js';
 import { forbidden, notFound, refused } from './errors.js';
 import { canSeeVm, holds, type Principal } from './principal.js';
@@ -14,13 +13,9 @@ import { lockLiveVm } from './locks.js';
 import { withTransaction } from './transaction.js';
 import type { VmPlace } from './resolve.js';
 
-/** The VM's firewall as a head enforces it, for its NICs by id (in the order given): each NIC's rules
- *  in order and its default policy. */
-export async function firewallSpecOfNics(db: Db, nicIds: number[]): Promise<NicFirewallSpec[]> {
-  return specOf(await firewallOfNics(db, nicIds));
-}
-
-function specOf(rows: Awaited<ReturnType<typeof firewallRows>>): NicFirewallSpec[] {
+/** The VM's firewall as a head enforces it, from its NICs' rows (each NIC's default policy and its
+ *  rules in order: store/repos/heads.ts desiredRows, head-acts.ts firewallRows). */
+export function firewallSpecOf(rows: Awaited<ReturnType<typeof firewallRows>>): NicFirewallSpec[] {
   return rows.map((n) => ({
     nicId: n.nicId, defaultPolicy: n.defaultPolicy === 'drop' ? 'drop' : 'accept',
     rules: n.rules.map((r) => ({
@@ -43,7 +38,7 @@ export async function applyFirewallRules(h: Hangar, p: Principal, at: VmPlace): 
     const vm = await lockLiveVm(trx, at);
     if (vm.head_id === null) throw refused('virtual_machine', 'vm_not_placed', {}, 'state');
     const rows = await firewallRows(trx, vm.id);
-    const nics = specOf(rows);
+    const nics = firewallSpecOf(rows);
     const opId = await enqueue(trx, { kind: 'firewall.apply', vmId: vm.id, headId: vm.head_id, userId: p.userId, args: { nics }, now: h.now() });
     return { opId, headId: vm.head_id, sent: rows.flatMap((n) => n.rules.map((r) => ({ id: r.id, version: r.version }))) };
   });

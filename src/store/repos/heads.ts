@@ -76,17 +76,26 @@ const desired = {
     .select(['ips.nic_id', 'ips.address', 'ips.family', 'ips.routed_via', 'r.cidr'])
     .where('n.vm_id', '=', vmId).orderBy('ips.id')),
   settings: compiled((db, vmId: number) => db.selectFrom('vm_settings').select(SETTINGS_COLUMNS).where('vm_id', '=', vmId)),
+  // The firewall of the VM's NICs, by NIC then position, and their default policies.
+  rules: compiled((db, vmId: number) => db.selectFrom('firewall_rules').selectAll()
+    .where('nic_id', 'in', db.selectFrom('nics').select('id').where('vm_id', '=', vmId)).orderBy('nic_id').orderBy('position')),
+  policies: compiled((db, vmId: number) => db.selectFrom('nic_firewalls').select(['nic_id', 'default_policy'])
+    .where('nic_id', 'in', db.selectFrom('nics').select('id').where('vm_id', '=', vmId))),
 };
 
-/** A VM of the head with its group and account names, discs, NICs and their addresses; undefined when it is not the head's. */
+/** A VM of the head with its group and account names, discs, NICs and their addresses and firewall;
+ *  undefined when it is not the head's. */
 export async function desiredRows(db: Db, headId: number, vmId: number) {
   const [row] = (await desired.row(db, vmId, headId)).rows;
   if (!row) return undefined;
-  // Each read needs only the VM's id: together (one wait on PostgreSQL, not four; bench:power).
-  const [discs, nics, ips, settings] = await Promise.all([
+  // Each read needs only the VM's id: together (one wait on PostgreSQL, not six; bench:power).
+  const [discs, nics, ips, settings, rules, policies] = await Promise.all([
     desired.discs(db, vmId), desired.nics(db, vmId), desired.ips(db, vmId), desired.settings(db, vmId),
+    desired.rules(db, vmId), desired.policies(db, vmId),
   ]);
-  return { row, discs: discs.rows, nics: nics.rows, ips: ips.rows, settings: settings.rows[0] };
+  const policy = new Map(policies.rows.map((p) => [p.nic_id, p.default_policy]));
+  const firewall = nics.rows.map((n) => ({ nicId: n.id, defaultPolicy: policy.get(n.id) ?? 'accept', rules: rules.rows.filter((r) => r.nic_id === n.id) }));
+  return { row, discs: discs.rows, nics: nics.rows, ips: ips.rows, settings: settings.rows[0], firewall };
 }
 
 export interface ObservedRow {
