@@ -67,7 +67,7 @@ async function holdings(h: Hangar, p: Principal) {
     }
     for (const [n, nic] of view.nics.entries()) {
       for (const a of [...nic.ips, ...Object.keys(nic.extraIps)].filter((x) => !x.includes(':'))) {
-        addresses.push({ id: nic.addressIds[a]!, ipv4_address: a, cost_per_hour: h.config.prices.ipv4, dhcp: n === 0 && nic.ips[0] === a, ...common });
+        addresses.push({ id: nic.addressIds.get(a)!, ipv4_address: a, cost_per_hour: h.config.prices.ipv4, dhcp: n === 0 && nic.ips[0] === a, ...common });
       }
     }
   }

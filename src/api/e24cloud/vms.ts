@@ -55,7 +55,7 @@ const isV4 = (a: string) => !a.includes(':');
 export async function presentVm(h: Hangar, p: Principal, c: Catalogues, at: VmPlace, v: VmView) {
   const image = v.row.last_imaged_with === null ? undefined : c.images.get(v.row.last_imaged_with);
   const zone = v.row.zone_id === null ? undefined : c.zones.get(v.row.zone_id);
-  const v4 = v.nics.flatMap((n) => [...n.ips, ...Object.keys(n.extraIps)].filter(isV4).map((a) => ({ id: n.addressIds[a]!, ipv4_address: a })));
+  const v4 = v.nics.flatMap((n) => [...n.ips, ...Object.keys(n.extraIps)].filter(isV4).map((a) => ({ id: n.addressIds.get(a)!, ipv4_address: a })));
   return {
     id: v.uuid,
     label: v.row.label ?? v.row.name,
