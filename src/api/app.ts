@@ -8,6 +8,7 @@ import type { Hangar } from '../core/context.js';
 import { dialectOf, rewriteFor, type Dialect } from './dialect.js';
 import { bigvDialect } from './bigv/index.js';
 import { responseContract } from './responses.js';
+import { ajvOptions, lazyValidators } from './lazy-validators.js';
 
 export interface AppOptions {
   /** Serve the auth endpoint under this prefix too (e.g. /auth), besides the root. */
@@ -54,7 +55,8 @@ export async function buildApp(h: Hangar, opts: AppOptions = {}): Promise<Fastif
     // The one server-wide hook: each dialect rewrites only its own URLs (req.originalUrl keeps the URL as sent).
     rewriteUrl: (req) => rewriteFor(dialects, req.url ?? '/'),
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, useDefaults: false } },
+    ajv: ajvOptions,
+    schemaController: { compilersFactory: lazyValidators },
     // A path that cannot be decoded (`%ff`) or whose segment is longer than any name, id or token
     // names nothing: 404 in the dialect's shape, not Fastify's. No answer echoes the request.
     frameworkErrors: (err, req, reply) => {

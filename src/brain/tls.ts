@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 
 export type TlsPlan =
   | { kind: 'plain' }
@@ -159,6 +158,9 @@ export async function selfSignedTls(dir: string, o: { host: string; names?: stri
     }
     o.onRenew?.(reason);
   }
+  // Imported here, not at the top: selfsigned's X.509 stack was a tenth of every start's time, and
+  // only a start that makes a certificate needs it.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: os.hostname() }, { name: 'organizationName', value: 'Hangar (self-signed)' }], {
     keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
     notBeforeDate: new Date(now - 60_000), notAfterDate: new Date(now + VALID_DAYS * 86_400_000),
