@@ -1,7 +1,7 @@
 // Route validators compiled on a route's first request, not at start-up. Fastify compiles every
 // route's params, querystring and body schemas while the app is built; with three dialects that was
-// most of the server's start-up time and memory (BENCHMARKS.md, "start-up"), spent on routes a
-// deployment may never serve. The compiler is still Fastify's own (@fastify/ajv-compiler, the same
+// about a fifth of the server's start-up time (BENCHMARKS.md, "Issue 8, start-up and memory"), spent on
+// routes a deployment may never serve. The compiler is still Fastify's own (@fastify/ajv-compiler, the same
 // ajv options), so validation answers exactly as before; only the moment it compiles moves.
 // A schema ajv cannot compile would now fail on first use: test/docs/route-validators.test.ts compiles
 // every registered route's schemas, so it fails a test instead.
@@ -20,7 +20,7 @@ export const ajvOptions = { customOptions: { coerceTypes: false, allErrors: true
 const pool = AjvCompiler();
 let compiledParts = 0;
 
-/** How many route parts this process has compiled validators for (a test holds start-up to none). */
+/** How many route parts this process has compiled validators for (a test holds start-up to the few its own requests use). */
 export function compiledValidatorCount(): number {
   return compiledParts;
 }
