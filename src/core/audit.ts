@@ -45,11 +45,7 @@ export async function flushAudit(h: Hangar): Promise<void> {
   const rows = p.rows.splice(0);
   if (!rows.length) return;
   try {
-    await repo.insertAudit(h.db, rows.map((e) => ({
-      at: e.at, user_id: e.userId, impersonator_id: e.impersonatorId, api_key_id: e.apiKeyId,
-      method: e.method, route: e.route, dialect: e.dialect, status: e.status,
-      account_uuid: e.accountUuid, vm_uuid: e.vmUuid, operation_uuid: e.operationUuid, address: e.address,
-    })));
+    await repo.insertAudit(h.db, rows);
   } catch (err) {
     h.log.error({ err, rows: rows.length }, 'audit rows not written');
   }
