@@ -5,6 +5,9 @@
 //
 //   npm run bench:scale             (full run, recorded in BENCHMARKS.md)
 //   npm run bench:scale -- --smoke  (2,000 VMs over 20 groups; prints only)
+//   npm run bench:scale -- --no-record --build <checkout>
+//                                   (the same measures of another checkout's build, e.g. a worktree of
+//                                   an older commit: a before/after comparison; prints only)
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -13,6 +16,10 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN, call, expectOk, fmt, log, login, machine, machineLine, median, pool, quantile, record, ROOT, sequential, SMOKE, today } from './lib.js';
+
+/** The checkout whose `bin/hangar.js` is measured: this one unless `--build <dir>` names another. */
+const buildAt = process.argv.indexOf('--build');
+const BUILD = buildAt > 0 && process.argv[buildAt + 1] ? path.resolve(process.argv[buildAt + 1]!) : ROOT;
 
 const cfg = SMOKE
   ? { vms: 2_000, groups: 20, concurrency: 16, createDeadlineMs: 60_000, samples: 30, restarts: 1, checkpoints: [200, 2_000] }
@@ -35,7 +42,7 @@ function startBrain(dataDir: string, port: number, logFile: string): Brain {
   const out = fs.openSync(logFile, 'a');
   const startedAt = performance.now();
   // The default fake head (64 cores, 1 TiB) is too small for 100,000 VMs: placement claims cores and memory.
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--data', dataDir, '--listen', `127.0.0.1:${port}`,
+  const child = spawn(process.execPath, [path.join(BUILD, 'bin', 'hangar.js'), 'server', '--driver', 'fake', '--data', dataDir, '--listen', `127.0.0.1:${port}`,
     '--fake-cores', '1000000', '--fake-memory', '1000000000'], {
     stdio: ['ignore', out, out],
     env: { ...process.env, HANGAR_ADMIN_USER: ADMIN.username, HANGAR_ADMIN_PASSWORD: ADMIN.password, HANGAR_LOG_LEVEL: 'warn' },
@@ -73,7 +80,7 @@ function rss(pid: number): { rssMiB: number; hwmMiB: number } {
 
 async function main(): Promise<void> {
   const m = machine();
-  log(`# bench:scale${SMOKE ? ' (smoke)' : ''} — ${machineLine(m)}`);
+  log(`# bench:scale${SMOKE ? ' (smoke)' : ''} — ${machineLine(m)}${BUILD === ROOT ? '' : `; measuring the build at ${BUILD}`}`);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hangar-bench-scale-'));
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'brain.log');
@@ -100,34 +107,44 @@ async function main(): Promise<void> {
     let made = 0;
     const createT0 = performance.now();
     let createMs = 0;
-    for (const target of cfg.checkpoints) {
-      const left = createT0 + cfg.createDeadlineMs - performance.now();
-      const from = made;
-      const r = await pool(target - from, cfg.concurrency, left, async (k) => {
-        const i = from + k;
-        await expectOk(call(base, 'POST', `/accounts/s/groups/g${i % cfg.groups}/virtual_machines`, {
-          token, body: { name: `vm${Math.floor(i / cfg.groups)}`, cores: 1, memory: 128 },
-        }), `create VM ${i}`);
-      });
-      made += r.done;
-      createMs += r.ms;
-      if (r.timedOut) {
-        log(`stopped creating at ${made} VMs: the ${cfg.createDeadlineMs / 60_000} min bound was reached`);
-        break;
+    // RSS each second while creating: V8 lets its old space fill with garbage up to a limit before it
+    // collects, so one reading lands anywhere in a sawtooth; the median of many does not.
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => rssSamples.push(rss(brain.child.pid!).rssMiB), 1000);
+    try {
+      for (const target of cfg.checkpoints) {
+        const left = createT0 + cfg.createDeadlineMs - performance.now();
+        const from = made;
+        const r = await pool(target - from, cfg.concurrency, left, async (k) => {
+          const i = from + k;
+          await expectOk(call(base, 'POST', `/accounts/s/groups/g${i % cfg.groups}/virtual_machines`, {
+            token, body: { name: `vm${Math.floor(i / cfg.groups)}`, cores: 1, memory: 128 },
+          }), `create VM ${i}`);
+        });
+        made += r.done;
+        createMs += r.ms;
+        if (r.timedOut) {
+          log(`stopped creating at ${made} VMs: the ${cfg.createDeadlineMs / 60_000} min bound was reached`);
+          break;
+        }
+        const lists = await sequential(base, listPath, token, cfg.samples, 30_000);
+        const gets = await sequential(base, getPath, token, cfg.samples, 30_000);
+        const cp = {
+          total: made, createsPerS: r.done / (r.ms / 1000),
+          listP50: median(lists), listP99: quantile(lists, 0.99), getP50: median(gets), getP99: quantile(gets, 0.99),
+          rssMiB: rss(brain.child.pid!).rssMiB,
+        };
+        checkpoints.push(cp);
+        log(`  ${String(made).padStart(6)} VMs: ${fmt(cp.createsPerS)} creates/s since the last checkpoint; list of ${Math.min(perGroup, Math.ceil(made / cfg.groups))} VMs p50 ${fmt(cp.listP50)} ms p99 ${fmt(cp.listP99)} ms; get p50 ${fmt(cp.getP50)} ms p99 ${fmt(cp.getP99)} ms; RSS ${fmt(cp.rssMiB)} MiB`);
       }
-      const lists = await sequential(base, listPath, token, cfg.samples, 30_000);
-      const gets = await sequential(base, getPath, token, cfg.samples, 30_000);
-      const cp = {
-        total: made, createsPerS: r.done / (r.ms / 1000),
-        listP50: median(lists), listP99: quantile(lists, 0.99), getP50: median(gets), getP99: quantile(gets, 0.99),
-        rssMiB: rss(brain.child.pid!).rssMiB,
-      };
-      checkpoints.push(cp);
-      log(`  ${String(made).padStart(6)} VMs: ${fmt(cp.createsPerS)} creates/s since the last checkpoint; list of ${Math.min(perGroup, Math.ceil(made / cfg.groups))} VMs p50 ${fmt(cp.listP50)} ms p99 ${fmt(cp.listP99)} ms; get p50 ${fmt(cp.getP50)} ms p99 ${fmt(cp.getP99)} ms; RSS ${fmt(cp.rssMiB)} MiB`);
+    } finally {
+      clearInterval(sampler);
     }
     const createsPerS = made / (createMs / 1000);
     const memAfter = rss(brain.child.pid!);
-    log(`created ${made} VMs in ${fmt(createMs / 1000)} s: ${fmt(createsPerS)} creates/s (concurrency ${cfg.concurrency}); brain RSS ${fmt(memAfter.rssMiB)} MiB, peak ${fmt(memAfter.hwmMiB)} MiB`);
+    if (!rssSamples.length) rssSamples.push(rss(brain.child.pid!).rssMiB); // a run shorter than a second
+    const rssDuring = { median: median(rssSamples), max: Math.max(...rssSamples), n: rssSamples.length };
+    log(`created ${made} VMs in ${fmt(createMs / 1000)} s: ${fmt(createsPerS)} creates/s (concurrency ${cfg.concurrency}); brain RSS ${fmt(memAfter.rssMiB)} MiB, peak ${fmt(memAfter.hwmMiB)} MiB; while creating (${rssDuring.n} readings) median ${fmt(rssDuring.median)} MiB, max ${fmt(rssDuring.max)} MiB`);
     const last = checkpoints[checkpoints.length - 1]!;
 
     // Restarts: a fresh process on the same data dir, timed from spawn to serving.
@@ -154,6 +171,7 @@ async function main(): Promise<void> {
       `| group overview (${perGroup} VMs) p50 / p99, at ${last.total.toLocaleString('en')} VMs | ${fmt(last.listP50)} / ${fmt(last.listP99)} ms | |`,
       `| GET one VM p50 / p99, at ${last.total.toLocaleString('en')} VMs | ${fmt(last.getP50)} / ${fmt(last.getP99)} ms | |`,
       `| brain RSS after the creates (peak) | ${fmt(memAfter.rssMiB)} MiB (${fmt(memAfter.hwmMiB)} MiB) | < 1 GiB: ${yes(peak < 1024)} |`,
+      `| brain RSS while creating, read each second: median (max) | ${fmt(rssDuring.median)} MiB (${fmt(rssDuring.max)} MiB) | |`,
       `| process start → serving, ${last.total.toLocaleString('en')} VMs in the store (median of ${restarts.length}) | ${fmt(restartMs)} ms (first authenticated VM read: ${fmt(median(restarts.map((r) => r.authed)))} ms) | < 2 s: ${yes(restartMs < 2000)} |`,
       `| process start → serving, empty store (the first start) | ${fmt(first)} ms | |`,
     ];
@@ -163,6 +181,7 @@ async function main(): Promise<void> {
       ...checkpoints.map((c) => `| ${c.total.toLocaleString('en')} | ${fmt(c.createsPerS)} | ${fmt(c.listP50)} / ${fmt(c.listP99)} | ${fmt(c.getP50)} / ${fmt(c.getP99)} | ${fmt(c.rssMiB)} |`),
     ];
     log(`\n${rows.join('\n')}\n\n${curve.join('\n')}`);
+    if (BUILD !== ROOT) return log('(another checkout\'s build: not recorded in BENCHMARKS.md)');
     record('scale', [
       `Run ${today()} with \`npm run bench:scale\` on ${machineLine(m)}.`,
       `The brain is \`hangar server --driver fake --fake-cores 1000000 --fake-memory 1000000000\` (a child process, SQLite in a temp dir, log level warn); the benchmark creates through HTTP on 127.0.0.1. ` +
