@@ -26,8 +26,7 @@ export function installAudit(app: FastifyInstance, h: Hangar, dialect: string): 
 }
 
 /** What a row needs from the request, read at once: the lookups that follow wait their turn on the
- *  store, and holding the request and its reply that long would keep them alive into V8's old
- *  space (BENCHMARKS.md, RSS after 100,000 creates). */
+ *  store, and hold these few values meanwhile, not the request and its reply. */
 interface Facts {
   at: number; dialect: string; method: string; route: string; status: number; address: string;
   userId: number | null; apiKeyId: number | null; impersonatedBy: string | null;
